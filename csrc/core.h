@@ -1,0 +1,105 @@
+/* unixipc._core: the thin C layer under unixipc.
+ *
+ * One file per subsystem (msg.c, sem.c, ...). Each subsystem file defines
+ *   PyMethodDef unixipc_<name>_methods[]   (terminated by {NULL})
+ *   int unixipc_<name>_exec(PyObject *module)  (types, constants; 0 or -1)
+ * and module.c registers them all. Functions seen from Python are named after
+ * the system call, take positional C types and stay short; Python builds the
+ * typed results.
+ */
+#ifndef UNIXIPC_CORE_H
+#define UNIXIPC_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <time.h>
+
+/* ---- errors.c ----------------------------------------------------------
+ * Raise the exception for errno `err` from system call `syscall`: the class
+ * comes from the table that unixipc.errors registers (EIDRM ->
+ * ObjectRemovedError, ...); other errnos get OSError's own PEP 3151 mapping.
+ * The message names the call: "[Errno 43] msgrcv: Identifier removed".
+ * Always returns NULL so callers can `return unixipc_raise_errno(...)`. */
+PyObject *unixipc_raise_errno(const char *syscall, int err);
+/* TimeoutError(ETIMEDOUT, "<syscall>: timed out"); returns NULL. */
+PyObject *unixipc_raise_timeout(const char *syscall);
+
+/* ---- blocking.c ---------------------------------------------------------
+ * Every blocking system call goes through unixipc_blocking_call. */
+
+typedef struct {
+    int infinite;          /* 1: no deadline */
+    struct timespec at;    /* absolute CLOCK_MONOTONIC time */
+} unixipc_deadline;
+
+/* Converts a Python timeout (None, or a real number of seconds >= 0) into a
+ * deadline counted from now. Returns 0, or -1 with TypeError/ValueError. */
+int unixipc_deadline_from_timeout(PyObject *timeout, unixipc_deadline *out);
+
+/* The call to make, run WITHOUT the GIL: touch no Python object in it.
+ * `remaining` is NULL when there is no deadline, else the time left (zero
+ * when the deadline has passed: then make one non-blocking attempt).
+ * Return >= 0 on success, -1 with errno set on failure; report "would block
+ * and the time is up" as errno ETIMEDOUT. */
+typedef long (*unixipc_syscall_fn)(void *ctx, const struct timespec *remaining);
+
+enum unixipc_wait_kind {
+    /* fn has a timed form of its own (semtimedop, poll, ppoll): it receives
+     * the remaining time and reports expiry as ETIMEDOUT. */
+    UNIXIPC_WAIT_NATIVE = 0,
+    /* fn has no timed form (msgsnd, msgrcv, open of a FIFO): with a finite
+     * deadline a per-thread POSIX timer sends UNIXIPC_TIMER_SIGNAL to this
+     * thread at the deadline, and again every UNIXIPC_TIMER_REFIRE_NS until
+     * the call returns, so a wake-up that lands just before the call enters
+     * the kernel is not lost. Nothing polls before the deadline. */
+    UNIXIPC_WAIT_TIMER = 1,
+};
+
+/* Runs fn until it succeeds, fails with an errno other than EINTR, or the
+ * deadline passes. The GIL is released around each attempt; after EINTR the
+ * Python signal handlers run (their exception is returned as is) and the
+ * call is retried with the remaining time (PEP 475).
+ * Returns fn's result (>= 0), or -1 with an exception set: TimeoutError when
+ * the deadline passed, else the errno-mapped OSError naming `syscall`. */
+long unixipc_blocking_call(const char *syscall, unixipc_syscall_fn fn, void *ctx,
+                           const unixipc_deadline *deadline,
+                           enum unixipc_wait_kind kind);
+
+/* Time left until `d` (zero if passed). `d` must be finite. */
+void unixipc_deadline_remaining(const unixipc_deadline *d, struct timespec *out);
+
+/* ---- argument helpers (module.c) ---------------------------------------
+ * A small keyword parser for METH_FASTCALL | METH_KEYWORDS functions that
+ * avoids building tuples and dicts on hot paths. `names` lists every
+ * parameter name (positional ones first), NULL-terminated; `values` gets one
+ * borrowed reference (or NULL when not given) per name. At most
+ * `max_positional` may be passed positionally, and the first `required` must
+ * be given. Returns 0, or -1 with TypeError. */
+int unixipc_parse_args(const char *funcname, PyObject *const *args,
+                       Py_ssize_t nargs, PyObject *kwnames,
+                       const char *const *names, Py_ssize_t max_positional,
+                       Py_ssize_t required, PyObject **values);
+
+/* Truth of an optional argument (NULL -> default). -1 on error. */
+int unixipc_bool_arg(PyObject *obj, int default_value);
+
+/* ---- subsystems ---------------------------------------------------------- */
+#define UNIXIPC_SUBSYSTEM(name)                    \
+    extern PyMethodDef unixipc_##name##_methods[]; \
+    int unixipc_##name##_exec(PyObject *module);
+
+UNIXIPC_SUBSYSTEM(errors)
+UNIXIPC_SUBSYSTEM(blocking)
+UNIXIPC_SUBSYSTEM(keys)
+UNIXIPC_SUBSYSTEM(msg)
+UNIXIPC_SUBSYSTEM(sem)
+UNIXIPC_SUBSYSTEM(shm)
+UNIXIPC_SUBSYSTEM(pipe)
+UNIXIPC_SUBSYSTEM(netdb)
+UNIXIPC_SUBSYSTEM(sock)
+
+/* Adds an int constant; returns -1 on error. */
+#define UNIXIPC_ADD_INT(module, name) \
+    if (PyModule_AddIntConstant((module), #name, (name)) < 0) return -1
+
+#endif

@@ -1,0 +1,103 @@
+/* Error mapping: errno -> exception class, with the system call named.
+ *
+ * The table itself lives in Python (unixipc/errors.py) and is handed to C once
+ * at import through _core._set_error_table(); C only looks classes up in it.
+ * Errnos missing from the table get OSError's own PEP 3151 mapping
+ * (EEXIST -> FileExistsError, EAGAIN -> BlockingIOError, ...). */
+#include "core.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+static PyObject *error_table = NULL; /* dict int -> exception class */
+
+static PyObject *
+raise_with_message(PyObject *cls, int err, PyObject *msg)
+{
+    if (msg == NULL)
+        return NULL;
+    PyObject *exc = PyObject_CallFunction(cls, "iO", err, msg);
+    Py_DECREF(msg);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+PyObject *
+unixipc_raise_errno(const char *syscall, int err)
+{
+    PyObject *cls = PyExc_OSError;
+    if (error_table != NULL) {
+        PyObject *key = PyLong_FromLong(err);
+        if (key == NULL)
+            return NULL;
+        PyObject *found = PyDict_GetItemWithError(error_table, key);
+        Py_DECREF(key);
+        if (found != NULL)
+            cls = found;
+        else if (PyErr_Occurred())
+            return NULL;
+    }
+    /* The GIL is held, so strerror's static buffer is not shared. */
+    return raise_with_message(cls, err,
+                              PyUnicode_FromFormat("%s: %s", syscall, strerror(err)));
+}
+
+PyObject *
+unixipc_raise_timeout(const char *syscall)
+{
+    return raise_with_message(PyExc_TimeoutError, ETIMEDOUT,
+                              PyUnicode_FromFormat("%s: timed out", syscall));
+}
+
+static PyObject *
+set_error_table(PyObject *module, PyObject *table)
+{
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "error table must be a dict");
+        return NULL;
+    }
+    Py_INCREF(table);
+    Py_XSETREF(error_table, table);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+raise_errno(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const char *syscall;
+    int err;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_raise_errno(syscall, errno)");
+        return NULL;
+    }
+    syscall = PyUnicode_AsUTF8(args[0]);
+    if (syscall == NULL)
+        return NULL;
+    long value = PyLong_AsLong(args[1]);
+    if (value == -1 && PyErr_Occurred())
+        return NULL;
+    if (value < 0 || value > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "errno out of range");
+        return NULL;
+    }
+    err = (int)value;
+    return unixipc_raise_errno(syscall, err);
+}
+
+PyMethodDef unixipc_errors_methods[] = {
+    {"_set_error_table", set_error_table, METH_O,
+     "Install the errno -> exception class table used by the C core."},
+    {"_raise_errno", (PyCFunction)(void (*)(void))raise_errno, METH_FASTCALL,
+     "Raise the exception the C core raises for (syscall, errno)."},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+unixipc_errors_exec(PyObject *module)
+{
+    return 0;
+}

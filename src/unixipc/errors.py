@@ -1,0 +1,76 @@
+"""Exceptions raised by unixipc, and the one errno table behind them.
+
+Every failed system call raises an :class:`OSError` subclass with ``errno``
+set and the system call named in the message, e.g.
+``ObjectRemovedError: [Errno 43] msgrcv: Identifier removed``.
+
+The built-in PEP 3151 classes are used where they fit (``FileExistsError``,
+``FileNotFoundError``, ``PermissionError``, ``BlockingIOError``,
+``BrokenPipeError``, ``TimeoutError``); the errnos that Python leaves as a
+plain ``OSError`` but that IPC code must tell apart get the classes below.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+
+from . import _core
+
+__all__ = [
+    "IPCError",
+    "ObjectRemovedError",
+    "MessageTooLongError",
+    "NoReaderError",
+]
+
+
+class IPCError(OSError):
+    """Base class of the errors unixipc adds to Python's OSError family."""
+
+
+class ObjectRemovedError(IPCError):
+    """EIDRM: the message queue or semaphore set was removed.
+
+    Raised by a call made on a removed object, and also by a call that was
+    blocked on the object (``receive``, ``send``, ``acquire``) when another
+    process removed it meanwhile.
+    """
+
+
+class MessageTooLongError(IPCError):
+    """E2BIG: a message is longer than the buffer it was to be received in.
+
+    The message stays on the queue; receive it with a larger ``max_size`` or
+    with ``truncate=True`` to drop its tail.
+    """
+
+
+class NoReaderError(IPCError):
+    """ENXIO: a FIFO was opened for writing without blocking, and no process
+    has it open for reading."""
+
+
+#: errno -> class, for the errnos that OSError itself leaves plain. ENOMSG is
+#: "no message of the wanted type" in non-blocking mode: a would-block case.
+ERRNO_CLASSES: dict[int, type[OSError]] = {
+    _errno.EIDRM: ObjectRemovedError,
+    _errno.E2BIG: MessageTooLongError,
+    _errno.ENXIO: NoReaderError,
+    _errno.ENOMSG: BlockingIOError,
+    _errno.EPERM: PermissionError,
+    _errno.EACCES: PermissionError,
+}
+
+
+def error_from_errno(err: int, syscall: str) -> OSError:
+    """Return (not raise) the exception the C core raises for ``err`` from
+    ``syscall``: the same class and message. For Python-level system calls
+    that want the same mapping."""
+    try:
+        _core._raise_errno(syscall, err)
+    except OSError as exc:
+        return exc
+    raise AssertionError("_raise_errno returned")  # pragma: no cover
+
+
+_core._set_error_table(ERRNO_CLASSES)

@@ -1,0 +1,83 @@
+"""System V IPC keys and the permission record every object carries."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import _core
+
+__all__ = ["IPC_PRIVATE", "Permissions", "ftok"]
+
+#: The key that always makes a new, private object (``key=None`` does too).
+IPC_PRIVATE: int = _core.IPC_PRIVATE
+
+
+def ftok(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], proj_id: int) -> int:
+    """Derive a System V key from an existing file and a project id.
+
+    The result is the C library's ``ftok`` for the same file and id: built
+    from the file's inode and device numbers and the low 8 bits of
+    ``proj_id``. Two processes that call it with the same file and id get the
+    same key, which is how unrelated programs agree on a queue or segment.
+
+    Args:
+        path: an existing file, which both sides can ``stat``.
+        proj_id: 1 to 255 (POSIX leaves 0 unspecified; the C library uses
+            only the low 8 bits, so larger values would silently collide).
+
+    Returns:
+        The key as C's ``key_t`` (a signed 32-bit value; ``ipcs`` shows it as
+        ``key & 0xffffffff`` in hex).
+
+    Raises:
+        TypeError: ``proj_id`` is not an int, or ``path`` is not a path.
+        ValueError: ``proj_id`` is outside 1..255.
+        FileNotFoundError, PermissionError: ``stat`` of ``path`` failed.
+    """
+    if isinstance(proj_id, bool) or not isinstance(proj_id, int):
+        raise TypeError(f"proj_id must be an int, not {type(proj_id).__name__}")
+    if not 1 <= proj_id <= 255:
+        raise ValueError(f"proj_id must be in 1..255, not {proj_id}")
+    return int(_core.ftok(os.fspath(path), proj_id))
+
+
+def normalize_key(key: int | None) -> int:
+    """Validate a user's key and return it as C's signed ``key_t``.
+
+    ``None`` means IPC_PRIVATE. Keys are accepted as signed (C's view, what
+    ``ftok`` returns) or unsigned (``ipcs``'s view, e.g. ``0xdeadbeef``).
+    """
+    if key is None:
+        return IPC_PRIVATE
+    if isinstance(key, bool) or not isinstance(key, int):
+        raise TypeError(f"key must be an int or None, not {type(key).__name__}")
+    if not -(2**31) <= key < 2**32:
+        raise ValueError(f"key {key:#x} does not fit in a 32-bit key_t")
+    return key - 2**32 if key >= 2**31 else key
+
+
+def format_key(key: int) -> str:
+    """A key as ``ipcs`` prints it: ``0x`` and eight hex digits."""
+    return f"0x{key & 0xFFFFFFFF:08x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    """The ``ipc_perm`` record of a queue, semaphore set or segment.
+
+    Attributes:
+        key: the key it was created with (0 for IPC_PRIVATE).
+        uid, gid: the owner, who may change the permissions or remove it.
+        cuid, cgid: the creator.
+        mode: the permission bits (``0o600`` by default for new objects).
+        seq: the kernel's slot-usage sequence number.
+    """
+
+    key: int
+    uid: int
+    gid: int
+    cuid: int
+    cgid: int
+    mode: int
+    seq: int

@@ -1,0 +1,115 @@
+"""Session-wide fixtures: IPC leak checks, C peers, process helpers.
+
+Leak policy. Every test runs under ``ipc_tracker``: a test registers every
+System V object it (or a child, or ipcmk) creates with ``ipc_tracker.track``
+and the fixture removes whatever is left at teardown. When the suite runs in
+an IPC namespace of its own (``.ci/run`` uses ``unshare --ipc``), the check is
+exact: any object that appeared during a test and is still alive afterwards
+fails that test, tracked or not, and the session fails if anything new is
+alive at the end. In a shared namespace only tracked objects are checked, so
+other programs' objects are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from support import private_ipc_namespace, remove_object, sysv_objects
+
+CPEERS = Path(__file__).parent / "cpeers"
+PRIVATE_NS = private_ipc_namespace()
+_session_start_objects: set[tuple[str, int]] = set()
+_session_tracked: set[tuple[str, int]] = set()
+
+
+class IPCTracker:
+    """Registers System V objects a test created so they are always removed."""
+
+    def __init__(self) -> None:
+        self.objects: list[tuple[str, int]] = []
+
+    def track(self, kind: str, ident: int) -> int:
+        """Register ``ident`` of ``kind`` ('msg', 'sem' or 'shm'); returns it."""
+        assert kind in ("msg", "sem", "shm"), kind
+        self.objects.append((kind, int(ident)))
+        _session_tracked.add((kind, int(ident)))
+        return int(ident)
+
+    def ipcmk(self, *args: str) -> int:
+        """Run ``ipcmk`` (e.g. ``-Q``), track and return the new id."""
+        out = subprocess.run(["ipcmk", *args], capture_output=True, text=True,
+                             check=True, timeout=10).stdout
+        ident = int(out.split()[-1])
+        kind = {"-Q": "msg", "-S": "sem", "-M": "shm"}[args[0]]
+        return self.track(kind, ident)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _session_start_objects.update(sysv_objects())
+
+
+@pytest.fixture(autouse=True)
+def ipc_tracker() -> Iterator[IPCTracker]:
+    tracker = IPCTracker()
+    before = sysv_objects()
+    yield tracker
+    alive = sysv_objects()
+    leaked_tracked = [obj for obj in tracker.objects if obj in alive]
+    for kind, ident in leaked_tracked:
+        remove_object(kind, ident)
+    if PRIVATE_NS:
+        untracked = sorted(alive - before - set(tracker.objects))
+        for kind, ident in untracked:
+            remove_object(kind, ident)
+        if untracked:
+            pytest.fail(f"test left untracked System V objects alive: {untracked}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    alive = sysv_objects()
+    if PRIVATE_NS:
+        leaked = sorted(alive - _session_start_objects)
+    else:
+        leaked = sorted(alive & _session_tracked)
+    if leaked:
+        print(f"\nLEAK: System V objects created by the suite are still alive: {leaked}")
+        for kind, ident in leaked:
+            remove_object(kind, ident)
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def cpeer(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """compile(name) -> path of tests/cpeers/<name>.c built once per session."""
+    outdir = tmp_path_factory.mktemp("cpeers")
+    built: dict[str, str] = {}
+    cc = shutil.which("cc") or shutil.which("gcc")
+
+    def build(name: str) -> str:
+        if name not in built:
+            if cc is None:
+                pytest.fail("a C compiler is needed for the C peer tests")
+            exe = outdir / name
+            subprocess.run([cc, "-O2", "-Wall", "-o", str(exe), str(CPEERS / f"{name}.c")],
+                           check=True, timeout=120)
+            built[name] = str(exe)
+        return built[name]
+
+    return build
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path) -> Iterator[Path]:
+    """Run the test with tmp_path as the current directory."""
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        os.chdir(old)

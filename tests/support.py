@@ -1,0 +1,200 @@
+"""Helpers for tests that use real processes and real kernel objects.
+
+Nothing here mocks a system call: children are real forked processes, System
+V objects are listed from /proc/sysvipc, and cleanup goes through ipcrm.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+NOBODY = 65534
+KINDS = ("msg", "sem", "shm")
+IPCRM_FLAG = {"msg": "-q", "sem": "-s", "shm": "-m"}
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.005) -> Any:
+    """Return predicate()'s first truthy value; AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of a process from /proc (R, S, D, Z, ...)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def wait_blocked(pid: int, timeout: float = 5.0) -> None:
+    """Wait until process pid sleeps in the kernel (state S), i.e. blocked."""
+    # Two consecutive sightings, so a short sleep elsewhere is not mistaken.
+    seen = [0]
+
+    def blocked() -> bool:
+        if process_state(pid) == "S":
+            seen[0] += 1
+        else:
+            seen[0] = 0
+        return seen[0] >= 2
+
+    wait_until(blocked, timeout, interval=0.01)
+
+
+class ChildError(Exception):
+    """An exception raised in a child, carried back with its traceback."""
+
+
+@dataclass
+class Outcome:
+    value: Any = None
+    error: BaseException | None = None
+    tb: str = ""
+
+
+class Child:
+    """Run fn(*args) in a forked child; get its return value or exception.
+
+    ``uid`` drops privileges in the child before calling fn (after the
+    imports the parent already made: the interpreter's files may be
+    unreadable to that user). Every wait is bounded; a child that overruns
+    is killed.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, uid: int | None = None) -> None:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(r)
+            outcome = Outcome()
+            try:
+                if uid is not None:
+                    os.setgroups([])
+                    os.setgid(uid)
+                    os.setuid(uid)
+                outcome.value = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - carried to the parent
+                outcome.error = exc
+                outcome.tb = traceback.format_exc()
+            try:
+                data = pickle.dumps(outcome)
+            except Exception:
+                data = pickle.dumps(Outcome(error=ChildError(repr(outcome.error)), tb=outcome.tb))
+            with os.fdopen(w, "wb") as f:
+                f.write(data)
+            os._exit(0)
+        os.close(w)
+        self.pid = pid
+        self._r = r
+        self._status: int | None = None
+
+    def result(self, timeout: float = 10.0) -> Any:
+        """Wait for the child; return fn's value or re-raise its exception."""
+        data = bytearray()
+        deadline = time.monotonic() + timeout
+        import select
+
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise TimeoutError(f"child {self.pid} did not finish within {timeout}s")
+            ready, _, _ = select.select([self._r], [], [], left)
+            if ready:
+                chunk = os.read(self._r, 65536)
+                if not chunk:
+                    break
+                data += chunk
+        os.close(self._r)
+        self._r = -1
+        self.wait(timeout=max(0.1, deadline - time.monotonic()))
+        if not data:
+            raise ChildError(f"child {self.pid} died without a result (status {self._status})")
+        outcome: Outcome = pickle.loads(bytes(data))
+        if outcome.error is not None:
+            if outcome.tb:
+                outcome.error.add_note("in the child:\n" + outcome.tb)
+            raise outcome.error
+        return outcome.value
+
+    def wait(self, timeout: float = 10.0) -> int:
+        """Reap the child and return its wait status (kills it on timeout)."""
+        if self._status is not None:
+            return self._status
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._status = status
+                return status
+            if time.monotonic() > deadline:
+                self.kill()
+            time.sleep(0.005)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        if self._status is None:
+            self.kill()
+            self.wait()
+        if self._r >= 0:
+            os.close(self._r)
+            self._r = -1
+
+
+def sysv_objects() -> set[tuple[str, int]]:
+    """Every (kind, id) alive in this IPC namespace, from /proc/sysvipc."""
+    found: set[tuple[str, int]] = set()
+    for kind in KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                lines = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 1:
+                found.add((kind, int(fields[1])))
+    return found
+
+
+def remove_object(kind: str, ident: int) -> bool:
+    """Remove one object with ipcrm; True when it existed and was removed."""
+    done = subprocess.run(["ipcrm", IPCRM_FLAG[kind], str(ident)], capture_output=True, timeout=10)
+    return done.returncode == 0
+
+
+def private_ipc_namespace() -> bool:
+    """True when this process runs in an IPC namespace of its own (unshare
+    --ipc), where every object that appears was made by the tests."""
+    try:
+        return os.readlink("/proc/self/ns/ipc") != os.readlink("/proc/1/ns/ipc")
+    except OSError:
+        return False
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User+system CPU time of a process (default: this one), in seconds."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
