@@ -1,0 +1,104 @@
+"""Timing, statistics and the ratio table shared by every benchmark.
+
+A *result* is one measured figure of one implementation ("unixipc", "C",
+"sysv_ipc", ...) on one workload ("mq round trip 64 B"). Figures are kept in
+their natural unit: seconds per operation for latencies, operations per
+second for throughput; ``Result.better`` says which direction wins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+__all__ = ["Result", "time_per_op", "latency_stats", "print_table", "build_c", "run_c",
+           "to_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One figure: ``value`` in ``unit`` for ``impl`` on ``workload``."""
+
+    workload: str
+    impl: str
+    value: float
+    unit: str  # "us" (per op, lower is better) or "msg/s", "MB/s" (higher is better)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.unit in ("us", "ns", "s")
+
+
+def time_per_op(fn: Callable[[int], None], count: int, repeat: int = 5) -> float:
+    """Best of ``repeat`` runs of ``fn(count)``, in seconds per operation."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(count)
+        best = min(best, (time.perf_counter() - t0) / count)
+    return best
+
+
+def latency_stats(samples: Sequence[float]) -> dict[str, float]:
+    """Median and 99th percentile of per-operation samples (seconds) in us."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {"median_us": statistics.median(ordered) * 1e6, "p99_us": p99 * 1e6}
+
+
+def print_table(results: Iterable[Result], reference: str = "C",
+                subject: str = "unixipc", file=None) -> None:
+    """Print results grouped by workload, with each impl's ratio against
+    ``reference`` and ``subject`` (ratio > 1 means slower than it for
+    latencies, faster for throughputs: the column says which)."""
+    out = file or sys.stdout
+    by_workload: dict[str, list[Result]] = {}
+    for r in results:
+        by_workload.setdefault(r.workload, []).append(r)
+    header = f"{'workload':34} {'impl':22} {'value':>12} {'unit':6} {'vs ' + reference:>9} {'vs ' + subject:>11}"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for workload, rows in by_workload.items():
+        ref = next((r for r in rows if r.impl == reference), None)
+        sub = next((r for r in rows if r.impl == subject), None)
+        for r in rows:
+            vs_ref = f"{r.value / ref.value:8.2f}x" if ref and ref.value else "        -"
+            vs_sub = f"{r.value / sub.value:10.2f}x" if sub and sub.value else "          -"
+            print(f"{workload:34} {r.impl:22} {r.value:12.3f} {r.unit:6} {vs_ref:>9} {vs_sub:>11}",
+                  file=out)
+    print(file=out)
+    print("ratio = value / reference value; for 'us' lower is better, for rates higher is better.",
+          file=out)
+
+
+def to_json(results: Iterable[Result]) -> str:
+    return json.dumps([asdict(r) for r in results], indent=2)
+
+
+def build_c(source: Path, outdir: Path | None = None) -> Path | None:
+    """Compile a C baseline with -O2; None when no compiler is available."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    outdir = outdir or Path(os.environ.get("TMPDIR", "/tmp")) / "unixipc-bench"
+    outdir.mkdir(parents=True, exist_ok=True)
+    exe = outdir / source.stem
+    if not exe.exists() or exe.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run([cc, "-O2", "-o", str(exe), str(source), "-lrt"], check=True)
+    return exe
+
+
+def run_c(exe: Path, *args: str, timeout: float = 300) -> list[dict[str, float | str]]:
+    """Run a C baseline that prints one JSON object per line; return them."""
+    out = subprocess.run([str(exe), *args], capture_output=True, text=True, check=True,
+                         timeout=timeout).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
