@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TextIO
 
 __all__ = ["Result", "time_per_op", "latency_stats", "print_table", "build_c", "run_c",
            "to_json"]
@@ -56,7 +56,7 @@ def latency_stats(samples: Sequence[float]) -> dict[str, float]:
 
 
 def print_table(results: Iterable[Result], reference: str = "C",
-                subject: str = "unixipc", file=None) -> None:
+                subject: str = "unixipc", file: TextIO | None = None) -> None:
     """Print results grouped by workload, with each impl's ratio against
     ``reference`` and ``subject`` (ratio > 1 means slower than it for
     latencies, faster for throughputs: the column says which)."""
