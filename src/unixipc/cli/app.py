@@ -1,0 +1,108 @@
+"""Argument parsing, dispatch, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from typing import NoReturn, Sequence
+
+from .environment import Environment
+from .exitcodes import ExitStatus
+
+#: Subcommand name -> module under unixipc.cli.commands (imported on use).
+COMMANDS = ("ftok",)
+
+DESCRIPTION = """\
+Every Unix IPC mechanism from the shell: list, inspect and remove System V
+queues, semaphore sets and shared memory; send and receive messages; see every
+mechanism at work (`unixipc tour`) and measure it (`unixipc bench`).
+"""
+
+EPILOG = """\
+examples:
+  unixipc tour                      see every mechanism at work, in ~10 s
+  unixipc ls --json                 every queue, semaphore set and segment
+  unixipc mq send 32769 hello       send "hello" (type 1) to queue 32769
+  unixipc ftok /etc/passwd 65       the key C's ftok gives, as ipcs shows it
+
+Run 'unixipc COMMAND --help' for a command's options and examples.
+"""
+
+
+class UsageError(Exception):
+    """A command line that parsed but makes no sense (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, writing to the injected streams and never exiting."""
+
+    env: Environment
+
+    def _print_message(self, message: str, file: object = None) -> None:
+        # argparse passes sys.stdout for --help and sys.stderr (or None) else.
+        if message:
+            (self.env.stdout if file is sys.stdout else self.env.stderr).write(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.env.stderr.write(message)
+        raise _ParserExit(status)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(self.env.stderr)
+        self.exit(ExitStatus.USAGE, f"{self.prog}: error: {message}\n")
+
+
+class _ParserExit(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+def build_parser(env: Environment) -> argparse.ArgumentParser:
+    _Parser.env = env
+    parser = _Parser(prog="unixipc", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--traceback", action="store_true",
+                        help="on error, print the whole traceback, not one line")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f".commands.{name}", __package__)
+        cmd = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
+                             epilog=getattr(module, "EPILOG", None),
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(cmd)
+        cmd.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """Run ``unixipc`` with ``argv`` (default: sys.argv[1:]); return the exit status."""
+    env = env or Environment()
+    parser = build_parser(env)
+    try:
+        args = parser.parse_args(argv)
+    except _ParserExit as exc:
+        return exc.status
+    try:
+        return int(args.run(args, env))
+    except KeyboardInterrupt:
+        env.err("unixipc: interrupted")
+        return ExitStatus.INTERRUPTED
+    except UsageError as exc:
+        env.err(f"unixipc {args.command}: error: {exc}")
+        return ExitStatus.USAGE
+    except TimeoutError as exc:
+        _report(env, args, exc)
+        return ExitStatus.TIMEOUT
+    except (OSError, ValueError, TypeError, LookupError, EOFError) as exc:
+        _report(env, args, exc)
+        return ExitStatus.ERROR
+
+
+def _report(env: Environment, args: argparse.Namespace, exc: BaseException) -> None:
+    if args.traceback:
+        env.err("".join(traceback.format_exception(exc)).rstrip())
+    else:
+        env.err(f"unixipc {args.command}: error: {exc}")

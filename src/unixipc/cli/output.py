@@ -1,0 +1,79 @@
+"""Tables for terminals and JSON for scripts, from the library's dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import json
+from typing import Any, Sequence
+
+from .environment import Environment
+
+
+def iso_time(value: float | int | None) -> str | None:
+    """Seconds since the epoch as ISO 8601 (UTC); 0/None (never) as None."""
+    if not value:
+        return None
+    return _dt.datetime.fromtimestamp(value, _dt.timezone.utc).isoformat()
+
+
+def human_time(value: float | int | None) -> str:
+    """Seconds since the epoch as local time for a terminal; 0 as 'never'."""
+    if not value:
+        return "never"
+    return _dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, named tuples, enums and bytes as plain JSON values.
+    Fields whose name ends in ``_time`` become ISO 8601 strings."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            out[f.name] = iso_time(value) if f.name.endswith("_time") else to_jsonable(value)
+        return out
+    if isinstance(obj, enum.Enum):
+        return obj.name
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):
+        return {k: to_jsonable(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj).hex()
+    if isinstance(obj, _dt.datetime):
+        return obj.isoformat()
+    return obj
+
+
+def print_json(env: Environment, obj: Any) -> None:
+    env.out(json.dumps(to_jsonable(obj), indent=2))
+
+
+def print_table(env: Environment, headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                title: str | None = None) -> None:
+    """Columns padded to fit; numbers right-aligned; bold header on a terminal."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    numeric = [all(_is_number(row[i]) for row in rows) and bool(rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i])
+                 for i, v in enumerate(values)]
+        return "  ".join(parts).rstrip()
+
+    if title:
+        env.out(env.bold(title))
+    env.out(env.bold(line(headers)))
+    for row in cells:
+        env.out(line(row))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
