@@ -56,28 +56,28 @@ def latency_stats(samples: Sequence[float]) -> dict[str, float]:
 
 
 def print_table(results: Iterable[Result], reference: str = "C",
-                subject: str = "unixipc", file: TextIO | None = None) -> None:
+                subject: str | None = "unixipc", file: TextIO | None = None) -> None:
     """Print results grouped by workload, with each impl's ratio against
-    ``reference`` and ``subject`` (ratio > 1 means slower than it for
-    latencies, faster for throughputs: the column says which)."""
+    ``reference`` and (unless None) ``subject``: value / their value, so for
+    latencies ("us") below 1 is faster, for rates above 1 is faster."""
     out = file or sys.stdout
     by_workload: dict[str, list[Result]] = {}
     for r in results:
         by_workload.setdefault(r.workload, []).append(r)
-    header = f"{'workload':34} {'impl':22} {'value':>12} {'unit':6} {'vs ' + reference:>9} {'vs ' + subject:>11}"
+    columns = [reference] + ([subject] if subject and subject != reference else [])
+    header = f"{'workload':34} {'impl':22} {'value':>12} {'unit':6}" + "".join(
+        f" {'vs ' + c:>12}" for c in columns)
     print(header, file=out)
     print("-" * len(header), file=out)
     for workload, rows in by_workload.items():
-        ref = next((r for r in rows if r.impl == reference), None)
-        sub = next((r for r in rows if r.impl == subject), None)
+        bases = [next((r for r in rows if r.impl == c), None) for c in columns]
         for r in rows:
-            vs_ref = f"{r.value / ref.value:8.2f}x" if ref and ref.value else "        -"
-            vs_sub = f"{r.value / sub.value:10.2f}x" if sub and sub.value else "          -"
-            print(f"{workload:34} {r.impl:22} {r.value:12.3f} {r.unit:6} {vs_ref:>9} {vs_sub:>11}",
-                  file=out)
+            ratios = "".join(f" {r.value / b.value:11.2f}x" if b and b.value else f" {'-':>12}"
+                             for b in bases)
+            print(f"{workload:34} {r.impl:22} {r.value:12.3f} {r.unit:6}{ratios}", file=out)
     print(file=out)
-    print("ratio = value / reference value; for 'us' lower is better, for rates higher is better.",
-          file=out)
+    print("ratio = value / reference's value: for 'us' lower is better, for rates higher is "
+          "better.", file=out)
 
 
 def to_json(results: Iterable[Result]) -> str:

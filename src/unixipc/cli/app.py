@@ -12,7 +12,7 @@ from .environment import Environment
 from .exitcodes import ExitStatus
 
 #: Subcommand name -> module under unixipc.cli.commands (imported on use).
-COMMANDS = ("ftok", "tour")
+COMMANDS = ("ftok", "tour", "bench")
 
 DESCRIPTION = """\
 Every Unix IPC mechanism from the shell: list, inspect and remove System V

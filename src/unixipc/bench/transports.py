@@ -1,0 +1,113 @@
+"""The transports ``unixipc bench`` measures, unixipc's and its peers'.
+
+Each ``*_transport()`` function returns a :class:`~.twoproc.Transport`, or
+raises ImportError when its library is not installed (peers are optional:
+``pip install 'unixipc[bench]'``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from .twoproc import Link, Transport
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = os.read(fd, size)
+    if len(data) == size or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size:
+        chunk = os.read(fd, size - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+class _FdEnd:
+    """An endpoint over two descriptors with raw os.read/os.write."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.wfd, view):]
+
+    def recv(self, size: int) -> bytes:
+        return _read_exactly(self.rfd, size)
+
+
+def os_pipe_transport() -> Transport:
+    """Two anonymous pipes driven by raw os.read/os.write: the floor any
+    Python pipe wrapper is measured against."""
+
+    def open_link(size: int) -> Link:
+        p2c_r, p2c_w = os.pipe()
+        c2p_r, c2p_w = os.pipe()
+        fds = (p2c_r, p2c_w, c2p_r, c2p_w)
+
+        def close_all() -> None:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+        return Link(parent=_FdEnd(c2p_r, p2c_w), child=_FdEnd(p2c_r, c2p_w), close=close_all)
+
+    return Transport("pipe", "os.read/os.write", open_link)
+
+
+def mp_pipe_transport() -> Transport:
+    """multiprocessing.Pipe (a socketpair with length-prefixed frames)."""
+    import multiprocessing
+
+    class _ConnEnd:
+        def __init__(self, conn: "multiprocessing.connection.Connection") -> None:
+            self.conn = conn
+
+        def send(self, data: bytes) -> None:
+            self.conn.send_bytes(data)
+
+        def recv(self, size: int) -> bytes:
+            return self.conn.recv_bytes()
+
+    def open_link(size: int) -> Link:
+        a, b = multiprocessing.Pipe(duplex=True)
+
+        def close_all() -> None:
+            a.close()
+            b.close()
+
+        return Link(parent=_ConnEnd(a), child=_ConnEnd(b), close=close_all)
+
+    return Transport("pipe", "multiprocessing.Pipe", open_link)
+
+
+#: Mechanism name -> transport factories, unixipc's first, then peers.
+REGISTRY: dict[str, list[Callable[[], Transport]]] = {
+    "pipe": [os_pipe_transport, mp_pipe_transport],
+}
+
+#: Factories whose impl is a peer (shown only with --peers).
+PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport}
+
+
+def collect(mechanism: str, *, peers: bool) -> list[Transport]:
+    """The transports to measure for a mechanism; peers not installed are
+    skipped silently (their absence is not an error)."""
+    found = []
+    for factory in REGISTRY[mechanism]:
+        if factory in PEERS and not peers:
+            continue
+        try:
+            found.append(factory())
+        except ImportError:
+            continue
+    return found

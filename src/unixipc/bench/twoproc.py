@@ -1,0 +1,153 @@
+"""Two-process workloads: round trip and one-way throughput over a transport.
+
+A *transport* is anything that can carry a message of ``size`` bytes from one
+process to the other and back: a pipe pair, a message queue, a semaphore pair
+around a shared-memory block, a socket channel, or a peer library. Each is
+described by a :class:`Transport` whose ``open(size)`` returns a
+:class:`Link`: the parent's and the child's :class:`Endpoint` and a cleanup.
+The engine forks the child, runs the echo (round trip) or the sink (one-way)
+there, and measures in the parent:
+
+- round trip: send ``size`` bytes, the child sends them back; every trip is
+  timed, giving the median and the 99th percentile;
+- one-way: the parent sends ``count`` messages back to back, the child reads
+  them all and answers with one; messages per second and MB/s.
+
+Both ``unixipc bench`` and the scripts under ``bench/`` run these functions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from .harness import Result, latency_stats
+
+__all__ = ["Endpoint", "Link", "Transport", "round_trip", "one_way"]
+
+
+class Endpoint(Protocol):
+    """One process's side of a link."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def recv(self, size: int) -> bytes:
+        """Receive one message of ``size`` bytes (streams read exactly that)."""
+        ...
+
+
+@dataclass
+class Link:
+    parent: Endpoint
+    child: Endpoint
+    #: Called in the parent after the child exited (removes IPC objects).
+    close: Callable[[], None]
+    #: Called in the child right after fork (e.g. to close the parent's ends).
+    in_child: Callable[[], None] = lambda: None
+    #: Called in the parent right after fork.
+    in_parent: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class Transport:
+    """A named way of moving bytes between two processes."""
+
+    name: str
+    impl: str  # "unixipc", "os", "C", or the peer library's name
+    open: Callable[[int], Link]
+    #: Largest message this transport can carry (None: no limit).
+    max_size: int | None = None
+
+
+def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            link.in_child()
+            body(link.child)
+            code = 0
+        finally:
+            os._exit(code)
+    link.in_parent()
+    return pid
+
+
+def _finish(pid: int, link: Link) -> None:
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        link.close()
+    if status != 0:
+        raise RuntimeError(f"benchmark child failed with status {status}")
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def round_trip(transport: Transport, size: int, count: int) -> Result:
+    """Median and p99 of ``count`` round trips of ``size`` bytes, in us."""
+    link = transport.open(size)
+    payload = b"x" * size
+
+    def echo(end: Endpoint) -> None:
+        for _ in range(count + count // 10):
+            end.send(end.recv(size))
+
+    pid = _fork(link, echo)
+    try:
+        parent = link.parent
+        for _ in range(count // 10):  # warm-up
+            parent.send(payload)
+            parent.recv(size)
+        samples = []
+        clock = time.perf_counter
+        for _ in range(count):
+            t0 = clock()
+            parent.send(payload)
+            parent.recv(size)
+            samples.append(clock() - t0)
+    except BaseException:
+        _kill(pid)
+        raise
+    finally:
+        _finish(pid, link)
+    stats = latency_stats(samples)
+    return Result(f"{transport.name} round trip {size} B", transport.impl,
+                  stats["median_us"], "us", {"p99_us": stats["p99_us"]})
+
+
+def one_way(transport: Transport, size: int, count: int) -> list[Result]:
+    """Messages per second and MB/s of ``count`` messages of ``size`` bytes."""
+    link = transport.open(size)
+    payload = b"y" * size
+
+    def sink(end: Endpoint) -> None:
+        for _ in range(count):
+            end.recv(size)
+        end.send(b"k" * size)
+
+    pid = _fork(link, sink)
+    try:
+        t0 = time.perf_counter()
+        for _ in range(count):
+            link.parent.send(payload)
+        link.parent.recv(size)
+        elapsed = time.perf_counter() - t0
+    except BaseException:
+        _kill(pid)
+        raise
+    finally:
+        _finish(pid, link)
+    rate = count / elapsed
+    name = f"{transport.name} one-way {size} B"
+    return [Result(name, transport.impl, rate, "msg/s"),
+            Result(name + " MB/s", transport.impl, rate * size / 1e6, "MB/s")]

@@ -1,0 +1,131 @@
+"""unixipc bench: measure every mechanism between two real processes."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..environment import Environment
+from ..exitcodes import ExitStatus
+
+HELP = "measure round trip and throughput of every mechanism between two processes"
+DESCRIPTION = """\
+Measure each mechanism between two real processes (a parent and a forked
+child): the round trip of a message (median and 99th percentile, in
+microseconds) and one-way throughput (messages/s and MB/s) for each size.
+With --peers, the same workloads run over multiprocessing, sysv_ipc and pyzmq
+when they are installed (pip install 'unixipc[bench]'), so ratios come from
+one run on one machine."""
+EPILOG = """\
+examples:
+  unixipc bench                           every mechanism, default sizes
+  unixipc bench --only pipe --json        figures for scripts
+  unixipc bench --sizes 64,65536 --peers  compare with peer libraries
+  unixipc bench --plot bench.png          a bar chart (needs unixipc[plot])"""
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of sizes: {text!r}")
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError("sizes must be positive byte counts")
+    return sizes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ...bench.transports import REGISTRY
+
+    parser.add_argument("--only", action="append", metavar="MECHANISM", choices=sorted(REGISTRY),
+                        help="measure only this mechanism (repeatable): " + ", ".join(REGISTRY))
+    parser.add_argument("--sizes", type=_sizes, default=[64, 4096, 65536],
+                        help="message sizes in bytes, comma-separated (default 64,4096,65536)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="messages per measurement (default: about 0.2 s worth)")
+    parser.add_argument("--peers", action="store_true",
+                        help="also measure peer libraries that are installed")
+    parser.add_argument("--json", action="store_true", help="print figures as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw a bar chart (matplotlib)")
+
+
+def run(args: argparse.Namespace, env: Environment) -> int:
+    from ...bench import harness, twoproc
+    from ...bench.transports import REGISTRY, collect
+
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            env.err("unixipc bench: --plot needs matplotlib: pip install 'unixipc[plot]'")
+            return ExitStatus.ERROR
+    mechanisms = args.only or list(REGISTRY)
+    plan = []
+    for mech in mechanisms:
+        for transport in collect(mech, peers=args.peers):
+            for size in args.sizes:
+                if transport.max_size is None or size <= transport.max_size:
+                    plan.append((transport, size))
+    results: list[harness.Result] = []
+    progress = _Progress(env, len(plan))
+    for transport, size in plan:
+        progress.step(f"{transport.name} {size} B ({transport.impl})")
+        trips = args.count or max(200, min(5000, 2_000_000 // (size + 400)))
+        results.append(twoproc.round_trip(transport, size, trips))
+        results.extend(twoproc.one_way(transport, size, trips * 4))
+    progress.done()
+    if args.json:
+        env.out(harness.to_json(results))
+    else:
+        harness.print_table(results, reference=_reference(results), subject=None,
+                              file=env.stdout)
+    if args.plot:
+        _plot(results, args.plot)
+        env.err(f"unixipc bench: chart written to {args.plot}")
+    return ExitStatus.SUCCESS
+
+
+def _reference(results: list[Any]) -> str:
+    """Ratios are against unixipc when it was measured, else the first impl."""
+    impls = [r.impl for r in results]
+    return "unixipc" if "unixipc" in impls else (impls[0] if impls else "unixipc")
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, env: Environment, total: int) -> None:
+        self.env, self.total, self.count = env, total, 0
+        self.active = bool(getattr(env.stderr, "isatty", lambda: False)()) and total > 0
+
+    def step(self, label: str) -> None:
+        self.count += 1
+        if self.active:
+            width = 24
+            filled = width * (self.count - 1) // self.total
+            bar = "#" * filled + "." * (width - filled)
+            self.env.stderr.write(f"\r[{bar}] {self.count}/{self.total} {label:48.48}")
+            self.env.stderr.flush()
+
+    def done(self) -> None:
+        if self.active:
+            self.env.stderr.write("\r" + " " * 90 + "\r")
+            self.env.stderr.flush()
+
+
+def _plot(results: list[Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trips = [r for r in results if r.unit == "us"]
+    labels = [f"{r.workload.replace(' round trip', '')}\n{r.impl}" for r in trips]
+    fig, ax = plt.subplots(figsize=(max(6, len(trips) * 0.9), 4.5))
+    ax.bar(range(len(trips)), [r.value for r in trips], color="#4477aa")
+    ax.set_xticks(range(len(trips)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("round trip, median (us)")
+    ax.set_title("unixipc bench: round trip between two processes (lower is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
