@@ -1,0 +1,24 @@
+"""The type information shipped with the package is checked, not hoped for:
+mypy --strict over src/ and stubtest of the C module's stub."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+
+def test_mypy_strict_on_sources():
+    done = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_core_stub_matches_the_extension():
+    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "unixipc._core"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
