@@ -137,12 +137,28 @@ delete_thread_timer(void *p)
     free(t);
 }
 
+/* POSIX timers are not inherited by fork(), but thread-specific data is:
+ * the child must not use the parent's timer id. */
+static void
+forget_timer_in_child(void)
+{
+    thread_timer *t = pthread_getspecific(timer_key);
+    if (t != NULL) {
+        free(t);
+        pthread_setspecific(timer_key, NULL);
+    }
+}
+
 static void
 install_handler(void)
 {
     struct sigaction sa, old;
     if (pthread_key_create(&timer_key, delete_thread_timer) != 0) {
         handler_error = EAGAIN;
+        return;
+    }
+    if (pthread_atfork(NULL, NULL, forget_timer_in_child) != 0) {
+        handler_error = ENOMEM;
         return;
     }
     if (sigaction(timer_signal, NULL, &old) < 0) {

@@ -84,3 +84,21 @@ def test_zero_timeout_returns_at_once():
     with pytest.raises(TimeoutError):
         _core._pause(0)
     assert time.monotonic() - t0 < 0.2
+
+
+def test_timeout_works_in_a_forked_child_after_the_parent_used_one():
+    from support import Child
+
+    with pytest.raises(TimeoutError):
+        _core._pause(0.01)  # the parent's thread now has a timer
+
+    def in_child() -> float:
+        t0 = time.monotonic()
+        try:
+            _core._pause(0.2)
+        except TimeoutError:
+            return time.monotonic() - t0
+        return -1.0
+
+    elapsed = Child(in_child).result(timeout=10)
+    assert 0.19 <= elapsed < 1.5
