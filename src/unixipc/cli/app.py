@@ -12,7 +12,7 @@ from .environment import Environment
 from .exitcodes import ExitStatus
 
 #: Subcommand name -> module under unixipc.cli.commands (imported on use).
-COMMANDS = ("ftok", "tour", "bench")
+COMMANDS = ("ls", "rm", "stat", "mq", "ftok", "tour", "bench")
 
 DESCRIPTION = """\
 Every Unix IPC mechanism from the shell: list, inspect and remove System V
@@ -82,7 +82,15 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     env = env or Environment()
     parser = build_parser(env)
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        # argparse splits a variable positional list around options
+        # ("mq send 9 --type 2 DATA"); commands that take `words` get the
+        # rest of them back here.
+        if extras and isinstance(getattr(args, "words", None), list) and not any(
+                e.startswith("-") and e != "-" for e in extras):
+            args.words += extras
+        elif extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
     except _ParserExit as exc:
         return exc.status
     try:

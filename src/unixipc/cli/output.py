@@ -8,6 +8,7 @@ import enum
 import json
 from typing import Any, Sequence
 
+from ..keys import Permissions, format_key
 from .environment import Environment
 
 
@@ -27,7 +28,14 @@ def human_time(value: float | int | None) -> str:
 
 def to_jsonable(obj: Any) -> Any:
     """Dataclasses, named tuples, enums and bytes as plain JSON values.
-    Fields whose name ends in ``_time`` become ISO 8601 strings."""
+    Fields whose name ends in ``_time`` become ISO 8601 strings (null for
+    never); a Permissions record shows its key in hex and mode in octal."""
+    if isinstance(obj, Permissions):
+        # As ipcs shows them: the key in hex, the mode in octal.
+        out = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        out["key"] = format_key(obj.key)
+        out["mode"] = f"{obj.mode:o}"
+        return out
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {}
         for f in dataclasses.fields(obj):

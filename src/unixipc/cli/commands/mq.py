@@ -1,0 +1,119 @@
+"""unixipc mq send|recv: poke a System V message queue from the shell."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..environment import Environment
+from ..exitcodes import ExitStatus
+
+HELP = "send to or receive from a System V message queue"
+DESCRIPTION = """\
+Send one message to a queue, or receive messages from it, by id or by key.
+Binary-safe: data can come from standard input ('-') or as --hex; received
+data goes to standard output raw when it is not a terminal, else shown as
+text (or hex with --hex), one message per line with its type."""
+EPILOG = """\
+examples:
+  unixipc mq send 32768 hello                  type 1
+  unixipc mq send --key 0x41000c02 --type 7 -  data from stdin
+  unixipc mq recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
+  unixipc mq recv 32768 --follow               print messages as they come
+  unixipc mq recv 32768 --count 10 > out.bin   raw bytes of 10 messages"""
+
+
+def _queue_args(p: argparse.ArgumentParser) -> None:
+    from ..sysv import parse_key
+
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("id", nargs="?", type=int, help="the queue's id")
+    target.add_argument("--key", type=parse_key, help="the queue's key (0x... or decimal)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    send = sub.add_parser("send", help="send one message",
+                          usage="unixipc mq send (ID | --key KEY) DATA [options]",
+                          description="Send DATA (or standard input with '-') as one message.")
+    from ..sysv import parse_key
+
+    send.add_argument("words", nargs="+", metavar="ID DATA",
+                      help="the queue's id (unless --key) and the message text, "
+                           "'-' for standard input")
+    send.add_argument("--key", type=parse_key, help="the queue's key (0x... or decimal)")
+    send.add_argument("--type", type=int, default=1, help="message type, >= 1 (default 1)")
+    send.add_argument("--hex", action="store_true", help="DATA is hexadecimal")
+    send.add_argument("--timeout", type=float, help="give up after this many seconds")
+    send.add_argument("--no-wait", action="store_true", help="fail at once if the queue is full")
+
+    recv = sub.add_parser("recv", help="receive messages",
+                          description="Receive messages; see 'unixipc mq --help' for examples.")
+    _queue_args(recv)
+    recv.add_argument("--type", type=int, default=0,
+                      help="0: first message; N>0: first of type N; N<0: lowest type <= |N|")
+    recv.add_argument("--except", dest="exclude", action="store_true",
+                      help="with --type N>0: first message NOT of type N (MSG_EXCEPT)")
+    recv.add_argument("--truncate", type=int, metavar="N",
+                      help="receive at most N bytes, dropping the rest (MSG_NOERROR)")
+    recv.add_argument("--timeout", type=float, help="wait at most this many seconds (each)")
+    recv.add_argument("--no-wait", action="store_true", help="fail at once if nothing is queued")
+    more = recv.add_mutually_exclusive_group()
+    more.add_argument("--count", type=int, default=1, help="receive N messages (default 1)")
+    more.add_argument("--follow", action="store_true", help="receive until interrupted")
+    recv.add_argument("--hex", action="store_true", help="print data as hexadecimal")
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from ... import MessageQueue
+
+    return MessageQueue.from_id(args.id) if args.key is None else MessageQueue(args.key)
+
+
+def run(args: argparse.Namespace, env: Environment) -> int:
+    return _send(args, env) if args.action == "send" else _recv(args, env)
+
+
+def _send(args: argparse.Namespace, env: Environment) -> int:
+    from ..app import UsageError
+
+    want = 1 if args.key is not None else 2
+    if len(args.words) != want:
+        raise UsageError("give ID and DATA, or --key KEY and DATA")
+    if args.key is None:
+        try:
+            args.id = int(args.words[0])
+        except ValueError:
+            raise UsageError(f"not a queue id: {args.words[0]!r}")
+    args.data = args.words[-1]
+    if args.data == "-":
+        if env.stdin_binary is None:
+            raise OSError("standard input has no binary buffer")
+        data = env.stdin_binary.read()
+    elif args.hex:
+        data = bytes.fromhex(args.data)
+    else:
+        data = args.data.encode()
+    mq = _open(args)
+    mq.send(data, type=args.type, block=not args.no_wait, timeout=args.timeout)
+    return ExitStatus.SUCCESS
+
+
+def _recv(args: argparse.Namespace, env: Environment) -> int:
+    mq = _open(args)
+    raw = not env.stdout_isatty and not args.hex
+    received = 0
+    while args.follow or received < args.count:
+        msg = mq.receive(type=args.type, exclude=args.exclude, block=not args.no_wait,
+                         timeout=args.timeout, max_size=args.truncate,
+                         truncate=args.truncate is not None)
+        received += 1
+        if raw:
+            env.write_bytes(msg.data)
+        elif args.hex:
+            env.out(f"{msg.type}\t{msg.data.hex()}")
+        else:
+            env.out(f"{msg.type}\t{msg.data.decode('utf-8', 'backslashreplace')}")
+    return ExitStatus.SUCCESS
+
+

@@ -1,0 +1,85 @@
+"""The System V object kinds as the CLI sees them: how to list, open,
+remove and show each, all through the library's public API."""
+
+from __future__ import annotations
+
+import argparse
+import pwd
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..keys import format_key
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of System V object."""
+
+    name: str        # "msg"
+    flag: str        # "-q", as ipcs/ipcrm spell it
+    title: str       # "Message queues"
+    noun: str        # "queue"
+    listing: Callable[[], list[Any]]
+    from_id: Callable[[int], Any]
+    from_key: Callable[[int], Any]
+    #: (header, value of a stat) pairs for the table, after the common ones.
+    columns: list[tuple[str, Callable[[Any], Any]]]
+
+
+def owner_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _message_queues() -> Kind:
+    from .. import MessageQueue, message_queues
+
+    return Kind(
+        name="msg", flag="-q", title="Message queues", noun="queue",
+        listing=message_queues, from_id=MessageQueue.from_id,
+        from_key=lambda key: MessageQueue(key),
+        columns=[("messages", lambda s: s.message_count), ("bytes", lambda s: s.current_bytes),
+                 ("max-bytes", lambda s: s.max_bytes), ("lspid", lambda s: s.last_send_pid),
+                 ("lrpid", lambda s: s.last_receive_pid)],
+    )
+
+
+#: Every kind, in ipcs's order; each entry builds its Kind on first use.
+KIND_FACTORIES: dict[str, Callable[[], Kind]] = {
+    "msg": _message_queues,
+}
+
+
+def kinds(selected: list[str] | None = None) -> list[Kind]:
+    names = selected or list(KIND_FACTORIES)
+    return [KIND_FACTORIES[n]() for n in names]
+
+
+def add_kind_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """-q/-s/-m as in ipcs and ipcrm; stored in args.kinds."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    labels = {"msg": ("-q", "--queues", "message queues"),
+              "sem": ("-s", "--semaphores", "semaphore sets"),
+              "shm": ("-m", "--shm", "shared memory segments")}
+    for name in KIND_FACTORIES:
+        short, long, what = labels[name]
+        group.add_argument(short, long, dest="kinds", action="append_const", const=name,
+                           help=what)
+
+
+def common_row(stat: Any) -> list[Any]:
+    return [format_key(stat.perm.key), stat.id, owner_name(stat.perm.uid),
+            f"{stat.perm.mode:o}"]
+
+
+COMMON_HEADERS = ["key", "id", "owner", "perms"]
+
+
+def parse_key(text: str) -> int:
+    """A key as ipcs shows it (0x...) or in decimal."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a key: {text!r} (use 0x... or a decimal)")
