@@ -129,7 +129,8 @@ wait_args(PyObject *block_obj, PyObject *timeout_obj, int *flags,
 typedef struct {
     PyObject_HEAD
     int msqid;
-    long max_bytes; /* msg_qbytes as last seen; -1 unknown */
+    long max_bytes;       /* msg_qbytes as last seen; -1 unknown */
+    Py_ssize_t size_hint; /* first buffer size tried by receive */
 } MQBase;
 
 /* A message longer than the queue's byte limit would block msgsnd forever
@@ -185,12 +186,15 @@ send_fn(void *p, const struct timespec *remaining)
 static int
 send_one(send_ctx *c, const unixipc_deadline *deadline)
 {
-    if (c->flags & IPC_NOWAIT) {
-        if (msgsnd(c->msqid, c->buf, c->size, c->flags) < 0) {
-            unixipc_raise_errno("msgsnd", errno);
-            return -1;
-        }
+    /* First a non-blocking attempt with the GIL held: a queue with room
+     * takes the message at once, and releasing the GIL for that would cost
+     * more than the call. Only a full queue goes through the blocking helper
+     * (the kernel gives no side effect to a refused IPC_NOWAIT send). */
+    if (msgsnd(c->msqid, c->buf, c->size, c->flags | IPC_NOWAIT) == 0)
         return 0;
+    if (errno != EAGAIN || (c->flags & IPC_NOWAIT)) {
+        unixipc_raise_errno("msgsnd", errno);
+        return -1;
     }
     return unixipc_blocking_call("msgsnd", send_fn, c, deadline, UNIXIPC_WAIT_TIMER) < 0 ? -1 : 0;
 }
@@ -441,13 +445,41 @@ forget_bytes_hash(PyObject *bytes)
 }
 #pragma GCC diagnostic pop
 
+/* errno of the OSError being raised, or 0; the exception stays set. */
+static int
+pending_errno(void)
+{
+    PyObject *type, *value, *tb;
+    int err = 0;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && PyObject_TypeCheck(value, (PyTypeObject *)PyExc_OSError)) {
+        PyObject *e = ((PyOSErrorObject *)value)->myerrno;
+        if (e != NULL && PyLong_Check(e))
+            err = (int)PyLong_AsLong(e);
+    }
+    PyErr_Restore(type, value, tb);
+    return err;
+}
+
+/* First guess of a message's size when any size is accepted: small
+ * messages then cost a small allocation, not msgmax bytes. */
+#define FIRST_SIZE_HINT 256
+
 static PyObject *
 receive_into_bytes(int msqid, Py_ssize_t max_size, long mtype, int flags,
-                   const unixipc_deadline *deadline, long *got_type)
+                   const unixipc_deadline *deadline, long *got_type, Py_ssize_t *hint)
 {
     int any_size = max_size < 0;
     for (;;) {
-        Py_ssize_t cap = any_size ? msgmax() : max_size;
+        Py_ssize_t full = any_size ? msgmax() : max_size;
+        Py_ssize_t cap = full;
+        /* With any size allowed (and no truncation), try the size hint
+         * first: a larger message makes msgrcv fail with E2BIG and stay
+         * queued, and we retry at once with room for any message. */
+        int guessing = any_size && hint != NULL && !(flags & MSG_NOERROR) && *hint < full;
+        if (guessing)
+            cap = *hint;
         PyObject *bytes = PyBytes_FromStringAndSize(NULL, cap);
         if (bytes == NULL)
             return NULL;
@@ -481,22 +513,17 @@ receive_into_bytes(int msqid, Py_ssize_t max_size, long mtype, int flags,
         /* The header was overwritten only by a successful msgrcv, so the
          * object is intact here. */
         Py_DECREF(bytes);
-        if (any_size && PyErr_ExceptionMatches(PyExc_OSError)) {
-            /* msgmax may have been raised since we cached it: retry once
-             * with the new value. */
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            int is_e2big = PyErr_GivenExceptionMatches(type, PyExc_OSError) && value != NULL &&
-                           ((PyOSErrorObject *)value)->myerrno != NULL &&
-                           PyLong_AsLong(((PyOSErrorObject *)value)->myerrno) == E2BIG;
+        if (any_size && pending_errno() == E2BIG) {
             Py_ssize_t old = cached_msgmax;
-            if (is_e2big && query_msgmax() > old) {
-                Py_XDECREF(type);
-                Py_XDECREF(value);
-                Py_XDECREF(tb);
+            if (guessing) {
+                *hint = full; /* larger messages come here: stop guessing small */
+                PyErr_Clear();
                 continue;
             }
-            PyErr_Restore(type, value, tb);
+            if (query_msgmax() > old) { /* msgmax was raised since we cached it */
+                PyErr_Clear();
+                continue;
+            }
         }
         return NULL;
     }
@@ -542,7 +569,7 @@ mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     if (wait_args(v[1], v[2], &flags, &deadline) < 0)
         return NULL;
     PyObject *data = receive_into_bytes(self->msqid, max_size, mtype, flags, &deadline,
-                                        &got_type);
+                                        &got_type, &self->size_hint);
     if (data == NULL)
         return NULL;
     return make_message(got_type, data);
@@ -581,7 +608,7 @@ mq_receive_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
         return NULL;
     /* The first message: blocking as asked, straight into its bytes. */
     PyObject *data = receive_into_bytes(self->msqid, max_size, mtype, flags, &deadline,
-                                        &got_type);
+                                        &got_type, &self->size_hint);
     PyObject *msg = data ? make_message(got_type, data) : NULL;
     if (msg == NULL || PyList_Append(list, msg) < 0) {
         Py_XDECREF(msg);
@@ -652,7 +679,7 @@ mq_peek(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     }
     PyObject *data = receive_into_bytes(self->msqid, max_size, index,
                                         MSG_COPY | IPC_NOWAIT, &forever,
-                                        &got_type);
+                                        &got_type, NULL);
     if (data == NULL)
         return NULL;
     return make_message(got_type, data);
@@ -664,6 +691,7 @@ mq_init(MQBase *self, PyObject *args, PyObject *kwds)
     /* The Python subclass sets msqid through _bind(); a bare base is unbound. */
     self->msqid = -1;
     self->max_bytes = -1;
+    self->size_hint = FIRST_SIZE_HINT;
     return 0;
 }
 
