@@ -6,36 +6,35 @@ Run: python examples/demo.py
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 
 import unixipc
-from unixipc import _core
-
-
-def show_ftok() -> None:
-    with tempfile.NamedTemporaryFile() as anchor:
-        key = unixipc.ftok(anchor.name, 42)
-        print(f"ftok({anchor.name!r}, 42) = {key:#010x}: two processes that name the same file")
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0 if unixipc.ftok(anchor.name, 42) == key else 1)
-        _, status = os.waitpid(pid, 0)
-        print(f"  ... and a child computes the same key: {os.waitstatus_to_exitcode(status) == 0}")
-
-
-def show_timeout() -> None:
-    t0 = time.monotonic()
-    try:
-        _core._pause(0.2)
-    except TimeoutError as exc:
-        print(f"a call with no timed form, bounded by timeout=0.2: {exc} "
-              f"after {time.monotonic() - t0:.2f}s")
 
 
 def main() -> int:
-    show_ftok()
-    show_timeout()
+    with unixipc.MessageQueue(create=True) as mq:
+        print(f"created private message queue {mq.id} (mode {mq.stat().perm.mode:o})")
+        pid = os.fork()
+        if pid == 0:  # the child sends four typed messages
+            for mtype in (4, 3, 2, 1):
+                mq.send(f"message of type {mtype}".encode(), type=mtype)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(f"child {pid} sent types 4, 3, 2, 1; "
+              f"{mq.stat().message_count} messages are queued")
+        msg = mq.receive(type=-2)
+        print(f"receive(type=-2) -> type {msg.type}: the lowest type <= 2, not the first")
+        msg = mq.receive(type=3)
+        print(f"receive(type=3)  -> {msg.data!r}: the first of that type")
+        msg = mq.receive()
+        print(f"receive()        -> type {msg.type}: the oldest message left")
+        t0 = time.monotonic()
+        try:
+            mq.receive(type=99, timeout=0.2)
+        except TimeoutError as exc:
+            print(f"receive(type=99, timeout=0.2) -> {exc} after "
+                  f"{time.monotonic() - t0:.2f} s, without polling")
+    print("the queue was removed on leaving the with block")
     return 0
 
 
