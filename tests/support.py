@@ -77,6 +77,7 @@ class Child:
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # child
+            _die_with_parent()
             os.close(r)
             outcome = Outcome()
             try:
@@ -182,11 +183,38 @@ def remove_object(kind: str, ident: int) -> bool:
 
 def private_ipc_namespace() -> bool:
     """True when this process runs in an IPC namespace of its own (unshare
-    --ipc), where every object that appears was made by the tests."""
+    --ipc), where every object that appears was made by the tests.
+
+    Compared with the nearest ancestor whose namespace link is readable
+    (/proc/1 often is not, even for root)."""
     try:
-        return os.readlink("/proc/self/ns/ipc") != os.readlink("/proc/1/ns/ipc")
+        mine = os.readlink("/proc/self/ns/ipc")
     except OSError:
         return False
+    pid = os.getppid()
+    while pid > 1:
+        try:
+            return os.readlink(f"/proc/{pid}/ns/ipc") != mine
+        except OSError:
+            pass
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
+def _die_with_parent() -> None:
+    """In a forked child: be killed if the test process dies (a test that
+    times out must not leave children holding pipes open)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def cpu_seconds(pid: int | None = None) -> float:

@@ -19,6 +19,10 @@ def test_mypy_strict_on_sources():
 
 
 def test_core_stub_matches_the_extension():
-    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "unixipc._core"], cwd=ROOT,
+    # The allowlist names what exists at runtime only on newer Pythons
+    # (__buffer__ comes from the C buffer slots on 3.12+).
+    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "unixipc._core",
+                           "--allowlist", str(ROOT / "tests" / "stubtest-allowlist.txt")],
+                          cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -81,3 +81,11 @@ class Permissions:
     cgid: int
     mode: int
     seq: int
+
+
+def merged_perm(current: Permissions, mode: int | None, uid: int | None,
+                gid: int | None) -> tuple[int, int, int]:
+    """(uid, gid, mode) for IPC_SET: the given values, the current ones
+    for the rest."""
+    return (current.uid if uid is None else uid, current.gid if gid is None else gid,
+            current.mode if mode is None else mode)

@@ -1,5 +1,334 @@
-"""semaphore: filled in by its issue."""
+"""System V semaphore sets.
+
+A set holds ``count`` semaphores (non-negative counters kept by the kernel).
+:meth:`SemaphoreSet.op` applies any number of operations to a set in ONE
+atomic ``semop``: all of them, or none (waiting, or failing without
+blocking). ``sems[i]`` is a :class:`Semaphore` with the usual acquire and
+release. The hot calls are C methods of ``_core.SemaphoreSetBase`` and
+``_core.SemaphoreBase``.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import errno
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Sequence
+
+from . import _core
+from .keys import Permissions, format_key, merged_perm, normalize_key
+
+__all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
+           "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
+
+#: Per-operation flags for the third item of an op tuple.
+SEM_UNDO: int = _core.SEM_UNDO
+IPC_NOWAIT: int = _core.IPC_NOWAIT
+#: The largest value a semaphore can hold (Linux).
+SEMVMX: int = _core.SEMVMX
+
+
+@dataclass(frozen=True, slots=True)
+class SemaphoreSetStat:
+    """Everything ``semctl(IPC_STAT)`` reports about a set.
+
+    Attributes:
+        id: the set's identifier (semid).
+        perm: owner, creator, mode, key, seq.
+        count: how many semaphores the set holds (sem_nsems).
+        op_time: last semop, seconds since the epoch (0: never).
+        change_time: creation or last IPC_SET/SETVAL/SETALL.
+    """
+
+    id: int
+    perm: Permissions
+    count: int
+    op_time: int
+    change_time: int
+
+    @classmethod
+    def _from_raw(cls, raw: dict[str, int]) -> SemaphoreSetStat:
+        perm = Permissions(key=raw["key"], uid=raw["uid"], gid=raw["gid"], cuid=raw["cuid"],
+                           cgid=raw["cgid"], mode=raw["mode"], seq=raw["seq"])
+        return cls(id=raw["id"], perm=perm, count=raw["count"], op_time=raw["op_time"],
+                   change_time=raw["change_time"])
+
+
+@dataclass(frozen=True, slots=True)
+class SemaphoreLimits:
+    """System-wide limits (``semctl(IPC_INFO)``): semmsl semaphores per set,
+    semopm operations per semop, semvmx the largest value, semmni sets."""
+
+    max_per_set: int
+    max_ops_per_call: int
+    max_value: int
+    max_sets: int
+
+
+def semaphore_limits() -> SemaphoreLimits:
+    info = _core.sem_info(_core.IPC_INFO)
+    return SemaphoreLimits(max_per_set=info["semmsl"], max_ops_per_call=info["semopm"],
+                           max_value=info["semvmx"], max_sets=info["semmni"])
+
+
+def semaphore_sets() -> list[SemaphoreSetStat]:
+    """The stat of every semaphore set in this IPC namespace (``ipcs -s``)."""
+    max_index = _core.sem_info(_core.SEM_INFO)["max_index"]
+    found = []
+    for index in range(max_index + 1):
+        try:
+            raw = _core.sem_stat(index)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.EIDRM, errno.EACCES):
+                continue
+            raise
+        found.append(SemaphoreSetStat._from_raw(raw))
+    return found
+
+
+def _check_value(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"a semaphore value must be an int, not {type(value).__name__}")
+    if not 0 <= value <= SEMVMX:
+        raise ValueError(f"a semaphore value must be in 0..{SEMVMX} (ERANGE), not {value}")
+    return value
+
+
+def _check_mode(mode: int) -> None:
+    if isinstance(mode, bool) or not isinstance(mode, int):
+        raise TypeError(f"mode must be an int, not {type(mode).__name__}")
+    if not 0 <= mode <= 0o777:
+        raise ValueError(f"mode must be permission bits 0..0o777, not {mode:#o}")
+
+
+class Semaphore(_core.SemaphoreBase):
+    """One semaphore of a set (``sems[i]``).
+
+    ``acquire(delta=1, *, block=True, undo=True, timeout=None)`` subtracts
+    ``delta``, waiting while the value is smaller; ``release(delta=1, *,
+    undo=True)`` adds it (never blocks); ``wait_zero(*, block=True,
+    timeout=None)`` waits until the value is 0. ``block=False`` raises
+    BlockingIOError instead of waiting; ``timeout=`` raises TimeoutError
+    (semtimedop). Removal of the set while waiting raises ObjectRemovedError.
+    With ``undo=True`` (SEM_UNDO) the kernel reverses the change if this
+    process exits without doing so.
+
+    As a context manager: acquire on entry, release on exit, both with undo.
+    """
+
+    def __init__(self, semid: int, index: int) -> None:
+        super().__init__()
+        self._bind(semid, index)
+
+    @property
+    def value(self) -> int:
+        """GETVAL; setting it is SETVAL (0..SEMVMX)."""
+        return _core.semctl_get(self.semid, self.index, _core.GETVAL)
+
+    @value.setter
+    def value(self, value: int) -> None:
+        _core.semctl_setval(self.semid, self.index, _check_value(value))
+
+    @property
+    def ncount(self) -> int:
+        """GETNCNT: processes waiting for the value to grow."""
+        return _core.semctl_get(self.semid, self.index, _core.GETNCNT)
+
+    @property
+    def zcount(self) -> int:
+        """GETZCNT: processes waiting for the value to become 0."""
+        return _core.semctl_get(self.semid, self.index, _core.GETZCNT)
+
+    @property
+    def last_pid(self) -> int:
+        """GETPID: the process of the last operation on this semaphore."""
+        return _core.semctl_get(self.semid, self.index, _core.GETPID)
+
+    def __enter__(self) -> Semaphore:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"<Semaphore {self.index} of set {self.semid}>"
+
+
+class SemaphoreSet(_core.SemaphoreSetBase):
+    """A System V semaphore set.
+
+    Args:
+        key: the set's key (see :func:`unixipc.ftok`); None makes a new
+            private set (IPC_PRIVATE), which needs ``create=True``.
+        count: how many semaphores (a new set's size; an existing set must
+            have at least this many, else ValueError).
+        create, exclusive: IPC_CREAT, IPC_EXCL.
+        mode: permission bits of a new set (``0o600`` unless asked); when
+            opening an existing set, the access asked for.
+        initial: starting values of a NEW set, an int for all or a list, set
+            with one SETALL right after creation (see docs/semaphores.md for
+            the creation race and how it is closed). When the set already
+            exists (another process won the race to create it), the values
+            are left alone and this call waits until its creator has
+            initialised it (its sem_otime is set), at most ``init_timeout``
+            seconds (TimeoutError).
+
+    Raises:
+        FileNotFoundError, FileExistsError, PermissionError: as semget.
+        TypeError, ValueError: bad arguments, before any system call.
+    """
+
+    def __init__(self, key: int | None = None, count: int = 1, *, create: bool = False,
+                 exclusive: bool = False, mode: int = 0o600,
+                 initial: int | Sequence[int] | None = None,
+                 init_timeout: float = 10.0) -> None:
+        super().__init__()
+        c_key = normalize_key(key)
+        _check_mode(mode)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"count must be an int, not {type(count).__name__}")
+        if count < 1:
+            raise ValueError(f"count must be >= 1, not {count}")
+        if exclusive and not create:
+            raise ValueError("exclusive=True needs create=True")
+        if c_key == _core.IPC_PRIVATE and not create:
+            raise ValueError("a private set (key=None) is always new: pass create=True")
+        values: list[int] | None = None
+        if initial is not None:
+            values = [initial] * count if isinstance(initial, int) else list(initial)
+            if len(values) != count:
+                raise ValueError(f"initial has {len(values)} values for {count} semaphores")
+            for v in values:
+                _check_value(v)
+        self.created = False
+        if create:
+            try:
+                semid = _core.semget(c_key, count, _core.IPC_CREAT | _core.IPC_EXCL | mode)
+                self.created = True
+            except FileExistsError:
+                if exclusive:
+                    raise
+                semid = _core.semget(c_key, 0, mode)
+        else:
+            semid = _core.semget(c_key, 0, mode)
+        raw = _core.semctl_stat(semid)
+        if raw["count"] < count:
+            raise ValueError(f"the existing set {semid} has {raw['count']} semaphores, "
+                             f"fewer than count={count}")
+        self._bind(semid, raw["count"])
+        self._key = raw["key"]
+        if self.created and values is not None:
+            try:
+                _core.semctl_setall(semid, values)
+                # A semop that changes nothing sets sem_otime: the sign,
+                # for processes opening the set by key, that it is ready.
+                step = -1 if values[0] > 0 else 1
+                self.op((0, step), (0, -step))
+            except BaseException:
+                _core.semctl_rmid(semid)  # nothing half-done
+                raise
+        elif values is not None:
+            self._wait_initialised(init_timeout)
+
+    def _wait_initialised(self, timeout: float) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        pause = 0.0005
+        while self.stat().op_time == 0:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(errno.ETIMEDOUT, f"semaphore set {self.id} was not "
+                                   f"initialised by its creator within {timeout} s")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    @classmethod
+    def from_id(cls, semid: int) -> SemaphoreSet:
+        """Open an existing set by its id (as ``ipcs -s`` shows it)."""
+        if isinstance(semid, bool) or not isinstance(semid, int):
+            raise TypeError(f"semid must be an int, not {type(semid).__name__}")
+        if semid < 0:
+            raise ValueError(f"semid must be >= 0, not {semid}")
+        raw = _core.semctl_stat(semid)
+        self = cls.__new__(cls)
+        _core.SemaphoreSetBase.__init__(self)
+        self._bind(semid, raw["count"])
+        self._key = raw["key"]
+        self.created = False
+        return self
+
+    @property
+    def key(self) -> int:
+        return self._key
+
+    def __getitem__(self, index: int) -> Semaphore:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"semaphore index must be an int, not {type(index).__name__}")
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"semaphore index out of range (the set has {n})")
+        return Semaphore(self.id, index)
+
+    @property
+    def values(self) -> list[int]:
+        """GETALL: every value at once; setting it is one SETALL."""
+        return _core.semctl_getall(self.id, len(self))
+
+    @values.setter
+    def values(self, values: Sequence[int]) -> None:
+        values = list(values)
+        if len(values) != len(self):
+            raise ValueError(f"{len(values)} values for a set of {len(self)}")
+        for v in values:
+            _check_value(v)
+        _core.semctl_setall(self.id, values)
+
+    def stat(self) -> SemaphoreSetStat:
+        """``semctl(IPC_STAT)``: every field of the set's ``semid_ds``."""
+        return SemaphoreSetStat._from_raw(_core.semctl_stat(self.id))
+
+    def set(self, *, mode: int | None = None, uid: int | None = None,
+            gid: int | None = None) -> None:
+        """``semctl(IPC_SET)``: owner or permission bits (owner/creator/root
+        only: PermissionError EPERM otherwise)."""
+        if mode is not None:
+            _check_mode(mode)
+        for name, value in (("uid", uid), ("gid", gid)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                raise ValueError(f"{name} must be an int >= 0")
+        _core.semctl_set(self.id, *merged_perm(self._perm_any(), mode, uid, gid))
+
+    def _perm_any(self) -> Permissions:
+        """The set's permissions, even without read permission on it (from
+        the SEM_STAT_ANY listing), so IPC_SET reports the kernel's verdict."""
+        try:
+            return self.stat().perm
+        except PermissionError:
+            for st in semaphore_sets():
+                if st.id == self.id:
+                    return st.perm
+            raise
+
+    def remove(self) -> None:
+        """``semctl(IPC_RMID)``: waiters wake with ObjectRemovedError."""
+        _core.semctl_rmid(self.id)
+
+    def __enter__(self) -> SemaphoreSet:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.created:
+            try:
+                self.remove()
+            except OSError as err:
+                if err.errno not in (errno.EINVAL, errno.EIDRM):
+                    raise
+
+    def __repr__(self) -> str:
+        return f"<SemaphoreSet id={self.id} key={format_key(self.key)} count={len(self)}>"

@@ -1,5 +1,295 @@
-"""shm: filled in by its issue."""
+"""System V shared memory.
+
+A segment is memory that several processes map at once: what one writes,
+the others see, with no copy through the kernel. :meth:`SharedMemory.attach`
+returns a ``memoryview`` over the segment (zero copy; ``numpy.frombuffer``
+works on it). The segment cannot be detached while such views exist
+(BufferError), so no view can ever point at unmapped memory.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import errno
+from dataclasses import dataclass
+from types import TracebackType
+
+from . import _core
+from .keys import Permissions, format_key, merged_perm, normalize_key
+
+__all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
+           "shared_memory_limits"]
+
+
+@dataclass(frozen=True, slots=True)
+class SharedMemoryStat:
+    """Everything ``shmctl(IPC_STAT)`` reports about a segment.
+
+    Attributes:
+        id: the segment's identifier (shmid).
+        perm: owner, creator, mode, key, seq.
+        size: bytes (shm_segsz).
+        attach_time, detach_time, change_time: seconds since the epoch of the
+            last shmat, shmdt and change (0: never).
+        creator_pid: the process that created it (shm_cpid).
+        last_pid: the last process to attach or detach (shm_lpid).
+        attach_count: attachments now (shm_nattch).
+        removed: IPC_RMID was done; the segment lives until the last detach.
+        locked: SHM_LOCK is in force (the pages are not swapped).
+    """
+
+    id: int
+    perm: Permissions
+    size: int
+    attach_time: int
+    detach_time: int
+    change_time: int
+    creator_pid: int
+    last_pid: int
+    attach_count: int
+    removed: bool
+    locked: bool
+
+    @classmethod
+    def _from_raw(cls, raw: dict[str, int]) -> SharedMemoryStat:
+        perm = Permissions(key=raw["key"], uid=raw["uid"], gid=raw["gid"], cuid=raw["cuid"],
+                           cgid=raw["cgid"], mode=raw["mode"], seq=raw["seq"])
+        return cls(id=raw["id"], perm=perm, size=raw["size"], attach_time=raw["attach_time"],
+                   detach_time=raw["detach_time"], change_time=raw["change_time"],
+                   creator_pid=raw["creator_pid"], last_pid=raw["last_pid"],
+                   attach_count=raw["attach_count"], removed=bool(raw["removed"]),
+                   locked=bool(raw["locked"]))
+
+
+@dataclass(frozen=True, slots=True)
+class SharedMemoryLimits:
+    """System-wide limits (``shmctl(IPC_INFO)``): shmmax the largest
+    segment, shmmin the smallest, shmmni segments, shmall total pages."""
+
+    max_size: int
+    min_size: int
+    max_segments: int
+    max_total_pages: int
+
+
+def shared_memory_limits() -> SharedMemoryLimits:
+    info = _core.shm_info(_core.IPC_INFO)
+    return SharedMemoryLimits(max_size=info["shmmax"], min_size=info["shmmin"],
+                              max_segments=info["shmmni"], max_total_pages=info["shmall"])
+
+
+def shared_memory_segments() -> list[SharedMemoryStat]:
+    """The stat of every segment in this IPC namespace (``ipcs -m``)."""
+    max_index = _core.shm_info(_core.SHM_INFO)["max_index"]
+    found = []
+    for index in range(max_index + 1):
+        try:
+            raw = _core.shm_stat(index)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.EIDRM, errno.EACCES):
+                continue
+            raise
+        found.append(SharedMemoryStat._from_raw(raw))
+    return found
+
+
+def _check_int(value: object, what: str, lo: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if value < lo:
+        raise ValueError(f"{what} must be >= {lo}, not {value}")
+    return value
+
+
+class SharedMemory:
+    """A System V shared memory segment.
+
+    Args:
+        key: the segment's key; None makes a new private segment (needs
+            ``create=True``).
+        size: bytes of a new segment (> 0 with ``create``); an existing
+            segment must be at least this large (EINVAL otherwise).
+        create, exclusive: IPC_CREAT, IPC_EXCL.
+        mode: permission bits of a new segment (``0o600`` unless asked);
+            when opening an existing one, the access asked for.
+
+    A new segment is zero-filled. ``read``/``write`` attach the segment
+    (read-write) on first use and keep it attached until :meth:`detach`.
+    """
+
+    def __init__(self, key: int | None = None, size: int = 0, *, create: bool = False,
+                 exclusive: bool = False, mode: int = 0o600) -> None:
+        c_key = normalize_key(key)
+        _check_int(size, "size")
+        _check_int(mode, "mode")
+        if mode > 0o777:
+            raise ValueError(f"mode must be permission bits 0..0o777, not {mode:#o}")
+        if exclusive and not create:
+            raise ValueError("exclusive=True needs create=True")
+        if c_key == _core.IPC_PRIVATE and not create:
+            raise ValueError("a private segment (key=None) is always new: pass create=True")
+        if create and size == 0:
+            raise ValueError("a new segment needs a size > 0")
+        self.created = False
+        if create:
+            try:
+                shmid = _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode)
+                self.created = True
+            except FileExistsError:
+                if exclusive:
+                    raise
+                shmid = _core.shmget(c_key, size, mode)
+        else:
+            shmid = _core.shmget(c_key, size, mode)
+        self._init(shmid)
+
+    def _init(self, shmid: int) -> None:
+        raw = _core.shmctl_stat(shmid)
+        self.id: int = shmid
+        self._key: int = raw["key"]
+        self._size: int = raw["size"]
+        self._attachment: _core.Attachment | None = None
+
+    @classmethod
+    def from_id(cls, shmid: int) -> SharedMemory:
+        """Open an existing segment by its id (as ``ipcs -m`` shows it)."""
+        _check_int(shmid, "shmid")
+        self = cls.__new__(cls)
+        self._init(shmid)
+        self.created = False
+        return self
+
+    @property
+    def key(self) -> int:
+        return self._key
+
+    @property
+    def size(self) -> int:
+        """The segment's size in bytes (the kernel's, not rounded to pages)."""
+        return self._size
+
+    def attach(self, *, readonly: bool = False) -> memoryview:
+        """``shmat``: map the segment and return a memoryview over it.
+
+        The view is the segment itself (writes are seen by every process at
+        once). With ``readonly=True`` (SHM_RDONLY) the view is read-only:
+        writing raises TypeError. Attaching again returns another view of the
+        same mapping (the same ``readonly`` is required).
+
+        Raises:
+            PermissionError: the mode does not allow this access.
+            ValueError: already attached with the other ``readonly``.
+        """
+        att = self._attachment
+        if att is not None and att.attached:
+            if att.readonly != bool(readonly):
+                raise ValueError("already attached with readonly="
+                                 f"{att.readonly}: detach() first")
+        else:
+            att = self._attachment = _core.shmat(self.id, bool(readonly))
+        return memoryview(att)
+
+    def detach(self) -> None:
+        """``shmdt``. BufferError while views of the segment still exist
+        (release them, e.g. ``view.release()``, or drop them)."""
+        if self._attachment is not None:
+            self._attachment.detach()
+            self._attachment = None
+
+    @property
+    def attached(self) -> bool:
+        return self._attachment is not None and self._attachment.attached
+
+    def _mapping(self) -> _core.Attachment:
+        if self._attachment is None or not self._attachment.attached:
+            self._attachment = _core.shmat(self.id, False)
+        return self._attachment
+
+    def _span(self, offset: int, size: int | None) -> tuple[int, int]:
+        _check_int(offset, "offset")
+        if offset > self._size:
+            raise ValueError(f"offset {offset} is past the end of the {self._size}-byte segment")
+        if size is None:
+            size = self._size - offset
+        _check_int(size, "size")
+        if offset + size > self._size:
+            raise ValueError(f"{size} bytes at offset {offset} overrun the "
+                             f"{self._size}-byte segment")
+        return offset, size
+
+    def read(self, size: int | None = None, offset: int = 0) -> bytes:
+        """Copy ``size`` bytes (default: to the end) from ``offset``."""
+        offset, size = self._span(offset, size)
+        with memoryview(self._mapping()) as view:
+            return bytes(view[offset:offset + size])
+
+    def write(self, data: bytes | bytearray | memoryview, offset: int = 0) -> int:
+        """Copy ``data`` into the segment at ``offset``; returns its length.
+        ValueError (nothing written) if it would overrun the segment."""
+        if isinstance(data, str):
+            raise TypeError("data must be bytes-like, not str")
+        with memoryview(data) as src:
+            n = src.nbytes
+            offset, _ = self._span(offset, n)
+            att = self._mapping()
+            if att.readonly:
+                raise TypeError("the segment is attached read-only")
+            with memoryview(att) as view:
+                view[offset:offset + n] = src.cast("B")
+        return n
+
+    def stat(self) -> SharedMemoryStat:
+        """``shmctl(IPC_STAT)``: every field of the segment's ``shmid_ds``."""
+        return SharedMemoryStat._from_raw(_core.shmctl_stat(self.id))
+
+    def set(self, *, mode: int | None = None, uid: int | None = None,
+            gid: int | None = None) -> None:
+        """``shmctl(IPC_SET)``: owner or permission bits (owner/creator/root
+        only: PermissionError EPERM otherwise)."""
+        if mode is not None and not 0 <= _check_int(mode, "mode") <= 0o777:
+            raise ValueError("mode must be permission bits 0..0o777")
+        for name, value in (("uid", uid), ("gid", gid)):
+            if value is not None:
+                _check_int(value, name)
+        _core.shmctl_set(self.id, *merged_perm(self._perm_any(), mode, uid, gid))
+
+    def _perm_any(self) -> Permissions:
+        """The segment's permissions even without read permission on it."""
+        try:
+            return self.stat().perm
+        except PermissionError:
+            for st in shared_memory_segments():
+                if st.id == self.id:
+                    return st.perm
+            raise
+
+    def lock(self) -> None:
+        """``SHM_LOCK``: keep the pages in memory (needs privilege or
+        RLIMIT_MEMLOCK room)."""
+        _core.shmctl_lock(self.id, True)
+
+    def unlock(self) -> None:
+        """``SHM_UNLOCK``."""
+        _core.shmctl_lock(self.id, False)
+
+    def remove(self) -> None:
+        """``shmctl(IPC_RMID)``: mark for removal. The segment stays usable by
+        processes attached to it and disappears at the last detach."""
+        _core.shmctl_rmid(self.id)
+
+    def __enter__(self) -> SharedMemory:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if self.created:
+                self.remove()
+        except OSError as err:
+            if err.errno not in (errno.EINVAL, errno.EIDRM):
+                raise
+        finally:
+            if self._attachment is not None and self._attachment.exports == 0:
+                self.detach()
+
+    def __repr__(self) -> str:
+        return f"<SharedMemory id={self.id} key={format_key(self.key)} size={self.size}>"

@@ -1,0 +1,248 @@
+"""Semaphore sets against the real kernel, between real processes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import unixipc
+from support import NOBODY, Child, cpu_seconds, wait_blocked, wait_until
+
+
+def test_create_with_initial_values_and_stat(make_set):
+    sems = make_set(count=3, initial=[1, 0, 2])
+    assert len(sems) == 3 and sems.values == [1, 0, 2]
+    st = sems.stat()
+    assert st.count == 3 and st.perm.mode == 0o600 and st.op_time > 0
+    assert [sems[i].value for i in range(3)] == [1, 0, 2]
+    assert sems[-1].value == 2
+    with pytest.raises(IndexError):
+        sems[3]
+
+
+def test_initial_int_applies_to_all(make_set):
+    assert make_set(count=4, initial=7).values == [7, 7, 7, 7]
+
+
+def test_atomic_op_all_or_nothing(make_set):
+    sems = make_set(count=3, initial=[1, 0, 2])
+    with pytest.raises(BlockingIOError) as info:
+        sems.op((0, -1), (1, -1), block=False)
+    assert info.value.errno == errno.EAGAIN
+    assert sems.values == [1, 0, 2]
+
+
+def test_blocked_op_completes_when_parent_raises(make_set):
+    sems = make_set(count=3, initial=[1, 0, 2])
+    child = Child(lambda: sems.op((0, -1), (1, -1), timeout=20))
+    wait_blocked(child.pid)
+    assert sems[1].ncount == 1
+    assert sems.values == [1, 0, 2]  # nothing taken while waiting
+    sems[1].release(undo=False)
+    child.result(timeout=10)
+    assert sems.values == [0, 0, 2]
+    assert sems[0].last_pid == child.pid
+
+
+def test_ncount_and_zcount_seen_while_children_wait(make_set):
+    sems = make_set(count=2, initial=[0, 1])
+    waiters = [Child(lambda: sems[0].acquire(timeout=20)) for _ in range(2)]
+    zero = Child(lambda: sems[1].wait_zero(timeout=20))
+    wait_until(lambda: sems[0].ncount == 2 and sems[1].zcount == 1, timeout=10)
+    sems[1].acquire(undo=False)
+    zero.result(timeout=10)
+    sems[0].release(2, undo=False)
+    for w in waiters:
+        w.result(timeout=10)
+    assert (sems[0].ncount, sems[1].zcount) == (0, 0)
+
+
+def test_last_pid_is_last_operator(make_set):
+    sems = make_set(initial=1)
+    sems[0].acquire()
+    assert sems[0].last_pid == os.getpid()
+    child = Child(lambda: sems[0].release(undo=False))
+    child.result(timeout=10)
+    assert sems[0].last_pid == child.pid
+
+
+def test_delta_zero_in_op_waits_for_zero(make_set):
+    sems = make_set(count=2, initial=[1, 5])
+    with pytest.raises(BlockingIOError):
+        sems.op((0, 0), block=False)
+    sems.op((1, -5), (0, -1))
+    sems.op((0, 0), (1, 0))
+
+
+def test_per_op_flags(make_set):
+    sems = make_set(count=2, initial=[0, 3])
+    with pytest.raises(BlockingIOError):
+        sems.op((1, -1), (0, -1, unixipc.IPC_NOWAIT))
+    assert sems.values == [0, 3]
+    sems.op((1, -1, unixipc.SEM_UNDO))
+    assert sems.values == [0, 2]
+
+
+def _acquire_then_die(sems, undo):
+    sems[0].acquire(undo=undo)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_sem_undo_gives_value_back_when_killed(make_set):
+    sems = make_set(initial=1)
+    child = Child(_acquire_then_die, sems, True)
+    child.wait(timeout=10)
+    assert sems[0].value == 1
+
+
+def test_without_undo_value_stays_taken_and_waiter_times_out(make_set):
+    sems = make_set(initial=1)
+    child = Child(_acquire_then_die, sems, False)
+    child.wait(timeout=10)
+    assert sems[0].value == 0
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        sems[0].acquire(timeout=0.2)
+    assert time.monotonic() - t0 >= 0.19
+
+
+def test_acquire_timeout_uses_no_cpu(make_set):
+    sems = make_set(initial=0)
+    cpu0, t0 = cpu_seconds(), time.monotonic()
+    with pytest.raises(TimeoutError) as info:
+        sems[0].acquire(timeout=0.3)
+    elapsed, cpu = time.monotonic() - t0, cpu_seconds() - cpu0
+    assert info.value.errno == errno.ETIMEDOUT
+    assert 0.29 <= elapsed < 1.5 and cpu < 0.05
+
+
+def test_signals_during_wait_are_retried(make_set):
+    sems = make_set(initial=0)
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            sems[0].acquire(timeout=0.4)
+        elapsed = time.monotonic() - t0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(hits) >= 5 and 0.39 <= elapsed < 1.5
+
+
+def test_removal_wakes_blocked_child(make_set):
+    sems = make_set(initial=0)
+    child = Child(lambda: sems[0].acquire(timeout=20))
+    wait_blocked(child.pid)
+    sems.remove()
+    with pytest.raises(unixipc.ObjectRemovedError):
+        child.result(timeout=10)
+
+
+def test_context_manager_acquires_and_releases(make_set):
+    sems = make_set(initial=1)
+    with sems[0]:
+        assert sems[0].value == 0
+    assert sems[0].value == 1
+
+
+@pytest.mark.parametrize("value", [32768, -1])
+def test_value_out_of_range(make_set, value):
+    sems = make_set(initial=1)
+    with pytest.raises(ValueError):
+        sems[0].value = value
+    with pytest.raises(ValueError):
+        sems.values = [value]
+    assert sems.values == [1]
+
+
+def test_bad_arguments_fail_before_any_call(make_set):
+    sems = make_set(count=2, initial=[1, 1])
+    with pytest.raises(ValueError):
+        sems.op((2, -1))               # index out of range
+    with pytest.raises(ValueError):
+        sems.op((0, 40000))            # delta beyond a short
+    with pytest.raises(TypeError):
+        sems.op([0, -1])               # not a tuple
+    with pytest.raises(ValueError):
+        sems.op()
+    with pytest.raises(ValueError):
+        sems.op((0, -1, 0o777777))
+    limit = unixipc.semaphore_limits().max_ops_per_call
+    with pytest.raises(ValueError, match="SEMOPM"):
+        sems.op(*[(0, 0)] * (limit + 1))
+    with pytest.raises(TypeError):
+        sems[0].acquire("1")
+    with pytest.raises(ValueError):
+        sems[0].acquire(0)
+    assert sems.values == [1, 1]
+
+
+@pytest.mark.parametrize("count", [0, -1])
+def test_bad_count(count):
+    with pytest.raises(ValueError):
+        unixipc.SemaphoreSet(count=count, create=True)
+
+
+def test_count_larger_than_existing_set(make_set, tmp_path):
+    key = unixipc.ftok(tmp_path, 4)
+    make_set(key, count=2)
+    with pytest.raises(ValueError):
+        unixipc.SemaphoreSet(key, count=3)
+    assert len(unixipc.SemaphoreSet(key, count=1)) == 2
+
+
+def test_opener_waits_for_creator_initialisation(make_set, tmp_path):
+    key = unixipc.ftok(tmp_path, 8)
+    sems = make_set(key, count=2, initial=[3, 4], exclusive=True)
+    other = unixipc.SemaphoreSet(key, count=2, create=True, initial=[9, 9])
+    assert not other.created and other.values == [3, 4]
+
+
+def test_permissions_as_another_user(make_set):
+    sems = make_set(initial=1, mode=0o600)
+
+    def as_nobody():
+        out = {}
+        try:
+            unixipc.SemaphoreSet.from_id(sems.id)
+        except PermissionError as exc:
+            out["open"] = exc.errno
+        try:
+            sems.remove()          # the parent's object, inherited by fork
+        except PermissionError as exc:
+            out["remove"] = exc.errno
+        try:
+            sems.set(mode=0o666)
+        except PermissionError as exc:
+            out["set"] = exc.errno
+        try:
+            sems[0].acquire(block=False)
+        except PermissionError as exc:
+            out["use"] = exc.errno
+        return out
+
+    assert Child(as_nobody, uid=NOBODY).result(timeout=10) == {
+        "open": errno.EACCES, "remove": errno.EPERM, "set": errno.EPERM, "use": errno.EACCES}
+    assert sems.stat().perm.mode == 0o600
+
+
+def test_listing_agrees_with_ipcs(make_set, ipc_tracker):
+    mine = make_set(count=3)
+    other = ipc_tracker.ipcmk("-S", "2")
+    listed = {s.id: s for s in unixipc.semaphore_sets()}
+    out = subprocess.run(["ipcs", "-s"], capture_output=True, text=True, check=True,
+                         timeout=10).stdout
+    rows = {int(l.split()[1]): l.split() for l in out.splitlines() if l.startswith("0x")}
+    assert set(rows) == set(listed) and {mine.id, other} <= set(listed)
+    for ident, row in rows.items():
+        assert listed[ident].count == int(row[4])
+        assert f"0x{listed[ident].perm.key & 0xffffffff:08x}" == row[0]
+    assert unixipc.SemaphoreSet.from_id(other).values == [0, 0]

@@ -1,0 +1,213 @@
+"""Shared memory segments between real processes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+
+import pytest
+
+import unixipc
+from support import NOBODY, Child
+
+
+def test_new_segment_is_zeroed_and_stat(make_segment):
+    shm = make_segment(size=10000)
+    assert shm.size == 10000
+    assert shm.read() == bytes(10000)
+    st = shm.stat()
+    assert st.size == 10000 and st.perm.mode == 0o600 and st.creator_pid == os.getpid()
+    assert st.attach_count == 1  # read() attached it
+
+
+def test_parent_writes_child_reads_and_back(make_segment):
+    shm = make_segment()
+    shm.write(b"from parent")
+
+    def child():
+        seen = shm.read(11)
+        shm.write(b"from child", offset=100)
+        return seen
+
+    assert Child(child).result(timeout=10) == b"from parent"
+    assert shm.read(10, offset=100) == b"from child"
+
+
+def test_view_is_zero_copy_and_numpy_sees_child_writes(make_segment):
+    import numpy
+
+    shm = make_segment(size=8 * 1024)
+    view = shm.attach()
+    array = numpy.frombuffer(view, dtype=numpy.int64)
+    assert array.sum() == 0
+
+    def child():
+        with unixipc.SharedMemory.from_id(shm.id) as other:
+            v = other.attach()
+            child_array = numpy.frombuffer(v, dtype=numpy.int64)
+            child_array[:] = numpy.arange(len(child_array))
+            del child_array
+            v.release()
+            other.detach()
+
+    Child(child).result(timeout=10)
+    assert array[10] == 10 and int(array.sum()) == sum(range(1024))
+    del array
+    view.release()
+
+
+def test_readonly_view_rejects_writes(make_segment):
+    shm = make_segment()
+    view = shm.attach(readonly=True)
+    assert view.readonly
+    with pytest.raises(TypeError):
+        view[0] = 1
+    with pytest.raises(ValueError):
+        shm.attach()  # already attached read-only
+    view.release()
+    shm.detach()
+
+
+def test_cannot_detach_while_views_exist(make_segment):
+    shm = make_segment()
+    view = shm.attach()
+    view2 = shm.attach()
+    with pytest.raises(BufferError):
+        shm.detach()
+    view[0] = 7
+    view.release()
+    with pytest.raises(BufferError):
+        shm.detach()
+    view2.release()
+    shm.detach()
+    assert not shm.attached
+    assert shm.stat().attach_count == 0
+
+
+def test_nattch_counts_parent_and_children(make_segment):
+    shm = make_segment()
+    shm.attach().release()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+
+    def child():
+        # The parent's attachment is inherited (counted again by fork);
+        # attaching anew adds one more.
+        other = unixipc.SharedMemory.from_id(shm.id)
+        other.attach().release()
+        os.write(ready_w, b"x")
+        os.read(go_r, 1)
+
+    kids = [Child(child), Child(child)]
+    try:
+        for _ in kids:
+            os.read(ready_r, 1)
+        # parent 1 + each child's inherited mapping 1 + each child's own 1
+        assert shm.stat().attach_count == 5
+    finally:
+        os.write(go_w, b"xx")
+        for k in kids:
+            k.result(timeout=10)
+        for fd in (ready_r, ready_w, go_r, go_w):
+            os.close(fd)
+    assert shm.stat().attach_count == 1
+
+
+def test_removed_segment_lives_until_last_detach(make_segment):
+    shm = make_segment()
+    shm.write(b"still here")
+    shm.remove()
+    st = shm.stat()
+    assert st.removed and st.perm.key == 0
+    assert shm.read(10) == b"still here"
+    shm.detach()
+    with pytest.raises(OSError) as info:
+        shm.stat()
+    assert info.value.errno in (errno.EINVAL, errno.EIDRM)
+
+
+def test_bounds_are_checked(make_segment):
+    shm = make_segment(size=100)
+    with pytest.raises(ValueError):
+        shm.write(b"x" * 10, offset=95)
+    with pytest.raises(ValueError):
+        shm.read(10, offset=95)
+    with pytest.raises(ValueError):
+        shm.read(offset=101)
+    with pytest.raises(TypeError):
+        shm.write("text")
+    with pytest.raises(ValueError):
+        shm.read(-1)
+    assert shm.read() == bytes(100)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError):
+        unixipc.SharedMemory(size=0, create=True)
+    with pytest.raises(ValueError):
+        unixipc.SharedMemory(size=-1, create=True)
+    with pytest.raises(TypeError):
+        unixipc.SharedMemory(size="1", create=True)
+    with pytest.raises(ValueError):
+        unixipc.SharedMemory(None, 10)
+
+
+def test_c_peer_sees_python_bytes_and_back(make_segment, cpeer):
+    shm = make_segment()
+    shm.write(b"python wrote this\0")
+    out = subprocess.run([cpeer("shm_peer"), str(shm.id)], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    assert out.strip() == "python wrote this"
+    assert shm.read(12, offset=1024) == b"C wrote this"
+
+
+def test_ipcmk_segment_opens_from_id_and_listing_agrees(make_segment, ipc_tracker):
+    ident = ipc_tracker.ipcmk("-M", "8192")
+    seg = unixipc.SharedMemory.from_id(ident)
+    assert seg.size == 8192
+    mine = make_segment(size=5000)
+    listed = {s.id: s for s in unixipc.shared_memory_segments()}
+    out = subprocess.run(["ipcs", "-m"], capture_output=True, text=True, check=True,
+                         timeout=10).stdout
+    rows = {int(l.split()[1]): l.split() for l in out.splitlines() if l.startswith("0x")}
+    assert set(rows) == set(listed) and {ident, mine.id} <= set(listed)
+    for i, row in rows.items():
+        assert listed[i].size == int(row[4])
+        assert listed[i].attach_count == int(row[5])
+
+
+def test_lock_needs_privilege_or_works(make_segment):
+    shm = make_segment()
+    try:
+        shm.lock()
+    except PermissionError:
+        return  # no CAP_IPC_LOCK and no RLIMIT_MEMLOCK room: the kernel's answer
+    assert shm.stat().locked
+    shm.unlock()
+    assert not shm.stat().locked
+
+
+def test_other_user_denied(make_segment):
+    shm = make_segment(mode=0o600)
+
+    def as_nobody():
+        out = {}
+        try:
+            unixipc.SharedMemory.from_id(shm.id).attach()
+        except PermissionError as exc:
+            out["attach"] = exc.errno
+        try:
+            shm.remove()
+        except PermissionError as exc:
+            out["remove"] = exc.errno
+        try:
+            shm.set(mode=0o666)
+        except PermissionError as exc:
+            out["set"] = exc.errno
+        return out
+
+    assert Child(as_nobody, uid=NOBODY).result(timeout=10) == {
+        "attach": errno.EACCES, "remove": errno.EPERM, "set": errno.EPERM}
+    shm.set(mode=0o640)
+    assert shm.stat().perm.mode == 0o640
