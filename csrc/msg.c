@@ -59,6 +59,7 @@ reset_bytes_hash(PyObject *bytes)
  * the direct layout is not used). */
 #define STACK_TEXT 8192
 
+static int rcv_eager = 1;  /* _msg_receive_eager(False): always via the helper */
 static int rcv_direct = 0; /* _msg_receive_direct(True): direct for small ones too */
 static Py_ssize_t sys_msgmax = 0; /* cached IPC_INFO msgmax; GIL held to touch */
 static PyObject *message_type = NULL; /* unixipc.msgqueue.Message */
@@ -392,7 +393,22 @@ receive_message(int msqid, long mtype, int flags, int truncate, Py_ssize_t limit
                 return PyErr_NoMemory();
             ctx.buf = heap;
         }
-        n = unixipc_blocking_call(name, rcv_fn, &ctx, deadline, UNIXIPC_WAIT_TIMER);
+        /* A message already queued is taken without releasing the GIL: an
+         * IPC_NOWAIT msgrcv never sleeps. Only when none is there does the
+         * call go through the blocking helper. */
+        if (rcv_eager || (flags & IPC_NOWAIT)) {
+            n = msgrcv(msqid, ctx.buf, ctx.size, mtype, ctx.flags | IPC_NOWAIT);
+            if (n < 0) {
+                ctx.err = errno;
+                if (ctx.err == ENOMSG && !(flags & IPC_NOWAIT))
+                    n = unixipc_blocking_call(name, rcv_fn, &ctx, deadline,
+                                              UNIXIPC_WAIT_TIMER);
+                else
+                    unixipc_raise_errno(name, ctx.err);
+            }
+        } else {
+            n = unixipc_blocking_call(name, rcv_fn, &ctx, deadline, UNIXIPC_WAIT_TIMER);
+        }
         long got_type;
         memcpy(&got_type, ctx.buf, sizeof(long));
         if (direct)
@@ -1068,6 +1084,17 @@ set_receive_direct(PyObject *module, PyObject *flag)
     return PyBool_FromLong(was);
 }
 
+static PyObject *
+set_receive_eager(PyObject *module, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    int was = rcv_eager;
+    rcv_eager = on;
+    return PyBool_FromLong(was);
+}
+
 PyMethodDef unixipc_msg_methods[] = {
     {"msgget", py_msgget, METH_VARARGS,
      "msgget(key, flags, /) -> msqid: open or create a queue."},
@@ -1089,6 +1116,9 @@ PyMethodDef unixipc_msg_methods[] = {
      "_msg_receive_direct(on, /) -> previous setting: receive messages of up to "
      "8 KiB straight into the bytes object too (larger ones always are); for "
      "benchmarks."},
+    {"_msg_receive_eager", set_receive_eager, METH_O,
+     "_msg_receive_eager(on, /) -> previous setting: try a non-blocking msgrcv "
+     "with the GIL held before waiting (default on); for benchmarks."},
     {NULL, NULL, 0, NULL},
 };
 
