@@ -131,14 +131,22 @@ size_arg(PyObject *obj, const char *what, Py_ssize_t *out)
 typedef struct {
     PyObject_HEAD
     int msqid;
+    /* Adaptive eager receive: 1 while messages have been found waiting; when
+     * one was not, only every EAGER_RETRY-th receive tries again first. */
+    int eager;
+    unsigned int eager_skips;
 } MQBase;
+
+#define EAGER_RETRY 16
 
 static PyObject *
 mq_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     MQBase *self = (MQBase *)type->tp_alloc(type, 0);
-    if (self != NULL)
+    if (self != NULL) {
         self->msqid = -1;
+        self->eager = 1;
+    }
     return (PyObject *)self;
 }
 
@@ -359,9 +367,10 @@ rcv_fn(void *p, const struct timespec *remaining)
  * `limit` (-1: no limit). MSG_NOERROR is added only once the buffer has
  * reached `limit`, so truncation happens exactly at max_size. */
 static PyObject *
-receive_message(int msqid, long mtype, int flags, int truncate, Py_ssize_t limit,
+receive_message(MQBase *self, long mtype, int flags, int truncate, Py_ssize_t limit,
                 const unixipc_deadline *deadline, const char *name)
 {
+    int msqid = self->msqid;
     Py_ssize_t alloc = sys_msgmax > 0 ? sys_msgmax : query_msgmax();
     if (limit >= 0 && limit < alloc)
         alloc = limit;
@@ -396,15 +405,23 @@ receive_message(int msqid, long mtype, int flags, int truncate, Py_ssize_t limit
         /* A message already queued is taken without releasing the GIL: an
          * IPC_NOWAIT msgrcv never sleeps. Only when none is there does the
          * call go through the blocking helper. */
-        if (rcv_eager || (flags & IPC_NOWAIT)) {
+        int eager = flags & IPC_NOWAIT;
+        if (!eager && rcv_eager) {
+            eager = self->eager || (++self->eager_skips % EAGER_RETRY) == 0;
+        }
+        if (eager) {
             n = msgrcv(msqid, ctx.buf, ctx.size, mtype, ctx.flags | IPC_NOWAIT);
             if (n < 0) {
                 ctx.err = errno;
-                if (ctx.err == ENOMSG && !(flags & IPC_NOWAIT))
+                if (ctx.err == ENOMSG && !(flags & IPC_NOWAIT)) {
+                    self->eager = 0;
                     n = unixipc_blocking_call(name, rcv_fn, &ctx, deadline,
                                               UNIXIPC_WAIT_TIMER);
-                else
+                } else {
                     unixipc_raise_errno(name, ctx.err);
+                }
+            } else {
+                self->eager = 1;
             }
         } else {
             n = unixipc_blocking_call(name, rcv_fn, &ctx, deadline, UNIXIPC_WAIT_TIMER);
@@ -487,13 +504,13 @@ mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
 
     if (nargs == 0 && kwnames == NULL) { /* receive(): the common case */
         deadline.infinite = 1;
-        return receive_message(self->msqid, 0, 0, 0, -1, &deadline, "msgrcv");
+        return receive_message(self, 0, 0, 0, -1, &deadline, "msgrcv");
     }
     if (unixipc_parse_args("receive", args, nargs, kwnames, receive_names, 1, 0, v) < 0)
         return NULL;
     if (receive_args(v, &mtype, &flags, &truncate, &limit, &deadline) < 0)
         return NULL;
-    return receive_message(self->msqid, mtype, flags, truncate, limit, &deadline, "msgrcv");
+    return receive_message(self, mtype, flags, truncate, limit, &deadline, "msgrcv");
 }
 
 static const char *const peek_names[] = {"index", "max_size", NULL};
@@ -517,7 +534,7 @@ mq_peek(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     if (size_arg(v[1], "max_size", &limit) < 0)
         return NULL;
     /* No MSG_NOERROR: the kernel refuses to truncate a copy (EINVAL). */
-    return receive_message(self->msqid, index, MSG_COPY | IPC_NOWAIT, 0, limit,
+    return receive_message(self, index, MSG_COPY | IPC_NOWAIT, 0, limit,
                            &deadline, "msgrcv(MSG_COPY)");
 }
 
