@@ -6,6 +6,7 @@ Run: python examples/demo.py
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 
@@ -33,9 +34,42 @@ def show_timeout() -> None:
               f"after {time.monotonic() - t0:.2f}s")
 
 
+def show_message_queue() -> None:
+    """A parent and a forked child exchange typed messages over one queue."""
+    with unixipc.MessageQueue(create=True) as mq:  # private, 0o600, removed on exit
+        print(f"message queue id {mq.id}: the parent sends types 3, 1, 2; the child "
+              "answers on type 10")
+        for t in (3, 1, 2):
+            mq.send(b"message of type %d" % t, type=t)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 1
+            try:
+                first = mq.receive(-3, timeout=10)  # the lowest type <= 3 comes first
+                rest = mq.receive_many(5, timeout=10)
+                answer = f"child got type {first.type}, then {[m.type for m in rest]}"
+                mq.send(answer.encode(), type=10)
+                code = 0
+            finally:
+                os._exit(code)
+        reply = mq.receive(10, timeout=10)
+        os.waitpid(pid, 0)
+        print(f"  child: {reply.data.decode()}"
+              "  (receive(-3) takes the LOWEST type <= 3; receive_many then takes the rest "
+              "in queue order)")
+        try:
+            mq.receive(timeout=0.2)
+        except TimeoutError:
+            print("  an empty queue: receive(timeout=0.2) raised TimeoutError, "
+                  "without burning CPU")
+    print("  the queue was removed on leaving the with block (this process created it)")
+
+
 def main() -> int:
     show_ftok()
     show_timeout()
+    show_message_queue()
     return 0
 
 
