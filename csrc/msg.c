@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <signal.h>
 #include <structmember.h>
 
 #ifndef MSG_COPY
@@ -190,13 +191,31 @@ typedef struct {
     void *buf;
     size_t len;
     int flags;
+    const char *cancel; /* see cancelled() */
 } snd_ctx;
+
+/* A call made for an async twin in a worker thread carries a cancel token
+ * (the first byte of a bytearray). The event loop sets it and then signals
+ * the thread with MSG_CANCEL_SIGNAL until the call returns: the blocked
+ * system call fails with EINTR, the helper retries, and the retry sees the
+ * token and fails with ECANCELED instead of waiting again. */
+static int
+cancelled(const char *token)
+{
+    if (token != NULL && __atomic_load_n(token, __ATOMIC_ACQUIRE)) {
+        errno = ECANCELED;
+        return 1;
+    }
+    return 0;
+}
 
 static long
 snd_fn(void *p, const struct timespec *remaining)
 {
     snd_ctx *c = p;
     int zero = is_zero(remaining);
+    if (cancelled(c->cancel))
+        return -1;
     if (msgsnd(c->msqid, c->buf, c->len, c->flags | (zero ? IPC_NOWAIT : 0)) == 0)
         return 0;
     if (zero && errno == EAGAIN)
@@ -251,12 +270,30 @@ blocking_args(PyObject *block_obj, PyObject *timeout_obj, int *nowait,
     return 0;
 }
 
-static const char *const send_names[] = {"data", "type", "block", "timeout", NULL};
+/* The private `_cancel` argument: None or a bytearray, pinned in *view. */
+static int
+cancel_arg(PyObject *obj, Py_buffer *view, const char **token)
+{
+    *token = NULL;
+    view->obj = NULL;
+    if (obj == NULL || obj == Py_None)
+        return 0;
+    if (!PyByteArray_Check(obj) || PyByteArray_GET_SIZE(obj) < 1) {
+        PyErr_SetString(PyExc_TypeError, "_cancel must be a non-empty bytearray");
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0)
+        return -1;
+    *token = view->buf;
+    return 0;
+}
+
+static const char *const send_names[] = {"data", "type", "block", "timeout", "_cancel", NULL};
 
 static PyObject *
 mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *v[4];
+    PyObject *v[5];
     long mtype = 1;
     int nowait;
     unixipc_deadline deadline;
@@ -272,6 +309,8 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 
     if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 2, 1, v) < 0)
         return NULL;
+    Py_buffer token_view;
+    const char *token;
     if (v[1] != NULL) {
         if (long_arg(v[1], "type", &mtype) < 0)
             return NULL;
@@ -297,6 +336,8 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         data = view.buf;
         len = view.len;
     }
+    if (cancel_arg(v[4], &token_view, &token) < 0)
+        goto done;
     if (over_msgmax((size_t)len))
         goto done;
     if (len <= STACK_TEXT) {
@@ -325,7 +366,7 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     } else if (nowait) {
         unixipc_raise_errno("msgsnd", EAGAIN);
     } else {
-        snd_ctx ctx = {self->msqid, buf, (size_t)len, 0};
+        snd_ctx ctx = {self->msqid, buf, (size_t)len, 0, token};
         if (unixipc_blocking_call("msgsnd", snd_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER) >= 0)
             result = Py_None;
     }
@@ -334,6 +375,8 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 done:
     if (view.obj != NULL)
         PyBuffer_Release(&view);
+    if (token_view.obj != NULL)
+        PyBuffer_Release(&token_view);
     Py_XINCREF(result);
     return result;
 }
@@ -347,6 +390,7 @@ typedef struct {
     long type;
     int flags;
     int err;
+    const char *cancel;
 } rcv_ctx;
 
 static long
@@ -354,6 +398,10 @@ rcv_fn(void *p, const struct timespec *remaining)
 {
     rcv_ctx *c = p;
     int zero = is_zero(remaining);
+    if (cancelled(c->cancel)) {
+        c->err = ECANCELED;
+        return -1;
+    }
     ssize_t n = msgrcv(c->msqid, c->buf, c->size, c->type, c->flags | (zero ? IPC_NOWAIT : 0));
     if (n >= 0)
         return (long)n;
@@ -368,14 +416,14 @@ rcv_fn(void *p, const struct timespec *remaining)
  * reached `limit`, so truncation happens exactly at max_size. */
 static PyObject *
 receive_message(MQBase *self, long mtype, int flags, int truncate, Py_ssize_t limit,
-                const unixipc_deadline *deadline, const char *name)
+                const unixipc_deadline *deadline, const char *name, const char *cancel)
 {
     int msqid = self->msqid;
     Py_ssize_t alloc = sys_msgmax > 0 ? sys_msgmax : query_msgmax();
     if (limit >= 0 && limit < alloc)
         alloc = limit;
     for (;;) {
-        rcv_ctx ctx = {msqid, NULL, (size_t)alloc, mtype, flags, 0};
+        rcv_ctx ctx = {msqid, NULL, (size_t)alloc, mtype, flags, 0, cancel};
         if (truncate && limit >= 0 && alloc >= limit)
             ctx.flags |= MSG_NOERROR;
         PyObject *bytes = NULL;
@@ -491,12 +539,12 @@ receive_args(PyObject **v, long *mtype, int *flags, int *truncate, Py_ssize_t *l
 }
 
 static const char *const receive_names[] = {"type", "block", "timeout", "max_size",
-                                            "truncate", "exclude", NULL};
+                                            "truncate", "exclude", "_cancel", NULL};
 
 static PyObject *
 mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *v[6];
+    PyObject *v[7];
     long mtype;
     int flags, truncate;
     Py_ssize_t limit;
@@ -504,13 +552,21 @@ mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
 
     if (nargs == 0 && kwnames == NULL) { /* receive(): the common case */
         deadline.infinite = 1;
-        return receive_message(self, 0, 0, 0, -1, &deadline, "msgrcv");
+        return receive_message(self, 0, 0, 0, -1, &deadline, "msgrcv", NULL);
     }
     if (unixipc_parse_args("receive", args, nargs, kwnames, receive_names, 1, 0, v) < 0)
         return NULL;
     if (receive_args(v, &mtype, &flags, &truncate, &limit, &deadline) < 0)
         return NULL;
-    return receive_message(self, mtype, flags, truncate, limit, &deadline, "msgrcv");
+    Py_buffer token_view;
+    const char *token;
+    if (cancel_arg(v[6], &token_view, &token) < 0)
+        return NULL;
+    PyObject *msg = receive_message(self, mtype, flags, truncate, limit, &deadline, "msgrcv",
+                                    token);
+    if (token_view.obj != NULL)
+        PyBuffer_Release(&token_view);
+    return msg;
 }
 
 static const char *const peek_names[] = {"index", "max_size", NULL};
@@ -535,7 +591,7 @@ mq_peek(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         return NULL;
     /* No MSG_NOERROR: the kernel refuses to truncate a copy (EINVAL). */
     return receive_message(self, index, MSG_COPY | IPC_NOWAIT, 0, limit,
-                           &deadline, "msgrcv(MSG_COPY)");
+                           &deadline, "msgrcv(MSG_COPY)", NULL);
 }
 
 /* ---- batches --------------------------------------------------------------- */
@@ -866,7 +922,7 @@ fail:
 
 static PyMethodDef mq_methods[] = {
     {"send", (PyCFunction)(void (*)(void))mq_send, METH_FASTCALL | METH_KEYWORDS,
-     "send($self, /, data, type=1, *, block=True, timeout=None)\n--\n\n"
+     "send($self, /, data, type=1, *, block=True, timeout=None, _cancel=None)\n--\n\n"
      "Append one message to the queue (msgsnd).\n\n"
      "Args:\n"
      "    data: the message text, any bytes-like object (not str).\n"
@@ -883,7 +939,7 @@ static PyMethodDef mq_methods[] = {
      "    PermissionError: no write permission on the queue."},
     {"receive", (PyCFunction)(void (*)(void))mq_receive, METH_FASTCALL | METH_KEYWORDS,
      "receive($self, /, type=0, *, block=True, timeout=None, max_size=None, "
-     "truncate=False, exclude=False)\n--\n\n"
+     "truncate=False, exclude=False, _cancel=None)\n--\n\n"
      "Take one message off the queue (msgrcv) and return it as a Message.\n\n"
      "Args:\n"
      "    type: 0: the first message; > 0: the first message of that type\n"
@@ -1101,6 +1157,38 @@ set_receive_direct(PyObject *module, PyObject *flag)
     return PyBool_FromLong(was);
 }
 
+static void
+on_cancel_signal(int signo)
+{
+    (void)signo; /* nothing: the blocked call returns EINTR */
+}
+
+/* Installs (once) the no-op handler of MSG_CANCEL_SIGNAL (SIGRTMAX-3),
+ * without SA_RESTART, and returns the signal number. EBUSY if the program
+ * already uses that signal. */
+static PyObject *
+msg_cancel_signal(PyObject *module, PyObject *unused)
+{
+    static int installed = 0;
+    int signo = SIGRTMAX - 3;
+    if (!installed) {
+        struct sigaction sa, old;
+        if (sigaction(signo, NULL, &old) < 0)
+            return unixipc_raise_errno("sigaction", errno);
+        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN &&
+            old.sa_handler != on_cancel_signal)
+            return unixipc_raise_errno("sigaction", EBUSY);
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_cancel_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        if (sigaction(signo, &sa, NULL) < 0)
+            return unixipc_raise_errno("sigaction", errno);
+        installed = 1;
+    }
+    return PyLong_FromLong(signo);
+}
+
 static PyObject *
 set_receive_eager(PyObject *module, PyObject *flag)
 {
@@ -1133,6 +1221,9 @@ PyMethodDef unixipc_msg_methods[] = {
      "_msg_receive_direct(on, /) -> previous setting: receive messages of up to "
      "8 KiB straight into the bytes object too (larger ones always are); for "
      "benchmarks."},
+    {"_msg_cancel_signal", msg_cancel_signal, METH_NOARGS,
+     "_msg_cancel_signal() -> signo: install the no-op handler of the signal "
+     "that interrupts a worker thread's send/receive for cancellation."},
     {"_msg_receive_eager", set_receive_eager, METH_O,
      "_msg_receive_eager(on, /) -> previous setting: try a non-blocking msgrcv "
      "with the GIL held before waiting (default on); for benchmarks."},

@@ -10,16 +10,25 @@ opening, status, permissions and removal. See docs/message-queues.md.
 
 from __future__ import annotations
 
+import asyncio
 import errno as _errno
+import signal as _signal
+import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
 
 from . import _core
 from .keys import Permissions, format_key, normalize_key
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
 __all__ = ["Message", "MessageQueue", "MessageQueueStat", "message_queues", "msg_limits",
            "MessageQueueLimits"]
+
+
+_T = TypeVar("_T")
 
 
 class Message(NamedTuple):
@@ -142,7 +151,8 @@ class MessageQueue(_core.MessageQueueBase):
     if TYPE_CHECKING:  # the C methods, with the result types made precise
         def receive(self, type: int = 0, *, block: bool = True,
                     timeout: float | None = None, max_size: int | None = None,
-                    truncate: bool = False, exclude: bool = False) -> Message: ...
+                    truncate: bool = False, exclude: bool = False,
+                    _cancel: bytearray | None = None) -> Message: ...
 
         def receive_many(self, max_count: int, type: int = 0, *, block: bool = True,
                          timeout: float | None = None, max_size: int | None = None,
@@ -295,6 +305,64 @@ class MessageQueue(_core.MessageQueueBase):
                 raise IndexError(f"no message at index {index}") from None
             raise
 
+    # ---- async twins -----------------------------------------------------------
+
+    async def send_async(self, data: Buffer, type: int = 1, *, block: bool = True,
+                         timeout: float | None = None) -> None:
+        """``send`` for asyncio: waits for room without blocking the loop.
+
+        A first attempt is made at once; if the queue is full, the wait
+        happens in a worker thread of its own (a blocked ``msgsnd``; no
+        polling). Cancelling the awaiting task interrupts that wait: the
+        message is then not sent and CancelledError is raised, unless it
+        had already been sent when the cancellation arrived, in which case
+        the call returns normally (the cancellation is absorbed; what
+        happened to the message is never left unknown).
+
+        Raises:
+            As :meth:`send`.
+        """
+        try:
+            return self.send(data, type, block=False)
+        except BlockingIOError:
+            if not block:
+                raise
+        if timeout == 0:
+            return self.send(data, type, timeout=0)
+        snapshot = bytes(data)  # the caller may change its buffer meanwhile
+        await _in_worker(lambda token: self.send(snapshot, type, timeout=timeout,
+                                                 _cancel=token))
+
+    async def receive_async(self, type: int = 0, *, block: bool = True,
+                            timeout: float | None = None, max_size: int | None = None,
+                            truncate: bool = False, exclude: bool = False) -> Message:
+        """``receive`` for asyncio: waits for a message without blocking
+        the loop.
+
+        A queued message is taken at once; otherwise the wait happens in a
+        worker thread of its own (a blocked ``msgrcv``; no polling).
+        Cancelling the awaiting task interrupts that wait without losing a
+        message: ``msgrcv`` either took the message or took nothing. If
+        nothing was taken, CancelledError is raised; if the message had
+        already been taken when the cancellation arrived, it is returned and
+        the cancellation is absorbed.
+
+        Raises:
+            As :meth:`receive`.
+        """
+        try:
+            return self.receive(type, block=False, max_size=max_size, truncate=truncate,
+                                exclude=exclude)
+        except BlockingIOError as exc:
+            if not block or exc.errno != _errno.ENOMSG:
+                raise
+        if timeout == 0:
+            return self.receive(type, timeout=0, max_size=max_size, truncate=truncate,
+                                exclude=exclude)
+        return await _in_worker(lambda token: self.receive(
+            type, timeout=timeout, max_size=max_size, truncate=truncate, exclude=exclude,
+            _cancel=token))
+
     def __enter__(self) -> MessageQueue:
         return self
 
@@ -307,6 +375,80 @@ class MessageQueue(_core.MessageQueueBase):
                 # Removed by someone else meanwhile: nothing left to do.
                 if err.errno not in (_errno.EINVAL, _errno.EIDRM):
                     raise
+
+
+#: After a cancellation, the worker is signalled again this often until its
+#: call has returned (covers a signal that lands just before the call blocks).
+_CANCEL_REPEAT = 0.002
+
+
+async def _in_worker(call: Callable[[bytearray], _T]) -> _T:
+    """Run a blocking send/receive in a thread of its own; on cancellation
+    set the call's token and signal the thread until the call returns.
+
+    The C call checks the token each time it (re)enters the system call; the
+    signal (MSG_CANCEL_SIGNAL, a no-op handler without SA_RESTART) makes a
+    blocked msgsnd/msgrcv return EINTR so that the check happens. The result
+    is whatever the call did: done (returned, cancellation absorbed) or not
+    done (ECANCELED -> CancelledError).
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[_T] = loop.create_future()
+    token = bytearray(1)
+    lock = threading.Lock()
+    running = [True]
+
+    def settle(result: object, error: BaseException | None) -> None:
+        if fut.done():
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        result: object = None
+        error: BaseException | None = None
+        try:
+            result = call(token)
+        except BaseException as exc:  # carried to the loop
+            error = exc
+        with lock:
+            running[0] = False
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    worker = threading.Thread(target=work, name="unixipc-msgqueue-wait", daemon=True)
+    worker.start()
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        pass
+    signo = _core._msg_cancel_signal()
+    token[0] = 1
+
+    def poke() -> None:
+        with lock:
+            if not running[0] or worker.ident is None:
+                return
+            _signal.pthread_kill(worker.ident, signo)
+        loop.call_later(_CANCEL_REPEAT, poke)
+
+    poke()
+    while not fut.done():
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            continue  # cancelled again: still waiting for the worker
+        except BaseException:
+            break
+    exc = fut.exception()
+    if exc is None:
+        return fut.result()  # done before the cancellation could stop it
+    raise asyncio.CancelledError() from (exc if not (isinstance(exc, OSError) and
+                                                      exc.errno == _errno.ECANCELED) else None)
 
 
 def message_queues() -> list[MessageQueueStat]:
