@@ -30,7 +30,7 @@ from .harness import Result
 from .twoproc import Link, Transport
 
 __all__ = ["Impl", "unixipc_impl", "sysv_ipc_impl", "round_trip", "one_way", "pair",
-           "batched_one_way", "msgqueue_transport"]
+           "batched_one_way", "msgqueue_transport", "sysv_ipc_transport"]
 
 
 @dataclass(frozen=True)
@@ -216,3 +216,8 @@ def msgqueue_transport(impl_factory: Callable[[], Impl] = unixipc_impl) -> Trans
                     close=remove)
 
     return Transport("mq", impl.name, open_link, max_size=8192)
+
+
+def sysv_ipc_transport() -> Transport:
+    """The same transport over sysv_ipc (ImportError when not installed)."""
+    return msgqueue_transport(sysv_ipc_impl)
