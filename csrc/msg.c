@@ -17,7 +17,7 @@
  * Where the layout differs (checked at compile time) a heap buffer and one
  * copy are used instead.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>
@@ -1020,6 +1020,21 @@ static PyType_Spec mq_spec = {
 
 /* ---- module functions: msgget, msgctl --------------------------------------- */
 
+/* An int argument (the private _PyLong_AsInt is gone in 3.13). */
+static int
+int_arg(PyObject *obj, int *out)
+{
+    long value = PyLong_AsLong(obj);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (value < INT_MIN || value > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "value does not fit in a C int");
+        return -1;
+    }
+    *out = (int)value;
+    return 0;
+}
+
 static PyObject *
 py_msgget(PyObject *module, PyObject *args)
 {
@@ -1052,8 +1067,8 @@ static PyObject *
 py_msgctl_stat(PyObject *module, PyObject *arg)
 {
     struct msqid_ds ds;
-    int msqid = _PyLong_AsInt(arg);
-    if (msqid == -1 && PyErr_Occurred())
+    int msqid;
+    if (int_arg(arg, &msqid) < 0)
         return NULL;
     if (msgctl(msqid, IPC_STAT, &ds) < 0)
         return unixipc_raise_errno("msgctl(IPC_STAT)", errno);
@@ -1086,8 +1101,8 @@ py_msgctl_set(PyObject *module, PyObject *args)
 static PyObject *
 py_msgctl_rmid(PyObject *module, PyObject *arg)
 {
-    int msqid = _PyLong_AsInt(arg);
-    if (msqid == -1 && PyErr_Occurred())
+    int msqid;
+    if (int_arg(arg, &msqid) < 0)
         return NULL;
     if (msgctl(msqid, IPC_RMID, NULL) < 0)
         return unixipc_raise_errno("msgctl(IPC_RMID)", errno);
@@ -1098,8 +1113,8 @@ static PyObject *
 py_msgctl_info(PyObject *module, PyObject *arg)
 {
     struct msginfo info;
-    int cmd = _PyLong_AsInt(arg);
-    if (cmd == -1 && PyErr_Occurred())
+    int cmd;
+    if (int_arg(arg, &cmd) < 0)
         return NULL;
     if (cmd != IPC_INFO && cmd != MSG_INFO) {
         PyErr_SetString(PyExc_ValueError, "msgctl_info: cmd must be IPC_INFO or MSG_INFO");
