@@ -446,18 +446,40 @@ def test_receive_many_on_empty_queue(mq):
         mq.receive_many(5, timeout=0.05)
 
 
-def test_receive_many_more_than_one_round(mq):
-    # More messages than one GIL-free round takes (4096): needs a queue
-    # larger than msgmnb, so root (CAP_SYS_RESOURCE).
-    try:
-        mq.set(max_bytes=10**6)
-    except PermissionError:
-        pytest.skip("needs CAP_SYS_RESOURCE to raise max_bytes")
+def test_receive_many_more_than_one_round(new_queue, msg_sysctl):
+    # More messages than one GIL-free round takes (4096).
+    msg_sysctl("msgmnb", 10**6)
+    mq = new_queue()
     batch = [i.to_bytes(4, "big") + bytes(60) for i in range(5000)]
     assert mq.send_many(batch) == 5000
     got = mq.receive_many(10000)
     assert [m.data for m in got] == batch
     assert mq.stat().message_count == 0
+
+
+def test_messages_larger_than_8k_go_straight_into_bytes(new_queue, msg_sysctl):
+    msg_sysctl("msgmax", 65536)
+    msg_sysctl("msgmnb", 200000)
+    mq = new_queue()
+    big = bytes(range(256)) * 234 + b"tail"  # 59908 bytes
+    mq.send(big, 5)
+    mq.send(big[:20000], 6)
+    got = mq.receive()  # the cached msgmax (8 KiB) is too small: E2BIG, grow, retry
+    assert got == (5, big) and hash(got.data) == hash(bytes(big))
+    assert mq.receive(max_size=30000) == (6, big[:20000])
+    mq.send(big)
+    assert mq.receive(max_size=50000, truncate=True) == (1, big[:50000])
+    mq.send_many([big, big[:9000]])
+    assert mq.receive_many(5) == [(1, big), (1, big[:9000])]
+    with pytest.raises(ValueError, match="msgmax"):
+        mq.send(bytes(65537))
+
+
+def test_receive_any_size_after_msgmax_was_lowered(mq, msg_sysctl):
+    mq.send(b"m" * 8192)
+    msg_sysctl("msgmax", 1024)
+    unixipc.msg_limits()  # refresh the cached msgmax: now smaller than the message
+    assert mq.receive() == (1, b"m" * 8192)
 
 
 def test_receive_many_leaves_a_too_long_message_queued(mq):
