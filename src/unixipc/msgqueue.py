@@ -5,7 +5,9 @@ with the key (or the id) and the permission can send and receive. The hot
 methods (:meth:`~MessageQueue.send`, :meth:`~MessageQueue.receive`,
 :meth:`~MessageQueue.send_many`, :meth:`~MessageQueue.receive_many`) are
 implemented in C on :class:`unixipc._core.MessageQueueBase`; this module adds
-opening, status, permissions and removal. See docs/message-queues.md.
+opening, status, permissions, removal, ``peek`` and the asyncio twins
+(:meth:`~MessageQueue.send_async`, :meth:`~MessageQueue.receive_async`).
+See docs/message-queues.md for the rules.
 """
 
 from __future__ import annotations
