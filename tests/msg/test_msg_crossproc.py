@@ -267,3 +267,40 @@ def test_raising_max_bytes_above_the_system_limit_needs_privilege(ipc_tracker):
         c.close()
     ipc_tracker.track("msg", ident)
     assert err == errno.EPERM and max_bytes == limit
+
+
+@pytest.mark.parametrize("call", ["send", "send_many", "receive_many"])
+def test_signals_during_other_blocking_calls_are_retried(mq, call):
+    """SIGALRM every 10 ms while send / send_many (queue full) or
+    receive_many (queue empty) waits; a child unblocks it after 0.3 s."""
+    mq.set(max_bytes=4)
+    if call != "receive_many":
+        mq.send(b"full")
+
+    def child(msqid: int) -> None:
+        time.sleep(0.3)
+        q = MessageQueue.from_id(msqid)
+        if call == "receive_many":
+            q.send(b"ping", 5)
+        else:
+            q.receive(timeout=10)
+
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    c = Child(child, mq.id)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+        if call == "send":
+            mq.send(b"next", 2, timeout=20)
+        elif call == "send_many":
+            assert mq.send_many([b"next"], 2, timeout=20) == 1
+        else:
+            assert mq.receive_many(3, timeout=20) == [(5, b"ping")]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        c.result()
+        c.close()
+    assert len(hits) >= 10
+    if call != "receive_many":
+        assert mq.receive(block=False) == (2, b"next")
