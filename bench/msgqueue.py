@@ -1,55 +1,78 @@
-"""System V message queues: unixipc vs sysv_ipc vs C, ratios in one run.
+"""Benchmark System V message queues: unixipc, sysv_ipc and C in one run.
 
     .venv/bin/pip install -e '.[bench]'
-    .venv/bin/python bench/msgqueue.py [--quick]
+    .venv/bin/python bench/msgqueue.py [--quick] [--json]
+
+Workloads (see unixipc.bench.msgqueue): 64-byte round trip between two
+processes; one-way throughput for 64 B, 4 KiB and 8 KiB; a send+receive pair
+in one process; and unixipc's send_many/receive_many. The C baseline is
+bench/c/msg_bench.c. Run it inside `unshare --ipc` if you like; every queue
+is removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from unixipc.bench import harness, twoproc
-from unixipc.bench.msgqueue import (batch_results, pair_results, sysv_ipc_transport,
-                                    unixipc_transport)
+from unixipc.bench import harness
+from unixipc.bench.msgqueue import (Impl, batched_one_way, one_way, pair, round_trip,
+                                    sysv_ipc_impl, unixipc_impl)
 
 HERE = Path(__file__).resolve().parent
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer iterations")
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the iterations")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many runs (3)")
     args = parser.parse_args()
-    scale = 0.2 if args.quick else 1.0
-    trips, oneway, pairs = int(20000 * scale), int(200000 * scale), int(200000 * scale)
+    scale = 10 if args.quick else 1
+    trips, msgs, pairs = 20000 // scale, 200000 // scale, 200000 // scale
 
-    results: list[harness.Result] = []
-    exe = harness.build_c(HERE / "c" / "msg_bench.c")
-    transports = [unixipc_transport()]
+    impls: list[Impl] = [unixipc_impl()]
     try:
-        transports.append(sysv_ipc_transport())
+        impls.append(sysv_ipc_impl())
     except ImportError:
-        print("sysv_ipc not installed: pip install -e '.[bench]'")
+        print("sysv_ipc is not installed (pip install -e '.[bench]'): skipped", file=sys.stderr)
 
-    for size in (64,):
-        results += pair_results(size, pairs)
-        if exe:
-            results += [harness.Result(r["workload"], "C", r["value"], r["unit"])
-                        for r in harness.run_c(exe, "pair", str(pairs), str(size))]
-    for t in transports:
-        results.append(twoproc.round_trip(t, 64, trips))
-    if exe:
-        results += [harness.Result(r["workload"], "C", r["value"], r["unit"])
-                    for r in harness.run_c(exe, "rtt", str(trips), "64")]
-    for size in (64, 4096, 8192):
-        for t in transports:
-            results += [r for r in twoproc.one_way(t, size, oneway) if r.unit == "msg/s"]
-        if exe:
-            results += [harness.Result(r["workload"], "C", r["value"], r["unit"])
-                        for r in harness.run_c(exe, "oneway", str(oneway), str(size))]
-    results += batch_results(64, oneway)
-    harness.print_table(results, reference="C", subject="unixipc")
+    # The machine is shared and two-process figures swing with scheduling:
+    # every figure is the best of `rounds` runs, C's included.
+    best: dict[tuple[str, str], harness.Result] = {}
+
+    def keep(r: harness.Result) -> None:
+        old = best.get((r.workload, r.impl))
+        better = old is None or (r.value < old.value if r.lower_is_better else r.value > old.value)
+        if better:
+            best[(r.workload, r.impl)] = r
+
+    exe = harness.build_c(HERE / "c" / "msg_bench.c")
+    if exe is None:
+        print("no C compiler: the C baseline is skipped", file=sys.stderr)
+    for _ in range(args.rounds):
+        if exe is not None:
+            for row in harness.run_c(exe, str(trips), str(msgs), str(pairs)):
+                keep(harness.Result(str(row["workload"]), "C", float(row["value"]),
+                                    str(row["unit"])))
+        for impl in impls:
+            keep(round_trip(impl, 64, trips))
+            for size in (64, 4096, 8192):
+                keep(one_way(impl, size, msgs if size == 64 else msgs // 4))
+            keep(pair(impl, pairs))
+        for size in (64, 4096, 8192):
+            keep(batched_one_way(size, msgs if size == 64 else msgs // 4))
+    results = list(best.values())
+
+    order = {r.workload: i for i, r in enumerate(results)}
+    results.sort(key=lambda r: order[r.workload])
+    if args.json:
+        print(harness.to_json(results))
+    else:
+        harness.print_table(results, reference="C", subject="unixipc")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

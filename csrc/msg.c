@@ -1,12 +1,23 @@
 /* System V message queues: msgget, msgsnd, msgrcv, msgctl.
  *
- * The hot path (send/receive and their batch forms) lives on a C base type,
- * _core.MessageQueueBase, that holds the msqid; unixipc.MessageQueue
+ * The hot path (send, receive and their batched forms) lives on a C base
+ * type, _core.MessageQueueBase, which holds the queue id; unixipc.msgqueue
  * subclasses it in Python for everything else. Message types are C `long`
- * end to end. A single receive writes straight into the bytes object it
- * returns (see receive_into_bytes).
+ * from the Python int to the kernel and back.
+ *
+ * Receive never mallocs a staging buffer per message. A buffer of up to
+ * 8 KiB (msgmax's default, so what max_size=None asks for) is staged on the
+ * stack and copied once into an exact-size bytes object: measured faster
+ * than allocating 8 KiB of bytes and shrinking it. Larger buffers are
+ * received straight into the result bytes object: on LP64 CPython the
+ * bytes object's cached hash (ob_shash) sits exactly sizeof(long) before
+ * its text (ob_sval), so `struct msgbuf` overlays them: the kernel writes
+ * mtype over the hash, the text lands in the bytes object, the hash is reset
+ * to "not computed" (-1) and the object shrunk to the received length.
+ * Where the layout differs (checked at compile time) a heap buffer and one
+ * copy are used instead.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>
@@ -15,764 +26,1022 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <signal.h>
+#include <structmember.h>
 
 #ifndef MSG_COPY
 #define MSG_COPY 040000
 #endif
 #ifndef MSG_STAT_ANY
-#define MSG_STAT_ANY 13 /* Linux >= 4.17: MSG_STAT without the read check */
-#endif
-#ifndef MSG_EXCEPT
-#define MSG_EXCEPT 020000
+#define MSG_STAT_ANY 13
 #endif
 
-/* A send buffer this large lives on the stack; larger ones are malloc'd. */
-#define STACK_MSG 8192
+/* The layout trick is usable when the hash is a long-sized field right before
+ * the text: a compile-time constant, so the compiler drops the unused branch.
+ * ob_shash is deprecated (3.11) as an API, not removed; we only overlay it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#define DIRECT_LAYOUT                                                              \
+    (offsetof(PyBytesObject, ob_sval) - offsetof(PyBytesObject, ob_shash) ==     \
+         sizeof(long) &&                                                           \
+     sizeof(Py_hash_t) == sizeof(long))
+enum { direct_layout = DIRECT_LAYOUT };
 
-/* The Message named tuple class, handed over by msgqueue.py. */
-static PyObject *message_type = NULL;
+static inline void
+reset_bytes_hash(PyObject *bytes)
+{
+    ((PyBytesObject *)bytes)->ob_shash = -1; /* "not computed yet" */
+}
+#pragma GCC diagnostic pop
+#undef DIRECT_LAYOUT
+#define DIRECT_LAYOUT direct_layout
 
-/* The system's largest message (msgmax), cached; re-read on E2BIG. */
-static Py_ssize_t cached_msgmax = 0;
+/* Messages up to this size are staged on the stack (send, and receive when
+ * the direct layout is not used). */
+#define STACK_TEXT 8192
+
+static int rcv_eager = 1;  /* _msg_receive_eager(False): always via the helper */
+static int rcv_direct = 0; /* _msg_receive_direct(True): direct for small ones too */
+static Py_ssize_t sys_msgmax = 0; /* cached IPC_INFO msgmax; GIL held to touch */
+static PyObject *message_type = NULL; /* unixipc.msgqueue.Message */
 
 static Py_ssize_t
 query_msgmax(void)
 {
     struct msginfo info;
-    if (msgctl(0, IPC_INFO, (struct msqid_ds *)&info) < 0)
-        return 8192; /* Linux's default */
-    cached_msgmax = info.msgmax > 0 ? info.msgmax : 8192;
-    return cached_msgmax;
+    if (msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&info) >= 0 && info.msgmax > 0)
+        sys_msgmax = info.msgmax;
+    else if (sys_msgmax <= 0)
+        sys_msgmax = 8192; /* Linux's default, if IPC_INFO is unavailable */
+    return sys_msgmax;
 }
-
-static Py_ssize_t
-msgmax(void)
-{
-    return cached_msgmax > 0 ? cached_msgmax : query_msgmax();
-}
-
-/* ---- argument conversion --------------------------------------------------- */
 
 static int
-long_arg(PyObject *obj, long default_value, const char *what, long *out)
+is_zero(const struct timespec *remaining)
 {
-    if (obj == NULL) {
-        *out = default_value;
-        return 0;
-    }
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+    return remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0;
+}
+
+/* ---- argument conversion ------------------------------------------------- */
+
+/* A message type: int (not bool) that fits a C long. */
+static int
+long_arg(PyObject *obj, const char *what, long *out)
+{
+    if (!PyLong_CheckExact(obj) && (!PyLong_Check(obj) || PyBool_Check(obj))) {
         PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
-    *out = PyLong_AsLong(obj);
-    if (*out == -1 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "%s does not fit in a C long", what);
-        }
+    int overflow;
+    *out = PyLong_AsLongAndOverflow(obj, &overflow);
+    if (overflow) {
+        PyErr_Format(PyExc_ValueError, "%s does not fit in a C long", what);
         return -1;
     }
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
     return 0;
 }
 
-/* max_size: None -> -1 (any message up to msgmax), else a size >= 0. */
+/* A size: None -> -1, else an int >= 0 that fits Py_ssize_t. */
 static int
-size_arg(PyObject *obj, Py_ssize_t *out)
+size_arg(PyObject *obj, const char *what, Py_ssize_t *out)
 {
+    long value;
     if (obj == NULL || obj == Py_None) {
         *out = -1;
         return 0;
     }
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "max_size must be an int or None, not %.100s",
-                     Py_TYPE(obj)->tp_name);
+    if (long_arg(obj, what, &value) < 0)
+        return -1;
+    if (value < 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 0 (or None), not %ld", what, value);
         return -1;
     }
-    Py_ssize_t n = PyLong_AsSsize_t(obj);
-    if (n == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        PyErr_SetString(PyExc_ValueError, "max_size is too large");
+    if ((unsigned long)value > (unsigned long)PY_SSIZE_T_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s is too large", what);
         return -1;
     }
-    if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "max_size must be >= 0");
-        return -1;
-    }
-    if (n > INT_MAX - (Py_ssize_t)sizeof(long)) {
-        PyErr_SetString(PyExc_ValueError, "max_size is too large");
-        return -1;
-    }
-    *out = n;
+    *out = (Py_ssize_t)value;
     return 0;
 }
 
-/* Wait flags from block= and timeout=: IPC_NOWAIT when block is false. */
+/* ---- the base type ------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    int msqid;
+    /* Adaptive eager receive: 1 while messages have been found waiting; when
+     * one was not, only every EAGER_RETRY-th receive tries again first. */
+    int eager;
+    unsigned int eager_skips;
+} MQBase;
+
+#define EAGER_RETRY 16
+
+static PyObject *
+mq_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    MQBase *self = (MQBase *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->msqid = -1;
+        self->eager = 1;
+    }
+    return (PyObject *)self;
+}
+
+static void
+mq_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+make_message(long mtype, PyObject *data)
+{
+    PyObject *typ = PyLong_FromLong(mtype);
+    if (typ == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    PyObject *msg;
+    if (message_type != NULL) {
+        PyTypeObject *cls = (PyTypeObject *)message_type;
+        msg = cls->tp_alloc(cls, 2);
+    } else {
+        msg = PyTuple_New(2);
+    }
+    if (msg == NULL) {
+        Py_DECREF(typ);
+        Py_DECREF(data);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(msg, 0, typ);
+    PyTuple_SET_ITEM(msg, 1, data);
+    return msg;
+}
+
+/* ---- send ------------------------------------------------------------------ */
+
+typedef struct {
+    int msqid;
+    void *buf;
+    size_t len;
+    int flags;
+    const char *cancel; /* see cancelled() */
+} snd_ctx;
+
+/* A call made for an async twin in a worker thread carries a cancel token
+ * (the first byte of a bytearray). The event loop sets it and then signals
+ * the thread with MSG_CANCEL_SIGNAL until the call returns: the blocked
+ * system call fails with EINTR, the helper retries, and the retry sees the
+ * token and fails with ECANCELED instead of waiting again. */
 static int
-wait_args(PyObject *block_obj, PyObject *timeout_obj, int *flags,
-          unixipc_deadline *deadline)
+cancelled(const char *token)
+{
+    if (token != NULL && __atomic_load_n(token, __ATOMIC_ACQUIRE)) {
+        errno = ECANCELED;
+        return 1;
+    }
+    return 0;
+}
+
+static long
+snd_fn(void *p, const struct timespec *remaining)
+{
+    snd_ctx *c = p;
+    int zero = is_zero(remaining);
+    if (cancelled(c->cancel))
+        return -1;
+    if (msgsnd(c->msqid, c->buf, c->len, c->flags | (zero ? IPC_NOWAIT : 0)) == 0)
+        return 0;
+    if (zero && errno == EAGAIN)
+        errno = ETIMEDOUT;
+    return -1;
+}
+
+/* After EAGAIN: is the message larger than the queue can ever hold? Then it
+ * would block forever; returns 1 with ValueError set. 0 when it may fit (or
+ * the queue cannot be examined: then the kernel decides). */
+static int
+too_large_for_queue(int msqid, size_t len)
+{
+    struct msqid_ds ds;
+    if (msgctl(msqid, IPC_STAT, &ds) < 0)
+        return 0;
+    if (len > ds.msg_qbytes) {
+        PyErr_Format(PyExc_ValueError,
+                     "a message of %zu bytes can never fit in this queue "
+                     "(its max_bytes is %lu)", len, (unsigned long)ds.msg_qbytes);
+        return 1;
+    }
+    return 0;
+}
+
+/* Larger than the system's msgmax? ValueError (the kernel would say EINVAL). */
+static int
+over_msgmax(size_t len)
+{
+    if ((Py_ssize_t)len <= sys_msgmax)
+        return 0;
+    if (len > (size_t)PY_SSIZE_T_MAX || (Py_ssize_t)len > query_msgmax()) {
+        PyErr_Format(PyExc_ValueError,
+                     "a message of %zu bytes exceeds the system limit msgmax "
+                     "(%zd bytes, /proc/sys/kernel/msgmax)", len, sys_msgmax);
+        return 1;
+    }
+    return 0;
+}
+
+/* Parses (block, timeout): fills *nowait and the deadline. */
+static int
+blocking_args(PyObject *block_obj, PyObject *timeout_obj, int *nowait,
+              unixipc_deadline *deadline)
 {
     int block = unixipc_bool_arg(block_obj, 1);
     if (block < 0)
         return -1;
     if (unixipc_deadline_from_timeout(timeout_obj, deadline) < 0)
         return -1;
-    if (!block) {
-        *flags |= IPC_NOWAIT;
-        deadline->infinite = 1; /* a timeout means nothing without blocking */
-    }
+    *nowait = !block;
     return 0;
 }
 
-/* ---- the base type ----------------------------------------------------------- */
-
-typedef struct {
-    PyObject_HEAD
-    int msqid;
-    long max_bytes;       /* msg_qbytes as last seen; -1 unknown */
-    Py_ssize_t size_hint; /* first buffer size tried by receive */
-} MQBase;
-
-/* A message longer than the queue's byte limit would block msgsnd forever
- * (Linux only rejects sizes above msgmax): refuse it with ValueError. The
- * limit is cached; a larger message re-reads it first, so the check costs
- * nothing on the normal path and a raised limit is honoured. */
+/* The private `_cancel` argument: None or a bytearray, pinned in *view. */
 static int
-check_fits_queue(MQBase *self, Py_ssize_t len)
+cancel_arg(PyObject *obj, Py_buffer *view, const char **token)
 {
-    if (self->max_bytes >= 0 && len <= self->max_bytes)
+    *token = NULL;
+    view->obj = NULL;
+    if (obj == NULL || obj == Py_None)
         return 0;
-    struct msqid_ds ds;
-    if (msgctl(self->msqid, IPC_STAT, &ds) < 0) {
-        unixipc_raise_errno("msgctl(IPC_STAT)", errno);
+    if (!PyByteArray_Check(obj) || PyByteArray_GET_SIZE(obj) < 1) {
+        PyErr_SetString(PyExc_TypeError, "_cancel must be a non-empty bytearray");
         return -1;
     }
-    self->max_bytes = (long)ds.msg_qbytes;
-    if (len > self->max_bytes) {
-        PyErr_Format(PyExc_ValueError,
-                     "a message of %zd bytes can never fit in this queue (its limit "
-                     "is %ld bytes): it would block forever",
-                     len, self->max_bytes);
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0)
         return -1;
-    }
+    *token = view->buf;
     return 0;
 }
 
-/* msgsnd ------------------------------------------------------------------- */
-
-typedef struct {
-    int msqid;
-    void *buf; /* struct msgbuf: long mtype + text */
-    size_t size;
-    int flags;
-} send_ctx;
-
-static long
-send_fn(void *p, const struct timespec *remaining)
-{
-    send_ctx *c = p;
-    int flags = c->flags;
-    int zero = remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0;
-    if (zero)
-        flags |= IPC_NOWAIT;
-    int rc = msgsnd(c->msqid, c->buf, c->size, flags);
-    if (rc < 0 && zero && errno == EAGAIN && !(c->flags & IPC_NOWAIT))
-        errno = ETIMEDOUT;
-    return rc;
-}
-
-/* Sends one message already in `c->buf`, through the blocking helper unless
- * it is a non-blocking call (no need to give up the GIL for those). */
-static int
-send_one(send_ctx *c, const unixipc_deadline *deadline)
-{
-    /* First a non-blocking attempt with the GIL held: a queue with room
-     * takes the message at once, and releasing the GIL for that would cost
-     * more than the call. Only a full queue goes through the blocking helper
-     * (the kernel gives no side effect to a refused IPC_NOWAIT send). */
-    if (msgsnd(c->msqid, c->buf, c->size, c->flags | IPC_NOWAIT) == 0)
-        return 0;
-    if (errno != EAGAIN || (c->flags & IPC_NOWAIT)) {
-        unixipc_raise_errno("msgsnd", errno);
-        return -1;
-    }
-    return unixipc_blocking_call("msgsnd", send_fn, c, deadline, UNIXIPC_WAIT_TIMER) < 0 ? -1 : 0;
-}
-
-static int
-check_send_type(long mtype)
-{
-    if (mtype < 1) {
-        PyErr_Format(PyExc_ValueError, "message type must be >= 1, not %ld", mtype);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-get_data_buffer(PyObject *data, Py_buffer *view)
-{
-    if (PyUnicode_Check(data)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "message data must be bytes-like, not str (encode it first)");
-        return -1;
-    }
-    if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0)
-        return -1;
-    if (view->len > INT_MAX - (Py_ssize_t)sizeof(long)) {
-        PyBuffer_Release(view);
-        PyErr_SetString(PyExc_ValueError, "message data is too large");
-        return -1;
-    }
-    return 0;
-}
+static const char *const send_names[] = {"data", "type", "block", "timeout", "_cancel", NULL};
 
 static PyObject *
 mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"data", "type", "block", "timeout", NULL};
-    PyObject *v[4];
-    long mtype;
-    int flags = 0;
+    PyObject *v[5];
+    long mtype = 1;
+    int nowait;
     unixipc_deadline deadline;
     Py_buffer view;
-    char stack[sizeof(long) + STACK_MSG];
+    const char *data;
+    Py_ssize_t len;
+    union {
+        long mtype;
+        char bytes[sizeof(long) + STACK_TEXT];
+    } stack;
+    char *buf;
+    PyObject *result = NULL;
 
-    if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
+    if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 2, 1, v) < 0)
         return NULL;
-    if (long_arg(v[1], 1, "type", &mtype) < 0 || check_send_type(mtype) < 0)
-        return NULL;
-    if (wait_args(v[2], v[3], &flags, &deadline) < 0)
-        return NULL;
-    if (get_data_buffer(v[0], &view) < 0)
-        return NULL;
-    if (check_fits_queue(self, view.len) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
+    Py_buffer token_view;
+    const char *token;
+    if (v[1] != NULL) {
+        if (long_arg(v[1], "type", &mtype) < 0)
+            return NULL;
+        if (mtype < 1) {
+            PyErr_Format(PyExc_ValueError, "message type must be >= 1, not %ld", mtype);
+            return NULL;
+        }
     }
-
-    size_t total = sizeof(long) + (size_t)view.len;
-    char *buf = total <= sizeof stack ? stack : PyMem_Malloc(total);
-    if (buf == NULL) {
-        PyBuffer_Release(&view);
-        return PyErr_NoMemory();
+    if (blocking_args(v[2], v[3], &nowait, &deadline) < 0)
+        return NULL;
+    view.obj = NULL;
+    if (PyBytes_CheckExact(v[0])) {
+        data = PyBytes_AS_STRING(v[0]);
+        len = PyBytes_GET_SIZE(v[0]);
+    } else {
+        if (PyUnicode_Check(v[0])) {
+            PyErr_SetString(PyExc_TypeError,
+                            "message data must be bytes-like, not str (encode it first)");
+            return NULL;
+        }
+        if (PyObject_GetBuffer(v[0], &view, PyBUF_SIMPLE) < 0)
+            return NULL;
+        data = view.buf;
+        len = view.len;
+    }
+    if (cancel_arg(v[4], &token_view, &token) < 0)
+        goto done;
+    if (over_msgmax((size_t)len))
+        goto done;
+    if (len <= STACK_TEXT) {
+        buf = stack.bytes;
+    } else {
+        buf = PyMem_Malloc(sizeof(long) + (size_t)len);
+        if (buf == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
     }
     memcpy(buf, &mtype, sizeof(long));
-    memcpy(buf + sizeof(long), view.buf, (size_t)view.len);
-    send_ctx c = {self->msqid, buf, (size_t)view.len, flags};
-    int rc = send_one(&c, &deadline);
-    if (buf != stack)
+    memcpy(buf + sizeof(long), data, (size_t)len);
+
+    /* First a non-blocking attempt, which cannot sleep, with the GIL held. */
+    if (msgsnd(self->msqid, buf, (size_t)len, IPC_NOWAIT) == 0) {
+        result = Py_None;
+    } else if (errno != EAGAIN) {
+        int err = errno;
+        if (err == EINVAL && over_msgmax((size_t)len))
+            ;
+        else
+            unixipc_raise_errno("msgsnd", err);
+    } else if (too_large_for_queue(self->msqid, (size_t)len)) {
+        ;
+    } else if (nowait) {
+        unixipc_raise_errno("msgsnd", EAGAIN);
+    } else {
+        snd_ctx ctx = {self->msqid, buf, (size_t)len, 0, token};
+        if (unixipc_blocking_call("msgsnd", snd_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER) >= 0)
+            result = Py_None;
+    }
+    if (buf != stack.bytes)
         PyMem_Free(buf);
-    PyBuffer_Release(&view);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-/* send_many(messages, type=1, *, block=True, timeout=None) -> count.
- * Items are bytes-like (sent with `type`) or (type, data) pairs. Everything
- * is validated before the first message is sent. If a send fails part way,
- * the exception raised carries `.count`, the number already sent. */
-static PyObject *
-mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    static const char *const names[] = {"messages", "type", "block", "timeout", NULL};
-    PyObject *v[4];
-    long default_type;
-    int flags = 0;
-    unixipc_deadline deadline;
-
-    if (unixipc_parse_args("send_many", args, nargs, kwnames, names, 2, 1, v) < 0)
-        return NULL;
-    if (long_arg(v[1], 1, "type", &default_type) < 0 || check_send_type(default_type) < 0)
-        return NULL;
-    if (wait_args(v[2], v[3], &flags, &deadline) < 0)
-        return NULL;
-    PyObject *seq = PySequence_Fast(v[0], "messages must be an iterable");
-    if (seq == NULL)
-        return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    Py_buffer *views = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(Py_buffer));
-    long *types = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(long));
-    char *buf = NULL;
-    Py_ssize_t pinned = 0, sent = 0, largest = 0;
-    PyObject *result = NULL;
-    if (views == NULL || types == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    /* Validate and pin every message first: nothing is sent on bad input. */
-    for (; pinned < n; pinned++) {
-        PyObject *item = items[pinned];
-        PyObject *data = item;
-        types[pinned] = default_type;
-        if (PyTuple_Check(item)) {
-            if (PyTuple_GET_SIZE(item) != 2) {
-                PyErr_SetString(PyExc_ValueError, "a message pair must be (type, data)");
-                goto done;
-            }
-            if (long_arg(PyTuple_GET_ITEM(item, 0), 1, "type", &types[pinned]) < 0 ||
-                check_send_type(types[pinned]) < 0)
-                goto done;
-            data = PyTuple_GET_ITEM(item, 1);
-        }
-        if (get_data_buffer(data, &views[pinned]) < 0)
-            goto done;
-        if (check_fits_queue(self, views[pinned].len) < 0) {
-            PyBuffer_Release(&views[pinned]);
-            goto done;
-        }
-        if (views[pinned].len > largest)
-            largest = views[pinned].len;
-    }
-    buf = PyMem_Malloc(sizeof(long) + (size_t)largest);
-    if (buf == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (; sent < n; sent++) {
-        memcpy(buf, &types[sent], sizeof(long));
-        memcpy(buf + sizeof(long), views[sent].buf, (size_t)views[sent].len);
-        send_ctx c = {self->msqid, buf, (size_t)views[sent].len, flags};
-        if (send_one(&c, &deadline) < 0) {
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            PyErr_NormalizeException(&type, &value, &tb);
-            PyObject *count = PyLong_FromSsize_t(sent);
-            if (value != NULL && count != NULL)
-                PyObject_SetAttrString(value, "count", count);
-            Py_XDECREF(count);
-            PyErr_Restore(type, value, tb);
-            goto done;
-        }
-    }
-    result = PyLong_FromSsize_t(sent);
 done:
-    for (Py_ssize_t i = 0; i < pinned; i++)
-        PyBuffer_Release(&views[i]);
-    PyMem_Free(views);
-    PyMem_Free(types);
-    PyMem_Free(buf);
-    Py_DECREF(seq);
+    if (view.obj != NULL)
+        PyBuffer_Release(&view);
+    if (token_view.obj != NULL)
+        PyBuffer_Release(&token_view);
+    Py_XINCREF(result);
     return result;
 }
 
-/* msgrcv ------------------------------------------------------------------- */
+/* ---- receive --------------------------------------------------------------- */
 
 typedef struct {
     int msqid;
     void *buf;
     size_t size;
-    long mtype;
+    long type;
     int flags;
-} recv_ctx;
+    int err;
+    const char *cancel;
+} rcv_ctx;
 
 static long
-recv_fn(void *p, const struct timespec *remaining)
+rcv_fn(void *p, const struct timespec *remaining)
 {
-    recv_ctx *c = p;
-    int flags = c->flags;
-    int zero = remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0;
-    if (zero)
-        flags |= IPC_NOWAIT;
-    ssize_t n = msgrcv(c->msqid, c->buf, c->size, c->mtype, flags);
-    if (n < 0 && zero && errno == ENOMSG && !(c->flags & IPC_NOWAIT))
-        errno = ETIMEDOUT;
-    return (long)n;
-}
-
-static long
-recv_one(recv_ctx *c, const unixipc_deadline *deadline)
-{
-    if (c->flags & IPC_NOWAIT) {
-        ssize_t n = msgrcv(c->msqid, c->buf, c->size, c->mtype, c->flags);
-        if (n < 0) {
-            unixipc_raise_errno("msgrcv", errno);
-            return -1;
-        }
+    rcv_ctx *c = p;
+    int zero = is_zero(remaining);
+    if (cancelled(c->cancel)) {
+        c->err = ECANCELED;
+        return -1;
+    }
+    ssize_t n = msgrcv(c->msqid, c->buf, c->size, c->type, c->flags | (zero ? IPC_NOWAIT : 0));
+    if (n >= 0)
         return (long)n;
-    }
-    return unixipc_blocking_call("msgrcv", recv_fn, c, deadline, UNIXIPC_WAIT_TIMER);
+    c->err = errno;
+    if (zero && errno == ENOMSG && !(c->flags & IPC_NOWAIT))
+        errno = ETIMEDOUT;
+    return -1;
 }
 
+/* Receive one message into a buffer of `alloc` bytes, growing on E2BIG up to
+ * `limit` (-1: no limit). MSG_NOERROR is added only once the buffer has
+ * reached `limit`, so truncation happens exactly at max_size. */
 static PyObject *
-make_message(long mtype, PyObject *data)
+receive_message(MQBase *self, long mtype, int flags, int truncate, Py_ssize_t limit,
+                const unixipc_deadline *deadline, const char *name, const char *cancel)
 {
-    PyObject *type_obj = PyLong_FromLong(mtype);
-    if (type_obj == NULL) {
-        Py_DECREF(data);
-        return NULL;
-    }
-    if (message_type == NULL) {
-        PyObject *t = PyTuple_Pack(2, type_obj, data);
-        Py_DECREF(type_obj);
-        Py_DECREF(data);
-        return t;
-    }
-    /* Message is a tuple subclass without __dict__: fill it like a tuple. */
-    PyTypeObject *cls = (PyTypeObject *)message_type;
-    PyObject *msg = cls->tp_alloc(cls, 2);
-    if (msg == NULL) {
-        Py_DECREF(type_obj);
-        Py_DECREF(data);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(msg, 0, type_obj);
-    PyTuple_SET_ITEM(msg, 1, data);
-    return msg;
-}
-
-/* Receives one message straight into a new bytes object.
- *
- * msgrcv wants `long mtype` immediately followed by the text. In CPython's
- * PyBytesObject the field just before the text (ob_sval) is ob_shash, a
- * Py_hash_t of the same size as long on every ABI we build for: the kernel
- * writes the type there and the text lands in the bytes object itself. The
- * hash cache is reset to -1 ("not computed") before the object is used.
- * Where the layout differs, a fallback receives into a scratch buffer. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#define BYTES_TYPE_SLOT_FITS \
-    (offsetof(PyBytesObject, ob_sval) - offsetof(PyBytesObject, ob_shash) == sizeof(long))
-
-static const int bytes_type_slot_fits = BYTES_TYPE_SLOT_FITS;
-
-static inline void
-forget_bytes_hash(PyObject *bytes)
-{
-    ((PyBytesObject *)bytes)->ob_shash = -1;
-}
-#pragma GCC diagnostic pop
-
-/* errno of the OSError being raised, or 0; the exception stays set. */
-static int
-pending_errno(void)
-{
-    PyObject *type, *value, *tb;
-    int err = 0;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value != NULL && PyObject_TypeCheck(value, (PyTypeObject *)PyExc_OSError)) {
-        PyObject *e = ((PyOSErrorObject *)value)->myerrno;
-        if (e != NULL && PyLong_Check(e))
-            err = (int)PyLong_AsLong(e);
-    }
-    PyErr_Restore(type, value, tb);
-    return err;
-}
-
-/* First guess of a message's size when any size is accepted: small
- * messages then cost a small allocation, not msgmax bytes. */
-#define FIRST_SIZE_HINT 256
-
-static PyObject *
-receive_into_bytes(int msqid, Py_ssize_t max_size, long mtype, int flags,
-                   const unixipc_deadline *deadline, long *got_type, Py_ssize_t *hint)
-{
-    int any_size = max_size < 0;
+    int msqid = self->msqid;
+    Py_ssize_t alloc = sys_msgmax > 0 ? sys_msgmax : query_msgmax();
+    if (limit >= 0 && limit < alloc)
+        alloc = limit;
     for (;;) {
-        Py_ssize_t full = any_size ? msgmax() : max_size;
-        Py_ssize_t cap = full;
-        /* With any size allowed (and no truncation), try the size hint
-         * first: a larger message makes msgrcv fail with E2BIG and stay
-         * queued, and we retry at once with room for any message. */
-        int guessing = any_size && hint != NULL && !(flags & MSG_NOERROR) && *hint < full;
-        if (guessing)
-            cap = *hint;
-        PyObject *bytes = PyBytes_FromStringAndSize(NULL, cap);
-        if (bytes == NULL)
-            return NULL;
-        char *scratch = NULL;
-        void *target;
-        if (bytes_type_slot_fits && cap > 0) { /* size 0 is a shared singleton */
-            target = (char *)PyBytes_AS_STRING(bytes) - sizeof(long);
-        } else {
-            scratch = PyMem_Malloc(sizeof(long) + (size_t)cap);
-            if (scratch == NULL) {
-                Py_DECREF(bytes);
-                return PyErr_NoMemory();
-            }
-            target = scratch;
-        }
-        recv_ctx c = {msqid, target, (size_t)cap, mtype, flags};
-        long n = recv_one(&c, deadline);
-        if (n >= 0) {
-            memcpy(got_type, target, sizeof(long));
-            if (scratch != NULL) {
-                memcpy(PyBytes_AS_STRING(bytes), scratch + sizeof(long), (size_t)n);
-                PyMem_Free(scratch);
-            } else {
-                forget_bytes_hash(bytes);
-            }
-            if (n != cap && _PyBytes_Resize(&bytes, n) < 0)
+        rcv_ctx ctx = {msqid, NULL, (size_t)alloc, mtype, flags, 0, cancel};
+        if (truncate && limit >= 0 && alloc >= limit)
+            ctx.flags |= MSG_NOERROR;
+        PyObject *bytes = NULL;
+        char *heap = NULL;
+        union {
+            long mtype;
+            char bytes[sizeof(long) + STACK_TEXT];
+        } stack;
+        /* Small buffers: stack and one copy (cheaper than allocating msgmax
+         * bytes and shrinking them); large ones: straight into the bytes. */
+        int direct = DIRECT_LAYOUT && (alloc > STACK_TEXT || rcv_direct);
+        long n;
+
+        if (direct) {
+            bytes = PyBytes_FromStringAndSize(NULL, alloc);
+            if (bytes == NULL)
                 return NULL;
-            return bytes;
+            ctx.buf = PyBytes_AS_STRING(bytes) - sizeof(long);
+        } else if (alloc <= STACK_TEXT) {
+            ctx.buf = stack.bytes;
+        } else {
+            heap = PyMem_Malloc(sizeof(long) + (size_t)alloc);
+            if (heap == NULL)
+                return PyErr_NoMemory();
+            ctx.buf = heap;
         }
-        PyMem_Free(scratch);
-        /* The header was overwritten only by a successful msgrcv, so the
-         * object is intact here. */
-        Py_DECREF(bytes);
-        if (any_size && pending_errno() == E2BIG) {
-            Py_ssize_t old = cached_msgmax;
-            if (guessing) {
-                *hint = full; /* larger messages come here: stop guessing small */
-                PyErr_Clear();
-                continue;
-            }
-            if (query_msgmax() > old) { /* msgmax was raised since we cached it */
-                PyErr_Clear();
-                continue;
-            }
+        /* A message already queued is taken without releasing the GIL: an
+         * IPC_NOWAIT msgrcv never sleeps. Only when none is there does the
+         * call go through the blocking helper. */
+        int eager = flags & IPC_NOWAIT;
+        if (!eager && rcv_eager) {
+            eager = self->eager || (++self->eager_skips % EAGER_RETRY) == 0;
         }
-        return NULL;
+        if (eager) {
+            n = msgrcv(msqid, ctx.buf, ctx.size, mtype, ctx.flags | IPC_NOWAIT);
+            if (n < 0) {
+                ctx.err = errno;
+                if (ctx.err == ENOMSG && !(flags & IPC_NOWAIT)) {
+                    self->eager = 0;
+                    n = unixipc_blocking_call(name, rcv_fn, &ctx, deadline,
+                                              UNIXIPC_WAIT_TIMER);
+                } else {
+                    unixipc_raise_errno(name, ctx.err);
+                }
+            } else {
+                self->eager = 1;
+            }
+        } else {
+            n = unixipc_blocking_call(name, rcv_fn, &ctx, deadline, UNIXIPC_WAIT_TIMER);
+        }
+        long got_type;
+        memcpy(&got_type, ctx.buf, sizeof(long));
+        if (direct)
+            reset_bytes_hash(bytes); /* it held mtype */
+        if (n < 0) {
+            Py_XDECREF(bytes);
+            PyMem_Free(heap);
+            if (ctx.err == E2BIG && (limit < 0 || alloc < limit) &&
+                PyErr_ExceptionMatches(PyExc_OSError)) {
+                /* The message is still queued: retry with a larger buffer. */
+                Py_ssize_t grown = alloc > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : alloc * 2;
+                if (grown < query_msgmax())
+                    grown = sys_msgmax;
+                if (limit >= 0 && grown > limit)
+                    grown = limit;
+                if (grown > alloc) {
+                    PyErr_Clear();
+                    alloc = grown;
+                    continue;
+                }
+            }
+            return NULL;
+        }
+        if (direct) {
+            if (n != alloc && _PyBytes_Resize(&bytes, (Py_ssize_t)n) < 0)
+                return NULL;
+        } else {
+            bytes = PyBytes_FromStringAndSize((char *)ctx.buf + sizeof(long), (Py_ssize_t)n);
+            PyMem_Free(heap);
+            if (bytes == NULL)
+                return NULL;
+        }
+        return make_message(got_type, bytes);
     }
 }
 
+/* Shared by receive and receive_many: type, block, timeout, max_size,
+ * truncate, exclude (v[0..5]) -> C values. */
 static int
-receive_flags(PyObject *truncate_obj, PyObject *exclude_obj, long mtype, int *flags)
+receive_args(PyObject **v, long *mtype, int *flags, int *truncate, Py_ssize_t *limit,
+             unixipc_deadline *deadline)
 {
-    int truncate = unixipc_bool_arg(truncate_obj, 0);
-    int exclude = unixipc_bool_arg(exclude_obj, 0);
-    if (truncate < 0 || exclude < 0)
+    int nowait, exclude;
+    *mtype = 0;
+    if (v[0] != NULL && long_arg(v[0], "type", mtype) < 0)
         return -1;
-    if (exclude && mtype <= 0) {
+    if (blocking_args(v[1], v[2], &nowait, deadline) < 0)
+        return -1;
+    if (size_arg(v[3], "max_size", limit) < 0)
+        return -1;
+    if ((*truncate = unixipc_bool_arg(v[4], 0)) < 0)
+        return -1;
+    if ((exclude = unixipc_bool_arg(v[5], 0)) < 0)
+        return -1;
+    if (exclude && *mtype < 0) {
         PyErr_SetString(PyExc_ValueError,
-                        "exclude=True needs a type > 0 (the kernel ignores MSG_EXCEPT "
-                        "for type 0 and negative types)");
+                        "exclude=True needs type >= 0: the kernel ignores MSG_EXCEPT "
+                        "for a negative type");
         return -1;
     }
-    if (truncate)
-        *flags |= MSG_NOERROR;
-    if (exclude)
-        *flags |= MSG_EXCEPT;
+    *flags = (nowait ? IPC_NOWAIT : 0) | (exclude ? MSG_EXCEPT : 0);
     return 0;
 }
+
+static const char *const receive_names[] = {"type", "block", "timeout", "max_size",
+                                            "truncate", "exclude", "_cancel", NULL};
 
 static PyObject *
 mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"type", "block", "timeout", "max_size",
-                                        "truncate", "exclude", NULL};
-    PyObject *v[6];
-    long mtype, got_type = 0;
-    Py_ssize_t max_size;
-    int flags = 0;
+    PyObject *v[7];
+    long mtype;
+    int flags, truncate;
+    Py_ssize_t limit;
     unixipc_deadline deadline;
 
-    if (unixipc_parse_args("receive", args, nargs, kwnames, names, 1, 0, v) < 0)
+    if (nargs == 0 && kwnames == NULL) { /* receive(): the common case */
+        deadline.infinite = 1;
+        return receive_message(self, 0, 0, 0, -1, &deadline, "msgrcv", NULL);
+    }
+    if (unixipc_parse_args("receive", args, nargs, kwnames, receive_names, 1, 0, v) < 0)
         return NULL;
-    if (long_arg(v[0], 0, "type", &mtype) < 0 || size_arg(v[3], &max_size) < 0)
+    if (receive_args(v, &mtype, &flags, &truncate, &limit, &deadline) < 0)
         return NULL;
-    if (receive_flags(v[4], v[5], mtype, &flags) < 0)
+    Py_buffer token_view;
+    const char *token;
+    if (cancel_arg(v[6], &token_view, &token) < 0)
         return NULL;
-    if (wait_args(v[1], v[2], &flags, &deadline) < 0)
-        return NULL;
-    PyObject *data = receive_into_bytes(self->msqid, max_size, mtype, flags, &deadline,
-                                        &got_type, &self->size_hint);
-    if (data == NULL)
-        return NULL;
-    return make_message(got_type, data);
+    PyObject *msg = receive_message(self, mtype, flags, truncate, limit, &deadline, "msgrcv",
+                                    token);
+    if (token_view.obj != NULL)
+        PyBuffer_Release(&token_view);
+    return msg;
 }
 
-/* receive_many(max_count, type=0, *, block=True, timeout=None, max_size=None,
- *              truncate=False, exclude=False) -> list[Message]
- * Waits (as block/timeout say) for the first message only, then takes what
- * else is already queued without waiting, up to max_count. */
+static const char *const peek_names[] = {"index", "max_size", NULL};
+
+static PyObject *
+mq_peek(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[2];
+    long index = 0;
+    Py_ssize_t limit;
+    unixipc_deadline deadline = {1};
+
+    if (unixipc_parse_args("peek", args, nargs, kwnames, peek_names, 1, 0, v) < 0)
+        return NULL;
+    if (v[0] != NULL && long_arg(v[0], "index", &index) < 0)
+        return NULL;
+    if (index < 0) {
+        PyErr_Format(PyExc_ValueError, "index must be >= 0, not %ld", index);
+        return NULL;
+    }
+    if (size_arg(v[1], "max_size", &limit) < 0)
+        return NULL;
+    /* No MSG_NOERROR: the kernel refuses to truncate a copy (EINVAL). */
+    return receive_message(self, index, MSG_COPY | IPC_NOWAIT, 0, limit,
+                           &deadline, "msgrcv(MSG_COPY)", NULL);
+}
+
+/* ---- batches --------------------------------------------------------------- */
+
+typedef struct {
+    int msqid;
+    char *arena;
+    size_t *offsets;
+    size_t *lengths;
+    Py_ssize_t count;
+    Py_ssize_t pos; /* messages sent so far */
+    int flags;
+} sndm_ctx;
+
+static long
+sndm_fn(void *p, const struct timespec *remaining)
+{
+    sndm_ctx *c = p;
+    int zero = is_zero(remaining);
+    int flags = c->flags | (zero ? IPC_NOWAIT : 0);
+    while (c->pos < c->count) {
+        if (msgsnd(c->msqid, c->arena + c->offsets[c->pos], c->lengths[c->pos], flags) < 0) {
+            if (zero && errno == EAGAIN && !(c->flags & IPC_NOWAIT))
+                errno = ETIMEDOUT;
+            return -1;
+        }
+        c->pos++;
+    }
+    return (long)c->pos;
+}
+
+#define ALIGN_LONG(n) (((n) + sizeof(long) - 1) & ~(sizeof(long) - 1))
+
+static const char *const send_many_names[] = {"messages", "type", "block", "timeout", NULL};
+
+static PyObject *
+mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[4];
+    long default_type = 1;
+    int nowait;
+    unixipc_deadline deadline;
+    PyObject *seq = NULL, *result = NULL;
+    Py_buffer *views = NULL;
+    long *types = NULL;
+    sndm_ctx ctx = {self->msqid, NULL, NULL, NULL, 0, 0, 0};
+    Py_ssize_t n = 0, nviews = 0, i;
+    size_t total = 0, largest = 0;
+
+    if (unixipc_parse_args("send_many", args, nargs, kwnames, send_many_names, 2, 1, v) < 0)
+        return NULL;
+    if (v[1] != NULL) {
+        if (long_arg(v[1], "type", &default_type) < 0)
+            return NULL;
+        if (default_type < 1) {
+            PyErr_Format(PyExc_ValueError, "message type must be >= 1, not %ld",
+                         default_type);
+            return NULL;
+        }
+    }
+    if (blocking_args(v[2], v[3], &nowait, &deadline) < 0)
+        return NULL;
+    if (PyUnicode_Check(v[0]) || PyBytes_Check(v[0]) || PyByteArray_Check(v[0])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "send_many() takes a sequence of messages, not one message");
+        return NULL;
+    }
+    seq = PySequence_Fast(v[0], "send_many() takes a sequence of messages");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n == 0) {
+        Py_DECREF(seq);
+        return PyLong_FromLong(0);
+    }
+    views = PyMem_Calloc((size_t)n, sizeof(Py_buffer));
+    types = PyMem_Calloc((size_t)n, sizeof(long));
+    ctx.offsets = PyMem_Calloc((size_t)n, sizeof(size_t));
+    ctx.lengths = PyMem_Calloc((size_t)n, sizeof(size_t));
+    if (!views || !types || !ctx.offsets || !ctx.lengths) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* Validate everything before the first system call. */
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *data = item;
+        types[i] = default_type;
+        if (PyTuple_Check(item)) {
+            if (PyTuple_GET_SIZE(item) != 2) {
+                PyErr_Format(PyExc_TypeError,
+                             "message %zd: a tuple must be (type, data)", i);
+                goto done;
+            }
+            if (long_arg(PyTuple_GET_ITEM(item, 0), "type", &types[i]) < 0)
+                goto done;
+            if (types[i] < 1) {
+                PyErr_Format(PyExc_ValueError, "message %zd: type must be >= 1, not %ld",
+                             i, types[i]);
+                goto done;
+            }
+            data = PyTuple_GET_ITEM(item, 1);
+        }
+        if (PyUnicode_Check(data)) {
+            PyErr_Format(PyExc_TypeError, "message %zd: data must be bytes-like, not str", i);
+            goto done;
+        }
+        if (PyObject_GetBuffer(data, &views[i], PyBUF_SIMPLE) < 0)
+            goto done;
+        nviews = i + 1;
+        if (over_msgmax((size_t)views[i].len))
+            goto done;
+        ctx.lengths[i] = (size_t)views[i].len;
+        ctx.offsets[i] = total;
+        total += ALIGN_LONG(sizeof(long) + (size_t)views[i].len);
+        if ((size_t)views[i].len > largest)
+            largest = (size_t)views[i].len;
+    }
+    {
+        /* One IPC_STAT per batch: a message the queue can never hold would
+         * block forever. */
+        struct msqid_ds ds;
+        if (msgctl(self->msqid, IPC_STAT, &ds) == 0 && largest > ds.msg_qbytes) {
+            PyErr_Format(PyExc_ValueError,
+                         "a message of %zu bytes can never fit in this queue "
+                         "(its max_bytes is %lu)", largest, (unsigned long)ds.msg_qbytes);
+            goto done;
+        }
+    }
+    ctx.arena = PyMem_Malloc(total);
+    if (ctx.arena == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        memcpy(ctx.arena + ctx.offsets[i], &types[i], sizeof(long));
+        memcpy(ctx.arena + ctx.offsets[i] + sizeof(long), views[i].buf, ctx.lengths[i]);
+    }
+    ctx.count = n;
+    ctx.flags = nowait ? IPC_NOWAIT : 0;
+    if (unixipc_blocking_call("msgsnd", sndm_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER) < 0) {
+        /* Some were sent: report the count; the error shows on the next call.
+         * Exceptions from signal handlers are never swallowed. */
+        if (ctx.pos == 0 || !PyErr_ExceptionMatches(PyExc_OSError))
+            goto done;
+        PyErr_Clear();
+    }
+    result = PyLong_FromSsize_t(ctx.pos);
+done:
+    for (i = 0; i < nviews; i++)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(types);
+    PyMem_Free(ctx.offsets);
+    PyMem_Free(ctx.lengths);
+    PyMem_Free(ctx.arena);
+    Py_XDECREF(seq);
+    return result;
+}
+
+typedef struct {
+    int msqid;
+    char *arena;
+    size_t capacity;
+    size_t used;
+    size_t slot; /* room taken per message: aligned sizeof(long) + size */
+    size_t size; /* the text buffer size given to msgrcv */
+    size_t *offsets;
+    size_t *lengths;
+    Py_ssize_t want; /* at most this many this round */
+    Py_ssize_t got;
+    long type;
+    int flags;      /* for the first message of the call */
+    int later_flags; /* for the rest: never waits */
+    int first;       /* 1 while the call has received nothing */
+    int err;         /* why the round stopped (0: count or arena) */
+} rcvm_ctx;
+
+static long
+rcvm_fn(void *p, const struct timespec *remaining)
+{
+    rcvm_ctx *c = p;
+    int zero = is_zero(remaining);
+    while (c->got < c->want && c->used + c->slot <= c->capacity) {
+        int flags = c->first ? c->flags | (zero ? IPC_NOWAIT : 0) : c->later_flags;
+        ssize_t n = msgrcv(c->msqid, c->arena + c->used, c->size, c->type,
+                           flags);
+        if (n < 0) {
+            c->err = errno;
+            if (c->got > 0 || !c->first)
+                return (long)c->got;
+            if (zero && errno == ENOMSG && !(c->flags & IPC_NOWAIT))
+                errno = ETIMEDOUT;
+            return -1;
+        }
+        c->offsets[c->got] = c->used;
+        c->lengths[c->got] = (size_t)n;
+        c->got++;
+        c->first = 0;
+        c->used += ALIGN_LONG(sizeof(long) + (size_t)n);
+    }
+    c->err = 0;
+    return (long)c->got;
+}
+
+static const char *const receive_many_names[] = {"max_count", "type", "block", "timeout",
+                                                 "max_size", "truncate", "exclude", NULL};
+
+#define RCVM_ARENA (256 * 1024)
+#define RCVM_ROUND 4096
+
 static PyObject *
 mq_receive_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"max_count", "type", "block", "timeout",
-                                        "max_size", "truncate", "exclude", NULL};
     PyObject *v[7];
-    long mtype, max_count, got_type = 0;
-    Py_ssize_t max_size;
-    int flags = 0;
+    long mtype, max_count;
+    int flags, truncate;
+    Py_ssize_t limit, alloc;
     unixipc_deadline deadline;
+    PyObject *list = NULL;
+    rcvm_ctx ctx;
 
-    if (unixipc_parse_args("receive_many", args, nargs, kwnames, names, 2, 1, v) < 0)
+    if (unixipc_parse_args("receive_many", args, nargs, kwnames, receive_many_names, 2, 1,
+                           v) < 0)
         return NULL;
-    if (long_arg(v[0], 0, "max_count", &max_count) < 0 || long_arg(v[1], 0, "type", &mtype) < 0 ||
-        size_arg(v[4], &max_size) < 0)
+    if (long_arg(v[0], "max_count", &max_count) < 0)
         return NULL;
     if (max_count < 1) {
-        PyErr_SetString(PyExc_ValueError, "max_count must be >= 1");
+        PyErr_Format(PyExc_ValueError, "max_count must be >= 1, not %ld", max_count);
         return NULL;
     }
-    if (receive_flags(v[5], v[6], mtype, &flags) < 0)
+    if (receive_args(v + 1, &mtype, &flags, &truncate, &limit, &deadline) < 0)
         return NULL;
-    if (wait_args(v[2], v[3], &flags, &deadline) < 0)
-        return NULL;
-    PyObject *list = PyList_New(0);
+    alloc = sys_msgmax > 0 ? sys_msgmax : query_msgmax();
+    if (limit >= 0 && limit < alloc)
+        alloc = limit;
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.msqid = self->msqid;
+    ctx.type = mtype;
+    ctx.first = 1;
+    list = PyList_New(0);
     if (list == NULL)
         return NULL;
-    /* The first message: blocking as asked, straight into its bytes. */
-    PyObject *data = receive_into_bytes(self->msqid, max_size, mtype, flags, &deadline,
-                                        &got_type, &self->size_hint);
-    PyObject *msg = data ? make_message(got_type, data) : NULL;
-    if (msg == NULL || PyList_Append(list, msg) < 0) {
-        Py_XDECREF(msg);
-        Py_DECREF(list);
-        return NULL;
-    }
-    Py_DECREF(msg);
-    /* The rest: whatever is queued now, without giving up the GIL (the
-     * calls cannot block), into one scratch buffer reused for each. */
-    Py_ssize_t cap = max_size < 0 ? msgmax() : max_size;
-    char *scratch = PyMem_Malloc(sizeof(long) + (size_t)cap);
-    if (scratch == NULL) {
-        Py_DECREF(list);
-        return PyErr_NoMemory();
-    }
-    int nowait = flags | IPC_NOWAIT;
-    for (long i = 1; i < max_count; i++) {
-        ssize_t n = msgrcv(self->msqid, scratch, (size_t)cap, mtype, nowait);
-        if (n < 0) {
-            if (errno == ENOMSG || errno == EAGAIN)
-                break;
-            if (errno == EINTR) {
-                if (PyErr_CheckSignals() < 0)
-                    goto fail;
-                break;
-            }
-            /* E2BIG, EIDRM...: return what was received; the next call
-             * reports the error with the message still queued. */
-            break;
-        }
-        PyObject *d = PyBytes_FromStringAndSize(scratch + sizeof(long), n);
-        long t;
-        memcpy(&t, scratch, sizeof(long));
-        PyObject *m = d ? make_message(t, d) : NULL;
-        if (m == NULL || PyList_Append(list, m) < 0) {
-            Py_XDECREF(m);
+    for (;;) {
+        ctx.size = (size_t)alloc;
+        ctx.slot = ALIGN_LONG(sizeof(long) + (size_t)alloc);
+        ctx.capacity = ctx.slot > RCVM_ARENA ? ctx.slot : RCVM_ARENA;
+        ctx.want = max_count - PyList_GET_SIZE(list);
+        if (ctx.want > RCVM_ROUND)
+            ctx.want = RCVM_ROUND;
+        ctx.flags = flags | (truncate && limit >= 0 && alloc >= limit ? MSG_NOERROR : 0);
+        ctx.later_flags = ctx.flags | IPC_NOWAIT;
+        ctx.arena = PyMem_Malloc(ctx.capacity);
+        ctx.offsets = PyMem_Malloc((size_t)ctx.want * sizeof(size_t));
+        ctx.lengths = PyMem_Malloc((size_t)ctx.want * sizeof(size_t));
+        ctx.used = 0;
+        ctx.got = 0;
+        ctx.err = 0;
+        if (!ctx.arena || !ctx.offsets || !ctx.lengths) {
+            PyErr_NoMemory();
             goto fail;
         }
-        Py_DECREF(m);
+        long r;
+        if (ctx.first) {
+            r = unixipc_blocking_call("msgrcv", rcvm_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER);
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            r = rcvm_fn(&ctx, NULL);
+            Py_END_ALLOW_THREADS
+        }
+        if (r < 0) {
+            /* Nothing received at all. */
+            if (ctx.err == E2BIG && (limit < 0 || alloc < limit) &&
+                PyErr_ExceptionMatches(PyExc_OSError)) {
+                Py_ssize_t grown = alloc > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : alloc * 2;
+                if (grown < query_msgmax())
+                    grown = sys_msgmax;
+                if (limit >= 0 && grown > limit)
+                    grown = limit;
+                if (grown > alloc) {
+                    PyErr_Clear();
+                    alloc = grown;
+                    PyMem_Free(ctx.arena);
+                    PyMem_Free(ctx.offsets);
+                    PyMem_Free(ctx.lengths);
+                    ctx.arena = NULL;
+                    ctx.offsets = ctx.lengths = NULL;
+                    continue;
+                }
+            }
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < ctx.got; i++) {
+            long t;
+            memcpy(&t, ctx.arena + ctx.offsets[i], sizeof(long));
+            PyObject *data = PyBytes_FromStringAndSize(ctx.arena + ctx.offsets[i] + sizeof(long),
+                                                       (Py_ssize_t)ctx.lengths[i]);
+            if (data == NULL)
+                goto fail; /* MemoryError: the messages are lost either way */
+            PyObject *msg = make_message(t, data);
+            if (msg == NULL || PyList_Append(list, msg) < 0) {
+                Py_XDECREF(msg);
+                goto fail;
+            }
+            Py_DECREF(msg);
+        }
+        PyMem_Free(ctx.arena);
+        PyMem_Free(ctx.offsets);
+        PyMem_Free(ctx.lengths);
+        ctx.arena = NULL;
+        ctx.offsets = ctx.lengths = NULL;
+        /* Go on only when the round stopped for room (count or arena), not
+         * because the queue ran dry or failed. */
+        if (ctx.err != 0 || PyList_GET_SIZE(list) >= max_count)
+            break;
     }
-    PyMem_Free(scratch);
     return list;
 fail:
-    PyMem_Free(scratch);
+    PyMem_Free(ctx.arena);
+    PyMem_Free(ctx.offsets);
+    PyMem_Free(ctx.lengths);
     Py_DECREF(list);
     return NULL;
 }
 
-/* peek(index, max_size=None) -> Message: a copy of the message at position
- * `index` (0 = oldest), left on the queue (MSG_COPY, Linux >= 3.8 with
- * CONFIG_CHECKPOINT_RESTORE; ENOSYS elsewhere). Never blocks. */
-static PyObject *
-mq_peek(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    static const char *const names[] = {"index", "max_size", NULL};
-    PyObject *v[2];
-    long index, got_type = 0;
-    Py_ssize_t max_size;
-    unixipc_deadline forever = {1, {0, 0}};
-
-    if (unixipc_parse_args("peek", args, nargs, kwnames, names, 2, 1, v) < 0)
-        return NULL;
-    if (long_arg(v[0], 0, "index", &index) < 0 || size_arg(v[1], &max_size) < 0)
-        return NULL;
-    if (index < 0) {
-        PyErr_SetString(PyExc_ValueError, "index must be >= 0");
-        return NULL;
-    }
-    PyObject *data = receive_into_bytes(self->msqid, max_size, index,
-                                        MSG_COPY | IPC_NOWAIT, &forever,
-                                        &got_type, NULL);
-    if (data == NULL)
-        return NULL;
-    return make_message(got_type, data);
-}
-
-static int
-mq_init(MQBase *self, PyObject *args, PyObject *kwds)
-{
-    /* The Python subclass sets msqid through _bind(); a bare base is unbound. */
-    self->msqid = -1;
-    self->max_bytes = -1;
-    self->size_hint = FIRST_SIZE_HINT;
-    return 0;
-}
-
-static PyObject *
-mq_bind(MQBase *self, PyObject *arg)
-{
-    long id = PyLong_AsLong(arg);
-    if (id == -1 && PyErr_Occurred())
-        return NULL;
-    if (id < 0 || id > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "msqid must be a non-negative int");
-        return NULL;
-    }
-    self->msqid = (int)id;
-    self->max_bytes = -1;
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-mq_get_id(MQBase *self, void *closure)
-{
-    return PyLong_FromLong(self->msqid);
-}
-
-#define FASTKW (METH_FASTCALL | METH_KEYWORDS)
-#define CAST(f) (PyCFunction)(void (*)(void))(f)
+/* ---- the type -------------------------------------------------------------- */
 
 static PyMethodDef mq_methods[] = {
-    {"send", CAST(mq_send), FASTKW,
-     "send($self, /, data, type=1, *, block=True, timeout=None)\n--\n\n"
-     "Send one message (see unixipc.MessageQueue.send)."},
-    {"receive", CAST(mq_receive), FASTKW,
-     "receive($self, /, type=0, *, block=True, timeout=None, max_size=None, truncate=False, "
-     "exclude=False)\n--\n\nReceive one message (see unixipc.MessageQueue.receive)."},
-    {"send_many", CAST(mq_send_many), FASTKW,
+    {"send", (PyCFunction)(void (*)(void))mq_send, METH_FASTCALL | METH_KEYWORDS,
+     "send($self, /, data, type=1, *, block=True, timeout=None, _cancel=None)\n--\n\n"
+     "Append one message to the queue (msgsnd).\n\n"
+     "Args:\n"
+     "    data: the message text, any bytes-like object (not str).\n"
+     "    type: the message type, an int >= 1 (a C long).\n"
+     "    block: False: raise BlockingIOError instead of waiting when the\n"
+     "        queue is full (IPC_NOWAIT).\n"
+     "    timeout: seconds to wait for room (None: forever; 0: one attempt).\n\n"
+     "Raises:\n"
+     "    TypeError, ValueError: bad arguments, or a message larger than the\n"
+     "        system's msgmax or the queue's max_bytes (it could never be sent).\n"
+     "    BlockingIOError: block=False and the queue is full.\n"
+     "    TimeoutError: the timeout ran out while the queue stayed full.\n"
+     "    ObjectRemovedError: the queue was removed (also while waiting).\n"
+     "    PermissionError: no write permission on the queue."},
+    {"receive", (PyCFunction)(void (*)(void))mq_receive, METH_FASTCALL | METH_KEYWORDS,
+     "receive($self, /, type=0, *, block=True, timeout=None, max_size=None, "
+     "truncate=False, exclude=False, _cancel=None)\n--\n\n"
+     "Take one message off the queue (msgrcv) and return it as a Message.\n\n"
+     "Args:\n"
+     "    type: 0: the first message; > 0: the first message of that type\n"
+     "        (of any other type with exclude=True); < 0: the first message\n"
+     "        of the lowest type <= abs(type).\n"
+     "    block: False: raise BlockingIOError instead of waiting when no\n"
+     "        message matches (IPC_NOWAIT).\n"
+     "    timeout: seconds to wait for a message (None: forever; 0: one attempt).\n"
+     "    max_size: the largest text accepted (None: any message).\n"
+     "    truncate: cut a longer message to max_size instead of raising\n"
+     "        MessageTooLongError (MSG_NOERROR).\n"
+     "    exclude: with type > 0, take the first message NOT of that type\n"
+     "        (MSG_EXCEPT).\n\n"
+     "Raises:\n"
+     "    TypeError, ValueError: bad arguments (exclude=True with type < 0).\n"
+     "    MessageTooLongError: the message is longer than max_size; it stays\n"
+     "        on the queue.\n"
+     "    BlockingIOError: block=False and no message matches.\n"
+     "    TimeoutError: the timeout ran out.\n"
+     "    ObjectRemovedError: the queue was removed (also while waiting).\n"
+     "    PermissionError: no read permission on the queue."},
+    {"send_many", (PyCFunction)(void (*)(void))mq_send_many, METH_FASTCALL | METH_KEYWORDS,
      "send_many($self, /, messages, type=1, *, block=True, timeout=None)\n--\n\n"
-     "Send many messages in one call; returns how many were sent."},
-    {"receive_many", CAST(mq_receive_many), FASTKW,
-     "receive_many($self, /, max_count, type=0, *, block=True, timeout=None, max_size=None, "
-     "truncate=False, exclude=False)\n--\n\n"
-     "Wait for one message, then take up to max_count - 1 more already queued."},
-    {"peek", CAST(mq_peek), FASTKW,
-     "peek($self, /, index, max_size=None)\n--\n\nCopy the message at position index (MSG_COPY)."},
-    {"_bind", (PyCFunction)mq_bind, METH_O, "Set the msqid this object uses."},
+     "Send a sequence of messages in one call, in order, and return how many\n"
+     "were sent.\n\n"
+     "Each item is bytes-like (sent with `type`) or a (type, data) pair such\n"
+     "as a Message. Every item is checked before the first is sent. The\n"
+     "system calls run in one loop with the GIL released. Waiting for room\n"
+     "follows block/timeout, one deadline for the whole batch. When the\n"
+     "batch stops part way (queue full with block=False, timeout, the queue\n"
+     "removed) the number sent so far is returned and the error shows on the\n"
+     "next call; it is raised only when nothing was sent.\n\n"
+     "Raises:\n"
+     "    TypeError, ValueError: a bad item (nothing is sent).\n"
+     "    BlockingIOError, TimeoutError, ObjectRemovedError, PermissionError:\n"
+     "        as send(), when not even the first message was sent."},
+    {"receive_many", (PyCFunction)(void (*)(void))mq_receive_many,
+     METH_FASTCALL | METH_KEYWORDS,
+     "receive_many($self, /, max_count, type=0, *, block=True, timeout=None, "
+     "max_size=None, truncate=False, exclude=False)\n--\n\n"
+     "Receive up to max_count messages in one call; return them as a list.\n\n"
+     "Waits for the first message as receive() does (block, timeout), then\n"
+     "takes the matching messages already queued, without waiting, until\n"
+     "max_count is reached or none is left. The system calls run in a loop\n"
+     "with the GIL released. A failure after the first message (say a\n"
+     "message longer than max_size) ends the batch: the messages received so\n"
+     "far are returned, the failing message stays queued and the error shows\n"
+     "on the next call. Arguments are as for receive().\n\n"
+     "Raises:\n"
+     "    As receive(), only when no message was received."},
+    {"_peek", (PyCFunction)(void (*)(void))mq_peek, METH_FASTCALL | METH_KEYWORDS,
+     "_peek($self, /, index=0, *, max_size=None)\n--\n\n"
+     "Copy the message at position index without removing it (MSG_COPY)."},
     {NULL, NULL, 0, NULL},
 };
 
-static PyGetSetDef mq_getset[] = {
-    {"id", (getter)mq_get_id, NULL, "The queue's identifier (msqid).", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
+static PyMemberDef mq_members[] = {
+    {"_msqid", T_INT, offsetof(MQBase, msqid), 0, "the queue id (-1: none yet)"},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyType_Slot mq_slots[] = {
-    {Py_tp_doc, "Base of unixipc.MessageQueue: the msqid and the hot calls."},
-    {Py_tp_init, mq_init},
-    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_new, mq_new},
+    {Py_tp_dealloc, mq_dealloc},
     {Py_tp_methods, mq_methods},
-    {Py_tp_getset, mq_getset},
+    {Py_tp_members, mq_members},
+    {Py_tp_doc, "The C part of unixipc.MessageQueue: send and receive on a queue id."},
     {0, NULL},
 };
 
 static PyType_Spec mq_spec = {
     .name = "unixipc._core.MessageQueueBase",
     .basicsize = sizeof(MQBase),
+    .itemsize = 0,
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .slots = mq_slots,
 };
 
-/* ---- module-level functions ------------------------------------------------- */
+/* ---- module functions: msgget, msgctl --------------------------------------- */
+
+/* An int argument (the private _PyLong_AsInt is gone in 3.13). */
+static int
+int_arg(PyObject *obj, int *out)
+{
+    long value = PyLong_AsLong(obj);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (value < INT_MIN || value > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "value does not fit in a C int");
+        return -1;
+    }
+    *out = (int)value;
+    return 0;
+}
 
 static PyObject *
-core_msgget(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+py_msgget(PyObject *module, PyObject *args)
 {
-    long key, flags;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "msgget(key, flags)");
+    int key, flags, id;
+    if (!PyArg_ParseTuple(args, "ii:msgget", &key, &flags))
         return NULL;
-    }
-    if (long_arg(args[0], 0, "key", &key) < 0 || long_arg(args[1], 0, "flags", &flags) < 0)
-        return NULL;
-    int id = msgget((key_t)key, (int)flags);
+    id = msgget((key_t)key, flags);
     if (id < 0)
         return unixipc_raise_errno("msgget", errno);
     return PyLong_FromLong(id);
@@ -782,120 +1051,109 @@ static PyObject *
 stat_dict(const struct msqid_ds *ds)
 {
     return Py_BuildValue(
-        "{sl sl sl sl sl si si sl sl sl sk sk sk si si}",
-        "key", (long)ds->msg_perm.__key, "uid", (long)ds->msg_perm.uid,
-        "gid", (long)ds->msg_perm.gid, "cuid", (long)ds->msg_perm.cuid,
-        "cgid", (long)ds->msg_perm.cgid, "mode", (int)(ds->msg_perm.mode & 0777),
-        "seq", (int)ds->msg_perm.__seq, "send_time", (long)ds->msg_stime,
-        "receive_time", (long)ds->msg_rtime, "change_time", (long)ds->msg_ctime,
-        "current_bytes", (unsigned long)ds->__msg_cbytes,
-        "message_count", (unsigned long)ds->msg_qnum,
-        "max_bytes", (unsigned long)ds->msg_qbytes,
-        "last_send_pid", (int)ds->msg_lspid, "last_receive_pid", (int)ds->msg_lrpid);
+        "{s:i,s:k,s:k,s:k,s:k,s:I,s:i,s:L,s:L,s:L,s:k,s:k,s:k,s:l,s:l}",
+        "key", (int)ds->msg_perm.__key, "uid", (unsigned long)ds->msg_perm.uid,
+        "gid", (unsigned long)ds->msg_perm.gid, "cuid", (unsigned long)ds->msg_perm.cuid,
+        "cgid", (unsigned long)ds->msg_perm.cgid, "mode",
+        (unsigned int)(ds->msg_perm.mode & 0777), "seq", (int)ds->msg_perm.__seq,
+        "send_time", (long long)ds->msg_stime, "receive_time", (long long)ds->msg_rtime,
+        "change_time", (long long)ds->msg_ctime, "current_bytes",
+        (unsigned long)ds->__msg_cbytes, "message_count", (unsigned long)ds->msg_qnum,
+        "max_bytes", (unsigned long)ds->msg_qbytes, "last_send_pid", (long)ds->msg_lspid,
+        "last_receive_pid", (long)ds->msg_lrpid);
 }
 
 static PyObject *
-core_msgctl_stat(PyObject *module, PyObject *arg)
+py_msgctl_stat(PyObject *module, PyObject *arg)
 {
-    long id;
     struct msqid_ds ds;
-    if (long_arg(arg, 0, "msqid", &id) < 0)
+    int msqid;
+    if (int_arg(arg, &msqid) < 0)
         return NULL;
-    if (msgctl((int)id, IPC_STAT, &ds) < 0)
+    if (msgctl(msqid, IPC_STAT, &ds) < 0)
         return unixipc_raise_errno("msgctl(IPC_STAT)", errno);
     return stat_dict(&ds);
 }
 
-/* msgctl_set(msqid, uid, gid, mode, max_bytes): IPC_SET; -1 keeps a field. */
 static PyObject *
-core_msgctl_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+py_msgctl_set(PyObject *module, PyObject *args)
 {
-    long v[5];
     struct msqid_ds ds;
-    static const char *const what[] = {"msqid", "uid", "gid", "mode", "max_bytes"};
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "msgctl_set(msqid, uid, gid, mode, max_bytes)");
+    int msqid;
+    long long mode, uid, gid, qbytes;
+    if (!PyArg_ParseTuple(args, "iLLLL:msgctl_set", &msqid, &mode, &uid, &gid, &qbytes))
         return NULL;
-    }
-    for (int i = 0; i < 5; i++)
-        if (long_arg(args[i], 0, what[i], &v[i]) < 0)
-            return NULL;
-    if (msgctl((int)v[0], IPC_STAT, &ds) < 0)
+    if (msgctl(msqid, IPC_STAT, &ds) < 0)
         return unixipc_raise_errno("msgctl(IPC_STAT)", errno);
-    if (v[1] >= 0)
-        ds.msg_perm.uid = (uid_t)v[1];
-    if (v[2] >= 0)
-        ds.msg_perm.gid = (gid_t)v[2];
-    if (v[3] >= 0)
-        ds.msg_perm.mode = (ds.msg_perm.mode & ~0777) | (v[3] & 0777);
-    if (v[4] >= 0)
-        ds.msg_qbytes = (msglen_t)v[4];
-    if (msgctl((int)v[0], IPC_SET, &ds) < 0)
+    if (mode >= 0)
+        ds.msg_perm.mode = (ds.msg_perm.mode & ~0777) | (unsigned short)(mode & 0777);
+    if (uid >= 0)
+        ds.msg_perm.uid = (uid_t)uid;
+    if (gid >= 0)
+        ds.msg_perm.gid = (gid_t)gid;
+    if (qbytes >= 0)
+        ds.msg_qbytes = (msglen_t)qbytes;
+    if (msgctl(msqid, IPC_SET, &ds) < 0)
         return unixipc_raise_errno("msgctl(IPC_SET)", errno);
     Py_RETURN_NONE;
 }
 
 static PyObject *
-core_msgctl_rmid(PyObject *module, PyObject *arg)
+py_msgctl_rmid(PyObject *module, PyObject *arg)
 {
-    long id;
-    if (long_arg(arg, 0, "msqid", &id) < 0)
+    int msqid;
+    if (int_arg(arg, &msqid) < 0)
         return NULL;
-    if (msgctl((int)id, IPC_RMID, NULL) < 0)
+    if (msgctl(msqid, IPC_RMID, NULL) < 0)
         return unixipc_raise_errno("msgctl(IPC_RMID)", errno);
     Py_RETURN_NONE;
 }
 
-/* msg_info(which) -> dict: IPC_INFO (limits) or MSG_INFO (usage), plus
- * "max_index", the highest used slot index (for MSG_STAT). */
 static PyObject *
-core_msg_info(PyObject *module, PyObject *arg)
+py_msgctl_info(PyObject *module, PyObject *arg)
 {
-    long which;
     struct msginfo info;
-    if (long_arg(arg, 0, "which", &which) < 0)
+    int cmd;
+    if (int_arg(arg, &cmd) < 0)
         return NULL;
-    if (which != IPC_INFO && which != MSG_INFO) {
-        PyErr_SetString(PyExc_ValueError, "which must be IPC_INFO or MSG_INFO");
+    if (cmd != IPC_INFO && cmd != MSG_INFO) {
+        PyErr_SetString(PyExc_ValueError, "msgctl_info: cmd must be IPC_INFO or MSG_INFO");
         return NULL;
     }
-    memset(&info, 0, sizeof info);
-    int max_index = msgctl(0, (int)which, (struct msqid_ds *)&info);
-    if (max_index < 0)
-        return unixipc_raise_errno(which == IPC_INFO ? "msgctl(IPC_INFO)" : "msgctl(MSG_INFO)",
+    int highest = msgctl(0, cmd, (struct msqid_ds *)(void *)&info);
+    if (highest < 0)
+        return unixipc_raise_errno(cmd == IPC_INFO ? "msgctl(IPC_INFO)" : "msgctl(MSG_INFO)",
                                    errno);
-    return Py_BuildValue("{si si si si si si si si si}", "msgpool", info.msgpool, "msgmap",
-                         info.msgmap, "msgmax", info.msgmax, "msgmnb", info.msgmnb, "msgmni",
-                         info.msgmni, "msgssz", info.msgssz, "msgtql", info.msgtql, "msgseg",
-                         (int)info.msgseg, "max_index", max_index);
+    if (cmd == IPC_INFO && info.msgmax > 0)
+        sys_msgmax = info.msgmax;
+    return Py_BuildValue("(i{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i})", highest, "msgpool",
+                         info.msgpool, "msgmap", info.msgmap, "msgmax", info.msgmax,
+                         "msgmnb", info.msgmnb, "msgmni", info.msgmni, "msgssz",
+                         info.msgssz, "msgtql", info.msgtql, "msgseg",
+                         (int)info.msgseg);
 }
 
-/* msg_stat(index) -> (msqid, stat dict): MSG_STAT_ANY of a kernel slot
- * index (every queue, as ipcs sees them), or MSG_STAT where the kernel
- * lacks MSG_STAT_ANY (only queues we may read). */
 static PyObject *
-core_msg_stat(PyObject *module, PyObject *arg)
+py_msgctl_msg_stat(PyObject *module, PyObject *args)
 {
-    long index;
     struct msqid_ds ds;
-    if (long_arg(arg, 0, "index", &index) < 0)
+    int index, any;
+    if (!PyArg_ParseTuple(args, "ip:msgctl_msg_stat", &index, &any))
         return NULL;
-    int id = msgctl((int)index, MSG_STAT_ANY, &ds);
-    if (id < 0 && errno == EINVAL)
-        id = msgctl((int)index, MSG_STAT, &ds);
-    if (id < 0)
-        return unixipc_raise_errno("msgctl(MSG_STAT)", errno);
+    int msqid = msgctl(index, any ? MSG_STAT_ANY : MSG_STAT, &ds);
+    if (msqid < 0)
+        return unixipc_raise_errno(any ? "msgctl(MSG_STAT_ANY)" : "msgctl(MSG_STAT)", errno);
     PyObject *d = stat_dict(&ds);
     if (d == NULL)
         return NULL;
-    return Py_BuildValue("(iN)", id, d);
+    return Py_BuildValue("(iN)", msqid, d);
 }
 
 static PyObject *
-core_msg_set_message_type(PyObject *module, PyObject *cls)
+set_message_type(PyObject *module, PyObject *cls)
 {
     if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "the message type must be a tuple subclass");
+        PyErr_SetString(PyExc_TypeError, "_msg_set_message_type needs a tuple subclass");
         return NULL;
     }
     Py_INCREF(cls);
@@ -903,34 +1161,108 @@ core_msg_set_message_type(PyObject *module, PyObject *cls)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+set_receive_direct(PyObject *module, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    int was = rcv_direct;
+    rcv_direct = on && DIRECT_LAYOUT;
+    return PyBool_FromLong(was);
+}
+
+static void
+on_cancel_signal(int signo)
+{
+    (void)signo; /* nothing: the blocked call returns EINTR */
+}
+
+/* Installs (once) the no-op handler of MSG_CANCEL_SIGNAL (SIGRTMAX-3),
+ * without SA_RESTART, and returns the signal number. EBUSY if the program
+ * already uses that signal. */
+static PyObject *
+msg_cancel_signal(PyObject *module, PyObject *unused)
+{
+    static int installed = 0;
+    int signo = SIGRTMAX - 3;
+    if (!installed) {
+        struct sigaction sa, old;
+        if (sigaction(signo, NULL, &old) < 0)
+            return unixipc_raise_errno("sigaction", errno);
+        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN &&
+            old.sa_handler != on_cancel_signal)
+            return unixipc_raise_errno("sigaction", EBUSY);
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_cancel_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        if (sigaction(signo, &sa, NULL) < 0)
+            return unixipc_raise_errno("sigaction", errno);
+        installed = 1;
+    }
+    return PyLong_FromLong(signo);
+}
+
+static PyObject *
+set_receive_eager(PyObject *module, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    int was = rcv_eager;
+    rcv_eager = on;
+    return PyBool_FromLong(was);
+}
+
 PyMethodDef unixipc_msg_methods[] = {
-    {"msgget", CAST(core_msgget), METH_FASTCALL, "msgget(key, flags) -> msqid"},
-    {"msgctl_stat", core_msgctl_stat, METH_O, "msgctl IPC_STAT -> dict of msqid_ds"},
-    {"msgctl_set", CAST(core_msgctl_set), METH_FASTCALL,
-     "msgctl IPC_SET (msqid, uid, gid, mode, max_bytes); -1 keeps a field"},
-    {"msgctl_rmid", core_msgctl_rmid, METH_O, "msgctl IPC_RMID"},
-    {"msg_info", core_msg_info, METH_O, "msgctl IPC_INFO / MSG_INFO -> dict"},
-    {"msg_stat", core_msg_stat, METH_O, "msgctl MSG_STAT (slot index) -> (msqid, dict)"},
-    {"_msg_set_message_type", core_msg_set_message_type, METH_O,
-     "Set the named tuple class receive() returns."},
+    {"msgget", py_msgget, METH_VARARGS,
+     "msgget(key, flags, /) -> msqid: open or create a queue."},
+    {"msgctl_stat", py_msgctl_stat, METH_O,
+     "msgctl_stat(msqid, /) -> dict of the msqid_ds fields (IPC_STAT)."},
+    {"msgctl_set", py_msgctl_set, METH_VARARGS,
+     "msgctl_set(msqid, mode, uid, gid, qbytes, /): IPC_STAT then IPC_SET of the "
+     "fields that are >= 0."},
+    {"msgctl_rmid", py_msgctl_rmid, METH_O, "msgctl_rmid(msqid, /): remove the queue."},
+    {"msgctl_info", py_msgctl_info, METH_O,
+     "msgctl_info(cmd, /) -> (highest index, dict of struct msginfo): IPC_INFO or "
+     "MSG_INFO."},
+    {"msgctl_msg_stat", py_msgctl_msg_stat, METH_VARARGS,
+     "msgctl_msg_stat(index, any, /) -> (msqid, dict): MSG_STAT (or MSG_STAT_ANY) "
+     "of a kernel slot index."},
+    {"_msg_set_message_type", set_message_type, METH_O,
+     "Register the Message class that receive() returns."},
+    {"_msg_receive_direct", set_receive_direct, METH_O,
+     "_msg_receive_direct(on, /) -> previous setting: receive messages of up to "
+     "8 KiB straight into the bytes object too (larger ones always are); for "
+     "benchmarks."},
+    {"_msg_cancel_signal", msg_cancel_signal, METH_NOARGS,
+     "_msg_cancel_signal() -> signo: install the no-op handler of the signal "
+     "that interrupts a worker thread's send/receive for cancellation."},
+    {"_msg_receive_eager", set_receive_eager, METH_O,
+     "_msg_receive_eager(on, /) -> previous setting: try a non-blocking msgrcv "
+     "with the GIL held before waiting (default on); for benchmarks."},
     {NULL, NULL, 0, NULL},
 };
 
 int
 unixipc_msg_exec(PyObject *module)
 {
-    PyObject *type = PyType_FromSpec(&mq_spec);
+    PyObject *type = PyType_FromModuleAndSpec(module, &mq_spec, NULL);
     if (type == NULL)
         return -1;
     if (PyModule_AddObject(module, "MessageQueueBase", type) < 0) {
         Py_DECREF(type);
         return -1;
     }
+    query_msgmax();
     UNIXIPC_ADD_INT(module, MSG_NOERROR);
     UNIXIPC_ADD_INT(module, MSG_EXCEPT);
     UNIXIPC_ADD_INT(module, MSG_COPY);
     UNIXIPC_ADD_INT(module, MSG_STAT);
     UNIXIPC_ADD_INT(module, MSG_INFO);
     UNIXIPC_ADD_INT(module, MSG_STAT_ANY);
+    if (PyModule_AddIntConstant(module, "MSG_RECEIVE_DIRECT", DIRECT_LAYOUT) < 0)
+        return -1;
     return 0;
 }

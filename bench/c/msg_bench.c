@@ -1,10 +1,9 @@
-/* C baseline for System V message queues, measured beside unixipc.
- *
- *   msg_bench pair N SIZE       send+receive of SIZE bytes in one process
- *   msg_bench rtt N SIZE        round trip between a parent and a child
- *   msg_bench oneway N SIZE     one-way throughput parent -> child
- *
- * Prints one JSON object per line: {"workload": ..., "value": ..., "unit": ...}
+/* C baseline for bench/msgqueue.py: the same workloads with msgsnd/msgrcv.
+ * Prints one JSON object per line: {"workload", "value", "unit"}.
+ *   round trip:  parent sends type 1, the child echoes it as type 2
+ *   one-way:     parent sends COUNT messages of type 1, the child receives
+ *                them all and acknowledges with one message of type 2
+ *   pair:        send + receive of 64 bytes in one process
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,119 +14,119 @@
 #include <time.h>
 #include <unistd.h>
 
-struct msg {
+struct message {
     long mtype;
     char mtext[65536];
 };
 
-static double now(void)
+static struct message out, in;
+
+static double
+now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void die(const char *what)
+static void
+check(long r, const char *what)
 {
-    perror(what);
-    exit(1);
+    if (r < 0) {
+        perror(what);
+        exit(1);
+    }
 }
 
-int main(int argc, char **argv)
+static double
+round_trip(int q, size_t size, int count)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: msg_bench pair|rtt|oneway N SIZE\n");
-        return 2;
+    int warm = count / 10;
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < count + warm; i++) {
+            ssize_t n = msgrcv(q, &in, sizeof in.mtext, 1, 0);
+            check(n, "msgrcv");
+            in.mtype = 2;
+            check(msgsnd(q, &in, (size_t)n, 0), "msgsnd");
+        }
+        _exit(0);
     }
-    const char *mode = argv[1];
-    long n = atol(argv[2]);
-    size_t size = (size_t)atol(argv[3]);
-    int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-    if (id < 0)
-        die("msgget");
-    static struct msg out, in;
+    out.mtype = 1;
     memset(out.mtext, 'x', size);
-
-    if (strcmp(mode, "pair") == 0) {
-        out.mtype = 1;
-        double best = 1e9;
-        for (int rep = 0; rep < 5; rep++) {
-            double t0 = now();
-            for (long i = 0; i < n; i++) {
-                if (msgsnd(id, &out, size, 0) < 0)
-                    die("msgsnd");
-                if (msgrcv(id, &in, sizeof in.mtext, 0, 0) < 0)
-                    die("msgrcv");
-            }
-            double per = (now() - t0) / n;
-            if (per < best)
-                best = per;
-        }
-        printf("{\"workload\": \"mq send+receive in one process %zu B\", \"value\": %.4f, "
-               "\"unit\": \"us\"}\n", size, best * 1e6);
-    } else if (strcmp(mode, "rtt") == 0) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            struct msg m;
-            for (long i = 0; i < n + n / 10; i++) {
-                ssize_t got = msgrcv(id, &m, sizeof m.mtext, 1, 0);
-                if (got < 0)
-                    die("child msgrcv");
-                m.mtype = 2;
-                if (msgsnd(id, &m, (size_t)got, 0) < 0)
-                    die("child msgsnd");
-            }
-            _exit(0);
-        }
-        out.mtype = 1;
-        for (long i = 0; i < n / 10; i++) {
-            msgsnd(id, &out, size, 0);
-            msgrcv(id, &in, sizeof in.mtext, 2, 0);
-        }
-        double *samples = malloc(sizeof(double) * n);
-        for (long i = 0; i < n; i++) {
-            double t0 = now();
-            if (msgsnd(id, &out, size, 0) < 0)
-                die("msgsnd");
-            if (msgrcv(id, &in, sizeof in.mtext, 2, 0) < 0)
-                die("msgrcv");
-            samples[i] = now() - t0;
-        }
-        waitpid(pid, NULL, 0);
-        /* median */
-        for (long i = 1; i < n; i++) {
-            double v = samples[i];
-            long j = i - 1;
-            while (j >= 0 && samples[j] > v) {
-                samples[j + 1] = samples[j];
-                j--;
-            }
-            samples[j + 1] = v;
-        }
-        printf("{\"workload\": \"mq round trip %zu B\", \"value\": %.4f, \"unit\": \"us\", "
-               "\"p99_us\": %.4f}\n", size, samples[n / 2] * 1e6, samples[(n * 99) / 100] * 1e6);
-    } else if (strcmp(mode, "oneway") == 0) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            struct msg m;
-            for (long i = 0; i < n; i++)
-                if (msgrcv(id, &m, sizeof m.mtext, 1, 0) < 0)
-                    die("child msgrcv");
-            m.mtype = 2;
-            msgsnd(id, &m, size, 0);
-            _exit(0);
-        }
-        out.mtype = 1;
-        double t0 = now();
-        for (long i = 0; i < n; i++)
-            if (msgsnd(id, &out, size, 0) < 0)
-                die("msgsnd");
-        msgrcv(id, &in, sizeof in.mtext, 2, 0);
-        double elapsed = now() - t0;
-        waitpid(pid, NULL, 0);
-        printf("{\"workload\": \"mq one-way %zu B\", \"value\": %.1f, \"unit\": \"msg/s\"}\n",
-               size, n / elapsed);
+    for (int i = 0; i < warm; i++) {
+        check(msgsnd(q, &out, size, 0), "msgsnd");
+        check(msgrcv(q, &in, sizeof in.mtext, 2, 0), "msgrcv");
     }
-    msgctl(id, IPC_RMID, NULL);
+    double t0 = now();
+    for (int i = 0; i < count; i++) {
+        check(msgsnd(q, &out, size, 0), "msgsnd");
+        check(msgrcv(q, &in, sizeof in.mtext, 2, 0), "msgrcv");
+    }
+    double t = (now() - t0) / count;
+    waitpid(pid, NULL, 0);
+    return t * 1e6;
+}
+
+static double
+one_way(int q, size_t size, int count)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < count; i++)
+            check(msgrcv(q, &in, sizeof in.mtext, 1, 0), "msgrcv");
+        in.mtype = 2;
+        check(msgsnd(q, &in, 1, 0), "msgsnd");
+        _exit(0);
+    }
+    out.mtype = 1;
+    memset(out.mtext, 'y', size);
+    double t0 = now();
+    for (int i = 0; i < count; i++)
+        check(msgsnd(q, &out, size, 0), "msgsnd");
+    check(msgrcv(q, &in, sizeof in.mtext, 2, 0), "msgrcv");
+    double rate = count / (now() - t0);
+    waitpid(pid, NULL, 0);
+    return rate;
+}
+
+static double
+pair(int q, int count)
+{
+    out.mtype = 1;
+    memset(out.mtext, 'p', 64);
+    double best = 1e9;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        for (int i = 0; i < count; i++) {
+            check(msgsnd(q, &out, 64, 0), "msgsnd");
+            check(msgrcv(q, &in, sizeof in.mtext, 0, 0), "msgrcv");
+        }
+        double t = (now() - t0) / count;
+        if (t < best)
+            best = t;
+    }
+    return best * 1e6;
+}
+
+int
+main(int argc, char **argv)
+{
+    int trips = argc > 1 ? atoi(argv[1]) : 20000;
+    int msgs = argc > 2 ? atoi(argv[2]) : 200000;
+    int pairs = argc > 3 ? atoi(argv[3]) : 200000;
+    int q = msgget(IPC_PRIVATE, 0600);
+    check(q, "msgget");
+    printf("{\"workload\": \"mq round trip 64 B\", \"value\": %.4f, \"unit\": \"us\"}\n",
+           round_trip(q, 64, trips));
+    size_t sizes[] = {64, 4096, 8192};
+    for (int i = 0; i < 3; i++) {
+        int n = sizes[i] == 64 ? msgs : msgs / 4;
+        printf("{\"workload\": \"mq one-way %zu B\", \"value\": %.1f, \"unit\": \"msg/s\"}\n",
+               sizes[i], one_way(q, sizes[i], n));
+    }
+    printf("{\"workload\": \"mq in-process pair 64 B\", \"value\": %.4f, \"unit\": \"us\"}\n",
+           pair(q, pairs));
+    msgctl(q, IPC_RMID, NULL);
     return 0;
 }

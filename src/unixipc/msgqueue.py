@@ -1,30 +1,40 @@
 """System V message queues.
 
-A queue is a kernel-held list of typed messages that any process with the
-queue's key (or id) and permission can send to and receive from. unixipc's
-:class:`MessageQueue` exposes every rule of ``msgsnd``/``msgrcv``: type
-selection, ``MSG_EXCEPT``, ``MSG_NOERROR``, blocking and non-blocking calls,
-timeouts, and ``EIDRM`` when the queue is removed under a waiting caller.
-The hot calls (``send``, ``receive``, ``send_many``, ``receive_many``) are
-implemented in C on :class:`unixipc._core.MessageQueueBase`.
+A :class:`MessageQueue` is a kernel-held list of typed messages: any process
+with the key (or the id) and the permission can send and receive. The hot
+methods (:meth:`~MessageQueue.send`, :meth:`~MessageQueue.receive`,
+:meth:`~MessageQueue.send_many`, :meth:`~MessageQueue.receive_many`) are
+implemented in C on :class:`unixipc._core.MessageQueueBase`; this module adds
+opening, status, permissions, removal, ``peek`` and the asyncio twins
+(:meth:`~MessageQueue.send_async`, :meth:`~MessageQueue.receive_async`).
+See docs/message-queues.md for the rules.
 """
 
 from __future__ import annotations
 
-import errno
+import asyncio
+import errno as _errno
+import signal as _signal
+import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
 
 from . import _core
 from .keys import Permissions, format_key, normalize_key
 
-__all__ = ["Message", "MessageQueue", "MessageQueueStat", "MessageQueueLimits",
-           "message_queues", "message_queue_limits"]
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+__all__ = ["Message", "MessageQueue", "MessageQueueStat", "message_queues", "msg_limits",
+           "MessageQueueLimits"]
+
+
+_T = TypeVar("_T")
 
 
 class Message(NamedTuple):
-    """A received message: its type (>= 1) and its bytes."""
+    """One message: its ``type`` (an int >= 1) and its ``data`` (bytes)."""
 
     type: int
     data: bytes
@@ -35,9 +45,19 @@ _core._msg_set_message_type(Message)
 
 @dataclass(frozen=True, slots=True)
 class MessageQueueStat:
-    """Everything ``msgctl(IPC_STAT)`` reports about a queue.
+    """A queue's ``msqid_ds`` record (``msgctl(IPC_STAT)``).
 
-    Times are seconds since the epoch, 0 when the event never happened.
+    Attributes:
+        id: the queue id (msqid).
+        perm: owner, creator, mode, key and sequence number.
+        send_time, receive_time: seconds since the epoch of the last
+            msgsnd / msgrcv (0: never).
+        change_time: of the creation or last IPC_SET.
+        current_bytes: bytes of message text now queued (``__msg_cbytes``).
+        message_count: messages now queued (``msg_qnum``).
+        max_bytes: the most text bytes the queue may hold (``msg_qbytes``).
+        last_send_pid, last_receive_pid: the processes of the last
+            msgsnd / msgrcv (0: none).
     """
 
     id: int
@@ -52,24 +72,25 @@ class MessageQueueStat:
     last_receive_pid: int
 
     @classmethod
-    def _from_raw(cls, msqid: int, raw: dict[str, int]) -> MessageQueueStat:
-        perm = Permissions(key=raw["key"], uid=raw["uid"], gid=raw["gid"], cuid=raw["cuid"],
-                           cgid=raw["cgid"], mode=raw["mode"], seq=raw["seq"])
-        return cls(id=msqid, perm=perm, send_time=raw["send_time"],
-                   receive_time=raw["receive_time"], change_time=raw["change_time"],
-                   current_bytes=raw["current_bytes"], message_count=raw["message_count"],
-                   max_bytes=raw["max_bytes"], last_send_pid=raw["last_send_pid"],
-                   last_receive_pid=raw["last_receive_pid"])
+    def _from_core(cls, msqid: int, d: dict[str, int]) -> MessageQueueStat:
+        perm = Permissions(key=d["key"], uid=d["uid"], gid=d["gid"], cuid=d["cuid"],
+                           cgid=d["cgid"], mode=d["mode"], seq=d["seq"])
+        return cls(id=msqid, perm=perm, send_time=d["send_time"],
+                   receive_time=d["receive_time"], change_time=d["change_time"],
+                   current_bytes=d["current_bytes"], message_count=d["message_count"],
+                   max_bytes=d["max_bytes"], last_send_pid=d["last_send_pid"],
+                   last_receive_pid=d["last_receive_pid"])
 
 
 @dataclass(frozen=True, slots=True)
 class MessageQueueLimits:
-    """The system's message-queue limits (``msgctl(IPC_INFO)``).
+    """The system's message queue limits (``msgctl(IPC_INFO)``).
 
     Attributes:
-        max_message_size: msgmax, the largest message.
-        default_max_bytes: msgmnb, a new queue's byte limit.
-        max_queues: msgmni, how many queues may exist.
+        max_message_size: msgmax, the largest message text in bytes.
+        default_max_bytes: msgmnb, a new queue's ``max_bytes`` and the most
+            an unprivileged owner may set.
+        max_queues: msgmni, queues allowed in this IPC namespace.
     """
 
     max_message_size: int
@@ -77,153 +98,382 @@ class MessageQueueLimits:
     max_queues: int
 
 
-def message_queue_limits() -> MessageQueueLimits:
-    """The system-wide limits that apply to every queue."""
-    info = _core.msg_info(_core.IPC_INFO)
+def msg_limits() -> MessageQueueLimits:
+    """The system's limits (/proc/sys/kernel/msgmax, msgmnb, msgmni)."""
+    _, info = _core.msgctl_info(_core.IPC_INFO)
     return MessageQueueLimits(max_message_size=info["msgmax"],
                               default_max_bytes=info["msgmnb"], max_queues=info["msgmni"])
 
 
-def message_queues() -> list[MessageQueueStat]:
-    """The stat of every message queue in this IPC namespace, as ``ipcs -q``
-    lists them (MSG_INFO for the highest slot, then MSG_STAT_ANY per slot)."""
-    max_index = _core.msg_info(_core.MSG_INFO)["max_index"]
-    found = []
-    for index in range(max_index + 1):
-        try:
-            msqid, raw = _core.msg_stat(index)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.EIDRM, errno.EACCES):
-                continue  # unused slot, removed meanwhile, or unreadable
-            raise
-        found.append(MessageQueueStat._from_raw(msqid, raw))
-    return found
-
-
-def _check_mode(mode: int) -> int:
-    if isinstance(mode, bool) or not isinstance(mode, int):
-        raise TypeError(f"mode must be an int, not {type(mode).__name__}")
-    if not 0 <= mode <= 0o777:
-        raise ValueError(f"mode must be permission bits 0..0o777, not {mode:#o}")
-    return mode
-
-
-def _check_id(value: int, what: str) -> int:
+def _check_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{what} must be >= 0, not {value}")
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     return value
+
+
+def _check_mode(mode: object) -> int:
+    mode = _check_int(mode, "mode")
+    if not 0 <= mode <= 0o777:
+        raise ValueError(f"mode must be permission bits in 0..0o777, not {mode:#o}")
+    return mode
 
 
 class MessageQueue(_core.MessageQueueBase):
     """A System V message queue.
 
+    ``MessageQueue(key)`` opens an existing queue; ``create=True`` creates it
+    if needed; ``exclusive=True`` insists on a new one (FileExistsError if
+    the key is taken); ``key=None`` (IPC_PRIVATE) always makes a new queue
+    that only its id leads to. Used as a context manager, the queue is
+    removed on exit only if this object created it.
+
     Args:
-        key: the queue's key (see :func:`unixipc.ftok`); None makes a new
-            private queue (IPC_PRIVATE), which needs ``create=True``.
-        create: create the queue if no queue has this key (IPC_CREAT).
-        exclusive: with ``create``, fail with FileExistsError if it exists
-            (IPC_EXCL).
-        mode: permission bits of a new queue; ``0o600`` unless asked. When
-            an existing queue is opened, the access asked for: msgget checks
-            these bits against the queue's (the default asks for read and
-            write; ``0o200`` opens a queue this user may only send to).
+        key: a System V key (``ftok``, or any 32-bit int), or None.
+        create: create the queue if the key has none (IPC_CREAT).
+        exclusive: fail with FileExistsError if it exists (IPC_EXCL);
+            implies ``create``.
+        mode: permission bits of a new queue (default 0o600). When an
+            existing queue is opened, the access asked for: msgget checks
+            these bits against the queue's mode, so the default asks for
+            read and write and a queue this user may not use raises
+            PermissionError at once rather than at the first send.
 
     Raises:
+        TypeError, ValueError: bad arguments.
         FileNotFoundError: no queue has this key and ``create`` is false.
-        FileExistsError: ``exclusive`` and the queue exists.
+        FileExistsError: ``exclusive`` and the key is taken.
         PermissionError: the queue's mode does not let this user in.
-        TypeError, ValueError: bad arguments (before any system call).
-
-    Used as a context manager, the queue is removed on exit only if this
-    object created it.
+        OSError(ENOSPC): the system's limit of queues (msgmni) is reached.
     """
+
+    _key: int
+    _created: bool
+    _removed: bool
+
+    if TYPE_CHECKING:  # the C methods, with the result types made precise
+        def receive(self, type: int = 0, *, block: bool = True,
+                    timeout: float | None = None, max_size: int | None = None,
+                    truncate: bool = False, exclude: bool = False,
+                    _cancel: bytearray | None = None) -> Message: ...
+
+        def receive_many(self, max_count: int, type: int = 0, *, block: bool = True,
+                         timeout: float | None = None, max_size: int | None = None,
+                         truncate: bool = False, exclude: bool = False) -> list[Message]: ...
+
+        def _peek(self, index: int = 0, *, max_size: int | None = None) -> Message: ...
 
     def __init__(self, key: int | None = None, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600) -> None:
-        super().__init__()
-        c_key = normalize_key(key)
-        _check_mode(mode)
-        if exclusive and not create:
-            raise ValueError("exclusive=True needs create=True")
-        if c_key == _core.IPC_PRIVATE and not create:
-            raise ValueError("a private queue (key=None) is always new: pass create=True, "
-                             "or open an existing queue by key or with from_id()")
-        self.created = False
-        if create:
-            try:
-                msqid = _core.msgget(c_key, _core.IPC_CREAT | _core.IPC_EXCL | mode)
-                self.created = True
-            except FileExistsError:
-                if exclusive:
-                    raise
-                msqid = _core.msgget(c_key, mode)
+        ckey = normalize_key(key)
+        mode = _check_mode(mode)
+        if exclusive:
+            create = True
+        if ckey == _core.IPC_PRIVATE:
+            msqid, created = _core.msgget(ckey, _core.IPC_CREAT | mode), True
+        elif not create:
+            msqid, created = _core.msgget(ckey, mode), False
         else:
-            msqid = _core.msgget(c_key, mode)
-        self._bind(msqid)
-        self._key = c_key
+            # Try to create first so that we know whether *we* created it.
+            while True:
+                try:
+                    msqid = _core.msgget(ckey, _core.IPC_CREAT | _core.IPC_EXCL | mode)
+                    created = True
+                    break
+                except FileExistsError:
+                    if exclusive:
+                        raise
+                try:
+                    msqid, created = _core.msgget(ckey, mode), False
+                    break
+                except FileNotFoundError:
+                    continue  # removed in between: try creating again
+        self._msqid = msqid
+        self._key = ckey
+        self._created = created
+        self._removed = False
 
     @classmethod
     def from_id(cls, msqid: int) -> MessageQueue:
-        """Open an existing queue by its id (as ``ipcs -q`` shows it).
+        """Open a queue by its id (as ``ipcs -q`` shows it).
 
         Raises:
-            OSError: EINVAL/EIDRM if there is no such queue;
-            PermissionError: the queue is not readable by this user.
+            TypeError, ValueError: ``msqid`` is not an int >= 0.
+            OSError(EINVAL): no queue has this id.
+            ObjectRemovedError: the id belongs to a removed queue.
+            PermissionError: no read permission (the queue is examined with
+                IPC_STAT to check that it exists).
         """
-        _check_id(msqid, "msqid")
-        raw = _core.msgctl_stat(msqid)
+        msqid = _check_int(msqid, "msqid")
+        if not 0 <= msqid < 2**31:
+            raise ValueError(f"msqid must be in 0..2**31-1, not {msqid}")
+        d = _core.msgctl_stat(msqid)
         self = cls.__new__(cls)
-        _core.MessageQueueBase.__init__(self)
-        self._bind(msqid)
-        self._key = raw["key"]
-        self.created = False
+        self._msqid = msqid
+        self._key = d["key"]
+        self._created = False
+        self._removed = False
         return self
+
+    # ---- identity ------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """The queue id (msqid)."""
+        return self._msqid
 
     @property
     def key(self) -> int:
-        """The key the queue was created with (0 for a private queue)."""
+        """The key the queue was opened with (0 for IPC_PRIVATE)."""
         return self._key
 
+    @property
+    def created(self) -> bool:
+        """True when this object created the queue (and so removes it on
+        leaving a ``with`` block)."""
+        return self._created
+
+    def __repr__(self) -> str:
+        return f"<MessageQueue id={self._msqid} key={format_key(self._key)}>"
+
+    # ---- control ---------------------------------------------------------------
+
     def stat(self) -> MessageQueueStat:
-        """``msgctl(IPC_STAT)``: every field of the queue's ``msqid_ds``."""
-        return MessageQueueStat._from_raw(self.id, _core.msgctl_stat(self.id))
+        """The queue's status record (``msgctl(IPC_STAT)``).
 
-    def set(self, *, mode: int | None = None, uid: int | None = None,
-            gid: int | None = None, max_bytes: int | None = None) -> None:
-        """``msgctl(IPC_SET)``: change owner, permission bits or byte limit.
-
-        Only the owner, the creator or a privileged process may do this
-        (PermissionError, EPERM). Raising ``max_bytes`` above the system's
-        msgmnb needs CAP_SYS_RESOURCE (PermissionError).
+        Raises:
+            PermissionError: no read permission.
+            ObjectRemovedError, OSError(EINVAL): the queue is gone.
         """
-        args = [-1 if v is None else v for v in (uid, gid, mode, max_bytes)]
-        if mode is not None:
-            _check_mode(mode)
-        for name, value in (("uid", uid), ("gid", gid), ("max_bytes", max_bytes)):
-            if value is not None:
-                _check_id(value, name)
-        _core.msgctl_set(self.id, *args)
-        self._bind(self.id)  # forget the cached byte limit
+        return MessageQueueStat._from_core(self._msqid, _core.msgctl_stat(self._msqid))
+
+    def set(self, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
+            max_bytes: int | None = None) -> None:
+        """Change owner, mode or byte limit (``msgctl(IPC_SET)``); fields
+        left None keep their value.
+
+        Only the owner, the creator or a privileged process may do this;
+        raising ``max_bytes`` above the system's msgmnb needs
+        CAP_SYS_RESOURCE.
+
+        Raises:
+            TypeError, ValueError: bad arguments (nothing is changed).
+            PermissionError: not allowed (EPERM).
+        """
+        m = -1 if mode is None else _check_mode(mode)
+        u = -1 if uid is None else _check_int(uid, "uid")
+        g = -1 if gid is None else _check_int(gid, "gid")
+        q = -1 if max_bytes is None else _check_int(max_bytes, "max_bytes")
+        for name, value in (("uid", u), ("gid", g)):
+            if value != -1 and not 0 <= value < 2**32 - 1:
+                raise ValueError(f"{name} must be in 0..2**32-2, not {value}")
+        if max_bytes is not None and not 0 <= q < 2**63:
+            raise ValueError(f"max_bytes must be >= 0, not {q}")
+        _core.msgctl_set(self._msqid, m, u, g, q)
 
     def remove(self) -> None:
-        """``msgctl(IPC_RMID)``: remove the queue now. Processes blocked on it
-        wake with ObjectRemovedError; later calls fail the same way (or with
-        EINVAL once the id is reused)."""
-        _core.msgctl_rmid(self.id)
+        """Remove the queue now (``msgctl(IPC_RMID)``).
+
+        Every process blocked on it wakes with ObjectRemovedError; queued
+        messages are discarded.
+
+        Raises:
+            PermissionError: neither owner, creator nor privileged (EPERM).
+            OSError(EINVAL): already removed.
+        """
+        _core.msgctl_rmid(self._msqid)
+        self._removed = True
+
+    def peek(self, index: int = 0, *, max_size: int | None = None,
+             truncate: bool = False) -> Message:
+        """A copy of the message at ``index`` (0 = first), left on the queue.
+
+        Uses ``msgrcv(MSG_COPY)``, which Linux offers only when built with
+        CONFIG_CHECKPOINT_RESTORE. Never blocks.
+
+        Raises:
+            IndexError: the queue has no message at ``index``.
+            OSError(ENOSYS): the kernel has no MSG_COPY.
+            MessageTooLongError: the message is longer than ``max_size``.
+        """
+        try:
+            if truncate and max_size is not None:
+                # The kernel cannot truncate a copy (MSG_COPY with MSG_NOERROR
+                # is EINVAL): copy it whole and cut here.
+                msg = self._peek(index)
+                return Message(msg.type, msg.data[:max_size])
+            return self._peek(index, max_size=max_size)
+        except BlockingIOError as exc:
+            if exc.errno == _errno.ENOMSG:
+                raise IndexError(f"no message at index {index}") from None
+            raise
+
+    # ---- async twins -----------------------------------------------------------
+
+    async def send_async(self, data: Buffer, type: int = 1, *, block: bool = True,
+                         timeout: float | None = None) -> None:
+        """``send`` for asyncio: waits for room without blocking the loop.
+
+        A first attempt is made at once; if the queue is full, the wait
+        happens in a worker thread of its own (a blocked ``msgsnd``; no
+        polling). Cancelling the awaiting task interrupts that wait: the
+        message is then not sent and CancelledError is raised, unless it
+        had already been sent when the cancellation arrived, in which case
+        the call returns normally (the cancellation is absorbed; what
+        happened to the message is never left unknown).
+
+        Raises:
+            As :meth:`send`.
+        """
+        try:
+            return self.send(data, type, block=False)
+        except BlockingIOError:
+            if not block:
+                raise
+        if timeout == 0:
+            return self.send(data, type, timeout=0)
+        snapshot = bytes(data)  # the caller may change its buffer meanwhile
+        await _in_worker(lambda token: self.send(snapshot, type, timeout=timeout,
+                                                 _cancel=token))
+
+    async def receive_async(self, type: int = 0, *, block: bool = True,
+                            timeout: float | None = None, max_size: int | None = None,
+                            truncate: bool = False, exclude: bool = False) -> Message:
+        """``receive`` for asyncio: waits for a message without blocking
+        the loop.
+
+        A queued message is taken at once; otherwise the wait happens in a
+        worker thread of its own (a blocked ``msgrcv``; no polling).
+        Cancelling the awaiting task interrupts that wait without losing a
+        message: ``msgrcv`` either took the message or took nothing. If
+        nothing was taken, CancelledError is raised; if the message had
+        already been taken when the cancellation arrived, it is returned and
+        the cancellation is absorbed.
+
+        Raises:
+            As :meth:`receive`.
+        """
+        try:
+            return self.receive(type, block=False, max_size=max_size, truncate=truncate,
+                                exclude=exclude)
+        except BlockingIOError as exc:
+            if not block or exc.errno != _errno.ENOMSG:
+                raise
+        if timeout == 0:
+            return self.receive(type, timeout=0, max_size=max_size, truncate=truncate,
+                                exclude=exclude)
+        return await _in_worker(lambda token: self.receive(
+            type, timeout=timeout, max_size=max_size, truncate=truncate, exclude=exclude,
+            _cancel=token))
 
     def __enter__(self) -> MessageQueue:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.created:
+        if self._created and not self._removed:
             try:
                 self.remove()
             except OSError as err:
-                if err.errno not in (errno.EINVAL, errno.EIDRM):
+                # Removed by someone else meanwhile: nothing left to do.
+                if err.errno not in (_errno.EINVAL, _errno.EIDRM):
                     raise
 
-    def __repr__(self) -> str:
-        return f"<MessageQueue id={self.id} key={format_key(self.key)}>"
+
+#: After a cancellation, the worker is signalled again this often until its
+#: call has returned (covers a signal that lands just before the call blocks).
+_CANCEL_REPEAT = 0.002
+
+
+async def _in_worker(call: Callable[[bytearray], _T]) -> _T:
+    """Run a blocking send/receive in a thread of its own; on cancellation
+    set the call's token and signal the thread until the call returns.
+
+    The C call checks the token each time it (re)enters the system call; the
+    signal (MSG_CANCEL_SIGNAL, a no-op handler without SA_RESTART) makes a
+    blocked msgsnd/msgrcv return EINTR so that the check happens. The result
+    is whatever the call did: done (returned, cancellation absorbed) or not
+    done (ECANCELED -> CancelledError).
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[_T] = loop.create_future()
+    token = bytearray(1)
+    lock = threading.Lock()
+    running = [True]
+
+    def settle(result: object, error: BaseException | None) -> None:
+        if fut.done():
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        result: object = None
+        error: BaseException | None = None
+        try:
+            result = call(token)
+        except BaseException as exc:  # carried to the loop
+            error = exc
+        with lock:
+            running[0] = False
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    worker = threading.Thread(target=work, name="unixipc-msgqueue-wait", daemon=True)
+    worker.start()
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        pass
+    signo = _core._msg_cancel_signal()
+    token[0] = 1
+
+    def poke() -> None:
+        with lock:
+            if not running[0] or worker.ident is None:
+                return
+            _signal.pthread_kill(worker.ident, signo)
+        loop.call_later(_CANCEL_REPEAT, poke)
+
+    poke()
+    while not fut.done():
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            continue  # cancelled again: still waiting for the worker
+        except BaseException:
+            break
+    exc = fut.exception()
+    if exc is None:
+        return fut.result()  # done before the cancellation could stop it
+    raise asyncio.CancelledError() from (exc if not (isinstance(exc, OSError) and
+                                                      exc.errno == _errno.ECANCELED) else None)
+
+
+def message_queues() -> list[MessageQueueStat]:
+    """The status of every message queue in this IPC namespace.
+
+    Walks the kernel's slots with ``msgctl(MSG_INFO)`` and
+    ``msgctl(MSG_STAT_ANY)`` (which needs no read permission, Linux 4.17+),
+    falling back to ``MSG_STAT``, which skips queues this user cannot read,
+    as ``ipcs -q`` does.
+    """
+    highest, info = _core.msgctl_info(_core.MSG_INFO)
+
+    def walk(any_: bool) -> list[MessageQueueStat]:
+        found = []
+        for index in range(highest + 1):
+            try:
+                msqid, d = _core.msgctl_msg_stat(index, any_)
+            except OSError:
+                continue  # an empty slot (EINVAL) or not readable (EACCES)
+            found.append(MessageQueueStat._from_core(msqid, d))
+        return found
+
+    found = walk(True)
+    if not found and info["msgpool"] > 0:  # msgpool: queues in use
+        found = walk(False)  # a kernel without MSG_STAT_ANY
+    return found

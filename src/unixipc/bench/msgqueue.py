@@ -1,129 +1,223 @@
-"""Message-queue workloads: transports for the two-process engine and the
-in-process send+receive pair that shows a binding's per-call cost."""
+"""Message queue workloads, the same for unixipc, sysv_ipc and (in C)
+bench/c/msg_bench.c.
+
+One queue carries both directions: the parent sends type 1, the child
+answers with type 2.
+
+- round trip: send ``size`` bytes, the child echoes them; mean of ``count``
+  trips in microseconds.
+- one-way: the parent sends ``count`` messages back to back, the child
+  receives them all and acknowledges with one message; messages per second.
+- in-process pair: ``send`` then ``receive`` of 64 bytes in one process, the
+  per-call cost of the binding; best of 5, microseconds per pair.
+- batched one-way (unixipc only): the same stream through ``send_many`` and
+  ``receive_many``.
+
+Each implementation is a :class:`Impl`: how to make a private queue and
+remove it, and the two calls, used as ``send(data, type=t)`` and
+``receive(type=t)`` so every implementation pays the same call shape.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from .harness import Result, time_per_op
+from .harness import Result
 from .twoproc import Link, Transport
 
+__all__ = ["Impl", "unixipc_impl", "sysv_ipc_impl", "round_trip", "one_way", "pair",
+           "batched_one_way", "msgqueue_transport", "sysv_ipc_transport"]
 
-class _MQEnd:
-    """One side of a queue used in both directions: types tell sides apart."""
 
-    def __init__(self, mq: Any, out_type: int, in_type: int) -> None:
-        self.send_fn = mq.send
-        self.receive_fn = mq.receive
-        self.out_type, self.in_type = out_type, in_type
+@dataclass(frozen=True)
+class Impl:
+    """One implementation: ``make()`` returns (send, receive, remove)."""
+
+    name: str
+    make: Callable[[], tuple[Callable[..., Any], Callable[..., Any], Callable[[], None]]]
+
+
+def unixipc_impl() -> Impl:
+    from ..msgqueue import MessageQueue
+
+    def make() -> tuple[Callable[..., Any], Callable[..., Any], Callable[[], None]]:
+        q = MessageQueue(create=True)
+        return q.send, q.receive, q.remove
+
+    return Impl("unixipc", make)
+
+
+def sysv_ipc_impl() -> Impl:
+    """Raises ImportError when sysv_ipc is not installed."""
+    import sysv_ipc
+
+    def make() -> tuple[Callable[..., Any], Callable[..., Any], Callable[[], None]]:
+        q = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX, 0o600, max_message_size=8192)
+        return q.send, q.receive, q.remove
+
+    return Impl("sysv_ipc", make)
+
+
+def _fork(body: Callable[[], None]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            body()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _reap(pid: int) -> None:
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError(f"benchmark child failed with status {status}")
+
+
+def round_trip(impl: Impl, size: int, count: int) -> Result:
+    """Mean round trip of ``size`` bytes between two processes, in us."""
+    send, receive, remove = impl.make()
+    payload = b"x" * size
+    warm = count // 10
+
+    def echo() -> None:
+        for _ in range(count + warm):
+            msg = receive(type=1)
+            send(msg[0] if isinstance(msg[0], bytes) else msg[1], type=2)
+
+    pid = _fork(echo)
+    try:
+        for _ in range(warm):
+            send(payload, type=1)
+            receive(type=2)
+        t0 = time.perf_counter()
+        for _ in range(count):
+            send(payload, type=1)
+            receive(type=2)
+        elapsed = time.perf_counter() - t0
+        _reap(pid)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        remove()
+    return Result(f"mq round trip {size} B", impl.name, elapsed / count * 1e6, "us")
+
+
+def one_way(impl: Impl, size: int, count: int) -> Result:
+    """Messages per second of ``size`` bytes from one process to another."""
+    send, receive, remove = impl.make()
+    payload = b"y" * size
+
+    def sink() -> None:
+        for _ in range(count):
+            receive(type=1)
+        send(b"k", type=2)
+
+    pid = _fork(sink)
+    try:
+        t0 = time.perf_counter()
+        for _ in range(count):
+            send(payload, type=1)
+        receive(type=2)
+        elapsed = time.perf_counter() - t0
+        _reap(pid)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        remove()
+    return Result(f"mq one-way {size} B", impl.name, count / elapsed, "msg/s")
+
+
+def pair(impl: Impl, count: int, repeat: int = 5) -> Result:
+    """A send then a receive of 64 bytes in one process, us per pair."""
+    send, receive, remove = impl.make()
+    payload = b"p" * 64
+    best = float("inf")
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(count):
+                send(payload, type=1)
+                receive(type=0)
+            best = min(best, (time.perf_counter() - t0) / count)
+    finally:
+        remove()
+    return Result("mq in-process pair 64 B", impl.name, best * 1e6, "us")
+
+
+def batched_one_way(size: int, count: int, batch: int = 64) -> Result:
+    """unixipc's send_many/receive_many: messages per second one-way."""
+    from ..msgqueue import MessageQueue
+
+    q = MessageQueue(create=True)
+    messages = [b"y" * size] * batch
+
+    def sink() -> None:
+        got = 0
+        while got < count:
+            got += len(q.receive_many(batch, 1))
+        q.send(b"k", 2)
+
+    pid = _fork(sink)
+    try:
+        t0 = time.perf_counter()
+        sent = 0
+        while sent < count:
+            sent += q.send_many(messages[:count - sent])
+        q.receive(2)
+        elapsed = time.perf_counter() - t0
+        _reap(pid)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        q.remove()
+    return Result(f"mq one-way {size} B", "unixipc send_many/receive_many", count / elapsed,
+                  "msg/s")
+
+
+class _Endpoint:
+    """A twoproc endpoint over one queue: sends one type, receives the other."""
+
+    def __init__(self, send: Callable[..., Any], receive: Callable[..., Any], out_type: int,
+                 in_type: int) -> None:
+        self._send, self._receive = send, receive
+        self._out, self._in = out_type, in_type
 
     def send(self, data: bytes) -> None:
-        self.send_fn(data, self.out_type)
+        self._send(data, type=self._out)
 
     def recv(self, size: int) -> bytes:
-        data: bytes = self.receive_fn(self.in_type)[1]
-        return data
+        msg = self._receive(type=self._in)
+        data = msg[1] if isinstance(msg[1], bytes) else msg[0]
+        return bytes(data)
 
 
-class _SysvEnd(_MQEnd):
-    def recv(self, size: int) -> bytes:
-        data: bytes = self.receive_fn(type=self.in_type)[0]
-        return data
-
-    def send(self, data: bytes) -> None:
-        self.send_fn(data, type=self.out_type)
-
-
-def unixipc_transport() -> Transport:
-    from .. import MessageQueue
+def msgqueue_transport(impl_factory: Callable[[], Impl] = unixipc_impl) -> Transport:
+    """A :class:`~.twoproc.Transport` over one message queue (for the
+    generic ``unixipc bench`` engine); messages up to msgmax (8 KiB)."""
+    impl = impl_factory()
 
     def open_link(size: int) -> Link:
-        mq = MessageQueue(create=True)
-        return Link(parent=_MQEnd(mq, 1, 2), child=_MQEnd(mq, 2, 1), close=mq.remove)
+        send, receive, remove = impl.make()
+        return Link(parent=_Endpoint(send, receive, 1, 2), child=_Endpoint(send, receive, 2, 1),
+                    close=remove)
 
-    return Transport("mq", "unixipc", open_link, max_size=8192)
+    return Transport("mq", impl.name, open_link, max_size=8192)
 
 
 def sysv_ipc_transport() -> Transport:
-    import sysv_ipc
-
-    def open_link(size: int) -> Link:
-        mq = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX, mode=0o600,
-                                   max_message_size=8192)
-        return Link(parent=_SysvEnd(mq, 1, 2), child=_SysvEnd(mq, 2, 1), close=mq.remove)
-
-    return Transport("mq", "sysv_ipc", open_link, max_size=8192)
-
-
-def pair_workloads(size: int = 64) -> list[tuple[str, Callable[[int], None], Callable[[], None]]]:
-    """(impl, run(count), cleanup) for a send+receive pair in one process."""
-    from .. import MessageQueue
-
-    payload = b"p" * size
-    found: list[tuple[str, Callable[[int], None], Callable[[], None]]] = []
-    mq = MessageQueue(create=True)
-
-    def unixipc_pair(count: int, send: Any = mq.send, receive: Any = mq.receive) -> None:
-        for _ in range(count):
-            send(payload)
-            receive()
-
-    found.append(("unixipc", unixipc_pair, mq.remove))
-    try:
-        import sysv_ipc
-    except ImportError:
-        return found
-    smq = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX, mode=0o600,
-                                   max_message_size=8192)
-
-    def sysv_pair(count: int, send: Any = smq.send, receive: Any = smq.receive) -> None:
-        for _ in range(count):
-            send(payload)
-            receive()
-
-    found.append(("sysv_ipc", sysv_pair, smq.remove))
-    return found
-
-
-def pair_results(size: int = 64, count: int = 100_000) -> list[Result]:
-    results = []
-    for impl, run, cleanup in pair_workloads(size):
-        try:
-            results.append(Result(f"mq send+receive in one process {size} B", impl,
-                                  time_per_op(run, count) * 1e6, "us"))
-        finally:
-            cleanup()
-    return results
-
-
-def batch_results(size: int = 64, total: int = 200_000, batch: int = 64) -> list[Result]:
-    """One-way throughput with send_many/receive_many between two processes."""
-    import os
-    import time
-
-    from .. import MessageQueue
-
-    mq = MessageQueue(create=True)
-    try:
-        messages = [b"b" * size] * batch
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                got = 0
-                while got < total:
-                    got += len(mq.receive_many(batch, type=1))
-                mq.send(b"done", type=2)
-                code = 0
-            finally:
-                os._exit(code)
-        t0 = time.perf_counter()
-        for _ in range(total // batch):
-            mq.send_many(messages, type=1)
-        mq.receive(type=2)
-        elapsed = time.perf_counter() - t0
-        os.waitpid(pid, 0)
-    finally:
-        mq.remove()
-    return [Result(f"mq one-way {size} B", "unixipc send_many/receive_many",
-                   total // batch * batch / elapsed, "msg/s")]
+    """The same transport over sysv_ipc (ImportError when not installed)."""
+    return msgqueue_transport(sysv_ipc_impl)

@@ -90,13 +90,17 @@ def mp_pipe_transport() -> Transport:
     return Transport("pipe", "multiprocessing.Pipe", open_link)
 
 
+from .msgqueue import msgqueue_transport, sysv_ipc_transport  # noqa: E402
+
 #: Mechanism name -> transport factories, unixipc's first, then peers.
 REGISTRY: dict[str, list[Callable[[], Transport]]] = {
     "pipe": [os_pipe_transport, mp_pipe_transport],
+    "mq": [msgqueue_transport, sysv_ipc_transport],
 }
 
 #: Factories whose impl is a peer (shown only with --peers).
-PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport}
+PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport,
+                                       sysv_ipc_transport}
 
 
 def collect(mechanism: str, *, peers: bool) -> list[Transport]:
