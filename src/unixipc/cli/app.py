@@ -12,7 +12,7 @@ from .environment import Environment
 from .exitcodes import ExitStatus
 
 #: Subcommand name -> module under unixipc.cli.commands (imported on use).
-COMMANDS = ("ls", "rm", "stat", "mq", "ftok", "tour", "bench")
+COMMANDS = ("ls", "rm", "stat", "mq", "sem", "shm", "ftok", "tour", "bench")
 
 DESCRIPTION = """\
 Every Unix IPC mechanism from the shell: list, inspect and remove System V

@@ -46,9 +46,44 @@ def _message_queues() -> Kind:
     )
 
 
+def _semaphore_sets() -> Kind:
+    from .. import SemaphoreSet, semaphore_sets
+
+    def values(stat: Any) -> str:
+        try:
+            return ",".join(str(v) for v in SemaphoreSet.from_id(stat.id).values)
+        except OSError:
+            return "?"  # not readable by this user
+
+    return Kind(
+        name="sem", flag="-s", title="Semaphore sets", noun="semaphore set",
+        listing=semaphore_sets, from_id=SemaphoreSet.from_id,
+        from_key=lambda key: SemaphoreSet(key),
+        columns=[("nsems", lambda s: s.count), ("values", values)],
+    )
+
+
+def _shared_memory() -> Kind:
+    from .. import SharedMemory, shared_memory_segments
+
+    def status(stat: Any) -> str:
+        return " ".join(w for w, on in (("dest", stat.removed), ("locked", stat.locked)) if on)
+
+    return Kind(
+        name="shm", flag="-m", title="Shared memory segments", noun="segment",
+        listing=shared_memory_segments, from_id=SharedMemory.from_id,
+        from_key=lambda key: SharedMemory(key),
+        columns=[("bytes", lambda s: s.size), ("nattch", lambda s: s.attach_count),
+                 ("cpid", lambda s: s.creator_pid), ("lpid", lambda s: s.last_pid),
+                 ("status", status)],
+    )
+
+
 #: Every kind, in ipcs's order; each entry builds its Kind on first use.
 KIND_FACTORIES: dict[str, Callable[[], Kind]] = {
     "msg": _message_queues,
+    "shm": _shared_memory,
+    "sem": _semaphore_sets,
 }
 
 

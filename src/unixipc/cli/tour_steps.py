@@ -133,6 +133,86 @@ def step_ftok(ctx: TourContext) -> None:
              "the key is built from the file's inode and device and the id's low 8 bits.")
 
 
+def step_message_queue(ctx: TourContext) -> None:
+    from .. import MessageQueue
+
+    mq = MessageQueue(create=True)
+    ctx.defer(mq.remove)
+
+    def child() -> None:
+        for mtype, text in [(4, b"four"), (3, b"three"), (2, b"two"), (1, b"one")]:
+            mq.send(text, type=mtype)
+
+    pid = ctx.fork(child)
+    ctx.check(ctx.wait(pid) == 0, "the sender child failed")
+    ctx.say(f"a child sent types 4, 3, 2, 1 to queue {mq.id}; "
+            f"{mq.stat().message_count} messages wait")
+    first = mq.receive(type=-2, timeout=5)
+    ctx.say(f"receive(type=-2) took type {first.type} ({first.data!r}): the lowest type <= 2")
+    only3 = mq.receive(type=3, timeout=5)
+    ctx.say(f"receive(type=3) took {only3.data!r} from the middle of the queue")
+    rest = mq.receive(type=0, timeout=5)
+    ctx.say(f"receive(type=0) took the oldest left: type {rest.type}")
+    ctx.check((first.type, only3.type, rest.type) == (1, 3, 4), "type selection differs")
+    ctx.rule("msgrcv type 0 takes the first message, >0 the first of that type, <0 the "
+             "lowest type <= |type|.")
+
+
+def step_semaphore(ctx: TourContext) -> None:
+    from .. import SemaphoreSet
+
+    sems = SemaphoreSet(count=3, create=True, initial=[1, 0, 2])
+    ctx.defer(sems.remove)
+    try:
+        sems.op((0, -1), (1, -1), block=False)
+        blocked = False
+    except BlockingIOError:
+        blocked = True
+    ctx.say(f"op((0,-1),(1,-1)) on values [1, 0, 2] without blocking: would block = {blocked}; "
+            f"values still {sems.values}")
+    ctx.check(blocked and sems.values == [1, 0, 2], "a partial semop was applied")
+
+    def child() -> None:
+        sems.op((0, -1), (1, -1), timeout=5)
+
+    pid = ctx.fork(child)
+    import time
+
+    deadline = time.monotonic() + 5
+    while sems[1].ncount == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    ctx.say(f"a child blocks in the same op (ncount of sem 1 = {sems[1].ncount})")
+    sems[1].release()
+    ctx.check(ctx.wait(pid) == 0, "the blocked child did not complete")
+    ctx.say(f"the parent released sem 1; the child's op completed: values {sems.values}")
+    ctx.check(sems.values == [0, 0, 2], "unexpected values after the op")
+    ctx.rule("semop applies all its operations at once or none: never half.")
+
+
+def step_shared_memory(ctx: TourContext) -> None:
+    from .. import SharedMemory
+
+    shm = SharedMemory(size=4096, create=True)
+    ctx.defer(shm.remove)
+    shm.write(b"written by the parent")
+
+    def child() -> None:
+        seen = shm.read(21)
+        shm.write(b"child saw: " + seen, offset=100)
+
+    pid = ctx.fork(child)
+    ctx.check(ctx.wait(pid) == 0, "the child failed")
+    answer = shm.read(32, offset=100)
+    ctx.say(f"the parent wrote into segment {shm.id}; the child read it and wrote back: "
+            f"{answer!r}")
+    ctx.check(answer == b"child saw: written by the parent", "the segment was not shared")
+    ctx.rule("attached shared memory is the same physical pages in every process: no copy "
+             "through the kernel, so access must be coordinated (a semaphore).")
+
+
 STEPS: list[Step] = [
     Step("ftok", "System V keys: ftok", step_ftok),
+    Step("mq", "System V message queues: type selection", step_message_queue),
+    Step("sem", "System V semaphore sets: atomic operations", step_semaphore),
+    Step("shm", "System V shared memory between processes", step_shared_memory),
 ]
