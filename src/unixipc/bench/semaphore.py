@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .harness import Result, time_per_op
+
+if TYPE_CHECKING:
+    from .twoproc import Transport
 
 
 def pair_results(count: int = 200_000) -> list[Result]:
@@ -145,3 +148,94 @@ def shm_results(size: int = 1 << 20, count: int = 500) -> list[Result]:
         view.release()
     return [Result(f"shm+sem copy {size} B blocks", "unixipc", count * size / elapsed / 1e6,
                    "MB/s")]
+
+
+# ---- transports for the two-process engine (unixipc bench) ----------------
+
+class _TokenEnd:
+    """Semaphore ping-pong: 'send' posts the other side's semaphore, 'recv'
+    waits on our own; the payload is not carried (size is ignored)."""
+
+    def __init__(self, post: Any, wait: Any) -> None:
+        self.post, self.wait = post, wait
+
+    def send(self, data: bytes) -> None:
+        self.post(undo=False)
+
+    def recv(self, size: int) -> bytes:
+        self.wait(undo=False)
+        return b""
+
+
+def semaphore_transport() -> "Transport":
+    from .. import SemaphoreSet
+    from .twoproc import Link, Transport
+
+    def open_link(size: int) -> Link:
+        sems = SemaphoreSet(count=2, create=True)
+        a, b = sems[0], sems[1]
+        return Link(parent=_TokenEnd(a.release, b.acquire),
+                    child=_TokenEnd(b.release, a.acquire), close=sems.remove)
+
+    return Transport("sem", "unixipc", open_link, max_size=0)
+
+
+class _SegmentEnd:
+    """Shared memory + semaphores: each direction has its own half of the
+    segment and a 'full' semaphore; 'send' copies into the peer's half and
+    posts it, 'recv' waits for our half and copies out."""
+
+    def __init__(self, view: memoryview, out_at: int, in_at: int, post: Any, wait: Any) -> None:
+        self.view, self.out_at, self.in_at = view, out_at, in_at
+        self.post, self.wait = post, wait
+
+    def send(self, data: bytes) -> None:
+        self.view[self.out_at:self.out_at + len(data)] = data
+        self.post(undo=False)
+
+    def recv(self, size: int) -> bytes:
+        self.wait(undo=False)
+        return bytes(self.view[self.in_at:self.in_at + size])
+
+
+def shared_memory_transport() -> "Transport":
+    """A one-slot mailbox per direction: the engine's send/recv alternate
+    (round trip) or are acknowledged once at the end (one-way), so the
+    one-way figure here is bounded by one message in flight."""
+    from .. import SemaphoreSet, SharedMemory
+    from .twoproc import Link, Transport
+
+    def open_link(size: int) -> Link:
+        sems = SemaphoreSet(count=4, create=True, initial=[0, 0, 1, 1])
+        shm = SharedMemory(size=2 * size, create=True)
+        view = shm.attach()
+        to_child, to_parent, child_free, parent_free = (sems[i] for i in range(4))
+
+        class _Flow(_SegmentEnd):
+            def __init__(self, out_at: int, in_at: int, post: Any, wait: Any, free_out: Any,
+                         free_in: Any) -> None:
+                super().__init__(view, out_at, in_at, post, wait)
+                self.free_out, self.free_in = free_out, free_in
+
+            def send(self, data: bytes) -> None:
+                self.free_out.acquire(undo=False)
+                super().send(data)
+
+            def recv(self, size: int) -> bytes:
+                data = super().recv(size)
+                self.free_in.release(undo=False)
+                return data
+
+        def close() -> None:
+            view.release()
+            shm.detach()
+            shm.remove()
+            sems.remove()
+
+        return Link(parent=_Flow(0, size, to_child.release, to_parent.acquire, child_free,
+                                 parent_free),
+                    child=_Flow(size, 0, to_parent.release, to_child.acquire, parent_free,
+                                child_free),
+                    close=close)
+
+    return Transport("shm", "unixipc", open_link)

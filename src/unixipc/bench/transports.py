@@ -92,10 +92,14 @@ def mp_pipe_transport() -> Transport:
 
 from .msgqueue import msgqueue_transport, sysv_ipc_transport  # noqa: E402
 
+from .semaphore import semaphore_transport, shared_memory_transport  # noqa: E402
+
 #: Mechanism name -> transport factories, unixipc's first, then peers.
 REGISTRY: dict[str, list[Callable[[], Transport]]] = {
     "pipe": [os_pipe_transport, mp_pipe_transport],
     "mq": [msgqueue_transport, sysv_ipc_transport],
+    "sem": [semaphore_transport],
+    "shm": [shared_memory_transport],
 }
 
 #: Factories whose impl is a peer (shown only with --peers).

@@ -58,7 +58,8 @@ class Transport:
     name: str
     impl: str  # "unixipc", "os", "C", or the peer library's name
     open: Callable[[int], Link]
-    #: Largest message this transport can carry (None: no limit).
+    #: Largest message this transport can carry (None: no limit; 0: it
+    #: carries no data at all, only a wake-up, and is measured once).
     max_size: int | None = None
 
 
@@ -121,7 +122,8 @@ def round_trip(transport: Transport, size: int, count: int) -> Result:
     finally:
         _finish(pid, link)
     stats = latency_stats(samples)
-    return Result(f"{transport.name} round trip {size} B", transport.impl,
+    label = f"{transport.name} round trip" + (f" {size} B" if size else "")
+    return Result(label, transport.impl,
                   stats["median_us"], "us", {"p99_us": stats["p99_us"]})
 
 
@@ -149,5 +151,7 @@ def one_way(transport: Transport, size: int, count: int) -> list[Result]:
         _finish(pid, link)
     rate = count / elapsed
     name = f"{transport.name} one-way {size} B"
+    if size == 0:  # a token-only transport (semaphores): no bytes moved
+        return [Result(f"{transport.name} one-way", transport.impl, rate, "msg/s")]
     return [Result(name, transport.impl, rate, "msg/s"),
             Result(name + " MB/s", transport.impl, rate * size / 1e6, "MB/s")]

@@ -63,6 +63,9 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     plan = []
     for mech in mechanisms:
         for transport in collect(mech, peers=args.peers):
+            if transport.max_size == 0:
+                plan.append((transport, 0))  # carries no data: measured once
+                continue
             for size in args.sizes:
                 if transport.max_size is None or size <= transport.max_size:
                     plan.append((transport, size))
