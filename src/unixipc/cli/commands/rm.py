@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 
 from ..environment import Environment
@@ -71,5 +72,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             env.out(f"removed {what}")
         except OSError as exc:
             failures += 1
-            env.err(f"unixipc rm: cannot remove {what}: {exc.strerror or exc}")
+            reason = exc.strerror or str(exc)
+            if exc.errno in (errno.EINVAL, errno.EIDRM, errno.ENOENT):
+                reason = f"it does not exist ({exc.strerror})"
+            env.err(f"unixipc rm: cannot remove {what}: {reason}")
     return ExitStatus.ERROR if failures else ExitStatus.SUCCESS
