@@ -29,6 +29,15 @@ def _pause(timeout: float | None, /) -> None: ...
 # ---- shm ------------------------------------------------------------------
 
 # ---- pipe -----------------------------------------------------------------
+from typing_extensions import Buffer as _Buffer  # noqa: E402
+import os as _os  # noqa: E402
+
+PIPE_BUF: int
+
+def write(fd: int, data: _Buffer, block: bool = True, timeout: float | None = None) -> int: ...
+def read(fd: int, size: int, block: bool = True, timeout: float | None = None) -> bytes: ...
+def open_fifo(path: str | bytes | _os.PathLike[str] | _os.PathLike[bytes], flags: int,
+              timeout: float | None = None, dir_fd: int | None = None) -> int | None: ...
 
 # ---- netdb ----------------------------------------------------------------
 
