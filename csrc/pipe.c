@@ -1,12 +1,386 @@
-/* pipe subsystem: filled in by its issue. */
+/* pipe subsystem: read/write on pipe and FIFO descriptors, the bounded open
+ * of a FIFO.
+ *
+ * write() never lets SIGPIPE kill the process and never touches the
+ * process-wide disposition. When SIGPIPE is ignored or handled (Python
+ * ignores it at startup) write(2) just fails with EPIPE and nothing else is
+ * done. When its action is the default (terminate), SIGPIPE is blocked in the calling thread around
+ * the write(2), and if the write failed with EPIPE the SIGPIPE it raised (a
+ * thread-directed signal, now pending on this thread) is consumed with a
+ * zero-timeout sigtimedwait before the old mask is restored. A SIGPIPE that
+ * was already pending before the write (the caller had it blocked) is left
+ * alone. The caller sees BrokenPipeError.
+ *
+ * Timeouts on read/write use ppoll (a native timed form), then one read or
+ * write that cannot block on a pipe: poll reports a pipe writable when at
+ * least one page (PIPE_BUF bytes) is free, so timed writes go in chunks of at
+ * most PIPE_BUF bytes. The open of a FIFO has no timed form: it goes through
+ * the helper's per-thread timer (UNIXIPC_WAIT_TIMER).
+ */
+#define _GNU_SOURCE
 #include "core.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How a read/write waits. */
+enum io_mode {
+    IO_PLAIN = 0,  /* just make the call (it blocks if the fd is blocking) */
+    IO_TIMED = 1,  /* ppoll with the remaining time first */
+    IO_NOWAIT = 2, /* ppoll with zero time first: not ready -> EAGAIN */
+};
+
+typedef struct {
+    int fd;
+    char *buf;
+    size_t len;
+    enum io_mode mode;
+} io_ctx;
+
+static const struct timespec zero_time = {0, 0};
+
+/* Waits (per mode) for `events` on ctx->fd. Returns 1 when ready, 0 when the
+ * call should be made without waiting, -1 with errno (ETIMEDOUT / EAGAIN). */
+static int
+io_wait(io_ctx *c, short events, const struct timespec *remaining)
+{
+    struct pollfd pfd;
+    int r;
+    if (c->mode == IO_PLAIN)
+        return 0;
+    pfd.fd = c->fd;
+    pfd.events = events;
+    pfd.revents = 0;
+    r = ppoll(&pfd, 1, c->mode == IO_NOWAIT ? &zero_time : remaining, NULL);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        errno = c->mode == IO_NOWAIT ? EAGAIN : ETIMEDOUT;
+        return -1;
+    }
+    if (pfd.revents & POLLNVAL) {
+        errno = EBADF;
+        return -1;
+    }
+    return 1;
+}
+
+/* write(2) with SIGPIPE blocked in this thread; see the file comment. */
+static ssize_t
+write_nosigpipe(int fd, const char *buf, size_t len)
+{
+    sigset_t pipe_set, old_mask, pending;
+    struct sigaction sa;
+    int was_pending = 0, err;
+    ssize_t n;
+
+    /* Only the default action kills; ignored or handled, write(2) just
+     * fails with EPIPE. One rt_sigaction instead of two rt_sigprocmask
+     * calls on the common path (Python ignores SIGPIPE at startup). */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+        sa.sa_handler != SIG_DFL)
+        return write(fd, buf, len);
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+    if (sigismember(&old_mask, SIGPIPE) == 1) {
+        /* Already blocked by the caller: a pending one may be theirs. */
+        sigpending(&pending);
+        was_pending = sigismember(&pending, SIGPIPE) == 1;
+    }
+    n = write(fd, buf, len);
+    err = errno;
+    if (n < 0 && err == EPIPE && !was_pending) {
+        while (sigtimedwait(&pipe_set, NULL, &zero_time) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    errno = err;
+    return n;
+}
+
+static long
+write_fn(void *p, const struct timespec *remaining)
+{
+    io_ctx *c = p;
+    size_t len = c->len;
+    int ready = io_wait(c, POLLOUT, remaining);
+    if (ready < 0)
+        return -1;
+    if (ready && len > PIPE_BUF)
+        len = PIPE_BUF; /* what poll promised fits */
+    ssize_t n = write_nosigpipe(c->fd, c->buf, len);
+    if (n < 0 && errno == EAGAIN && c->mode == IO_TIMED) {
+        errno = EINTR; /* lost a race for the space: wait again, time left */
+    }
+    return (long)n;
+}
+
+static long
+read_fn(void *p, const struct timespec *remaining)
+{
+    io_ctx *c = p;
+    if (io_wait(c, POLLIN, remaining) < 0)
+        return -1;
+    ssize_t n = read(c->fd, c->buf, c->len);
+    if (n < 0 && errno == EAGAIN && c->mode == IO_TIMED)
+        errno = EINTR; /* another reader took the data: wait again */
+    return (long)n;
+}
+
+static int
+as_int(PyObject *obj)
+{
+    long v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v > INT_MAX || v < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError, "value out of range for a C int");
+        return -1;
+    }
+    return (int)v;
+}
+
+static int
+fd_arg(PyObject *obj, int *fd)
+{
+    int v = as_int(obj);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < 0) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
+        return -1;
+    }
+    *fd = v;
+    return 0;
+}
+
+static int
+io_mode_args(PyObject *block, PyObject *timeout, unixipc_deadline *deadline,
+             enum io_mode *mode)
+{
+    int b = unixipc_bool_arg(block, 1);
+    if (b < 0)
+        return -1;
+    if (unixipc_deadline_from_timeout(timeout, deadline) < 0)
+        return -1;
+    if (!b) {
+        *mode = IO_NOWAIT;
+        deadline->infinite = 1;
+    } else {
+        *mode = deadline->infinite ? IO_PLAIN : IO_TIMED;
+    }
+    return 0;
+}
+
+/* write(fd, data, block=True, timeout=None) -> int */
+static PyObject *
+pipe_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"fd", "data", "block", "timeout", NULL};
+    PyObject *v[4];
+    io_ctx ctx;
+    unixipc_deadline deadline;
+    Py_buffer view;
+    Py_ssize_t total = 0;
+    int nonblocking_fd;
+
+    if (unixipc_parse_args("write", args, nargs, kwnames, names, 4, 2, v) < 0)
+        return NULL;
+    if (fd_arg(v[0], &ctx.fd) < 0)
+        return NULL;
+    if (io_mode_args(v[2], v[3], &deadline, &ctx.mode) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(v[1], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (view.len == 0) {
+        PyBuffer_Release(&view);
+        return PyLong_FromLong(0);
+    }
+    nonblocking_fd = -1; /* looked up only if a partial write needs it */
+    while (total < view.len) {
+        ctx.buf = (char *)view.buf + total;
+        ctx.len = (size_t)(view.len - total);
+        long n = unixipc_blocking_call("write", write_fn, &ctx, &deadline, UNIXIPC_WAIT_NATIVE);
+        if (n < 0) {
+            if (total > 0) {
+                if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+                    /* Non-blocking: report what was written. */
+                    PyErr_Clear();
+                    break;
+                }
+                PyObject *type, *exc, *tb;
+                PyErr_Fetch(&type, &exc, &tb);
+                PyErr_NormalizeException(&type, &exc, &tb);
+                PyObject *count = PyLong_FromSsize_t(total);
+                if (count != NULL && exc != NULL) {
+                    if (PyObject_SetAttrString(exc, "characters_written", count) < 0)
+                        PyErr_Clear();
+                }
+                Py_XDECREF(count);
+                PyErr_Restore(type, exc, tb);
+            }
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        total += n;
+        if (total < view.len && ctx.mode == IO_PLAIN) {
+            /* A short write on a blocking fd (a signal) goes on; on an
+             * O_NONBLOCK fd it means "full": return the count. */
+            if (nonblocking_fd < 0) {
+                int fl = fcntl(ctx.fd, F_GETFL);
+                nonblocking_fd = fl >= 0 && (fl & O_NONBLOCK);
+            }
+            if (nonblocking_fd)
+                break;
+        }
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(total);
+}
+
+/* read(fd, size, block=True, timeout=None) -> bytes */
+static PyObject *
+pipe_read(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"fd", "size", "block", "timeout", NULL};
+    PyObject *v[4];
+    io_ctx ctx;
+    unixipc_deadline deadline;
+
+    if (unixipc_parse_args("read", args, nargs, kwnames, names, 4, 2, v) < 0)
+        return NULL;
+    if (fd_arg(v[0], &ctx.fd) < 0)
+        return NULL;
+    Py_ssize_t size = PyLong_AsSsize_t(v[1]);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must be >= 0");
+        return NULL;
+    }
+    if (io_mode_args(v[2], v[3], &deadline, &ctx.mode) < 0)
+        return NULL;
+    PyObject *result = PyBytes_FromStringAndSize(NULL, size);
+    if (result == NULL)
+        return NULL;
+    if (size == 0)
+        return result;
+    ctx.buf = PyBytes_AS_STRING(result);
+    ctx.len = (size_t)size;
+    long n = unixipc_blocking_call("read", read_fn, &ctx, &deadline, UNIXIPC_WAIT_NATIVE);
+    if (n < 0) {
+        Py_DECREF(result);
+        return NULL;
+    }
+    if (n != size && _PyBytes_Resize(&result, n) < 0)
+        return NULL;
+    return result;
+}
+
+typedef struct {
+    int dir_fd;
+    const char *path;
+    int flags;
+    int fd;
+} open_ctx;
+
+static long
+open_fn(void *p, const struct timespec *remaining)
+{
+    open_ctx *c = p;
+    int flags = c->flags | O_CLOEXEC | O_NOFOLLOW;
+    int zero = remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0;
+    if (zero && !(flags & O_NONBLOCK)) {
+        /* No time left: one attempt that does not wait. A reader's
+         * non-blocking open always succeeds; a writer's fails with ENXIO
+         * when there is no reader, which here means "would block". */
+        int fd = openat(c->dir_fd, c->path, flags | O_NONBLOCK);
+        if (fd < 0) {
+            if (errno == ENXIO)
+                errno = ETIMEDOUT;
+            return -1;
+        }
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+            int err = errno;
+            close(fd);
+            errno = err;
+            return -1;
+        }
+        c->fd = fd;
+        return fd;
+    }
+    c->fd = openat(c->dir_fd, c->path, flags);
+    return c->fd;
+}
+
+/* open_fifo(path, flags, timeout=None, dir_fd=AT_FDCWD) -> int | None
+ * Opens with O_CLOEXEC | O_NOFOLLOW; returns the descriptor, or None (after
+ * closing it) when what was opened is not a FIFO. */
+static PyObject *
+open_fifo(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"path", "flags", "timeout", "dir_fd", NULL};
+    PyObject *v[4];
+    PyObject *path_bytes = NULL;
+    open_ctx ctx;
+    unixipc_deadline deadline;
+    struct stat st;
+
+    if (unixipc_parse_args("open_fifo", args, nargs, kwnames, names, 4, 2, v) < 0)
+        return NULL;
+    ctx.flags = as_int(v[1]);
+    if (ctx.flags == -1 && PyErr_Occurred())
+        return NULL;
+    ctx.dir_fd = AT_FDCWD;
+    if (v[3] != NULL && v[3] != Py_None) {
+        ctx.dir_fd = as_int(v[3]);
+        if (ctx.dir_fd == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    if (unixipc_deadline_from_timeout(v[2], &deadline) < 0)
+        return NULL;
+    if (!PyUnicode_FSConverter(v[0], &path_bytes))
+        return NULL;
+    ctx.path = PyBytes_AS_STRING(path_bytes);
+    ctx.fd = -1;
+    long fd = unixipc_blocking_call("open", open_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER);
+    Py_DECREF(path_bytes);
+    if (fd < 0)
+        return NULL;
+    if (fstat((int)fd, &st) < 0) {
+        int err = errno;
+        close((int)fd);
+        return unixipc_raise_errno("fstat", err);
+    }
+    if (!S_ISFIFO(st.st_mode)) {
+        close((int)fd);
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(fd);
+}
+
 PyMethodDef unixipc_pipe_methods[] = {
+    {"write", (PyCFunction)(void (*)(void))pipe_write, METH_FASTCALL | METH_KEYWORDS,
+     "write(fd, data, block=True, timeout=None) -> int: write all of data "
+     "(blocking fd) with SIGPIPE blocked in this thread: EPIPE -> BrokenPipeError."},
+    {"read", (PyCFunction)(void (*)(void))pipe_read, METH_FASTCALL | METH_KEYWORDS,
+     "read(fd, size, block=True, timeout=None) -> bytes: one read(2)."},
+    {"open_fifo", (PyCFunction)(void (*)(void))open_fifo, METH_FASTCALL | METH_KEYWORDS,
+     "open_fifo(path, flags, timeout=None, dir_fd=None) -> int | None: openat "
+     "with O_CLOEXEC|O_NOFOLLOW bounded by timeout; None if not a FIFO."},
     {NULL, NULL, 0, NULL},
 };
 
 int
 unixipc_pipe_exec(PyObject *module)
 {
+    UNIXIPC_ADD_INT(module, PIPE_BUF);
     return 0;
 }

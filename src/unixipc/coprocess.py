@@ -1,5 +1,330 @@
-"""coprocess: filled in by its issue."""
+"""Coprocesses: a filter whose stdin and stdout are both connected to us.
+
+Two rules make coprocesses hang in naive code, and :class:`Coprocess`
+handles both:
+
+1. **Both sides blocked on a full pipe.** If the parent writes a large block
+   while the child writes a large answer before reading the rest, each
+   waits for the other to read. Here every write and read goes through one
+   poll loop: while a send waits for room, the child's output is read into
+   a buffer, so neither side can block the other.
+2. **The filter's output is fully buffered.** C stdio (and awk, Python
+   without ``-u``) buffers stdout in blocks when it is a pipe, so a one-line
+   answer stays in the child until its buffer fills: the parent waits for a
+   line that is never sent. Either the filter flushes after each line (as
+   the notes' add2 does with fflush), or pass ``pty=True``: the child's
+   stdin and stdout become a pseudo-terminal (raw mode, no echo), and stdio
+   line-buffers a terminal. Every read here takes ``timeout=`` so a filter
+   that buffers raises TimeoutError instead of hanging.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import errno
+import os
+import select
+import signal
+import time
+import tty
+from typing import Mapping, Sequence, Union
+
+from . import _core
+from .pipe import _check_timeout, wait_pid
+
+__all__ = ["Coprocess"]
+
+StrOrBytes = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+_CHUNK = 65536
+
+
+class Coprocess:
+    """Start ``argv`` with its stdin and stdout connected to this process.
+
+    Args:
+        argv: the program and its arguments (``argv[0]`` is searched in PATH).
+        pty: connect stdin/stdout to a pseudo-terminal in raw mode (no echo,
+            no newline translation) instead of two pipes, so filters that
+            buffer their output on pipes answer line by line. The child is
+            made a session leader. Closing a pty coprocess cannot send EOF
+            without hanging it up: :meth:`close` hangs up the terminal.
+        env: the child's environment (default: this process's).
+        stderr: a descriptor for the child's stderr (default: inherited).
+
+    Raises:
+        TypeError, ValueError: bad ``argv`` (before anything starts).
+        FileNotFoundError, PermissionError: the program cannot be executed.
+    """
+
+    def __init__(self, argv: Sequence[StrOrBytes], *, pty: bool = False,
+                 env: Mapping[str, str] | None = None, stderr: int | None = None) -> None:
+        if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence):
+            raise TypeError("argv must be a sequence of arguments, e.g. ['awk', '{print}']")
+        if not argv:
+            raise ValueError("argv must not be empty")
+        args = [os.fsencode(a) for a in argv]
+        if any(b"\0" in a for a in args):
+            raise ValueError("argv contains a NUL byte")
+        self.argv = list(argv)
+        self.pty = bool(pty)
+        self._in = bytearray()   # read from the child, not yet returned
+        self._out = bytearray()  # for the child, not yet written
+        self._eof = False
+        self.returncode: int | None = None
+        fds: list[int] = []
+        try:
+            if self.pty:
+                master, slave = os.openpty()
+                fds += [master, slave]
+                tty.setraw(slave)  # no echo, no line editing, no \n -> \r\n
+                actions = [(os.POSIX_SPAWN_DUP2, slave, 0), (os.POSIX_SPAWN_DUP2, slave, 1)]
+                child_ends = [slave]
+                self._rfd = self._wfd = master
+            else:
+                p2c_r, p2c_w = os.pipe2(os.O_CLOEXEC)
+                fds += [p2c_r, p2c_w]
+                c2p_r, c2p_w = os.pipe2(os.O_CLOEXEC)
+                fds += [c2p_r, c2p_w]
+                actions = [(os.POSIX_SPAWN_DUP2, p2c_r, 0), (os.POSIX_SPAWN_DUP2, c2p_w, 1)]
+                child_ends = [p2c_r, c2p_w]
+                self._rfd, self._wfd = c2p_r, p2c_w
+            if stderr is not None:
+                actions.append((os.POSIX_SPAWN_DUP2, stderr, 2))
+            self.pid = os.posix_spawnp(args[0], args,
+                                       os.environ if env is None else env,
+                                       file_actions=actions, setsid=self.pty)
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        for fd in child_ends:
+            os.close(fd)
+        os.set_blocking(self._rfd, False)
+        os.set_blocking(self._wfd, False)
+
+    # ---- the one loop -------------------------------------------------------------
+
+    def _pump(self, deadline: float | None, *, want_line: bool = False,
+              want_data: bool = False, want_sent: bool = False, drain: bool = False) -> None:
+        """Move bytes both ways until the wanted condition holds; TimeoutError
+        at the deadline. Reading never stops while we wait, writing goes on
+        whenever there is something to send."""
+        while True:
+            if want_line and (b"\n" in self._in or self._eof):
+                return
+            if want_data and (self._in or self._eof):
+                return
+            if want_sent and not self._out:
+                return
+            if drain and self._eof:
+                return
+            poller = select.poll()
+            rfd, wfd = self._rfd, self._wfd
+            r_ev = 0 if self._eof or rfd < 0 else select.POLLIN
+            w_ev = select.POLLOUT if self._out and wfd >= 0 else 0
+            if rfd == wfd:
+                if r_ev | w_ev:
+                    poller.register(rfd, r_ev | w_ev)
+            else:
+                if r_ev:
+                    poller.register(rfd, r_ev)
+                if w_ev:
+                    poller.register(wfd, w_ev)
+            if not r_ev and not w_ev:
+                raise EOFError("the coprocess closed its output")
+            if deadline is None:
+                events = poller.poll()
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r}: timed out")
+                events = poller.poll(left * 1000)
+                if not events and deadline - time.monotonic() <= 0:
+                    raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r}: timed out")
+            for fd, ev in events:
+                if fd == rfd and ev & (select.POLLIN | select.POLLHUP | select.POLLERR) and r_ev:
+                    self._read_some()
+                if fd == wfd and w_ev and ev & (select.POLLOUT | select.POLLERR | select.POLLHUP):
+                    self._write_some()
+
+    def _read_some(self) -> None:
+        try:
+            chunk = os.read(self._rfd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:  # a pty whose other side is closed
+                raise
+            chunk = b""
+        if chunk:
+            self._in += chunk
+        else:
+            self._eof = True
+
+    def _write_some(self) -> None:
+        try:
+            n = _core.write(self._wfd, self._out, False)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.EIO):
+                raise
+            self._out.clear()
+            raise BrokenPipeError(errno.EPIPE, f"coprocess {self.argv[0]!r} closed its input "
+                                  "(or exited)") from None
+        del self._out[:n]
+
+    @staticmethod
+    def _deadline(timeout: float | None) -> float | None:
+        _check_timeout(timeout)
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _check_open(self) -> None:
+        if self._rfd < 0:
+            raise ValueError("I/O operation on a closed coprocess")
+
+    # ---- public I/O -------------------------------------------------------------------
+
+    def send(self, data: bytes | bytearray | memoryview | str, *,
+             timeout: float | None = None) -> None:
+        """Send ``data`` to the child's stdin (str is encoded as UTF-8).
+
+        Returns once all of it is written. While waiting for room, the
+        child's output is read and kept for :meth:`readline`, so a child
+        that writes before reading cannot deadlock with us.
+
+        Raises:
+            BrokenPipeError: the child closed its stdin or exited.
+            TimeoutError: ``timeout`` seconds passed first (the rest of
+                ``data`` stays queued and goes with the next call).
+            ValueError: the coprocess is closed.
+        """
+        self._check_open()
+        if self._wfd < 0:
+            raise ValueError("the coprocess's input was closed with close_input()")
+        deadline = self._deadline(timeout)
+        self._out += data.encode() if isinstance(data, str) else data
+        self._write_some()
+        if self._out:
+            self._pump(deadline, want_sent=True)
+
+    def readline(self, *, timeout: float | None = None) -> bytes:
+        """Return the next line from the child's stdout, with its ``b"\\n"``
+        (the last line may lack it).
+
+        Blocks until a whole line is there, reading and writing meanwhile;
+        ``timeout`` bounds the wait (None: forever).
+
+        Raises:
+            EOFError: the child closed its stdout (or exited) with no line left.
+            TimeoutError: no whole line within ``timeout``.
+            BrokenPipeError: queued input could not be sent (child gone).
+        """
+        self._check_open()
+        self._pump(self._deadline(timeout), want_line=True)
+        i = self._in.find(b"\n")
+        if i < 0:
+            if not self._in:
+                raise EOFError(f"coprocess {self.argv[0]!r} closed its output")
+            i = len(self._in) - 1
+        line = bytes(self._in[:i + 1])
+        del self._in[:i + 1]
+        return line
+
+    def read(self, size: int = _CHUNK, *, timeout: float | None = None) -> bytes:
+        """Return at most ``size`` bytes of output, waiting (bounded by
+        ``timeout``) until there is some; ``b""`` once the output ended."""
+        self._check_open()
+        self._pump(self._deadline(timeout), want_data=True)
+        data = bytes(self._in[:size])
+        del self._in[:size]
+        return data
+
+    def request(self, line: bytes | str, *, timeout: float | None = None) -> bytes:
+        """Send one line (``b"\\n"`` added if missing) and return one reply
+        line. ``timeout`` bounds the whole exchange.
+
+        Raises:
+            TimeoutError: no reply line in time (a filter whose output is
+                buffered: make it flush, or use ``pty=True``). A late reply
+                is returned by the next readline.
+            EOFError, BrokenPipeError: the child closed its end or exited.
+        """
+        data = line.encode() if isinstance(line, str) else bytes(line)
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        deadline = self._deadline(timeout)
+        self.send(data, timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.readline(timeout=left)
+
+    # ---- ending --------------------------------------------------------------------
+
+    def close_input(self, *, timeout: float | None = None) -> None:
+        """Flush queued input and close the child's stdin (it sees EOF).
+        Pipes only: a pty has one end for both directions."""
+        if self.pty:
+            raise ValueError("a pty coprocess has no separate input to close: use close()")
+        if self._wfd >= 0:
+            try:
+                if self._out:
+                    self._pump(self._deadline(timeout), want_sent=True)
+            finally:
+                os.close(self._wfd)
+                self._wfd = -1
+
+    def close(self, *, timeout: float | None = None) -> int:
+        """End the conversation and wait for the child; return its exit
+        status as :attr:`returncode` (the exit code, or ``-N`` if killed by
+        signal N, like subprocess).
+
+        With pipes: queued input is flushed, stdin closed (EOF), the rest
+        of the output is read and dropped until the child closes stdout,
+        then the child is waited for. With a pty: the terminal is hung up
+        (the child sees end of file, or SIGHUP) and the child waited for.
+        ``timeout`` bounds all of it; on TimeoutError the child is left
+        running (call :meth:`kill`, then close again).
+        """
+        if self.returncode is not None:
+            return self.returncode
+        deadline = self._deadline(timeout)
+        if self._rfd >= 0:
+            if not self.pty:
+                try:
+                    self.close_input(timeout=timeout)
+                except BrokenPipeError:
+                    pass
+                try:
+                    while not self._eof:
+                        self._pump(deadline, drain=True)
+                        self._in.clear()
+                except EOFError:
+                    pass
+            os.close(self._rfd)
+            self._rfd = self._wfd = -1
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        status = wait_pid(self.pid, left)
+        if status is None:
+            raise TimeoutError(errno.ETIMEDOUT,
+                               f"coprocess {self.argv[0]!r} (pid {self.pid}) did not exit")
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the child (no error if it already exited)."""
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def __enter__(self) -> Coprocess:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.kill()
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.returncode is None else f"returncode={self.returncode}"
+        return f"<Coprocess pid={self.pid} argv={self.argv!r} pty={self.pty} {state}>"

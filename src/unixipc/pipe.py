@@ -1,5 +1,455 @@
-"""pipe: filled in by its issue."""
+"""Anonymous pipes and popen/pclose.
+
+A pipe is a one-way byte stream kept by the kernel: what the writer end
+writes, the reader end reads, in order. The rules that matter:
+
+- A read returns what is there (at most ``size`` bytes); it blocks while the
+  pipe is empty and a writer exists; it returns ``b""`` (end of file) once
+  every writer has closed.
+- A write of at most :data:`PIPE_BUF` bytes is atomic: it is never
+  interleaved with other writers' data. Larger writes may be.
+- Writing when no reader is left raises :class:`BrokenPipeError`. unixipc
+  never lets the SIGPIPE that goes with it kill the process (see
+  :meth:`PipeWriter.write`).
+- The pipe holds :attr:`Pipe.capacity` bytes (64 KiB by default on Linux);
+  a writer blocks when it is full.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import errno
+import fcntl
+import io
+import os
+import select
+import time
+from typing import IO, Any, Literal
+
+from . import _core
+from .errors import error_from_errno
+
+__all__ = ["PIPE_BUF", "Pipe", "PipeReader", "PipeWriter", "PopenFile", "popen", "pclose"]
+
+#: The largest write the kernel guarantees to be atomic on a pipe or FIFO
+#: (4096 on Linux). Not the pipe's size: see :attr:`Pipe.capacity`.
+PIPE_BUF: int = _core.PIPE_BUF
+
+_F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+_F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be None or a number, not {type(timeout).__name__}")
+        if not timeout >= 0:
+            raise ValueError("timeout must be >= 0 (or None to wait forever)")
+
+
+class _PipeEnd(io.FileIO):
+    """Shared base of the two ends: a FileIO whose descriptor is forgotten
+    (set to -1) on close, so stale use fails with ValueError."""
+
+    _fd: int
+
+    def __init__(self, fd: int, mode: str, *, name: str | None = None) -> None:
+        super().__init__(fd, mode, closefd=True)
+        self._fd = fd
+        if name is not None:
+            self.name = name
+
+    def close(self) -> None:
+        """Close this end (idempotent). The other end sees EOF (reader) or
+        BrokenPipeError (writer) once every copy of this end is closed."""
+        self._fd = -1
+        super().close()
+
+    @property
+    def nonblocking(self) -> bool:
+        """Whether the descriptor is in O_NONBLOCK mode (shared with every
+        process holding the same open file description)."""
+        return not os.get_blocking(self.fileno())
+
+    @nonblocking.setter
+    def nonblocking(self, value: bool) -> None:
+        os.set_blocking(self.fileno(), not value)
+
+    @property
+    def capacity(self) -> int:
+        """The pipe's buffer size in bytes (F_GETPIPE_SZ); see
+        :attr:`Pipe.capacity`."""
+        return _get_capacity(self.fileno())
+
+    @capacity.setter
+    def capacity(self, size: int) -> None:
+        _set_capacity(self.fileno(), size)
+
+    def set_inheritable(self, inheritable: bool) -> None:
+        """Clear (True) or set (False) close-on-exec, to hand this end to a
+        program started with exec (``subprocess`` does it for ``pass_fds``)."""
+        os.set_inheritable(self.fileno(), inheritable)
+
+
+class PipeReader(_PipeEnd):
+    """The read end of a pipe or FIFO: a binary, unbuffered file object
+    (:class:`io.FileIO`) with ``block=``/``timeout=`` on :meth:`read`."""
+
+    def __init__(self, fd: int, *, name: str | None = None) -> None:
+        super().__init__(fd, "rb", name=name)
+
+    def read(self, size: int | None = -1, /, *, block: bool = True,
+             timeout: float | None = None) -> bytes:
+        """Read at most ``size`` bytes (one read(2)); ``-1``/None: until EOF.
+
+        Blocks while the pipe is empty and a writer exists. ``block=False``
+        makes one attempt that does not wait; ``timeout`` bounds the wait in
+        seconds (None: forever). Signals are retried (EINTR never escapes).
+
+        Returns:
+            The bytes read; ``b""`` at end of file (every writer closed).
+
+        Raises:
+            BlockingIOError: no data yet but a writer exists, and the call
+                may not wait (``block=False`` or the end is non-blocking).
+            TimeoutError: ``timeout`` ran out with no data.
+            ValueError: the end is closed.
+        """
+        if size is None or size < 0:
+            return self.readall(block=block, timeout=timeout)
+        return _core.read(self._fd, size, block, timeout)
+
+    def readall(self, *, block: bool = True, timeout: float | None = None) -> bytes:
+        """Read until end of file (every writer closed). ``timeout`` bounds
+        the whole call (TimeoutError; what was read so far is lost)."""
+        _check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        parts: list[bytes] = []
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            chunk = _core.read(self._fd, 65536, block, left)
+            if not chunk:
+                return b"".join(parts)
+            parts.append(chunk)
+
+    def readinto(self, buffer: Any, /) -> int:
+        """Read into a writable buffer (one read(2), blocking); returns the
+        count, 0 at end of file. BlockingIOError on an empty non-blocking end."""
+        n = super().readinto(buffer)
+        if n is None:
+            raise error_from_errno(errno.EAGAIN, "read")
+        return n
+
+    def read_exactly(self, size: int, *, timeout: float | None = None) -> bytes:
+        """Read exactly ``size`` bytes. EOFError if the writers close first;
+        TimeoutError if ``timeout`` (for the whole call) runs out."""
+        _check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        parts: list[bytes] = []
+        got = 0
+        while got < size:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            chunk = _core.read(self._fd, size - got, True, left)
+            if not chunk:
+                raise EOFError(f"end of file after {got} of {size} bytes")
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+
+class PipeWriter(_PipeEnd):
+    """The write end of a pipe or FIFO: a binary, unbuffered file object
+    (:class:`io.FileIO`) whose writes never kill the process with SIGPIPE."""
+
+    def __init__(self, fd: int, *, name: str | None = None) -> None:
+        super().__init__(fd, "wb", name=name)
+
+    def write(self, data: Any, /, *, block: bool = True,
+              timeout: float | None = None) -> int:
+        """Write all of ``data`` (a bytes-like object) and return its length.
+
+        Blocks while the pipe is full. On a non-blocking end, or with
+        ``block=False``, writes what fits without waiting and returns that
+        count. ``timeout`` bounds the wait in seconds (None: forever); a
+        timed write goes in pieces of at most PIPE_BUF bytes, each atomic.
+
+        SIGPIPE: if no reader is left the kernel fails the write with EPIPE
+        and sends SIGPIPE to this thread. When SIGPIPE's action is the
+        default (terminate), unixipc blocks SIGPIPE in this thread for the
+        duration of the write and consumes the signal it caused; the
+        program's disposition is never changed. You get BrokenPipeError.
+
+        Raises:
+            BrokenPipeError: no reader is left (``characters_written`` says
+                how much of ``data`` went before).
+            BlockingIOError: nothing could be written without waiting.
+            TimeoutError: ``timeout`` ran out (``characters_written`` set
+                when part of ``data`` was written).
+            ValueError: the end is closed.
+        """
+        return _core.write(self._fd, data, block, timeout)
+
+    def write_record(self, data: Any, /, *, block: bool = True,
+                     timeout: float | None = None) -> int:
+        """Write ``data`` as one atomic record: never interleaved with other
+        writers' data, because it is at most PIPE_BUF bytes and goes in one
+        write(2).
+
+        Raises:
+            ValueError: ``data`` is longer than PIPE_BUF (before any write).
+            BrokenPipeError, BlockingIOError, TimeoutError: as :meth:`write`.
+        """
+        n = memoryview(data).nbytes
+        if n > PIPE_BUF:
+            raise ValueError(f"record of {n} bytes is larger than PIPE_BUF ({PIPE_BUF}): "
+                             "it could be interleaved with other writers' data")
+        return _core.write(self._fd, data, block, timeout)
+
+
+def _get_capacity(fd: int) -> int:
+    try:
+        return fcntl.fcntl(fd, _F_GETPIPE_SZ)
+    except OSError as exc:
+        raise error_from_errno(exc.errno or 0, "fcntl(F_GETPIPE_SZ)") from None
+
+
+def pipe_max_size() -> int:
+    """The largest capacity an unprivileged process may set
+    (/proc/sys/fs/pipe-max-size)."""
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        return int(f.read())
+
+
+def _set_capacity(fd: int, size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"capacity must be an int, not {type(size).__name__}")
+    if size <= 0:
+        raise ValueError("capacity must be > 0")
+    if size > 0x7FFFFFFF:
+        raise ValueError("capacity must fit in a C int")
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+    except OSError as exc:
+        err = error_from_errno(exc.errno or 0, "fcntl(F_SETPIPE_SZ)")
+        if exc.errno == errno.EPERM:
+            err = PermissionError(exc.errno, f"fcntl(F_SETPIPE_SZ): {size} bytes is above "
+                                  "/proc/sys/fs/pipe-max-size (or the user's pipe quota) "
+                                  "and the process lacks CAP_SYS_RESOURCE")
+        elif exc.errno == errno.EBUSY:
+            err = error_from_errno(exc.errno or 0, "fcntl(F_SETPIPE_SZ): the pipe holds more data "
+                                   "than the new size")
+        raise err from None
+
+
+class Pipe:
+    """An anonymous pipe: ``reader`` and ``writer`` file objects.
+
+    Args:
+        nonblock: open both ends O_NONBLOCK (reads of an empty pipe and
+            writes to a full one raise BlockingIOError instead of waiting).
+        packet: "packet mode" (O_DIRECT, Linux 3.4+): each write of at most
+            PIPE_BUF bytes is one packet and each read returns at most one
+            packet (a read shorter than the packet discards the rest).
+        inheritable: leave close-on-exec off (default: on, so a program
+            started with exec inherits neither end unless you pass it).
+
+    Handing an end to a child: after ``os.fork()`` both processes hold both
+    ends: each closes the end it does not use (``p.writer.close()`` in the
+    reader), or EOF never comes. For ``subprocess`` pass the descriptor:
+    ``subprocess.Popen(cmd, pass_fds=[p.writer.fileno()])`` and close it in
+    the parent afterwards, or use ``stdout=p.writer``.
+    """
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self, *, nonblock: bool = False, packet: bool = False,
+                 inheritable: bool = False) -> None:
+        flags = 0 if inheritable else os.O_CLOEXEC
+        if nonblock:
+            flags |= os.O_NONBLOCK
+        if packet:
+            flags |= os.O_DIRECT
+        try:
+            r, w = os.pipe2(flags)
+        except OSError as exc:
+            raise error_from_errno(exc.errno or 0, "pipe2") from None
+        #: The read end (:class:`PipeReader`).
+        self.reader = PipeReader(r, name=f"<pipe reader {r}>")
+        #: The write end (:class:`PipeWriter`).
+        self.writer = PipeWriter(w, name=f"<pipe writer {w}>")
+
+    @property
+    def capacity(self) -> int:
+        """The pipe's buffer size in bytes (F_GETPIPE_SZ; 65536 by default).
+
+        Setting it (F_SETPIPE_SZ) rounds up to a power-of-two number of
+        pages. Above /proc/sys/fs/pipe-max-size (1 MiB by default) it needs
+        CAP_SYS_RESOURCE: PermissionError otherwise. Shrinking below the
+        data held raises OSError(EBUSY). TypeError/ValueError for a bad size.
+        """
+        end = self.writer if not self.writer.closed else self.reader
+        return _get_capacity(end.fileno())
+
+    @capacity.setter
+    def capacity(self, size: int) -> None:
+        end = self.writer if not self.writer.closed else self.reader
+        _set_capacity(end.fileno(), size)
+
+    def close(self) -> None:
+        """Close both ends (idempotent)."""
+        self.reader.close()
+        self.writer.close()
+
+    def __enter__(self) -> Pipe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Pipe reader={self.reader.name!r} writer={self.writer.name!r}>"
+
+
+# ---- popen / pclose -------------------------------------------------------------------
+
+
+class PopenFile:
+    """What :func:`popen` returns: a file object (binary, or text with
+    ``encoding=``) on the pipe to or from ``/bin/sh -c cmd``.
+
+    Delegates file methods to the underlying stream (``read``, ``write``,
+    ``readline``, iteration, ...). Close it with :func:`pclose` (or
+    :meth:`close`, which returns the same wait status), or use it as a
+    context manager.
+    """
+
+    def __init__(self, stream: IO[Any], pid: int, mode: str, cmd: str) -> None:
+        self._stream = stream
+        self.pid = pid
+        self.mode = mode
+        self.cmd = cmd
+        self._status: int | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __iter__(self) -> Any:
+        return iter(self._stream)
+
+    @property
+    def closed(self) -> bool:
+        return self._status is not None
+
+    def close(self) -> int:
+        """Same as ``pclose(self)``."""
+        return pclose(self)
+
+    def __enter__(self) -> PopenFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is None:
+            pclose(self)
+
+    def __repr__(self) -> str:
+        return f"<PopenFile pid={self.pid} mode={self.mode!r} cmd={self.cmd!r}>"
+
+
+def popen(cmd: str | bytes, mode: Literal["r", "w", "rb", "wb"] = "r", *,
+          encoding: str | None = None, errors: str | None = None) -> PopenFile:
+    """Run ``/bin/sh -c cmd`` with a pipe on its stdout ("r") or stdin ("w").
+
+    As C's popen: the shell is started as ``execl("/bin/sh", "sh", "-c",
+    cmd)``; the parent's end is close-on-exec, so commands started by later
+    popen calls do not inherit it. Binary by default; ``encoding=`` gives a
+    text stream.
+
+    Returns:
+        A :class:`PopenFile`; pass it to :func:`pclose`.
+
+    Raises:
+        TypeError, ValueError: bad ``cmd`` or ``mode`` (before anything runs).
+        OSError: pipe2 or posix_spawn failed (nothing is left behind).
+    """
+    if not isinstance(cmd, (str, bytes)):
+        raise TypeError(f"cmd must be str or bytes, not {type(cmd).__name__}")
+    if (b"\0" in cmd) if isinstance(cmd, bytes) else ("\0" in cmd):
+        raise ValueError("cmd contains a NUL byte")
+    if mode not in ("r", "w", "rb", "wb"):
+        raise ValueError(f"mode must be 'r' or 'w', not {mode!r}")
+    reading = mode[0] == "r"
+    r, w = os.pipe2(os.O_CLOEXEC)
+    child_fd, parent_fd = (w, r) if reading else (r, w)
+    target = 1 if reading else 0
+    try:
+        pid = os.posix_spawn("/bin/sh", ["sh", "-c", cmd],
+                             os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, child_fd, target)])
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
+    os.close(child_fd)
+    end: _PipeEnd = (PipeReader(parent_fd, name=f"<popen {cmd!r}>") if reading
+                     else PipeWriter(parent_fd, name=f"<popen {cmd!r}>"))
+    stream: IO[Any] = end
+    if encoding is not None:
+        buffered: IO[bytes] = (io.BufferedReader(end) if reading
+                               else io.BufferedWriter(end))
+        stream = io.TextIOWrapper(buffered, encoding=encoding, errors=errors,
+                                  write_through=not reading)
+    return PopenFile(stream, pid, mode[0], cmd if isinstance(cmd, str) else os.fsdecode(cmd))
+
+
+def pclose(f: PopenFile) -> int:
+    """Close a stream from :func:`popen` and wait for its shell.
+
+    Returns:
+        The raw wait status, as C's pclose: ``os.waitstatus_to_exitcode``
+        (or ``os.WEXITSTATUS``/``os.WTERMSIG``) decodes it; ``exit 3``
+        gives ``3 << 8``.
+
+    Raises:
+        TypeError: ``f`` did not come from popen.
+        ValueError: ``f`` was already closed with pclose.
+    """
+    if not isinstance(f, PopenFile):
+        raise TypeError(f"pclose() needs a stream returned by unixipc.popen, "
+                        f"not {type(f).__name__}")
+    if f._status is not None:
+        raise ValueError("pclose() of a stream that is already closed")
+    try:
+        f._stream.close()
+    except BrokenPipeError:
+        pass  # unflushed text for a shell that is gone; the status says why
+    _, status = os.waitpid(f.pid, 0)
+    f._status = status
+    return status
+
+
+def wait_pid(pid: int, timeout: float | None) -> int | None:
+    """Wait for child ``pid`` up to ``timeout`` seconds without polling
+    (pidfd); return its raw wait status, or None if it is still running."""
+    _check_timeout(timeout)
+    if timeout is None:
+        return os.waitpid(pid, 0)[1]
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        return status
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        deadline = time.monotonic() + timeout
+        while True:  # fallback without pidfd: short sleeps
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if poller.poll(timeout * 1000):  # PEP 475: retried with time left
+            return os.waitpid(pid, 0)[1]
+        return None
+    finally:
+        os.close(pidfd)

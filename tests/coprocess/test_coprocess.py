@@ -1,0 +1,153 @@
+"""Coprocesses: the add2 filter, pty for buffering filters, no deadlocks,
+clear errors when the child goes away."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from unixipc import Coprocess
+
+
+def test_add2_answers_a_thousand_requests(cpeer):
+    with Coprocess([cpeer("co_add2")]) as co:
+        for i in range(1000):
+            assert co.request(f"{i} {2 * i}", timeout=10) == f"{3 * i}\n".encode()
+        assert co.request(b"not numbers", timeout=10) == b"invalid parameter.\n"
+        assert co.request("7 -9\n", timeout=10) == b"-2\n"
+    assert co.returncode == 0
+
+
+def test_awk_with_a_pty_answers_line_by_line():
+    co = Coprocess(["awk", "{print $1+$2}"], pty=True)
+    try:
+        assert co.request("1 2", timeout=10) == b"3\n"  # no echo, no \r\n
+        assert co.request("40 2", timeout=10) == b"42\n"
+    finally:
+        status = co.close(timeout=10)
+    assert status in (0, -signal.SIGHUP)
+
+
+def test_awk_on_pipes_buffers_and_request_times_out():
+    co = Coprocess(["awk", "{print $1+$2}"])
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            co.request("1 2", timeout=0.5)
+        assert 0.49 <= time.monotonic() - t0 < 3.0
+        # The answer was only buffered: closing stdin makes awk flush it.
+        co.close_input(timeout=5)
+        assert co.readline(timeout=10) == b"3\n"
+    finally:
+        assert co.close(timeout=10) == 0
+
+
+def test_python_without_u_needs_a_pty():
+    script = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper())\n"
+    with Coprocess([sys.executable, "-c", script], pty=True) as co:
+        assert co.request("abc", timeout=10) == b"ABC\n"
+
+
+MIB = 1 << 20
+WRITES_FIRST = ("import sys\n"
+                "sys.stdout.buffer.write(b'o' * (1 << 20) + b'\\n'); sys.stdout.flush()\n"
+                "data = sys.stdin.buffer.read()\n"
+                "sys.stdout.buffer.write(b'%d\\n' % len(data))\n")
+
+
+def test_a_child_that_writes_a_mebibyte_before_reading_does_not_deadlock():
+    with Coprocess([sys.executable, "-c", WRITES_FIRST]) as co:
+        co.send(b"i" * MIB, timeout=30)  # the child is not reading yet
+        co.close_input(timeout=30)
+        assert co.readline(timeout=30) == b"o" * MIB + b"\n"
+        assert co.readline(timeout=30) == b"%d\n" % MIB
+        with pytest.raises(EOFError):
+            co.readline(timeout=30)
+    assert co.returncode == 0
+
+
+def test_close_returns_the_exit_status():
+    co = Coprocess(["sh", "-c", "read x; echo got $x; exit 7"])
+    assert co.request("it", timeout=10) == b"got it\n"
+    assert co.close(timeout=10) == 7
+    assert co.close() == 7  # idempotent
+
+
+def test_a_child_that_exits_gives_eof_and_broken_pipe():
+    co = Coprocess(["sh", "-c", "echo bye"])
+    assert co.readline(timeout=10) == b"bye\n"
+    with pytest.raises(EOFError):
+        co.readline(timeout=10)
+    os.waitid(os.P_PID, co.pid, os.WEXITED | os.WNOWAIT)
+    with pytest.raises(BrokenPipeError):
+        co.send(b"x" * 200_000, timeout=10)
+    assert co.close(timeout=10) == 0
+
+
+def test_a_pty_child_that_exits_gives_eof():
+    co = Coprocess(["sh", "-c", "echo bye"], pty=True)
+    assert co.readline(timeout=10) == b"bye\n"
+    with pytest.raises(EOFError):
+        co.readline(timeout=10)
+    assert co.close(timeout=10) == 0
+
+
+def test_killed_child_status():
+    co = Coprocess(["sleep", "30"])
+    co.kill(signal.SIGTERM)
+    assert co.close(timeout=10) == -signal.SIGTERM
+
+
+def test_close_timeout_leaves_the_child_running():
+    co = Coprocess(["sh", "-c", "exec sleep 30 </dev/null"])
+    with pytest.raises(TimeoutError):
+        co.close(timeout=0.3)
+    co.kill()
+    assert co.close(timeout=10) == -signal.SIGKILL
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError):
+        Coprocess("awk")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Coprocess([])
+    with pytest.raises(FileNotFoundError):
+        Coprocess(["/nonexistent/program"])
+    with Coprocess(["cat"]) as co:
+        with pytest.raises(ValueError):
+            co.readline(timeout=-1)
+
+
+def test_closed_coprocess_refuses_io():
+    co = Coprocess(["cat"])
+    co.close(timeout=10)
+    with pytest.raises(ValueError):
+        co.send(b"x")
+    with pytest.raises(ValueError):
+        co.readline()
+
+
+def test_signals_during_readline_are_retried():
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    try:
+        with Coprocess(["sh", "-c", "read x; sleep 0.3; echo $x"]) as co:
+            signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+            assert co.request("hi", timeout=10) == b"hi\n"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(hits) >= 5
+
+
+def test_no_descriptors_leak():
+    before = set(os.listdir("/proc/self/fd"))
+    for pty in (False, True):
+        with Coprocess(["cat"], pty=pty) as co:
+            co.request("x", timeout=10)
+    assert set(os.listdir("/proc/self/fd")) == before

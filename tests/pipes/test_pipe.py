@@ -1,0 +1,319 @@
+"""Anonymous pipes against the real kernel: capacity, PIPE_BUF atomicity,
+EOF, SIGPIPE, non-blocking and timed I/O, packet mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import unixipc
+from support import Child, wait_blocked
+from unixipc import Pipe, PIPE_BUF
+
+
+def test_pipe_buf_and_default_capacity():
+    assert PIPE_BUF == 4096 == unixipc.PIPE_BUF
+    with Pipe() as p:
+        assert p.capacity == 65536
+        assert p.reader.capacity == 65536
+
+
+def test_set_capacity_to_one_mebibyte_and_above_the_maximum():
+    with Pipe() as p:
+        p.capacity = 1 << 20
+        assert p.capacity == 1 << 20
+        p.writer.write(b"z" * 100_000, block=False)  # fits without waiting now
+        limit = unixipc.pipe.pipe_max_size()
+        with pytest.raises(PermissionError) as info:
+            p.capacity = limit * 2
+        assert info.value.errno == 1
+        assert "pipe-max-size" in str(info.value)
+        assert p.capacity == 1 << 20  # unchanged
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-5, ValueError), ("4096", TypeError),
+                                      (1.5, TypeError), (True, TypeError)])
+def test_bad_capacity_is_refused_before_any_call(bad, exc):
+    with Pipe() as p:
+        with pytest.raises(exc):
+            p.capacity = bad
+        assert p.capacity == 65536
+
+
+def test_ends_are_close_on_exec_binary_file_objects():
+    with Pipe() as p:
+        assert not os.get_inheritable(p.reader.fileno())
+        assert not os.get_inheritable(p.writer.fileno())
+        assert p.reader.readable() and not p.reader.writable()
+        assert p.writer.writable() and not p.writer.readable()
+        assert p.writer.write(b"hello") == 5
+        assert p.reader.read(100) == b"hello"
+
+
+def test_eof_after_the_writer_closes():
+    p = Pipe()
+    p.writer.write(b"last words")
+    p.writer.close()
+    assert p.reader.read(4) == b"last"
+    assert p.reader.read(100) == b" words"
+    assert p.reader.read(100) == b""
+    assert p.reader.read() == b""
+    p.close()
+
+
+def test_closed_end_raises_value_error():
+    p = Pipe()
+    p.close()
+    with pytest.raises(ValueError):
+        p.writer.write(b"x")
+    with pytest.raises(ValueError):
+        p.reader.read(1)
+    p.close()  # idempotent
+
+
+def _writer(fd: int, wid: int, count: int) -> int:
+    w = unixipc.PipeWriter(fd)
+    body = bytes([65 + wid]) * (PIPE_BUF - 8)
+    for seq in range(count):
+        w.write_record(struct.pack("<II", wid, seq) + body)
+    w.close()
+    return count
+
+
+def test_four_writers_records_of_pipe_buf_never_interleave():
+    writers, count = 4, 2000
+    p = Pipe()
+    children = [Child(_writer, p.writer.fileno(), wid, count) for wid in range(writers)]
+    p.writer.close()
+    next_seq = [0] * writers
+    try:
+        for _ in range(writers * count):
+            rec = p.reader.read_exactly(PIPE_BUF, timeout=30)
+            wid, seq = struct.unpack("<II", rec[:8])
+            assert rec[8:] == bytes([65 + wid]) * (PIPE_BUF - 8), "interleaved record"
+            assert seq == next_seq[wid]
+            next_seq[wid] += 1
+        assert p.reader.read(1, timeout=10) == b""  # every writer gone
+        assert [c.result() for c in children] == [count] * writers
+    finally:
+        for c in children:
+            c.close()
+        p.close()
+
+
+def test_write_record_refuses_more_than_pipe_buf():
+    with Pipe(nonblock=True) as p:
+        with pytest.raises(ValueError, match="PIPE_BUF"):
+            p.writer.write_record(b"x" * (PIPE_BUF + 1))
+        with pytest.raises(BlockingIOError):
+            p.reader.read(1)  # nothing was written
+        assert p.writer.write_record(b"x" * PIPE_BUF) == PIPE_BUF
+
+
+def _blocked_reader(rfd: int, wfd: int) -> bytes:
+    os.close(wfd)  # this child's copy of the writer
+    return unixipc.PipeReader(rfd).read(10, timeout=20)
+
+
+def test_every_blocked_reader_wakes_when_the_last_writer_closes():
+    p = Pipe()
+    children = [Child(_blocked_reader, p.reader.fileno(), p.writer.fileno()) for _ in range(3)]
+    try:
+        for c in children:
+            wait_blocked(c.pid)
+        p.writer.close()
+        assert [c.result(timeout=10) for c in children] == [b"", b"", b""]
+    finally:
+        for c in children:
+            c.close()
+        p.close()
+
+
+def test_broken_pipe_error_and_the_writer_lives():
+    p = Pipe()
+    p.reader.close()
+    with pytest.raises(BrokenPipeError) as info:
+        p.writer.write(b"nobody listens")
+    assert info.value.errno == 32
+    p.close()
+
+
+def _write_broken_with_default_sigpipe() -> tuple[str, object, bool]:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    p = Pipe()
+    p.reader.close()
+    try:
+        p.writer.write(b"x" * 10)
+        outcome = "wrote"
+    except BrokenPipeError:
+        outcome = "BrokenPipeError"
+    disposition = signal.getsignal(signal.SIGPIPE)
+    pending = signal.SIGPIPE in signal.sigpending()
+    return outcome, disposition == signal.SIG_DFL, pending
+
+
+def test_sigpipe_default_action_does_not_kill_the_writer():
+    c = Child(_write_broken_with_default_sigpipe)
+    try:
+        outcome, still_default, pending = c.result()
+    finally:
+        c.close()
+    assert outcome == "BrokenPipeError"
+    assert still_default  # the program's disposition was not changed
+    assert not pending  # the SIGPIPE caused by the write was consumed
+
+
+def test_sigpipe_default_in_a_fresh_interpreter():
+    code = ("import signal, unixipc\n"
+            "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+            "p = unixipc.Pipe(); p.reader.close()\n"
+            "try:\n    p.writer.write(b'x')\nexcept BrokenPipeError:\n    print('survived')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "survived"
+
+
+def _caller_blocked_sigpipe() -> tuple[bool, bool]:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE])
+    os.kill(os.getpid(), signal.SIGPIPE)  # the caller's own pending SIGPIPE
+    p = Pipe()
+    p.reader.close()
+    try:
+        p.writer.write(b"x")
+    except BrokenPipeError:
+        pass
+    still_pending = signal.SIGPIPE in signal.sigpending()
+    still_blocked = signal.SIGPIPE in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    signal.sigtimedwait([signal.SIGPIPE], 0)
+    return still_pending, still_blocked
+
+
+def test_a_sigpipe_pending_before_the_write_is_left_to_the_caller():
+    c = Child(_caller_blocked_sigpipe)
+    try:
+        assert c.result() == (True, True)
+    finally:
+        c.close()
+
+
+def test_nonblocking_ends():
+    with Pipe(nonblock=True) as p:
+        assert p.reader.nonblocking and p.writer.nonblocking
+        with pytest.raises(BlockingIOError):
+            p.reader.read(10)
+        big = b"q" * 100_000
+        n = p.writer.write(big)
+        assert 0 < n <= p.capacity
+        with pytest.raises(BlockingIOError):
+            p.writer.write(b"more")
+        assert len(p.reader.read(200_000)) > 0
+
+
+def test_block_false_on_a_blocking_end():
+    with Pipe() as p:
+        with pytest.raises(BlockingIOError):
+            p.reader.read(10, block=False)
+        p.writer.write(b"abc")
+        assert p.reader.read(10, block=False) == b"abc"
+
+
+def test_read_timeout():
+    with Pipe() as p:
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError) as info:
+            p.reader.read(10, timeout=0.3)
+        assert 0.29 <= time.monotonic() - t0 < 2.0
+        assert info.value.errno == 110
+        with pytest.raises(TimeoutError):
+            p.reader.read(10, timeout=0)
+        with pytest.raises(ValueError):
+            p.reader.read(10, timeout=-1)
+        with pytest.raises(TypeError):
+            p.reader.read(10, timeout="1")
+
+
+def test_write_timeout_on_a_full_pipe_reports_what_was_written():
+    with Pipe() as p:
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError) as info:
+            p.writer.write(b"w" * 200_000, timeout=0.3)
+        assert 0.29 <= time.monotonic() - t0 < 2.0
+        assert info.value.characters_written == 65536
+
+
+def test_packet_mode_keeps_write_boundaries():
+    with Pipe(packet=True) as p:
+        p.writer.write(b"one")
+        p.writer.write(b"two!")
+        assert p.reader.read(100) == b"one"
+        assert p.reader.read(100) == b"two!"
+
+
+def test_hand_the_writer_to_a_subprocess():
+    with Pipe() as p:
+        fd = p.writer.fileno()
+        proc = subprocess.Popen([sys.executable, "-c", f"import os; os.write({fd}, b'from child')"],
+                                pass_fds=[fd])
+        p.writer.close()
+        assert proc.wait(timeout=10) == 0
+        assert p.reader.readall(timeout=10) == b"from child"
+
+
+def test_signals_during_a_blocking_read_are_retried():
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    p = Pipe()
+    timer = threading.Timer(0.4, p.writer.write, args=(b"late",))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+        timer.start()
+        assert p.reader.read(10) == b"late"
+        timer.join()
+        p.writer.close()
+        assert p.reader.read(10, timeout=5) == b""
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        timer.join()
+        p.close()
+    assert len(hits) >= 5
+
+
+def test_signals_during_a_timed_read_do_not_stretch_the_timeout():
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    try:
+        with Pipe() as p:
+            signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+            t0 = time.monotonic()
+            with pytest.raises(TimeoutError):
+                p.reader.read(1, timeout=0.4)
+            assert 0.39 <= time.monotonic() - t0 < 2.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(hits) >= 5
+
+
+def test_handler_exception_ends_a_blocking_read():
+    def boom(*a):
+        raise KeyError("from handler")
+
+    old = signal.signal(signal.SIGALRM, boom)
+    try:
+        with Pipe() as p:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with pytest.raises(KeyError):
+                p.reader.read(1)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
