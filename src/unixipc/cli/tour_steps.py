@@ -110,6 +110,146 @@ class Step:
     run: Callable[[TourContext], None]
 
 
+def step_pipe(ctx: TourContext) -> None:
+    from .. import PIPE_BUF, Pipe
+
+    pipe = Pipe()
+    ctx.defer(pipe.close)
+    ctx.say(f"a pipe holds {pipe.capacity} bytes before a writer blocks (F_GETPIPE_SZ)")
+
+    def child() -> None:
+        pipe.reader.close()
+        pipe.writer.write(b"hello through the kernel")
+        pipe.writer.close()
+
+    pid = ctx.fork(child)
+    pipe.writer.close()
+    data = pipe.reader.readall(timeout=10)
+    ctx.check(ctx.wait(pid) == 0, "the writer child failed")
+    ctx.say(f"the parent read {data!r}, then b'' once the only writer had closed")
+    ctx.check(data == b"hello through the kernel", "the data changed on the way")
+    ctx.rule("read returns end of file (b'') only when every write end is closed; "
+             "until then it blocks.")
+
+    pipe = Pipe()
+    ctx.defer(pipe.close)
+    writers, records = 4, 200
+    pids = []
+    for letter in b"ABCD"[:writers]:
+        record = bytes([letter]) * PIPE_BUF
+
+        def writer(record: bytes = record) -> None:
+            pipe.reader.close()
+            for _ in range(records):
+                pipe.writer.write_record(record)
+
+        pids.append(ctx.fork(writer))
+    pipe.writer.close()
+    data = pipe.reader.readall(timeout=30)
+    for pid in pids:
+        ctx.wait(pid)
+    chunks = [data[i:i + PIPE_BUF] for i in range(0, len(data), PIPE_BUF)]
+    intact = sum(1 for c in chunks if c == c[:1] * PIPE_BUF)
+    ctx.say(f"{writers} processes wrote {records} records of PIPE_BUF={PIPE_BUF} bytes each "
+            f"into one pipe: {intact} of {len(chunks)} arrived whole")
+    ctx.check(len(chunks) == writers * records and intact == len(chunks),
+              "records of PIPE_BUF bytes were interleaved")
+    ctx.rule(f"a write of at most PIPE_BUF ({PIPE_BUF}) bytes to a pipe is atomic: "
+             "concurrent writers never interleave inside it.")
+
+    pipe = Pipe()
+    ctx.defer(pipe.close)
+    pipe.reader.close()
+    try:
+        pipe.writer.write(b"x")
+        broke = False
+    except BrokenPipeError:
+        broke = True
+    ctx.say(f"writing to a pipe whose reader is gone raised BrokenPipeError: {broke}")
+    ctx.check(broke, "no BrokenPipeError for a pipe without readers")
+    ctx.rule("with no reader left, write fails with EPIPE; unixipc never lets SIGPIPE kill "
+             "the process.")
+
+
+def step_popen(ctx: TourContext) -> None:
+    from .. import pclose, popen
+
+    f = popen("echo from a shell; exit 3", "r")
+    out = f.read()
+    status = pclose(f)
+    code = os.waitstatus_to_exitcode(status)
+    ctx.say(f"popen('echo from a shell; exit 3', 'r') read {out!r}")
+    ctx.say(f"pclose returned the wait status {status:#x}: exit code {code}")
+    ctx.check(out == b"from a shell\n" and code == 3, "popen/pclose gave something else")
+    ctx.rule("popen runs /bin/sh -c with a pipe on its stdout (or stdin); pclose waits for "
+             "the shell and returns its wait status, as C's pclose does.")
+
+
+def step_coprocess(ctx: TourContext) -> None:
+    import sys
+
+    from .. import Coprocess
+
+    filter_code = ("import sys\n"
+                   "try:\n"
+                   "    for line in sys.stdin:\n"
+                   "        a, b = line.split()\n"
+                   "        print(int(a) + int(b))\n"
+                   "except OSError:\n"
+                   "    pass  # the terminal went away\n")
+    co = Coprocess([sys.executable, "-c", filter_code], pty=True)
+    ctx.defer(co.close)
+    answers = [co.request(f"{a} {b}", timeout=5).decode().strip()
+               for a, b in [(1, 2), (20, 22), (300, 33)]]
+    ctx.say(f"a Python filter with unchanged stdio buffering answered 1+2, 20+22, 300+33: "
+            f"{answers}")
+    ctx.check(answers == ["3", "42", "333"], "wrong answers")
+    status = co.close()
+    ctx.say(f"close() ended it with status {status}")
+    ctx.rule("a filter on pipes fully buffers its output and never answers line by line; "
+             "on a pseudo-terminal (pty=True) stdio flushes each line, so requests and "
+             "replies interleave without deadlock.")
+
+
+def step_fifo(ctx: TourContext) -> None:
+    from .. import Fifo, NoReaderError, mkfifo
+
+    path = ctx.path("fifo")
+    mkfifo(path)
+    ctx.defer(lambda: os.unlink(path))
+    fifo = Fifo(path)
+    try:
+        fifo.open_writer(nonblock=True)
+        refused = False
+    except NoReaderError:
+        refused = True
+    ctx.say(f"opening the FIFO to write without blocking, with no reader: NoReaderError "
+            f"(ENXIO): {refused}")
+    ctx.check(refused, "a non-blocking write-open without a reader succeeded")
+    try:
+        fifo.open_writer(timeout=0.2)
+        waited = False
+    except TimeoutError:
+        waited = True
+    ctx.say(f"a blocking write-open waits for a reader; with timeout=0.2 it gave up: {waited}")
+    ctx.check(waited, "a blocking write-open did not wait for a reader")
+
+    def child() -> None:
+        with Fifo(path).open_writer(timeout=10) as w:
+            w.write(b"through a named pipe")
+
+    pid = ctx.fork(child)
+    reader = fifo.open_reader(timeout=10)
+    ctx.defer(reader.close)
+    data = reader.readall(timeout=10)
+    ctx.check(ctx.wait(pid) == 0, "the writer child failed")
+    ctx.say(f"an unrelated process opened it by name and wrote {data!r}; the reader then "
+            "saw end of file")
+    ctx.check(data == b"through a named pipe", "the FIFO lost data")
+    ctx.rule("a FIFO is a pipe with a name: a blocking open waits for the other side; a "
+             "non-blocking write-open with no reader fails with ENXIO.")
+
+
 def step_ftok(ctx: TourContext) -> None:
     from .. import ftok
     from ..keys import format_key
@@ -211,6 +351,10 @@ def step_shared_memory(ctx: TourContext) -> None:
 
 
 STEPS: list[Step] = [
+    Step("pipe", "Anonymous pipes: EOF, capacity, PIPE_BUF, EPIPE", step_pipe),
+    Step("popen", "popen and pclose", step_popen),
+    Step("coprocess", "A coprocess on a pseudo-terminal", step_coprocess),
+    Step("fifo", "FIFOs: the open rules", step_fifo),
     Step("ftok", "System V keys: ftok", step_ftok),
     Step("mq", "System V message queues: type selection", step_message_queue),
     Step("sem", "System V semaphore sets: atomic operations", step_semaphore),
