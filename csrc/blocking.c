@@ -14,7 +14,7 @@
  * entry into the kernel cannot leave the call blocked. Before the deadline
  * nothing wakes up: no polling, no spinning.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>
@@ -321,6 +321,67 @@ unixipc_blocking_call(const char *syscall, unixipc_syscall_fn fn, void *ctx,
     return result >= 0 ? result : -1;
 }
 
+/* ---- cancellation of async twins' worker calls (see core.h) -------------- */
+
+int
+unixipc_cancelled(const char *token)
+{
+    if (token != NULL && __atomic_load_n(token, __ATOMIC_ACQUIRE)) {
+        errno = ECANCELED;
+        return 1;
+    }
+    return 0;
+}
+
+int
+unixipc_cancel_arg(PyObject *obj, Py_buffer *view, const char **token)
+{
+    *token = NULL;
+    view->obj = NULL;
+    if (obj == NULL || obj == Py_None)
+        return 0;
+    if (!PyByteArray_Check(obj) || PyByteArray_GET_SIZE(obj) < 1) {
+        PyErr_SetString(PyExc_TypeError, "_cancel must be a non-empty bytearray");
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0)
+        return -1;
+    *token = view->buf;
+    return 0;
+}
+
+static void
+on_cancel_signal(int signo)
+{
+    (void)signo; /* nothing: the blocked call returns EINTR */
+}
+
+/* Installs (once) the no-op handler of the cancel signal (SIGRTMAX-3),
+ * without SA_RESTART, and returns its number; EBUSY if the program already
+ * uses that signal. */
+static PyObject *
+cancel_signal(PyObject *module, PyObject *unused)
+{
+    static int installed = 0;
+    int signo = SIGRTMAX - 3;
+    if (!installed) {
+        struct sigaction sa, old;
+        if (sigaction(signo, NULL, &old) < 0)
+            return unixipc_raise_errno("sigaction", errno);
+        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN &&
+            old.sa_handler != on_cancel_signal)
+            return unixipc_raise_errno("sigaction", EBUSY);
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_cancel_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        if (sigaction(signo, &sa, NULL) < 0)
+            return unixipc_raise_errno("sigaction", errno);
+        installed = 1;
+    }
+    return PyLong_FromLong(signo);
+}
+
 /* ---- Python-visible: a blocking sleep used by the tests of the helper ----- */
 
 static long
@@ -349,6 +410,9 @@ _wait_interruptible(PyObject *module, PyObject *timeout)
 }
 
 PyMethodDef unixipc_blocking_methods[] = {
+    {"_cancel_signal", cancel_signal, METH_NOARGS,
+     "_cancel_signal() -> signo: install the no-op handler of the signal that "
+     "interrupts a worker thread's blocked call when its async twin is cancelled."},
     {"_pause", _wait_interruptible, METH_O,
      "_pause(timeout) -> never returns normally: waits in pause() through the "
      "blocking helper until `timeout` runs out (TimeoutError) or a Python "

@@ -65,6 +65,18 @@ long unixipc_blocking_call(const char *syscall, unixipc_syscall_fn fn, void *ctx
                            const unixipc_deadline *deadline,
                            enum unixipc_wait_kind kind);
 
+/* Cancellation of a call made for an async twin in a worker thread. The call
+ * carries a token (the first byte of a bytearray, pinned for the call). The
+ * event loop sets it and then signals the worker thread with the cancel
+ * signal (_core._cancel_signal(), a no-op handler without SA_RESTART) until
+ * the call returns: the blocked system call fails with EINTR, the helper
+ * retries, and the fn, which checks the token before each attempt, fails
+ * with ECANCELED instead of waiting again. */
+int unixipc_cancelled(const char *token); /* 1 (errno = ECANCELED) or 0 */
+/* Parses the private `_cancel` argument (NULL/None or a bytearray), pinning
+ * it in *view (release with PyBuffer_Release when view->obj is set). */
+int unixipc_cancel_arg(PyObject *obj, Py_buffer *view, const char **token);
+
 /* Time left until `d` (zero if passed). `d` must be finite. */
 void unixipc_deadline_remaining(const unixipc_deadline *d, struct timespec *out);
 

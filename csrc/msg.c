@@ -191,30 +191,15 @@ typedef struct {
     void *buf;
     size_t len;
     int flags;
-    const char *cancel; /* see cancelled() */
+    const char *cancel; /* see unixipc_cancelled() in core.h */
 } snd_ctx;
-
-/* A call made for an async twin in a worker thread carries a cancel token
- * (the first byte of a bytearray). The event loop sets it and then signals
- * the thread with MSG_CANCEL_SIGNAL until the call returns: the blocked
- * system call fails with EINTR, the helper retries, and the retry sees the
- * token and fails with ECANCELED instead of waiting again. */
-static int
-cancelled(const char *token)
-{
-    if (token != NULL && __atomic_load_n(token, __ATOMIC_ACQUIRE)) {
-        errno = ECANCELED;
-        return 1;
-    }
-    return 0;
-}
 
 static long
 snd_fn(void *p, const struct timespec *remaining)
 {
     snd_ctx *c = p;
     int zero = is_zero(remaining);
-    if (cancelled(c->cancel))
+    if (unixipc_cancelled(c->cancel))
         return -1;
     if (msgsnd(c->msqid, c->buf, c->len, c->flags | (zero ? IPC_NOWAIT : 0)) == 0)
         return 0;
@@ -270,23 +255,6 @@ blocking_args(PyObject *block_obj, PyObject *timeout_obj, int *nowait,
     return 0;
 }
 
-/* The private `_cancel` argument: None or a bytearray, pinned in *view. */
-static int
-cancel_arg(PyObject *obj, Py_buffer *view, const char **token)
-{
-    *token = NULL;
-    view->obj = NULL;
-    if (obj == NULL || obj == Py_None)
-        return 0;
-    if (!PyByteArray_Check(obj) || PyByteArray_GET_SIZE(obj) < 1) {
-        PyErr_SetString(PyExc_TypeError, "_cancel must be a non-empty bytearray");
-        return -1;
-    }
-    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0)
-        return -1;
-    *token = view->buf;
-    return 0;
-}
 
 static const char *const send_names[] = {"data", "type", "block", "timeout", "_cancel", NULL};
 
@@ -336,7 +304,7 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         data = view.buf;
         len = view.len;
     }
-    if (cancel_arg(v[4], &token_view, &token) < 0)
+    if (unixipc_cancel_arg(v[4], &token_view, &token) < 0)
         goto done;
     if (over_msgmax((size_t)len))
         goto done;
@@ -398,7 +366,7 @@ rcv_fn(void *p, const struct timespec *remaining)
 {
     rcv_ctx *c = p;
     int zero = is_zero(remaining);
-    if (cancelled(c->cancel)) {
+    if (unixipc_cancelled(c->cancel)) {
         c->err = ECANCELED;
         return -1;
     }
@@ -560,7 +528,7 @@ mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
         return NULL;
     Py_buffer token_view;
     const char *token;
-    if (cancel_arg(v[6], &token_view, &token) < 0)
+    if (unixipc_cancel_arg(v[6], &token_view, &token) < 0)
         return NULL;
     PyObject *msg = receive_message(self, mtype, flags, truncate, limit, &deadline, "msgrcv",
                                     token);
@@ -1172,38 +1140,6 @@ set_receive_direct(PyObject *module, PyObject *flag)
     return PyBool_FromLong(was);
 }
 
-static void
-on_cancel_signal(int signo)
-{
-    (void)signo; /* nothing: the blocked call returns EINTR */
-}
-
-/* Installs (once) the no-op handler of MSG_CANCEL_SIGNAL (SIGRTMAX-3),
- * without SA_RESTART, and returns the signal number. EBUSY if the program
- * already uses that signal. */
-static PyObject *
-msg_cancel_signal(PyObject *module, PyObject *unused)
-{
-    static int installed = 0;
-    int signo = SIGRTMAX - 3;
-    if (!installed) {
-        struct sigaction sa, old;
-        if (sigaction(signo, NULL, &old) < 0)
-            return unixipc_raise_errno("sigaction", errno);
-        if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN &&
-            old.sa_handler != on_cancel_signal)
-            return unixipc_raise_errno("sigaction", EBUSY);
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_cancel_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = 0;
-        if (sigaction(signo, &sa, NULL) < 0)
-            return unixipc_raise_errno("sigaction", errno);
-        installed = 1;
-    }
-    return PyLong_FromLong(signo);
-}
-
 static PyObject *
 set_receive_eager(PyObject *module, PyObject *flag)
 {
@@ -1236,9 +1172,6 @@ PyMethodDef unixipc_msg_methods[] = {
      "_msg_receive_direct(on, /) -> previous setting: receive messages of up to "
      "8 KiB straight into the bytes object too (larger ones always are); for "
      "benchmarks."},
-    {"_msg_cancel_signal", msg_cancel_signal, METH_NOARGS,
-     "_msg_cancel_signal() -> signo: install the no-op handler of the signal "
-     "that interrupts a worker thread's send/receive for cancellation."},
     {"_msg_receive_eager", set_receive_eager, METH_O,
      "_msg_receive_eager(on, /) -> previous setting: try a non-blocking msgrcv "
      "with the GIL held before waiting (default on); for benchmarks."},

@@ -4,7 +4,7 @@
  * operations in ONE atomic semtimedop) and SemaphoreBase.acquire/release/
  * wait_zero (one semaphore of a set). unixipc.semaphore subclasses both.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>
@@ -69,7 +69,8 @@ typedef struct {
     int semid;
     struct sembuf *ops;
     size_t nops;
-    int user_nowait; /* some op carries IPC_NOWAIT from the caller */
+    int user_nowait;    /* some op carries IPC_NOWAIT from the caller */
+    const char *cancel; /* async twins: see unixipc_cancelled() in core.h */
 } semop_ctx;
 
 static long
@@ -78,6 +79,8 @@ semop_fn(void *p, const struct timespec *remaining)
     semop_ctx *c = p;
     int zero = remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0;
     int rc;
+    if (unixipc_cancelled(c->cancel))
+        return -1;
     if (zero) {
         /* One non-blocking attempt. The op array is built for this call
          * only, so the flag need not be taken off again. */
@@ -95,7 +98,8 @@ semop_fn(void *p, const struct timespec *remaining)
 /* Runs the operations. Calls that cannot block (every delta > 0, or
  * IPC_NOWAIT) are made with the GIL held; the others go through the helper. */
 static int
-run_semop(int semid, struct sembuf *ops, size_t nops, const unixipc_deadline *deadline)
+run_semop(int semid, struct sembuf *ops, size_t nops, const unixipc_deadline *deadline,
+          const char *cancel)
 {
     int can_block = 0, user_nowait = 0;
     for (size_t i = 0; i < nops; i++) {
@@ -111,7 +115,7 @@ run_semop(int semid, struct sembuf *ops, size_t nops, const unixipc_deadline *de
         }
         return 0;
     }
-    semop_ctx c = {semid, ops, nops, user_nowait};
+    semop_ctx c = {semid, ops, nops, user_nowait, cancel};
     return unixipc_blocking_call("semop", semop_fn, &c, deadline, UNIXIPC_WAIT_NATIVE) < 0
                ? -1
                : 0;
@@ -170,7 +174,7 @@ set_op(SetBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 {
     unixipc_deadline deadline;
     short flags = 0;
-    PyObject *block = NULL, *undo_obj = NULL, *timeout = NULL;
+    PyObject *block = NULL, *undo_obj = NULL, *timeout = NULL, *cancel_obj = NULL;
     if (kwnames != NULL) {
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(kwnames); k++) {
             const char *name = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
@@ -183,6 +187,8 @@ set_op(SetBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
                 undo_obj = value;
             else if (strcmp(name, "timeout") == 0)
                 timeout = value;
+            else if (strcmp(name, "_cancel") == 0)
+                cancel_obj = value;
             else
                 return PyErr_Format(PyExc_TypeError,
                                     "op() got an unexpected keyword argument '%s'", name);
@@ -203,17 +209,26 @@ set_op(SetBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         return NULL;
     if (undo)
         flags |= SEM_UNDO;
+    Py_buffer token_view;
+    const char *token;
+    if (unixipc_cancel_arg(cancel_obj, &token_view, &token) < 0)
+        return NULL;
     struct sembuf stack[16];
     struct sembuf *ops = nargs <= 16 ? stack : PyMem_Calloc((size_t)nargs, sizeof *ops);
-    if (ops == NULL)
+    if (ops == NULL) {
+        if (token_view.obj != NULL)
+            PyBuffer_Release(&token_view);
         return PyErr_NoMemory();
+    }
     int rc = 0;
     for (Py_ssize_t i = 0; i < nargs && rc == 0; i++)
         rc = parse_op(args[i], self->nsems, flags, &ops[i]);
     if (rc == 0)
-        rc = run_semop(self->semid, ops, (size_t)nargs, &deadline);
+        rc = run_semop(self->semid, ops, (size_t)nargs, &deadline, token);
     if (ops != stack)
         PyMem_Free(ops);
+    if (token_view.obj != NULL)
+        PyBuffer_Release(&token_view);
     if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -260,7 +275,7 @@ set_init(SetBase *self, PyObject *args, PyObject *kwds)
 
 static PyMethodDef set_methods[] = {
     {"op", CAST(set_op), FASTKW,
-     "op($self, /, *ops, block=True, undo=False, timeout=None)\n--\n\n"
+     "op($self, /, *ops, block=True, undo=False, timeout=None, _cancel=None)\n--\n\n"
      "Apply every (index, delta[, flags]) operation in ONE atomic semop: all or none."},
     {"_bind", CAST(set_bind), METH_FASTCALL, "Set the semid and size this object uses."},
     {NULL, NULL, 0, NULL},
@@ -297,10 +312,18 @@ typedef struct {
 } SemBase;
 
 static PyObject *
-one_op(SemBase *self, short delta, short flags, const unixipc_deadline *deadline)
+one_op(SemBase *self, short delta, short flags, const unixipc_deadline *deadline,
+       PyObject *cancel_obj)
 {
     struct sembuf op = {self->index, delta, flags};
-    if (run_semop(self->semid, &op, 1, deadline) < 0)
+    Py_buffer token_view;
+    const char *token;
+    if (unixipc_cancel_arg(cancel_obj, &token_view, &token) < 0)
+        return NULL;
+    int rc = run_semop(self->semid, &op, 1, deadline, token);
+    if (token_view.obj != NULL)
+        PyBuffer_Release(&token_view);
+    if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -308,8 +331,8 @@ one_op(SemBase *self, short delta, short flags, const unixipc_deadline *deadline
 static PyObject *
 sem_acquire(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"delta", "block", "undo", "timeout", NULL};
-    PyObject *v[4];
+    static const char *const names[] = {"delta", "block", "undo", "timeout", "_cancel", NULL};
+    PyObject *v[5];
     long delta;
     short flags = 0;
     unixipc_deadline deadline;
@@ -322,7 +345,7 @@ sem_acquire(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     if (undo)
         flags |= SEM_UNDO;
-    return one_op(self, (short)-delta, flags, &deadline);
+    return one_op(self, (short)-delta, flags, &deadline, v[4]);
 }
 
 static PyObject *
@@ -339,21 +362,21 @@ sem_release(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     int undo = unixipc_bool_arg(v[1], 1);
     if (undo < 0)
         return NULL;
-    return one_op(self, (short)delta, undo ? SEM_UNDO : 0, &forever);
+    return one_op(self, (short)delta, undo ? SEM_UNDO : 0, &forever, NULL);
 }
 
 static PyObject *
 sem_wait_zero(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"block", "timeout", NULL};
-    PyObject *v[2];
+    static const char *const names[] = {"block", "timeout", "_cancel", NULL};
+    PyObject *v[3];
     short flags = 0;
     unixipc_deadline deadline;
     if (unixipc_parse_args("wait_zero", args, nargs, kwnames, names, 0, 0, v) < 0)
         return NULL;
     if (wait_args(v[0], v[1], &flags, &deadline) < 0)
         return NULL;
-    return one_op(self, 0, flags, &deadline);
+    return one_op(self, 0, flags, &deadline, v[2]);
 }
 
 static PyObject *
@@ -394,12 +417,12 @@ sem_init(SemBase *self, PyObject *args, PyObject *kwds)
 
 static PyMethodDef sem_methods[] = {
     {"acquire", CAST(sem_acquire), FASTKW,
-     "acquire($self, /, delta=1, *, block=True, undo=True, timeout=None)\n--\n\n"
+     "acquire($self, /, delta=1, *, block=True, undo=True, timeout=None, _cancel=None)\n--\n\n"
      "Subtract delta, waiting while the value is smaller."},
     {"release", CAST(sem_release), FASTKW,
      "release($self, /, delta=1, *, undo=True)\n--\n\nAdd delta (never blocks)."},
     {"wait_zero", CAST(sem_wait_zero), FASTKW,
-     "wait_zero($self, /, *, block=True, timeout=None)\n--\n\nWait until the value is 0."},
+     "wait_zero($self, /, *, block=True, timeout=None, _cancel=None)\n--\n\nWait until the value is 0."},
     {"_bind", CAST(sem_bind), METH_FASTCALL, "Set the semid and index this object uses."},
     {NULL, NULL, 0, NULL},
 };

@@ -6,7 +6,7 @@
  * while a view of it exists: detach() raises BufferError instead of leaving
  * a dangling pointer that would crash the process.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>

@@ -12,25 +12,25 @@ See docs/message-queues.md for the rules.
 
 from __future__ import annotations
 
-import asyncio
 import errno as _errno
-import signal as _signal
-import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import _core
+from ._aio import run_cancellable
 from .keys import Permissions, format_key, normalize_key
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
+#: The name of the worker threads of the async twins.
+_WORKER = "unixipc-msgqueue-wait"
+
 __all__ = ["Message", "MessageQueue", "MessageQueueStat", "message_queues", "msg_limits",
            "MessageQueueLimits"]
 
 
-_T = TypeVar("_T")
 
 
 class Message(NamedTuple):
@@ -332,8 +332,8 @@ class MessageQueue(_core.MessageQueueBase):
         if timeout == 0:
             return self.send(data, type, timeout=0)
         snapshot = bytes(data)  # the caller may change its buffer meanwhile
-        await _in_worker(lambda token: self.send(snapshot, type, timeout=timeout,
-                                                 _cancel=token))
+        await run_cancellable(lambda token: self.send(snapshot, type, timeout=timeout,
+                                                      _cancel=token), _WORKER)
 
     async def receive_async(self, type: int = 0, *, block: bool = True,
                             timeout: float | None = None, max_size: int | None = None,
@@ -361,9 +361,9 @@ class MessageQueue(_core.MessageQueueBase):
         if timeout == 0:
             return self.receive(type, timeout=0, max_size=max_size, truncate=truncate,
                                 exclude=exclude)
-        return await _in_worker(lambda token: self.receive(
+        return await run_cancellable(lambda token: self.receive(
             type, timeout=timeout, max_size=max_size, truncate=truncate, exclude=exclude,
-            _cancel=token))
+            _cancel=token), _WORKER)
 
     def __enter__(self) -> MessageQueue:
         return self
@@ -377,80 +377,6 @@ class MessageQueue(_core.MessageQueueBase):
                 # Removed by someone else meanwhile: nothing left to do.
                 if err.errno not in (_errno.EINVAL, _errno.EIDRM):
                     raise
-
-
-#: After a cancellation, the worker is signalled again this often until its
-#: call has returned (covers a signal that lands just before the call blocks).
-_CANCEL_REPEAT = 0.002
-
-
-async def _in_worker(call: Callable[[bytearray], _T]) -> _T:
-    """Run a blocking send/receive in a thread of its own; on cancellation
-    set the call's token and signal the thread until the call returns.
-
-    The C call checks the token each time it (re)enters the system call; the
-    signal (MSG_CANCEL_SIGNAL, a no-op handler without SA_RESTART) makes a
-    blocked msgsnd/msgrcv return EINTR so that the check happens. The result
-    is whatever the call did: done (returned, cancellation absorbed) or not
-    done (ECANCELED -> CancelledError).
-    """
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future[_T] = loop.create_future()
-    token = bytearray(1)
-    lock = threading.Lock()
-    running = [True]
-
-    def settle(result: object, error: BaseException | None) -> None:
-        if fut.done():
-            return
-        if error is not None:
-            fut.set_exception(error)
-        else:
-            fut.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        result: object = None
-        error: BaseException | None = None
-        try:
-            result = call(token)
-        except BaseException as exc:  # carried to the loop
-            error = exc
-        with lock:
-            running[0] = False
-        try:
-            loop.call_soon_threadsafe(settle, result, error)
-        except RuntimeError:
-            pass  # the loop is closed: nobody is waiting any more
-
-    worker = threading.Thread(target=work, name="unixipc-msgqueue-wait", daemon=True)
-    worker.start()
-    try:
-        return await asyncio.shield(fut)
-    except asyncio.CancelledError:
-        pass
-    signo = _core._msg_cancel_signal()
-    token[0] = 1
-
-    def poke() -> None:
-        with lock:
-            if not running[0] or worker.ident is None:
-                return
-            _signal.pthread_kill(worker.ident, signo)
-        loop.call_later(_CANCEL_REPEAT, poke)
-
-    poke()
-    while not fut.done():
-        try:
-            await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            continue  # cancelled again: still waiting for the worker
-        except BaseException:
-            break
-    exc = fut.exception()
-    if exc is None:
-        return fut.result()  # done before the cancellation could stop it
-    raise asyncio.CancelledError() from (exc if not (isinstance(exc, OSError) and
-                                                      exc.errno == _errno.ECANCELED) else None)
 
 
 def message_queues() -> list[MessageQueueStat]:

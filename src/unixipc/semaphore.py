@@ -16,10 +16,14 @@ from types import TracebackType
 from typing import Sequence
 
 from . import _core
+from ._aio import run_cancellable
 from .keys import Permissions, format_key, merged_perm, normalize_key
 
 __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
            "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
+
+#: The name of the worker threads of the async twins.
+_WORKER = "unixipc-semaphore-wait"
 
 #: Per-operation flags for the third item of an op tuple.
 SEM_UNDO: int = _core.SEM_UNDO
@@ -143,6 +147,40 @@ class Semaphore(_core.SemaphoreBase):
     def last_pid(self) -> int:
         """GETPID: the process of the last operation on this semaphore."""
         return _core.semctl_get(self.semid, self.index, _core.GETPID)
+
+    async def acquire_async(self, delta: int = 1, *, block: bool = True, undo: bool = True,
+                            timeout: float | None = None) -> None:
+        """``acquire`` for asyncio: waits without blocking the event loop.
+
+        An attempt is made at once; if it would wait, the wait runs in a
+        worker thread blocked in ``semtimedop`` (no polling). Cancelling the
+        awaiting task interrupts that wait without losing a decrement: if the
+        semaphore was already taken when the cancellation arrived, the call
+        returns normally (the cancellation is absorbed), otherwise nothing
+        was taken and CancelledError is raised.
+        """
+        try:
+            return self.acquire(delta, block=False, undo=undo)
+        except BlockingIOError:
+            if not block:
+                raise
+        if timeout == 0:
+            return self.acquire(delta, undo=undo, timeout=0)
+        await run_cancellable(lambda token: self.acquire(delta, undo=undo, timeout=timeout,
+                                                         _cancel=token), _WORKER)
+
+    async def wait_zero_async(self, *, block: bool = True,
+                              timeout: float | None = None) -> None:
+        """``wait_zero`` for asyncio (see :meth:`acquire_async`)."""
+        try:
+            return self.wait_zero(block=False)
+        except BlockingIOError:
+            if not block:
+                raise
+        if timeout == 0:
+            return self.wait_zero(timeout=0)
+        await run_cancellable(lambda token: self.wait_zero(timeout=timeout, _cancel=token),
+                              _WORKER)
 
     def __enter__(self) -> Semaphore:
         self.acquire()
@@ -272,6 +310,22 @@ class SemaphoreSet(_core.SemaphoreSetBase):
         if not 0 <= index < n:
             raise IndexError(f"semaphore index out of range (the set has {n})")
         return Semaphore(self.id, index)
+
+    async def op_async(self, *ops: tuple[int, int] | tuple[int, int, int], block: bool = True,
+                       undo: bool = False, timeout: float | None = None) -> None:
+        """``op`` for asyncio: the same ONE atomic semop, waiting in a worker
+        thread when it cannot complete at once. Cancellation interrupts the
+        wait: either every operation was applied (the call returns, the
+        cancellation is absorbed) or none was (CancelledError)."""
+        try:
+            return self.op(*ops, block=False, undo=undo)
+        except BlockingIOError:
+            if not block:
+                raise
+        if timeout == 0:
+            return self.op(*ops, undo=undo, timeout=0)
+        await run_cancellable(lambda token: self.op(*ops, undo=undo, timeout=timeout,
+                                                    _cancel=token), _WORKER)
 
     @property
     def values(self) -> list[int]:
