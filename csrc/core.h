@@ -95,6 +95,16 @@ int unixipc_parse_args(const char *funcname, PyObject *const *args,
 /* Truth of an optional argument (NULL -> default). -1 on error. */
 int unixipc_bool_arg(PyObject *obj, int default_value);
 
+/* An int argument within lo..hi: TypeError for a non-int (bool included),
+ * ValueError outside the range, `default_value` when obj is NULL.
+ * `what` names it in the message. Returns 0, or -1 with the exception. */
+int unixipc_long_arg(PyObject *obj, long default_value, long lo, long hi, const char *what,
+                     long *out);
+
+/* Creates a heap type from `spec` and adds it to the module as `name`;
+ * *out (if not NULL) gets a new reference too. Returns 0 or -1. */
+int unixipc_add_type(PyObject *module, PyType_Spec *spec, const char *name, PyObject **out);
+
 /* ---- subsystems ---------------------------------------------------------- */
 #define UNIXIPC_SUBSYSTEM(name)                    \
     extern PyMethodDef unixipc_##name##_methods[]; \

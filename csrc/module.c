@@ -128,3 +128,47 @@ unixipc_bool_arg(PyObject *obj, int default_value)
         return 0;
     return PyObject_IsTrue(obj);
 }
+
+int
+unixipc_long_arg(PyObject *obj, long default_value, long lo, long hi, const char *what,
+                 long *out)
+{
+    if (obj == NULL) {
+        *out = default_value;
+        return 0;
+    }
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long v = PyLong_AsLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || v < lo || v > hi) {
+        PyErr_Format(PyExc_ValueError, "%s must be in %ld..%ld", what, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+unixipc_add_type(PyObject *module, PyType_Spec *spec, const char *name, PyObject **out)
+{
+    PyObject *type = PyType_FromSpec(spec);
+    if (type == NULL)
+        return -1;
+    if (out != NULL) {
+        Py_INCREF(type);
+        *out = type;
+    }
+    if (PyModule_AddObject(module, name, type) < 0) {
+        Py_DECREF(type);
+        if (out != NULL)
+            Py_CLEAR(*out);
+        return -1;
+    }
+    return 0;
+}

@@ -39,29 +39,7 @@ semopm(void)
     return cached_semopm;
 }
 
-static int
-int_arg(PyObject *obj, long default_value, long lo, long hi, const char *what, long *out)
-{
-    if (obj == NULL) {
-        *out = default_value;
-        return 0;
-    }
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    int overflow;
-    long v = PyLong_AsLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (overflow || v < lo || v > hi) {
-        PyErr_Format(PyExc_ValueError, "%s must be in %ld..%ld", what, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
+#define int_arg unixipc_long_arg
 
 /* ---- the semop call through the blocking helper ----------------------------- */
 
@@ -701,24 +679,11 @@ PyMethodDef unixipc_sem_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static int
-add_type(PyObject *module, PyType_Spec *spec, const char *name)
-{
-    PyObject *type = PyType_FromSpec(spec);
-    if (type == NULL)
-        return -1;
-    if (PyModule_AddObject(module, name, type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
-    return 0;
-}
-
 int
 unixipc_sem_exec(PyObject *module)
 {
-    if (add_type(module, &set_spec, "SemaphoreSetBase") < 0 ||
-        add_type(module, &sem_spec, "SemaphoreBase") < 0)
+    if (unixipc_add_type(module, &set_spec, "SemaphoreSetBase", NULL) < 0 ||
+        unixipc_add_type(module, &sem_spec, "SemaphoreBase", NULL) < 0)
         return -1;
     UNIXIPC_ADD_INT(module, SEM_UNDO);
     UNIXIPC_ADD_INT(module, GETVAL);

@@ -19,25 +19,8 @@
 #define SHM_STAT_ANY 15 /* Linux >= 4.17 */
 #endif
 
-static int
-long_arg(PyObject *obj, long lo, long hi, const char *what, long *out)
-{
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    int overflow;
-    long v = PyLong_AsLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (overflow || v < lo || v > hi) {
-        PyErr_Format(PyExc_ValueError, "%s must be in %ld..%ld", what, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
+/* Arguments here are never optional. */
+#define long_arg(obj, lo, hi, what, out) unixipc_long_arg((obj), 0, (lo), (hi), (what), (out))
 
 /* ---- Attachment ------------------------------------------------------------ */
 
@@ -364,14 +347,8 @@ PyMethodDef unixipc_shm_methods[] = {
 int
 unixipc_shm_exec(PyObject *module)
 {
-    attachment_type = PyType_FromSpec(&att_spec);
-    if (attachment_type == NULL)
+    if (unixipc_add_type(module, &att_spec, "Attachment", &attachment_type) < 0)
         return -1;
-    Py_INCREF(attachment_type);
-    if (PyModule_AddObject(module, "Attachment", attachment_type) < 0) {
-        Py_DECREF(attachment_type);
-        return -1;
-    }
     UNIXIPC_ADD_INT(module, SHM_RDONLY);
     UNIXIPC_ADD_INT(module, SHM_INFO);
     UNIXIPC_ADD_INT(module, SHM_STAT);

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
+from typing import Callable, Iterator, TypeVar
 
 from . import _core
 
 __all__ = ["IPC_PRIVATE", "Permissions", "ftok"]
+
+_T = TypeVar("_T")
 
 #: The key that always makes a new, private object (``key=None`` does too).
 IPC_PRIVATE: int = _core.IPC_PRIVATE
@@ -89,3 +93,16 @@ def merged_perm(current: Permissions, mode: int | None, uid: int | None,
     for the rest."""
     return (current.uid if uid is None else uid, current.gid if gid is None else gid,
             current.mode if mode is None else mode)
+
+
+def each_slot(max_index: int, stat: Callable[[int], _T]) -> Iterator[_T]:
+    """``stat(index)`` for every kernel slot 0..max_index (from *_INFO),
+    skipping unused slots (EINVAL), objects removed meanwhile (EIDRM) and,
+    where *_STAT_ANY is missing, unreadable ones (EACCES): the walk behind
+    the ``*_STAT`` listings, as ``ipcs`` does it."""
+    for index in range(max_index + 1):
+        try:
+            yield stat(index)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EIDRM, errno.EACCES):
+                raise

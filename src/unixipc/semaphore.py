@@ -17,7 +17,7 @@ from typing import Sequence
 
 from . import _core
 from ._aio import run_cancellable
-from .keys import Permissions, format_key, merged_perm, normalize_key
+from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key
 
 __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
            "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
@@ -78,16 +78,7 @@ def semaphore_limits() -> SemaphoreLimits:
 def semaphore_sets() -> list[SemaphoreSetStat]:
     """The stat of every semaphore set in this IPC namespace (``ipcs -s``)."""
     max_index = _core.sem_info(_core.SEM_INFO)["max_index"]
-    found = []
-    for index in range(max_index + 1):
-        try:
-            raw = _core.sem_stat(index)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.EIDRM, errno.EACCES):
-                continue
-            raise
-        found.append(SemaphoreSetStat._from_raw(raw))
-    return found
+    return [SemaphoreSetStat._from_raw(raw) for raw in each_slot(max_index, _core.sem_stat)]
 
 
 def _check_value(value: object) -> int:

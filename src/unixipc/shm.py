@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from . import _core
-from .keys import Permissions, format_key, merged_perm, normalize_key
+from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key
 
 __all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
            "shared_memory_limits"]
@@ -80,16 +80,7 @@ def shared_memory_limits() -> SharedMemoryLimits:
 def shared_memory_segments() -> list[SharedMemoryStat]:
     """The stat of every segment in this IPC namespace (``ipcs -m``)."""
     max_index = _core.shm_info(_core.SHM_INFO)["max_index"]
-    found = []
-    for index in range(max_index + 1):
-        try:
-            raw = _core.shm_stat(index)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.EIDRM, errno.EACCES):
-                continue
-            raise
-        found.append(SharedMemoryStat._from_raw(raw))
-    return found
+    return [SharedMemoryStat._from_raw(raw) for raw in each_slot(max_index, _core.shm_stat)]
 
 
 def _check_int(value: object, what: str, lo: int = 0) -> int:
