@@ -125,7 +125,7 @@ class Child:
             raise ChildError(f"child {self.pid} died without a result (status {self._status})")
         outcome: Outcome = pickle.loads(bytes(data))
         if outcome.error is not None:
-            if outcome.tb:
+            if outcome.tb and hasattr(outcome.error, "add_note"):  # Python 3.11+
                 outcome.error.add_note("in the child:\n" + outcome.tb)
             raise outcome.error
         return outcome.value
