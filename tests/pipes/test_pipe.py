@@ -317,3 +317,41 @@ def test_handler_exception_ends_a_blocking_read():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_a_stale_bound_method_never_reaches_a_reused_descriptor():
+    p = Pipe()
+    write = p.writer.write
+    fd = p.writer.fileno()
+    p.writer.close()
+    other = os.open("/dev/null", os.O_WRONLY)  # likely reuses fd's number
+    try:
+        with pytest.raises(ValueError):
+            write(b"x")
+        with pytest.raises(ValueError):
+            p.writer.fileno()
+    finally:
+        os.close(other)
+        p.close()
+    assert fd >= 0
+
+
+def test_ends_are_raw_io_objects_and_buffered_wrappers_work():
+    import io
+    with Pipe() as p:
+        assert isinstance(p.reader, io.RawIOBase) and isinstance(p.writer, io.RawIOBase)
+        buffered = io.BufferedWriter(p.writer)
+        buffered.write(b"line one\nline two\n")
+        buffered.flush()
+        p.writer.close()
+        assert list(p.reader) == [b"line one\n", b"line two\n"]
+
+
+def test_detach_leaves_the_descriptor_open():
+    p = Pipe()
+    fd = p.writer.detach()
+    assert p.writer.closed
+    os.write(fd, b"still open")
+    os.close(fd)
+    assert p.reader.read() == b"still open"
+    p.close()

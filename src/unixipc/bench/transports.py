@@ -111,3 +111,11 @@ def collect(mechanism: str, *, peers: bool) -> list[Transport]:
         except ImportError:
             continue
     return found
+
+
+# Pipes and FIFOs (unixipc.bench.pipe): unixipc's own first.
+from .pipe import os_fifo_transport, unixipc_fifo_transport, unixipc_pipe_transport  # noqa: E402
+
+REGISTRY["pipe"].insert(0, unixipc_pipe_transport)
+REGISTRY["fifo"] = [unixipc_fifo_transport, os_fifo_transport]
+PEERS.add(os_fifo_transport)
