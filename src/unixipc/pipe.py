@@ -17,6 +17,7 @@ writes, the reader end reads, in order. The rules that matter:
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import io
@@ -44,6 +45,43 @@ def _check_timeout(timeout: float | None) -> None:
             raise TypeError(f"timeout must be None or a number, not {type(timeout).__name__}")
         if not timeout >= 0:
             raise ValueError("timeout must be >= 0 (or None to wait forever)")
+
+
+async def _wait_ready(fd: int, writable: bool, deadline: float | None, what: str) -> None:
+    """Wait in the running event loop until fd is readable/writable; the
+    deadline is on the loop's clock. TimeoutError(ETIMEDOUT) when it passes."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    if writable:
+        loop.add_writer(fd, ready)
+    else:
+        loop.add_reader(fd, ready)
+    try:
+        if deadline is None:
+            await fut
+        else:
+            left = deadline - loop.time()
+            try:
+                if left <= 0:
+                    raise asyncio.TimeoutError
+                await asyncio.wait_for(fut, left)
+            except asyncio.TimeoutError:
+                raise TimeoutError(errno.ETIMEDOUT, f"{what}: timed out") from None
+    finally:
+        if writable:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
+
+
+def _loop_deadline(timeout: float | None) -> float | None:
+    _check_timeout(timeout)
+    return None if timeout is None else asyncio.get_running_loop().time() + timeout
 
 
 class _PipeEnd(_core.PipeEnd):
@@ -169,6 +207,32 @@ class PipeReader(_PipeEnd):
                 return b"".join(parts)
             parts.append(chunk)
 
+    async def read_async(self, size: int = -1, /, *, timeout: float | None = None) -> bytes:
+        """The async twin of ``read``: waits in the event loop (add_reader)
+        instead of blocking the thread. At most ``size`` bytes (``-1``: until
+        end of file); ``b""`` at end of file; TimeoutError after ``timeout``
+        seconds. Cancelling it loses no data: bytes are only taken by a
+        read(2) made after the wait, in the same step. One waiter per end
+        at a time (the loop keeps one callback per descriptor). Use a
+        non-blocking end when several processes read the same pipe: then a
+        reader that lost the race waits again instead of blocking."""
+        deadline = _loop_deadline(timeout)
+        if size is None or size < 0:
+            parts: list[bytes] = []
+            while True:
+                left = None if deadline is None else max(
+                    0.0, deadline - asyncio.get_running_loop().time())
+                chunk = await self.read_async(65536, timeout=left)
+                if not chunk:
+                    return b"".join(parts)
+                parts.append(chunk)
+        while True:
+            try:
+                return self.read(size, block=False)
+            except BlockingIOError:
+                pass
+            await _wait_ready(self.fileno(), False, deadline, "read")
+
     def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer (one blocking read); returns the
         count, 0 at end of file."""
@@ -267,6 +331,28 @@ class PipeWriter(_PipeEnd):
             raise ValueError(f"record of {n} bytes is larger than PIPE_BUF ({PIPE_BUF}): "
                              "it could be interleaved with other writers' data")
         return self.write(data, block=block, timeout=timeout)
+
+    async def write_async(self, data: Any, /, *, timeout: float | None = None) -> int:
+        """The async twin of ``write``: writes all of ``data``, waiting in the
+        event loop (add_writer) while the pipe is full; returns its length.
+        BrokenPipeError when no reader is left; TimeoutError after
+        ``timeout`` seconds (``characters_written`` says how much went).
+        If cancelled, part of ``data`` may have been written."""
+        deadline = _loop_deadline(timeout)
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            try:
+                done += self.write(view[done:], block=False)
+                continue
+            except BlockingIOError:
+                pass
+            try:
+                await _wait_ready(self.fileno(), True, deadline, "write")
+            except TimeoutError as exc:
+                exc.characters_written = done  # type: ignore[attr-defined]
+                raise
+        return done
 
     def writelines(self, lines: Iterable[Any], /) -> None:
         for line in lines:
