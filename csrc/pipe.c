@@ -221,6 +221,22 @@ do_write(int fd, PyObject *data, PyObject *block, PyObject *timeout)
             return NULL;
         }
         total += n;
+        if (total < view.len && PyErr_CheckSignals() < 0) {
+            /* A short write means a signal came: its Python handler raised
+             * (e.g. KeyboardInterrupt). Say how much went. */
+            PyObject *type, *exc, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyErr_NormalizeException(&type, &exc, &tb);
+            PyObject *count = PyLong_FromSsize_t(total);
+            if (count != NULL && exc != NULL &&
+                PyObject_IsInstance(exc, PyExc_OSError) == 1 &&
+                PyObject_SetAttrString(exc, "characters_written", count) < 0)
+                PyErr_Clear();
+            Py_XDECREF(count);
+            PyErr_Restore(type, exc, tb);
+            PyBuffer_Release(&view);
+            return NULL;
+        }
         if (total < view.len && ctx.mode == IO_PLAIN) {
             /* A short write on a blocking fd (a signal) goes on; on an
              * O_NONBLOCK fd it means "full": return the count. */
