@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
+#include <structmember.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -178,31 +180,21 @@ io_mode_args(PyObject *block, PyObject *timeout, unixipc_deadline *deadline,
     return 0;
 }
 
-/* write(fd, data, block=True, timeout=None) -> int */
+/* The body of write(): all of data on a blocking fd, what fits otherwise. */
 static PyObject *
-pipe_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+do_write(int fd, PyObject *data, PyObject *block, PyObject *timeout)
 {
-    static const char *const names[] = {"fd", "data", "block", "timeout", NULL};
-    PyObject *v[4];
     io_ctx ctx;
     unixipc_deadline deadline;
     Py_buffer view;
     Py_ssize_t total = 0;
-    int nonblocking_fd;
+    int nonblocking_fd = -1; /* looked up only if a partial write needs it */
 
-    if (unixipc_parse_args("write", args, nargs, kwnames, names, 4, 2, v) < 0)
+    ctx.fd = fd;
+    if (io_mode_args(block, timeout, &deadline, &ctx.mode) < 0)
         return NULL;
-    if (fd_arg(v[0], &ctx.fd) < 0)
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    if (io_mode_args(v[2], v[3], &deadline, &ctx.mode) < 0)
-        return NULL;
-    if (PyObject_GetBuffer(v[1], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (view.len == 0) {
-        PyBuffer_Release(&view);
-        return PyLong_FromLong(0);
-    }
-    nonblocking_fd = -1; /* looked up only if a partial write needs it */
     while (total < view.len) {
         ctx.buf = (char *)view.buf + total;
         ctx.len = (size_t)(view.len - total);
@@ -229,6 +221,22 @@ pipe_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
             return NULL;
         }
         total += n;
+        if (total < view.len && PyErr_CheckSignals() < 0) {
+            /* A short write means a signal came: its Python handler raised
+             * (e.g. KeyboardInterrupt). Say how much went. */
+            PyObject *type, *exc, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyErr_NormalizeException(&type, &exc, &tb);
+            PyObject *count = PyLong_FromSsize_t(total);
+            if (count != NULL && exc != NULL &&
+                PyObject_IsInstance(exc, PyExc_OSError) == 1 &&
+                PyObject_SetAttrString(exc, "characters_written", count) < 0)
+                PyErr_Clear();
+            Py_XDECREF(count);
+            PyErr_Restore(type, exc, tb);
+            PyBuffer_Release(&view);
+            return NULL;
+        }
         if (total < view.len && ctx.mode == IO_PLAIN) {
             /* A short write on a blocking fd (a signal) goes on; on an
              * O_NONBLOCK fd it means "full": return the count. */
@@ -244,27 +252,19 @@ pipe_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
     return PyLong_FromSsize_t(total);
 }
 
-/* read(fd, size, block=True, timeout=None) -> bytes */
+/* The body of read(): one read(2) of at most size bytes. */
 static PyObject *
-pipe_read(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+do_read(int fd, Py_ssize_t size, PyObject *block, PyObject *timeout)
 {
-    static const char *const names[] = {"fd", "size", "block", "timeout", NULL};
-    PyObject *v[4];
     io_ctx ctx;
     unixipc_deadline deadline;
 
-    if (unixipc_parse_args("read", args, nargs, kwnames, names, 4, 2, v) < 0)
-        return NULL;
-    if (fd_arg(v[0], &ctx.fd) < 0)
-        return NULL;
-    Py_ssize_t size = PyLong_AsSsize_t(v[1]);
-    if (size == -1 && PyErr_Occurred())
-        return NULL;
+    ctx.fd = fd;
     if (size < 0) {
         PyErr_SetString(PyExc_ValueError, "size must be >= 0");
         return NULL;
     }
-    if (io_mode_args(v[2], v[3], &deadline, &ctx.mode) < 0)
+    if (io_mode_args(block, timeout, &deadline, &ctx.mode) < 0)
         return NULL;
     PyObject *result = PyBytes_FromStringAndSize(NULL, size);
     if (result == NULL)
@@ -282,6 +282,236 @@ pipe_read(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         return NULL;
     return result;
 }
+
+/* write(fd, data, block=True, timeout=None) -> int */
+static PyObject *
+pipe_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"fd", "data", "block", "timeout", NULL};
+    PyObject *v[4];
+    int fd;
+    if (unixipc_parse_args("write", args, nargs, kwnames, names, 4, 2, v) < 0)
+        return NULL;
+    if (fd_arg(v[0], &fd) < 0)
+        return NULL;
+    return do_write(fd, v[1], v[2], v[3]);
+}
+
+/* read(fd, size, block=True, timeout=None) -> bytes */
+static PyObject *
+pipe_read(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"fd", "size", "block", "timeout", NULL};
+    PyObject *v[4];
+    int fd;
+    if (unixipc_parse_args("read", args, nargs, kwnames, names, 4, 2, v) < 0)
+        return NULL;
+    if (fd_arg(v[0], &fd) < 0)
+        return NULL;
+    Py_ssize_t size = PyLong_AsSsize_t(v[1]);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    return do_read(fd, size, v[2], v[3]);
+}
+
+/* ---- PipeEnd: the C base of PipeReader/PipeWriter ------------------------
+ * Holds the descriptor (-1 once closed, so stale use fails with ValueError
+ * and never touches a reused descriptor) and the two hot methods; the
+ * Python subclasses add the file-object conveniences. */
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    PyObject *weakreflist;
+} PipeEndObject;
+
+static int
+end_fd(PipeEndObject *self)
+{
+    if (self->fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
+        return -1;
+    }
+    return self->fd;
+}
+
+static PyObject *
+end_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PipeEndObject *self = (PipeEndObject *)type->tp_alloc(type, 0);
+    if (self != NULL)
+        self->fd = -1;
+    return (PyObject *)self;
+}
+
+static int
+end_init(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PipeEndObject *self = (PipeEndObject *)op;
+    PyObject *fdobj;
+    if (PyTuple_GET_SIZE(args) < 1) {
+        PyErr_SetString(PyExc_TypeError, "PipeEnd(fd, ...): fd is required");
+        return -1;
+    }
+    fdobj = PyTuple_GET_ITEM(args, 0);
+    if (!PyLong_Check(fdobj) || PyBool_Check(fdobj)) {
+        PyErr_Format(PyExc_TypeError, "fd must be an int, not %.100s", Py_TYPE(fdobj)->tp_name);
+        return -1;
+    }
+    int fd = as_int(fdobj);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    if (fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "fd must be >= 0");
+        return -1;
+    }
+    self->fd = fd;
+    return 0;
+}
+
+static void
+end_dealloc(PyObject *op)
+{
+    PipeEndObject *self = (PipeEndObject *)op;
+    PyTypeObject *tp = Py_TYPE(op);
+    if (self->weakreflist != NULL)
+        PyObject_ClearWeakRefs(op);
+    if (self->fd >= 0) {
+        close(self->fd);
+        self->fd = -1;
+    }
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+end_read(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"size", "block", "timeout", NULL};
+    PyObject *v[3];
+    if (unixipc_parse_args("read", args, nargs, kwnames, names, 1, 0, v) < 0)
+        return NULL;
+    int fd = end_fd((PipeEndObject *)op);
+    if (fd < 0)
+        return NULL;
+    Py_ssize_t size = -1;
+    if (v[0] != NULL && v[0] != Py_None) {
+        size = PyLong_AsSsize_t(v[0]);
+        if (size == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    if (size < 0) {
+        /* Until end of file: the Python subclass's readall. */
+        PyObject *kw = PyDict_New();
+        if (kw == NULL)
+            return NULL;
+        if ((v[1] != NULL && PyDict_SetItemString(kw, "block", v[1]) < 0) ||
+            (v[2] != NULL && PyDict_SetItemString(kw, "timeout", v[2]) < 0)) {
+            Py_DECREF(kw);
+            return NULL;
+        }
+        PyObject *meth = PyObject_GetAttrString(op, "readall");
+        PyObject *empty = PyTuple_New(0);
+        PyObject *res = NULL;
+        if (meth != NULL && empty != NULL)
+            res = PyObject_Call(meth, empty, kw);
+        Py_XDECREF(meth);
+        Py_XDECREF(empty);
+        Py_DECREF(kw);
+        return res;
+    }
+    return do_read(fd, size, v[1], v[2]);
+}
+
+static PyObject *
+end_write(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data", "block", "timeout", NULL};
+    PyObject *v[3];
+    if (unixipc_parse_args("write", args, nargs, kwnames, names, 1, 1, v) < 0)
+        return NULL;
+    int fd = end_fd((PipeEndObject *)op);
+    if (fd < 0)
+        return NULL;
+    return do_write(fd, v[0], v[1], v[2]);
+}
+
+static PyObject *
+end_fileno(PyObject *op, PyObject *unused)
+{
+    int fd = end_fd((PipeEndObject *)op);
+    return fd < 0 ? NULL : PyLong_FromLong(fd);
+}
+
+static PyObject *
+end_close_fd(PyObject *op, PyObject *unused)
+{
+    PipeEndObject *self = (PipeEndObject *)op;
+    int fd = self->fd;
+    if (fd >= 0) {
+        self->fd = -1;
+        if (close(fd) < 0 && errno != EINTR)
+            return unixipc_raise_errno("close", errno);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+end_detach_fd(PyObject *op, PyObject *unused)
+{
+    PipeEndObject *self = (PipeEndObject *)op;
+    int fd = end_fd(self);
+    if (fd < 0)
+        return NULL;
+    self->fd = -1;
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *
+end_get_closed(PyObject *op, void *unused)
+{
+    return PyBool_FromLong(((PipeEndObject *)op)->fd < 0);
+}
+
+static PyMethodDef end_methods[] = {
+    {"read", (PyCFunction)(void (*)(void))end_read, METH_FASTCALL | METH_KEYWORDS,
+     "read(size=-1, /, *, block=True, timeout=None) -> bytes"},
+    {"write", (PyCFunction)(void (*)(void))end_write, METH_FASTCALL | METH_KEYWORDS,
+     "write(data, /, *, block=True, timeout=None) -> int"},
+    {"fileno", end_fileno, METH_NOARGS, "fileno() -> int (ValueError once closed)"},
+    {"_close_fd", end_close_fd, METH_NOARGS, "Close the descriptor once; idempotent."},
+    {"_detach_fd", end_detach_fd, METH_NOARGS, "Forget the descriptor and return it."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef end_getset[] = {
+    {"closed", end_get_closed, NULL, "True once the end is closed.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef end_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(PipeEndObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot end_slots[] = {
+    {Py_tp_new, end_new},
+    {Py_tp_init, end_init},
+    {Py_tp_dealloc, end_dealloc},
+    {Py_tp_methods, end_methods},
+    {Py_tp_getset, end_getset},
+    {Py_tp_members, end_members},
+    {Py_tp_doc, (void *)"PipeEnd(fd): the C base of PipeReader and PipeWriter; owns fd."},
+    {0, NULL},
+};
+
+static PyType_Spec end_spec = {
+    .name = "unixipc._core.PipeEnd",
+    .basicsize = sizeof(PipeEndObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = end_slots,
+};
 
 typedef struct {
     int dir_fd;
@@ -381,6 +611,13 @@ PyMethodDef unixipc_pipe_methods[] = {
 int
 unixipc_pipe_exec(PyObject *module)
 {
+    PyObject *type = PyType_FromModuleAndSpec(module, &end_spec, NULL);
+    if (type == NULL)
+        return -1;
+    if (PyModule_AddObject(module, "PipeEnd", type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
     UNIXIPC_ADD_INT(module, PIPE_BUF);
     return 0;
 }

@@ -20,6 +20,7 @@ handles both:
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import select
@@ -146,6 +147,109 @@ class Coprocess:
                 if fd == wfd and w_ev and ev & (select.POLLOUT | select.POLLERR | select.POLLHUP):
                     self._write_some()
 
+    def _done(self, want_line: bool, want_data: bool, want_sent: bool, drain: bool) -> bool:
+        return ((want_line and (b"\n" in self._in or self._eof))
+                or (want_data and (bool(self._in) or self._eof))
+                or (want_sent and not self._out)
+                or (drain and self._eof))
+
+    async def _pump_async(self, deadline: float | None, *, want_line: bool = False,
+                          want_data: bool = False, want_sent: bool = False) -> None:
+        """:meth:`_pump` for an event loop: the same transfers, waiting with
+        add_reader/add_writer instead of poll (deadline on the loop clock)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._rfd >= 0 and not self._eof:
+                self._read_some()
+            if self._out and self._wfd >= 0:
+                self._write_some()
+            if self._done(want_line, want_data, want_sent, False):
+                return
+            rfd, wfd = self._rfd, self._wfd
+            watch_r = rfd >= 0 and not self._eof
+            watch_w = bool(self._out) and wfd >= 0
+            if not watch_r and not watch_w:
+                raise EOFError("the coprocess closed its output")
+            fut: asyncio.Future[None] = loop.create_future()
+
+            def ready() -> None:
+                if not fut.done():
+                    fut.set_result(None)
+
+            if watch_r:
+                loop.add_reader(rfd, ready)
+            if watch_w:
+                loop.add_writer(wfd, ready)
+            try:
+                if deadline is None:
+                    await fut
+                else:
+                    left = deadline - loop.time()
+                    try:
+                        if left <= 0:
+                            raise asyncio.TimeoutError
+                        await asyncio.wait_for(fut, left)
+                    except asyncio.TimeoutError:
+                        raise TimeoutError(errno.ETIMEDOUT,
+                                           f"coprocess {self.argv[0]!r}: timed out") from None
+            finally:
+                if watch_r:
+                    loop.remove_reader(rfd)
+                if watch_w:
+                    loop.remove_writer(wfd)
+
+    @staticmethod
+    def _loop_deadline(timeout: float | None) -> float | None:
+        _check_timeout(timeout)
+        return None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+    def _take_line(self) -> bytes:
+        i = self._in.find(b"\n")
+        if i < 0:
+            if not self._in:
+                raise EOFError(f"coprocess {self.argv[0]!r} closed its output")
+            i = len(self._in) - 1
+        line = bytes(self._in[:i + 1])
+        del self._in[:i + 1]
+        return line
+
+    async def send_async(self, data: bytes | bytearray | memoryview | str, *,
+                         timeout: float | None = None) -> None:
+        """The async twin of :meth:`send` (waits in the event loop)."""
+        self._check_open()
+        if self._wfd < 0:
+            raise ValueError("the coprocess's input was closed with close_input()")
+        deadline = self._loop_deadline(timeout)
+        self._out += data.encode() if isinstance(data, str) else data
+        await self._pump_async(deadline, want_sent=True)
+
+    async def readline_async(self, *, timeout: float | None = None) -> bytes:
+        """The async twin of :meth:`readline`. Cancelling it loses nothing:
+        output read meanwhile stays buffered for the next call."""
+        self._check_open()
+        await self._pump_async(self._loop_deadline(timeout), want_line=True)
+        return self._take_line()
+
+    async def read_async(self, size: int = _CHUNK, *, timeout: float | None = None) -> bytes:
+        """The async twin of :meth:`read`."""
+        self._check_open()
+        await self._pump_async(self._loop_deadline(timeout), want_data=True)
+        data = bytes(self._in[:size])
+        del self._in[:size]
+        return data
+
+    async def request_async(self, line: bytes | str, *, timeout: float | None = None) -> bytes:
+        """The async twin of :meth:`request`."""
+        data = line.encode() if isinstance(line, str) else bytes(line)
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        self._check_open()
+        deadline = self._loop_deadline(timeout)
+        self._out += data
+        await self._pump_async(deadline, want_sent=True)
+        await self._pump_async(deadline, want_line=True)
+        return self._take_line()
+
     def _read_some(self) -> None:
         try:
             chunk = os.read(self._rfd, _CHUNK)
@@ -221,14 +325,7 @@ class Coprocess:
         """
         self._check_open()
         self._pump(self._deadline(timeout), want_line=True)
-        i = self._in.find(b"\n")
-        if i < 0:
-            if not self._in:
-                raise EOFError(f"coprocess {self.argv[0]!r} closed its output")
-            i = len(self._in) - 1
-        line = bytes(self._in[:i + 1])
-        del self._in[:i + 1]
-        return line
+        return self._take_line()
 
     def read(self, size: int = _CHUNK, *, timeout: float | None = None) -> bytes:
         """Return at most ``size`` bytes of output, waiting (bounded by
@@ -306,6 +403,56 @@ class Coprocess:
         if status is None:
             raise TimeoutError(errno.ETIMEDOUT,
                                f"coprocess {self.argv[0]!r} (pid {self.pid}) did not exit")
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    async def close_async(self, *, timeout: float | None = None) -> int:
+        """The async twin of :meth:`close`: the same steps, waiting in the
+        event loop (the child's exit through a pidfd)."""
+        if self.returncode is not None:
+            return self.returncode
+        loop = asyncio.get_running_loop()
+        deadline = self._loop_deadline(timeout)
+        if self._rfd >= 0:
+            if not self.pty:
+                try:
+                    if self._out and self._wfd >= 0:
+                        await self._pump_async(deadline, want_sent=True)
+                except BrokenPipeError:
+                    pass
+                if self._wfd >= 0:
+                    os.close(self._wfd)
+                    self._wfd = -1
+                try:
+                    while not self._eof:
+                        await self._pump_async(deadline, want_data=True)
+                        self._in.clear()
+                except EOFError:
+                    pass
+            os.close(self._rfd)
+            self._rfd = self._wfd = -1
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if not done:
+                fut: asyncio.Future[None] = loop.create_future()
+
+                def exited() -> None:
+                    if not fut.done():
+                        fut.set_result(None)
+
+                loop.add_reader(pidfd, exited)
+                try:
+                    left = None if deadline is None else max(0.0, deadline - loop.time())
+                    await asyncio.wait_for(fut, left)
+                except asyncio.TimeoutError:
+                    raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r} "
+                                       f"(pid {self.pid}) did not exit") from None
+                finally:
+                    loop.remove_reader(pidfd)
+                status = os.waitpid(self.pid, 0)[1]
+        finally:
+            os.close(pidfd)
         self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 

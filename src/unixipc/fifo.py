@@ -15,14 +15,16 @@ no data is there.
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import functools
 import os
 import stat
 from typing import Union
 
 from . import _core
 from .errors import IPCError, error_from_errno
-from .pipe import PipeReader, PipeWriter
+from .pipe import PipeReader, PipeWriter, _check_timeout
 
 __all__ = ["mkfifo", "Fifo", "NotAFifoError"]
 
@@ -175,6 +177,44 @@ class Fifo:
         """
         flags = os.O_WRONLY | (os.O_NONBLOCK if nonblock else 0)
         fd = self._open(flags, timeout)
+        return PipeWriter(fd, name=os.fsdecode(self.path))
+
+    async def _open_async(self, flags: int, timeout: float | None) -> int:
+        # The open has no readiness to wait for in an event loop: it runs in
+        # the default executor, bounded by timeout. If the awaiting task is
+        # cancelled, a descriptor the open returns later is closed at once.
+        _check_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(None, functools.partial(self._open, flags, timeout))
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            def close_late(f: asyncio.Future[int]) -> None:
+                if not f.cancelled() and f.exception() is None:
+                    os.close(f.result())
+            fut.add_done_callback(close_late)
+            raise
+
+    async def open_reader_async(self, *, nonblock: bool = False,
+                                timeout: float | None = None) -> PipeReader:
+        """The async twin of :meth:`open_reader`. A blocking open waits in a
+        worker thread (the kernel offers nothing to wait on in an event
+        loop), bounded by ``timeout``; cancelling the task returns at once,
+        and a descriptor the open yields afterwards is closed. Without a
+        timeout a cancelled open keeps its worker thread until a writer
+        comes."""
+        if nonblock:
+            return self.open_reader(nonblock=True)
+        fd = await self._open_async(os.O_RDONLY, timeout)
+        return PipeReader(fd, name=os.fsdecode(self.path))
+
+    async def open_writer_async(self, *, nonblock: bool = False,
+                                timeout: float | None = None) -> PipeWriter:
+        """The async twin of :meth:`open_writer` (see
+        :meth:`open_reader_async` for how it waits and is cancelled)."""
+        if nonblock:
+            return self.open_writer(nonblock=True)
+        fd = await self._open_async(os.O_WRONLY, timeout)
         return PipeWriter(fd, name=os.fsdecode(self.path))
 
     def exists(self) -> bool:

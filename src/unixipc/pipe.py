@@ -17,13 +17,14 @@ writes, the reader end reads, in order. The rules that matter:
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import io
 import os
 import select
 import time
-from typing import IO, Any, Literal
+from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 
 from . import _core
 from .errors import error_from_errno
@@ -46,23 +47,102 @@ def _check_timeout(timeout: float | None) -> None:
             raise ValueError("timeout must be >= 0 (or None to wait forever)")
 
 
-class _PipeEnd(io.FileIO):
-    """Shared base of the two ends: a FileIO whose descriptor is forgotten
-    (set to -1) on close, so stale use fails with ValueError."""
+async def _wait_ready(fd: int, writable: bool, deadline: float | None, what: str) -> None:
+    """Wait in the running event loop until fd is readable/writable; the
+    deadline is on the loop's clock. TimeoutError(ETIMEDOUT) when it passes."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
 
-    _fd: int
+    def ready() -> None:
+        if not fut.done():
+            fut.set_result(None)
 
-    def __init__(self, fd: int, mode: str, *, name: str | None = None) -> None:
-        super().__init__(fd, mode, closefd=True)
-        self._fd = fd
-        if name is not None:
-            self.name = name
+    if writable:
+        loop.add_writer(fd, ready)
+    else:
+        loop.add_reader(fd, ready)
+    try:
+        if deadline is None:
+            await fut
+        else:
+            left = deadline - loop.time()
+            try:
+                if left <= 0:
+                    raise asyncio.TimeoutError
+                await asyncio.wait_for(fut, left)
+            except asyncio.TimeoutError:
+                raise TimeoutError(errno.ETIMEDOUT, f"{what}: timed out") from None
+    finally:
+        if writable:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
+
+
+def _loop_deadline(timeout: float | None) -> float | None:
+    _check_timeout(timeout)
+    return None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+
+class _PipeEnd(_core.PipeEnd):
+    """Shared base of the two ends. The descriptor and the hot ``read`` /
+    ``write`` live in the C base (:class:`unixipc._core.PipeEnd`); this
+    class adds the file-object conveniences. The descriptor is forgotten
+    (-1) on close, so stale use raises ValueError and can never reach a
+    descriptor number the process has since reused. Registered as an
+    :class:`io.RawIOBase`."""
+
+    mode: str = ""
+
+    def __init__(self, fd: int, *, name: str | None = None) -> None:
+        super().__init__(fd)
+        self.name: str | int = fd if name is None else name
+
+    # -- io.RawIOBase protocol ------------------------------------------------------
 
     def close(self) -> None:
         """Close this end (idempotent). The other end sees EOF (reader) or
         BrokenPipeError (writer) once every copy of this end is closed."""
-        self._fd = -1
-        super().close()
+        self._close_fd()
+
+    def detach(self) -> int:
+        """Give up ownership: return the descriptor, leave it open."""
+        return self._detach_fd()
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fileno())
+
+    def flush(self) -> None:
+        """Nothing to flush (unbuffered); ValueError once closed."""
+        self.fileno()
+
+    def tell(self) -> int:
+        raise io.UnsupportedOperation("pipes are not seekable")
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise io.UnsupportedOperation("pipes are not seekable")
+
+    def __enter__(self: _E) -> _E:
+        self.fileno()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self.fileno()}"
+        return f"<{type(self).__name__} name={self.name!r} {state}>"
+
+    # -- pipe specifics -------------------------------------------------------------
 
     @property
     def nonblocking(self) -> bool:
@@ -90,33 +170,29 @@ class _PipeEnd(io.FileIO):
         os.set_inheritable(self.fileno(), inheritable)
 
 
+_E = TypeVar("_E", bound=_PipeEnd)
+
+
 class PipeReader(_PipeEnd):
     """The read end of a pipe or FIFO: a binary, unbuffered file object
-    (:class:`io.FileIO`) with ``block=``/``timeout=`` on :meth:`read`."""
+    (an :class:`io.RawIOBase`) with ``block=``/``timeout=`` on :meth:`read`.
 
-    def __init__(self, fd: int, *, name: str | None = None) -> None:
-        super().__init__(fd, "rb", name=name)
+    ``read(size=-1, /, *, block=True, timeout=None) -> bytes`` reads at most
+    ``size`` bytes (one read(2)); ``-1``/None reads until end of file.
+    It blocks while the pipe is empty and a writer exists. ``block=False``
+    makes one attempt that does not wait; ``timeout`` bounds the wait in
+    seconds (None: forever). Signals are retried (EINTR never escapes). It
+    returns ``b""`` at end of file (every writer closed) and raises
+    BlockingIOError when there is no data yet but a writer exists and the
+    call may not wait (``block=False`` or a non-blocking end), TimeoutError
+    when ``timeout`` ran out, ValueError once the end is closed.
+    """
 
-    def read(self, size: int | None = -1, /, *, block: bool = True,
-             timeout: float | None = None) -> bytes:
-        """Read at most ``size`` bytes (one read(2)); ``-1``/None: until EOF.
+    mode = "rb"
 
-        Blocks while the pipe is empty and a writer exists. ``block=False``
-        makes one attempt that does not wait; ``timeout`` bounds the wait in
-        seconds (None: forever). Signals are retried (EINTR never escapes).
-
-        Returns:
-            The bytes read; ``b""`` at end of file (every writer closed).
-
-        Raises:
-            BlockingIOError: no data yet but a writer exists, and the call
-                may not wait (``block=False`` or the end is non-blocking).
-            TimeoutError: ``timeout`` ran out with no data.
-            ValueError: the end is closed.
-        """
-        if size is None or size < 0:
-            return self.readall(block=block, timeout=timeout)
-        return _core.read(self._fd, size, block, timeout)
+    def readable(self) -> bool:
+        self.fileno()
+        return True
 
     def readall(self, *, block: bool = True, timeout: float | None = None) -> bytes:
         """Read until end of file (every writer closed). ``timeout`` bounds
@@ -126,18 +202,44 @@ class PipeReader(_PipeEnd):
         parts: list[bytes] = []
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            chunk = _core.read(self._fd, 65536, block, left)
+            chunk = self.read(65536, block=block, timeout=left)
             if not chunk:
                 return b"".join(parts)
             parts.append(chunk)
 
+    async def read_async(self, size: int = -1, /, *, timeout: float | None = None) -> bytes:
+        """The async twin of ``read``: waits in the event loop (add_reader)
+        instead of blocking the thread. At most ``size`` bytes (``-1``: until
+        end of file); ``b""`` at end of file; TimeoutError after ``timeout``
+        seconds. Cancelling it loses no data: bytes are only taken by a
+        read(2) made after the wait, in the same step. One waiter per end
+        at a time (the loop keeps one callback per descriptor). Use a
+        non-blocking end when several processes read the same pipe: then a
+        reader that lost the race waits again instead of blocking."""
+        deadline = _loop_deadline(timeout)
+        if size is None or size < 0:
+            parts: list[bytes] = []
+            while True:
+                left = None if deadline is None else max(
+                    0.0, deadline - asyncio.get_running_loop().time())
+                chunk = await self.read_async(65536, timeout=left)
+                if not chunk:
+                    return b"".join(parts)
+                parts.append(chunk)
+        while True:
+            try:
+                return self.read(size, block=False)
+            except BlockingIOError:
+                pass
+            await _wait_ready(self.fileno(), False, deadline, "read")
+
     def readinto(self, buffer: Any, /) -> int:
-        """Read into a writable buffer (one read(2), blocking); returns the
-        count, 0 at end of file. BlockingIOError on an empty non-blocking end."""
-        n = super().readinto(buffer)
-        if n is None:
-            raise error_from_errno(errno.EAGAIN, "read")
-        return n
+        """Read into a writable buffer (one blocking read); returns the
+        count, 0 at end of file."""
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        return len(data)
 
     def read_exactly(self, size: int, *, timeout: float | None = None) -> bytes:
         """Read exactly ``size`` bytes. EOFError if the writers close first;
@@ -148,45 +250,71 @@ class PipeReader(_PipeEnd):
         got = 0
         while got < size:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            chunk = _core.read(self._fd, size - got, True, left)
+            chunk = self.read(size - got, timeout=left)
             if not chunk:
                 raise EOFError(f"end of file after {got} of {size} bytes")
             parts.append(chunk)
             got += len(chunk)
         return b"".join(parts)
 
+    def readline(self, size: int | None = -1, /) -> bytes:
+        """One line (up to and including b"\\n"), read a byte at a time so
+        nothing after it is consumed; b"" at end of file."""
+        limit = -1 if size is None else size
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            b = self.read(1)
+            if not b:
+                break
+            line += b
+            if b == b"\n":
+                break
+        return bytes(line)
+
+    def readlines(self, hint: int = -1, /) -> list[bytes]:
+        return list(self)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
 
 class PipeWriter(_PipeEnd):
     """The write end of a pipe or FIFO: a binary, unbuffered file object
-    (:class:`io.FileIO`) whose writes never kill the process with SIGPIPE."""
+    (an :class:`io.RawIOBase`) whose writes never kill the process with
+    SIGPIPE.
 
-    def __init__(self, fd: int, *, name: str | None = None) -> None:
-        super().__init__(fd, "wb", name=name)
+    ``write(data, /, *, block=True, timeout=None) -> int`` writes all of
+    ``data`` (a bytes-like object) and returns its length. It blocks while
+    the pipe is full. On a non-blocking end, or with ``block=False``, it
+    writes what fits without waiting and returns that count. ``timeout``
+    bounds the wait in seconds (None: forever); a timed write goes in
+    pieces of at most PIPE_BUF bytes, each atomic.
 
-    def write(self, data: Any, /, *, block: bool = True,
-              timeout: float | None = None) -> int:
-        """Write all of ``data`` (a bytes-like object) and return its length.
+    SIGPIPE: if no reader is left the kernel fails the write with EPIPE and
+    sends SIGPIPE to the writing thread. When SIGPIPE's action is the
+    default (terminate), unixipc blocks SIGPIPE in this thread for the
+    duration of the write and consumes the signal the write caused; when it
+    is ignored (Python's default) or handled, nothing needs doing. The
+    program's disposition is never changed. You get BrokenPipeError.
 
-        Blocks while the pipe is full. On a non-blocking end, or with
-        ``block=False``, writes what fits without waiting and returns that
-        count. ``timeout`` bounds the wait in seconds (None: forever); a
-        timed write goes in pieces of at most PIPE_BUF bytes, each atomic.
+    Raises (write): BrokenPipeError when no reader is left
+    (``characters_written`` says how much went before); BlockingIOError
+    when nothing could be written without waiting; TimeoutError when
+    ``timeout`` ran out (``characters_written`` set when part of ``data``
+    was written); ValueError once the end is closed.
+    """
 
-        SIGPIPE: if no reader is left the kernel fails the write with EPIPE
-        and sends SIGPIPE to this thread. When SIGPIPE's action is the
-        default (terminate), unixipc blocks SIGPIPE in this thread for the
-        duration of the write and consumes the signal it caused; the
-        program's disposition is never changed. You get BrokenPipeError.
+    mode = "wb"
 
-        Raises:
-            BrokenPipeError: no reader is left (``characters_written`` says
-                how much of ``data`` went before).
-            BlockingIOError: nothing could be written without waiting.
-            TimeoutError: ``timeout`` ran out (``characters_written`` set
-                when part of ``data`` was written).
-            ValueError: the end is closed.
-        """
-        return _core.write(self._fd, data, block, timeout)
+    def writable(self) -> bool:
+        self.fileno()
+        return True
 
     def write_record(self, data: Any, /, *, block: bool = True,
                      timeout: float | None = None) -> int:
@@ -196,13 +324,43 @@ class PipeWriter(_PipeEnd):
 
         Raises:
             ValueError: ``data`` is longer than PIPE_BUF (before any write).
-            BrokenPipeError, BlockingIOError, TimeoutError: as :meth:`write`.
+            BrokenPipeError, BlockingIOError, TimeoutError: as ``write``.
         """
         n = memoryview(data).nbytes
         if n > PIPE_BUF:
             raise ValueError(f"record of {n} bytes is larger than PIPE_BUF ({PIPE_BUF}): "
                              "it could be interleaved with other writers' data")
-        return _core.write(self._fd, data, block, timeout)
+        return self.write(data, block=block, timeout=timeout)
+
+    async def write_async(self, data: Any, /, *, timeout: float | None = None) -> int:
+        """The async twin of ``write``: writes all of ``data``, waiting in the
+        event loop (add_writer) while the pipe is full; returns its length.
+        BrokenPipeError when no reader is left; TimeoutError after
+        ``timeout`` seconds (``characters_written`` says how much went).
+        If cancelled, part of ``data`` may have been written."""
+        deadline = _loop_deadline(timeout)
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            try:
+                done += self.write(view[done:], block=False)
+                continue
+            except BlockingIOError:
+                pass
+            try:
+                await _wait_ready(self.fileno(), True, deadline, "write")
+            except TimeoutError as exc:
+                exc.characters_written = done  # type: ignore[attr-defined]
+                raise
+        return done
+
+    def writelines(self, lines: Iterable[Any], /) -> None:
+        for line in lines:
+            self.write(line)
+
+
+io.RawIOBase.register(PipeReader)
+io.RawIOBase.register(PipeWriter)
 
 
 def _get_capacity(fd: int) -> int:
@@ -388,12 +546,12 @@ def popen(cmd: str | bytes, mode: Literal["r", "w", "rb", "wb"] = "r", *,
         os.close(w)
         raise
     os.close(child_fd)
-    end: _PipeEnd = (PipeReader(parent_fd, name=f"<popen {cmd!r}>") if reading
-                     else PipeWriter(parent_fd, name=f"<popen {cmd!r}>"))
-    stream: IO[Any] = end
+    end: PipeReader | PipeWriter = (PipeReader(parent_fd, name=f"<popen {cmd!r}>") if reading
+                                    else PipeWriter(parent_fd, name=f"<popen {cmd!r}>"))
+    stream: Any = end
     if encoding is not None:
-        buffered: IO[bytes] = (io.BufferedReader(end) if reading
-                               else io.BufferedWriter(end))
+        buffered: IO[bytes] = (io.BufferedReader(end) if reading  # type: ignore[type-var]
+                               else io.BufferedWriter(end))  # type: ignore[type-var]
         stream = io.TextIOWrapper(buffered, encoding=encoding, errors=errors,
                                   write_through=not reading)
     return PopenFile(stream, pid, mode[0], cmd if isinstance(cmd, str) else os.fsdecode(cmd))

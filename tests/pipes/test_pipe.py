@@ -317,3 +317,83 @@ def test_handler_exception_ends_a_blocking_read():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_a_stale_bound_method_never_reaches_a_reused_descriptor():
+    p = Pipe()
+    write = p.writer.write
+    fd = p.writer.fileno()
+    p.writer.close()
+    other = os.open("/dev/null", os.O_WRONLY)  # likely reuses fd's number
+    try:
+        with pytest.raises(ValueError):
+            write(b"x")
+        with pytest.raises(ValueError):
+            p.writer.fileno()
+    finally:
+        os.close(other)
+        p.close()
+    assert fd >= 0
+
+
+def test_ends_are_raw_io_objects_and_buffered_wrappers_work():
+    import io
+    with Pipe() as p:
+        assert isinstance(p.reader, io.RawIOBase) and isinstance(p.writer, io.RawIOBase)
+        buffered = io.BufferedWriter(p.writer)
+        buffered.write(b"line one\nline two\n")
+        buffered.flush()
+        p.writer.close()
+        assert list(p.reader) == [b"line one\n", b"line two\n"]
+
+
+def test_detach_leaves_the_descriptor_open():
+    p = Pipe()
+    fd = p.writer.detach()
+    assert p.writer.closed
+    os.write(fd, b"still open")
+    os.close(fd)
+    assert p.reader.read() == b"still open"
+    p.close()
+
+
+def test_signals_during_a_blocking_write_are_retried():
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    p = Pipe()
+    big = bytes(range(256)) * 2048  # 512 KiB: blocks on the 64 KiB pipe
+    got = bytearray()
+
+    def drain() -> None:
+        time.sleep(0.3)
+        while len(got) < len(big):
+            got.extend(p.reader.read(65536, timeout=10))
+
+    reader = threading.Thread(target=drain)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+        reader.start()
+        assert p.writer.write(big) == len(big)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        reader.join(timeout=20)
+        p.close()
+    assert bytes(got) == big
+    assert len(hits) >= 5
+
+
+def test_handler_exception_during_a_blocking_write_reports_the_count():
+    def boom(*a):
+        raise KeyError("from handler")
+
+    old = signal.signal(signal.SIGALRM, boom)
+    try:
+        with Pipe() as p:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with pytest.raises(KeyError):
+                p.writer.write(b"f" * 200_000)  # fills 64 KiB, then blocks
+            assert len(p.reader.read(200_000)) == 65536
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -90,13 +90,16 @@ def mp_pipe_transport() -> Transport:
     return Transport("pipe", "multiprocessing.Pipe", open_link)
 
 
+# The mechanisms' own workload modules define their transports; they are
+# gathered here (imported after the peers above, which some of them reuse).
 from .msgqueue import msgqueue_transport, sysv_ipc_transport  # noqa: E402
-
+from .pipe import os_fifo_transport, unixipc_fifo_transport, unixipc_pipe_transport  # noqa: E402
 from .semaphore import semaphore_transport, shared_memory_transport  # noqa: E402
 
 #: Mechanism name -> transport factories, unixipc's first, then peers.
 REGISTRY: dict[str, list[Callable[[], Transport]]] = {
-    "pipe": [os_pipe_transport, mp_pipe_transport],
+    "pipe": [unixipc_pipe_transport, os_pipe_transport, mp_pipe_transport],
+    "fifo": [unixipc_fifo_transport, os_fifo_transport],
     "mq": [msgqueue_transport, sysv_ipc_transport],
     "sem": [semaphore_transport],
     "shm": [shared_memory_transport],
@@ -104,7 +107,7 @@ REGISTRY: dict[str, list[Callable[[], Transport]]] = {
 
 #: Factories whose impl is a peer (shown only with --peers).
 PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport,
-                                       sysv_ipc_transport}
+                                       os_fifo_transport, sysv_ipc_transport}
 
 
 def collect(mechanism: str, *, peers: bool) -> list[Transport]:
@@ -119,3 +122,4 @@ def collect(mechanism: str, *, peers: bool) -> list[Transport]:
         except ImportError:
             continue
     return found
+

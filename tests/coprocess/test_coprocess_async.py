@@ -1,0 +1,78 @@
+"""Coprocess async twins."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from unixipc import Coprocess
+
+
+def run(coro, timeout=30):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_request_async_with_add2(cpeer):
+    async def main():
+        co = Coprocess([cpeer("co_add2")])
+        answers = [await co.request_async(f"{i} 1", timeout=10) for i in range(200)]
+        bad = await co.request_async("x", timeout=10)
+        status = await co.close_async(timeout=10)
+        return answers, bad, status
+    answers, bad, status = run(main())
+    assert answers == [f"{i + 1}\n".encode() for i in range(200)]
+    assert bad == b"invalid parameter.\n"
+    assert status == 0
+
+
+def test_request_async_timeout_on_a_buffering_filter():
+    async def main():
+        co = Coprocess(["awk", "{print $1+$2}"])
+        with pytest.raises(TimeoutError):
+            await co.request_async("1 2", timeout=0.3)
+        co.close_input()
+        line = await co.readline_async(timeout=10)
+        return line, await co.close_async(timeout=10)
+    assert run(main()) == (b"3\n", 0)
+
+
+def test_no_deadlock_async():
+    script = ("import sys\n"
+              "sys.stdout.buffer.write(b'o' * (1 << 20) + b'\\n'); sys.stdout.flush()\n"
+              "data = sys.stdin.buffer.read()\n"
+              "sys.stdout.buffer.write(b'%d\\n' % len(data))\n")
+
+    async def main():
+        co = Coprocess([sys.executable, "-c", script])
+        await co.send_async(b"i" * (1 << 20), timeout=30)
+        co.close_input()
+        first = await co.readline_async(timeout=30)
+        second = await co.readline_async(timeout=30)
+        return len(first), second, await co.close_async(timeout=30)
+    assert run(main()) == ((1 << 20) + 1, b"1048576\n", 0)
+
+
+def test_cancelled_readline_async_loses_nothing():
+    async def main():
+        co = Coprocess(["sh", "-c", "read x; sleep 0.2; echo $x; read y; echo $y"])
+        await co.send_async("first\n")
+        task = asyncio.ensure_future(co.readline_async())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        line = await co.readline_async(timeout=10)
+        line2 = await co.request_async("second", timeout=10)
+        return line, line2, await co.close_async(timeout=10)
+    assert run(main()) == (b"first\n", b"second\n", 0)
+
+
+def test_pty_request_async_and_eof():
+    async def main():
+        co = Coprocess(["awk", "{print $1*2}"], pty=True)
+        r = await co.request_async("21", timeout=10)
+        await co.close_async(timeout=10)
+        return r
+    assert run(main()) == b"42\n"
