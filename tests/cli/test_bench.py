@@ -44,3 +44,12 @@ def test_bench_table_and_plot_message(cli, tmp_path):
         assert r.status == 1 and "unixipc[plot]" in r.err
     else:
         assert r.status == 0 and (tmp_path / "x.png").stat().st_size > 0
+
+
+def test_bench_only_pipe_json_quickly(cli):
+    r = cli("bench", "--only", "pipe", "--json", "--sizes", "64,65536", "--count", "300")
+    assert r.status == 0, r.err
+    results = json.loads(r.out)
+    assert {x["impl"] for x in results} == {"unixipc"}
+    names = {x["workload"] for x in results}
+    assert {"pipe round trip 64 B", "pipe one-way 65536 B MB/s"} <= names
