@@ -262,3 +262,35 @@ def test_write_to_fifo_without_reader_is_broken_pipe(fifo):
     with pytest.raises(BrokenPipeError):
         w.write(b"x")
     w.close()
+
+
+def _open_as_other_user(path: str) -> str:
+    try:
+        Fifo(path).open_writer(nonblock=True)
+    except PermissionError as exc:
+        return f"PermissionError {exc.errno}"
+    except NoReaderError:
+        return "opened (no reader)"
+    return "opened"
+
+
+def test_default_mode_keeps_other_users_out():
+    import shutil
+    import tempfile
+    from support import NOBODY
+    d = tempfile.mkdtemp()
+    try:
+        os.chmod(d, 0o755)  # others may look up names, the FIFO decides
+        mkfifo(os.path.join(d, "private"))
+        mkfifo(os.path.join(d, "shared"), 0o666)
+        os.chmod(os.path.join(d, "shared"), 0o666)  # past the umask
+        results = []
+        for name in ("private", "shared"):
+            child = Child(_open_as_other_user, os.path.join(d, name), uid=NOBODY)
+            try:
+                results.append(child.result())
+            finally:
+                child.close()
+    finally:
+        shutil.rmtree(d)
+    assert results == ["PermissionError 13", "opened (no reader)"]
