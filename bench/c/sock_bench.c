@@ -108,6 +108,7 @@ static void round_trip(const char *transport, int count)
     char buf[65536], payload[64];
     memset(payload, 'x', sizeof payload);
     pair(transport, sv);
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
@@ -149,6 +150,7 @@ static void one_way(const char *transport, size_t size, int count)
         setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
         setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
     }
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
