@@ -336,6 +336,21 @@ class MessageChannel:
                 accepts (SO_SNDBUF, about 4 MiB at most).
             BrokenPipeError, ConnectionResetError: the peer is gone.
         """
+        if (not fds and block and timeout is None and not self._pending
+                and not self.seqpacket and type(data) is bytes
+                and len(data) <= self.max_size):
+            # hot path: one sendmsg of header + data
+            n = len(data)
+            if self._timeout is not None:
+                self._set_timeout(None)
+            head = _pack(n)
+            sent = self.socket.sendmsg([head, data], (), _NOSIGNAL)
+            if sent == n + _HSIZE:
+                return
+            # a signal cut the write short: finish the frame
+            rest = (memoryview(head + data)[sent:])
+            self._write([rest], [], True, None)
+            return
         mv = self._check_send(data, fds)
         deadline = self._deadline(block, timeout)
         anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())] \
@@ -442,6 +457,19 @@ class MessageChannel:
         """
         if self._broken is not None:
             raise self._broken
+        if block and timeout is None and not self.seqpacket:
+            # hot path: a whole frame already buffered
+            start = self._start
+            avail = self._end - start
+            if avail >= _HSIZE:
+                size = _unpack_from(self._buf, start)[0]
+                if avail >= _HSIZE + size and size <= self.max_size:
+                    begin = start + _HSIZE
+                    self._start = begin + size
+                    fds0: tuple[int, ...] = ()
+                    if self._fdq:
+                        fds0 = self._take_fds(self._pos + self._start)
+                    return Message(bytes(self._view[begin:begin + size]), fds0)
         deadline = self._deadline(block, timeout)
         if self.seqpacket:
             return self._receive_record(block, deadline)
