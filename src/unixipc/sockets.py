@@ -351,6 +351,16 @@ class MessageChannel:
             rest = (memoryview(head + data)[sent:])
             self._write([rest], [], True, None)
             return
+        if (self.seqpacket and not fds and block and timeout is None
+                and type(data) is bytes and len(data) <= self.max_size):
+            if self._timeout is not None:
+                self._set_timeout(None)
+            try:
+                self.socket.sendmsg([data], (), _NOSIGNAL)
+                return
+            except OSError as exc:
+                if exc.errno not in (_errno.EMSGSIZE, _errno.ENOBUFS):
+                    raise
         mv = self._check_send(data, fds)
         deadline = self._deadline(block, timeout)
         anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())] \
