@@ -199,7 +199,9 @@ def transports(peers: bool = True) -> list[Transport]:
         Transport("tcp", "socket", _tcp_link(_RawStreamEnd)),
         Transport("unix stream", "multiprocessing", _mp_link),
     ]
-    if os.environ.get("UNIXIPC_BENCH_ZMQ") == "0":
+    if os.environ.get("UNIXIPC_BENCH_ZMQ") != "1":
+        # pyzmq PAIR under the fork-based engine hangs intermittently on this
+        # machine (not diagnosed); opt in with UNIXIPC_BENCH_ZMQ=1.
         return out
     try:
         out.append(Transport("unix stream", "pyzmq ipc", _zmq_link("ipc")))
