@@ -1,12 +1,544 @@
-/* netdb subsystem: filled in by its issue. */
+/* netdb subsystem: the C library's network databases.
+ *
+ * Enumerations (getservent, getprotoent, getnetent, gethostent) use the glibc
+ * reentrant _r variants AND one mutex per database held from set*ent to
+ * end*ent: the _r variants only make each call safe, the enumeration position
+ * itself is process-global, so two interleaved enumerations would each see a
+ * part of the database. One C call walks the whole database under the mutex
+ * (GIL released) and returns a list of short tuples; Python builds the
+ * dataclasses. Lookups use the *_r functions (thread-safe on their own).
+ * ERANGE from any _r call grows the buffer and retries the same entry.
+ * Not found -> None (Python raises NotFoundError).
+ */
 #include "core.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define INITIAL_BUF 1024
+#define MAX_BUF (1 << 24)
+
+static pthread_mutex_t serv_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t proto_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static PyObject *
+aliases_tuple(char **aliases)
+{
+    Py_ssize_t n = 0;
+    while (aliases && aliases[n])
+        n++;
+    PyObject *t = PyTuple_New(n);
+    if (!t)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyUnicode_DecodeFSDefault(aliases[i]);
+        if (!s) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
+static PyObject *
+servent_tuple(const struct servent *s)
+{
+    return Py_BuildValue("(O&NiO&)", PyUnicode_DecodeFSDefault, s->s_name,
+                         aliases_tuple(s->s_aliases), (int)ntohs((uint16_t)s->s_port),
+                         PyUnicode_DecodeFSDefault, s->s_proto);
+}
+
+static PyObject *
+protoent_tuple(const struct protoent *p)
+{
+    return Py_BuildValue("(O&Ni)", PyUnicode_DecodeFSDefault, p->p_name,
+                         aliases_tuple(p->p_aliases), p->p_proto);
+}
+
+static PyObject *
+netent_tuple(const struct netent *n)
+{
+    return Py_BuildValue("(O&NiI)", PyUnicode_DecodeFSDefault, n->n_name,
+                         aliases_tuple(n->n_aliases), n->n_addrtype,
+                         (unsigned int)n->n_net);
+}
+
+static PyObject *
+hostent_tuple(const struct hostent *h)
+{
+    Py_ssize_t n = 0;
+    while (h->h_addr_list && h->h_addr_list[n])
+        n++;
+    PyObject *addrs = PyTuple_New(n);
+    if (!addrs)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char text[INET6_ADDRSTRLEN];
+        if (!inet_ntop(h->h_addrtype, h->h_addr_list[i], text, sizeof text)) {
+            Py_DECREF(addrs);
+            return unixipc_raise_errno("inet_ntop", errno);
+        }
+        PyObject *s = PyUnicode_FromString(text);
+        if (!s) {
+            Py_DECREF(addrs);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(addrs, i, s);
+    }
+    return Py_BuildValue("(O&NiN)", PyUnicode_DecodeFSDefault, h->h_name,
+                         aliases_tuple(h->h_aliases), h->h_addrtype, addrs);
+}
+
+/* ---- enumerations ------------------------------------------------------ */
+
+enum db { DB_SERV, DB_PROTO, DB_NET, DB_HOST };
+
+union anyent {
+    struct servent s;
+    struct protoent p;
+    struct netent n;
+    struct hostent h;
+};
+
+/* One step of an enumeration: 0 and *found=1 with an entry, 0 and *found=0
+ * at the end, ERANGE when buf is too small, another errno on failure. */
+static int
+step(enum db db, union anyent *e, char *buf, size_t len, int *found)
+{
+    void *result = NULL;
+    int herr = 0, rc;
+    switch (db) {
+    case DB_SERV:
+        rc = getservent_r(&e->s, buf, len, (struct servent **)&result);
+        break;
+    case DB_PROTO:
+        rc = getprotoent_r(&e->p, buf, len, (struct protoent **)&result);
+        break;
+    case DB_NET:
+        rc = getnetent_r(&e->n, buf, len, (struct netent **)&result, &herr);
+        break;
+    default:
+        rc = gethostent_r(&e->h, buf, len, (struct hostent **)&result, &herr);
+        break;
+    }
+    *found = result != NULL;
+    if (result || rc == ENOENT)
+        return 0;
+    return rc;
+}
+
+static PyObject *
+enumerate_db(enum db db)
+{
+    static const char *const names[] = {"getservent_r", "getprotoent_r", "getnetent_r",
+                                        "gethostent_r"};
+    pthread_mutex_t *lock = db == DB_SERV ? &serv_lock
+                            : db == DB_PROTO ? &proto_lock
+                            : db == DB_NET   ? &net_lock
+                                             : &host_lock;
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    size_t len = INITIAL_BUF;
+    char *buf = malloc(len);
+    if (!buf) {
+        Py_DECREF(list);
+        return PyErr_NoMemory();
+    }
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(lock);
+    switch (db) {
+    case DB_SERV: setservent(1); break;
+    case DB_PROTO: setprotoent(1); break;
+    case DB_NET: setnetent(1); break;
+    default: sethostent(1); break;
+    }
+    Py_END_ALLOW_THREADS
+    for (;;) {
+        union anyent e;
+        int found = 0, rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = step(db, &e, buf, len, &found);
+        while (rc == ERANGE && len < MAX_BUF) {
+            char *bigger = realloc(buf, len * 2);
+            if (!bigger)
+                break;
+            buf = bigger;
+            len *= 2;
+            rc = step(db, &e, buf, len, &found);
+        }
+        Py_END_ALLOW_THREADS
+        if (rc) {
+            err = rc;
+            break;
+        }
+        if (!found)
+            break;
+        PyObject *item = db == DB_SERV    ? servent_tuple(&e.s)
+                         : db == DB_PROTO ? protoent_tuple(&e.p)
+                         : db == DB_NET   ? netent_tuple(&e.n)
+                                          : hostent_tuple(&e.h);
+        if (!item || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            err = -1;
+            break;
+        }
+        Py_DECREF(item);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    switch (db) {
+    case DB_SERV: endservent(); break;
+    case DB_PROTO: endprotoent(); break;
+    case DB_NET: endnetent(); break;
+    default: endhostent(); break;
+    }
+    pthread_mutex_unlock(lock);
+    Py_END_ALLOW_THREADS
+    free(buf);
+    if (err) {
+        Py_DECREF(list);
+        if (err > 0)
+            return unixipc_raise_errno(names[db], err);
+        return NULL;
+    }
+    return list;
+}
+
+static PyObject *
+core_getservent(PyObject *m, PyObject *unused) { return enumerate_db(DB_SERV); }
+static PyObject *
+core_getprotoent(PyObject *m, PyObject *unused) { return enumerate_db(DB_PROTO); }
+static PyObject *
+core_getnetent(PyObject *m, PyObject *unused) { return enumerate_db(DB_NET); }
+static PyObject *
+core_gethostent(PyObject *m, PyObject *unused) { return enumerate_db(DB_HOST); }
+
+/* ---- lookups ------------------------------------------------------------ */
+
+struct lookup {
+    int kind;           /* 0 servbyname 1 servbyport 2 protobyname 3 protobynumber
+                           4 netbyname 5 netbyaddr */
+    const char *name;
+    const char *proto;
+    long number;
+    int type;
+};
+
+static int
+lookup_once(const struct lookup *q, union anyent *e, char *buf, size_t len, void **result)
+{
+    int herr = 0;
+    switch (q->kind) {
+    case 0:
+        return getservbyname_r(q->name, q->proto, &e->s, buf, len,
+                               (struct servent **)result);
+    case 1:
+        return getservbyport_r((int)htons((uint16_t)q->number), q->proto, &e->s, buf, len,
+                               (struct servent **)result);
+    case 2:
+        return getprotobyname_r(q->name, &e->p, buf, len, (struct protoent **)result);
+    case 3:
+        return getprotobynumber_r((int)q->number, &e->p, buf, len,
+                                  (struct protoent **)result);
+    case 4:
+        return getnetbyname_r(q->name, &e->n, buf, len, (struct netent **)result, &herr);
+    default:
+        return getnetbyaddr_r((uint32_t)q->number, q->type, &e->n, buf, len,
+                              (struct netent **)result, &herr);
+    }
+}
+
+static PyObject *
+lookup(const struct lookup *q, const char *syscall)
+{
+    size_t len = INITIAL_BUF;
+    char *buf = NULL;
+    union anyent e;
+    void *result = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    for (;;) {
+        char *bigger = realloc(buf, len);
+        if (!bigger) {
+            rc = ENOMEM;
+            break;
+        }
+        buf = bigger;
+        result = NULL;
+        rc = lookup_once(q, &e, buf, len, &result);
+        if (rc != ERANGE || len >= MAX_BUF)
+            break;
+        len *= 2;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *out;
+    if (result)
+        out = q->kind <= 1 ? servent_tuple(&e.s)
+              : q->kind <= 3 ? protoent_tuple(&e.p)
+                             : netent_tuple(&e.n);
+    else if (rc == 0 || rc == ENOENT)
+        out = Py_NewRef(Py_None);
+    else
+        out = unixipc_raise_errno(syscall, rc);
+    free(buf);
+    return out;
+}
+
+static int
+opt_str(PyObject *obj, const char **out)
+{
+    if (obj == Py_None) {
+        *out = NULL;
+        return 1;
+    }
+    if (!PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "expected str or None");
+        return 0;
+    }
+    *out = PyUnicode_AsUTF8(obj);
+    return *out != NULL;
+}
+
+static PyObject *
+core_getservbyname_r(PyObject *m, PyObject *args)
+{
+    PyObject *proto;
+    struct lookup q = {0};
+    if (!PyArg_ParseTuple(args, "sO:getservbyname_r", &q.name, &proto) ||
+        !opt_str(proto, &q.proto))
+        return NULL;
+    return lookup(&q, "getservbyname_r");
+}
+
+static PyObject *
+core_getservbyport_r(PyObject *m, PyObject *args)
+{
+    PyObject *proto;
+    struct lookup q = {.kind = 1};
+    if (!PyArg_ParseTuple(args, "lO:getservbyport_r", &q.number, &proto) ||
+        !opt_str(proto, &q.proto))
+        return NULL;
+    return lookup(&q, "getservbyport_r");
+}
+
+static PyObject *
+core_getprotobyname_r(PyObject *m, PyObject *args)
+{
+    struct lookup q = {.kind = 2};
+    if (!PyArg_ParseTuple(args, "s:getprotobyname_r", &q.name))
+        return NULL;
+    return lookup(&q, "getprotobyname_r");
+}
+
+static PyObject *
+core_getprotobynumber_r(PyObject *m, PyObject *args)
+{
+    struct lookup q = {.kind = 3};
+    if (!PyArg_ParseTuple(args, "l:getprotobynumber_r", &q.number))
+        return NULL;
+    return lookup(&q, "getprotobynumber_r");
+}
+
+static PyObject *
+core_getnetbyname_r(PyObject *m, PyObject *args)
+{
+    struct lookup q = {.kind = 4};
+    if (!PyArg_ParseTuple(args, "s:getnetbyname_r", &q.name))
+        return NULL;
+    return lookup(&q, "getnetbyname_r");
+}
+
+static PyObject *
+core_getnetbyaddr_r(PyObject *m, PyObject *args)
+{
+    struct lookup q = {.kind = 5};
+    unsigned long net;
+    if (!PyArg_ParseTuple(args, "ki:getnetbyaddr_r", &net, &q.type))
+        return NULL;
+    q.number = (long)(uint32_t)net;
+    return lookup(&q, "getnetbyaddr_r");
+}
+
+/* ---- getaddrinfo / getnameinfo ----------------------------------------- */
+
+static PyObject *
+sockaddr_tuple(const struct sockaddr *sa)
+{
+    char text[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+        return Py_BuildValue("(si)", text, (int)ntohs(in->sin_port));
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+        return Py_BuildValue("(siII)", text, (int)ntohs(in6->sin6_port),
+                             (unsigned int)ntohl(in6->sin6_flowinfo),
+                             (unsigned int)in6->sin6_scope_id);
+    }
+    return Py_BuildValue("(i)", (int)sa->sa_family);
+}
+
+/* getaddrinfo(host|None, service|None, family, type, protocol, flags)
+ * -> (code, errno, [(family, type, protocol, canonname|None, address), ...]) */
+static PyObject *
+core_getaddrinfo(PyObject *m, PyObject *args)
+{
+    PyObject *host_obj, *serv_obj;
+    const char *host, *serv;
+    struct addrinfo hints = {0}, *res = NULL;
+    if (!PyArg_ParseTuple(args, "OOiiii:getaddrinfo", &host_obj, &serv_obj,
+                          &hints.ai_family, &hints.ai_socktype, &hints.ai_protocol,
+                          &hints.ai_flags) ||
+        !opt_str(host_obj, &host) || !opt_str(serv_obj, &serv))
+        return NULL;
+    int rc, err;
+    Py_BEGIN_ALLOW_THREADS
+    rc = getaddrinfo(host, serv, &hints, &res);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    PyObject *list = PyList_New(0);
+    if (!list) {
+        if (res)
+            freeaddrinfo(res);
+        return NULL;
+    }
+    if (rc == 0) {
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+            PyObject *item = Py_BuildValue(
+                "(iiizN)", ai->ai_family, ai->ai_socktype, ai->ai_protocol,
+                ai->ai_canonname, sockaddr_tuple(ai->ai_addr));
+            if (!item || PyList_Append(list, item) < 0) {
+                Py_XDECREF(item);
+                Py_DECREF(list);
+                freeaddrinfo(res);
+                return NULL;
+            }
+            Py_DECREF(item);
+        }
+        freeaddrinfo(res);
+    }
+    return Py_BuildValue("(iiN)", rc, rc == EAI_SYSTEM ? err : 0, list);
+}
+
+/* getnameinfo(host, port, flowinfo, scope_id, flags) -> (code, errno, host, serv) */
+static PyObject *
+core_getnameinfo(PyObject *m, PyObject *args)
+{
+    const char *host;
+    int port, flags;
+    unsigned int flowinfo, scope;
+    if (!PyArg_ParseTuple(args, "siIIi:getnameinfo", &host, &port, &flowinfo, &scope, &flags))
+        return NULL;
+    if (port < 0 || port > 65535) {
+        PyErr_SetString(PyExc_ValueError, "port must be 0-65535");
+        return NULL;
+    }
+    struct sockaddr_storage ss = {0};
+    socklen_t salen;
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        salen = sizeof *in;
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        in6->sin6_flowinfo = htonl(flowinfo);
+        in6->sin6_scope_id = scope;
+        salen = sizeof *in6;
+    } else {
+        PyErr_Format(PyExc_ValueError, "not a numeric IPv4 or IPv6 address: %R",
+                     PyTuple_GET_ITEM(args, 0));
+        return NULL;
+    }
+    char hbuf[NI_MAXHOST], sbuf[NI_MAXSERV];
+    int rc, err;
+    Py_BEGIN_ALLOW_THREADS
+    rc = getnameinfo((struct sockaddr *)&ss, salen, hbuf, sizeof hbuf, sbuf, sizeof sbuf,
+                     flags);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    if (rc)
+        return Py_BuildValue("(iiss)", rc, rc == EAI_SYSTEM ? err : 0, "", "");
+    return Py_BuildValue("(iiO&O&)", 0, 0, PyUnicode_DecodeFSDefault, hbuf,
+                         PyUnicode_DecodeFSDefault, sbuf);
+}
+
+static PyObject *
+core_gai_strerror(PyObject *m, PyObject *arg)
+{
+    int code = (int)PyLong_AsLong(arg);
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    return PyUnicode_FromString(gai_strerror(code));
+}
+
 PyMethodDef unixipc_netdb_methods[] = {
+    {"getservent", core_getservent, METH_NOARGS,
+     "getservent() -> [(name, aliases, port, proto)]: the whole services database."},
+    {"getprotoent", core_getprotoent, METH_NOARGS,
+     "getprotoent() -> [(name, aliases, number)]: the whole protocols database."},
+    {"getnetent", core_getnetent, METH_NOARGS,
+     "getnetent() -> [(name, aliases, addrtype, net)]: the whole networks database."},
+    {"gethostent", core_gethostent, METH_NOARGS,
+     "gethostent() -> [(name, aliases, addrtype, addresses)]: the whole hosts database."},
+    {"getservbyname_r", core_getservbyname_r, METH_VARARGS,
+     "getservbyname_r(name, proto|None) -> servent tuple or None."},
+    {"getservbyport_r", core_getservbyport_r, METH_VARARGS,
+     "getservbyport_r(port, proto|None) -> servent tuple or None (port in host order)."},
+    {"getprotobyname_r", core_getprotobyname_r, METH_VARARGS,
+     "getprotobyname_r(name) -> protoent tuple or None."},
+    {"getprotobynumber_r", core_getprotobynumber_r, METH_VARARGS,
+     "getprotobynumber_r(number) -> protoent tuple or None."},
+    {"getnetbyname_r", core_getnetbyname_r, METH_VARARGS,
+     "getnetbyname_r(name) -> netent tuple or None."},
+    {"getnetbyaddr_r", core_getnetbyaddr_r, METH_VARARGS,
+     "getnetbyaddr_r(net, type) -> netent tuple or None (net in host order)."},
+    {"getaddrinfo", core_getaddrinfo, METH_VARARGS,
+     "getaddrinfo(host, service, family, type, protocol, flags) -> (code, errno, list)."},
+    {"getnameinfo", core_getnameinfo, METH_VARARGS,
+     "getnameinfo(host, port, flowinfo, scope_id, flags) -> (code, errno, host, serv)."},
+    {"gai_strerror", core_gai_strerror, METH_O, "gai_strerror(code) -> str."},
     {NULL, NULL, 0, NULL},
 };
 
 int
 unixipc_netdb_exec(PyObject *module)
 {
+    UNIXIPC_ADD_INT(module, AI_PASSIVE);
+    UNIXIPC_ADD_INT(module, AI_CANONNAME);
+    UNIXIPC_ADD_INT(module, AI_NUMERICHOST);
+    UNIXIPC_ADD_INT(module, AI_NUMERICSERV);
+    UNIXIPC_ADD_INT(module, AI_V4MAPPED);
+    UNIXIPC_ADD_INT(module, AI_ALL);
+    UNIXIPC_ADD_INT(module, AI_ADDRCONFIG);
+    UNIXIPC_ADD_INT(module, NI_NUMERICHOST);
+    UNIXIPC_ADD_INT(module, NI_NUMERICSERV);
+    UNIXIPC_ADD_INT(module, NI_NOFQDN);
+    UNIXIPC_ADD_INT(module, NI_NAMEREQD);
+    UNIXIPC_ADD_INT(module, NI_DGRAM);
+    UNIXIPC_ADD_INT(module, EAI_AGAIN);
+    UNIXIPC_ADD_INT(module, EAI_BADFLAGS);
+    UNIXIPC_ADD_INT(module, EAI_FAIL);
+    UNIXIPC_ADD_INT(module, EAI_FAMILY);
+    UNIXIPC_ADD_INT(module, EAI_MEMORY);
+    UNIXIPC_ADD_INT(module, EAI_NONAME);
+    UNIXIPC_ADD_INT(module, EAI_SERVICE);
+    UNIXIPC_ADD_INT(module, EAI_SOCKTYPE);
+    UNIXIPC_ADD_INT(module, EAI_SYSTEM);
+    UNIXIPC_ADD_INT(module, EAI_OVERFLOW);
     return 0;
 }

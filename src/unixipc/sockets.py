@@ -1,5 +1,782 @@
-"""Socket message channels: filled in by its issue."""
+"""Message channels over stream and seqpacket sockets (Unix and TCP).
+
+A :class:`MessageChannel` carries whole messages:
+
+* over a stream socket (``SOCK_STREAM``, Unix or TCP) each message is one
+  frame: an 8-byte little-endian unsigned length, then the bytes;
+* over a Unix ``SOCK_SEQPACKET`` socket each message is one kernel record
+  (no header: the kernel keeps the boundaries).
+
+Descriptors travel with a message over Unix sockets (SCM_RIGHTS). Addresses
+are text: ``"unix:/path"``, ``"unix:@abstract"``, ``"tcp:host:port"``
+(``"tcp:[::1]:port"`` for IPv6). The plain :mod:`socket` object stays
+available as ``channel.socket``.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import array
+import asyncio
+import errno as _errno
+import math
+import os
+import socket as _socket
+import struct
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple, Sequence
+
+from .errors import IPCError, MessageTooLongError
+
+__all__ = [
+    "Message", "MessageChannel", "Listener", "Credentials",
+    "ChannelClosedError", "IncompleteMessageError", "FrameTooLargeError",
+    "listen", "connect", "parse_address",
+    "DEFAULT_MAX_SIZE", "SEQPACKET_DEFAULT_MAX_SIZE", "SCM_MAX_FD",
+]
+
+_HEADER = struct.Struct("<Q")
+_HSIZE = _HEADER.size
+_pack = _HEADER.pack
+_unpack_from = _HEADER.unpack_from
+
+#: Largest frame a stream channel accepts unless told otherwise (64 MiB).
+DEFAULT_MAX_SIZE = 64 << 20
+#: Largest message a seqpacket channel accepts unless told otherwise (4 MiB):
+#: Linux allocates one record in one kernel buffer, so a record much beyond
+#: 4 MiB fails with ENOBUFS whatever SO_SNDBUF says.
+SEQPACKET_DEFAULT_MAX_SIZE = 4 << 20
+#: The kernel's limit on descriptors in one SCM_RIGHTS message.
+SCM_MAX_FD = 253
+
+_IOV_MAX = 1024
+_READ_CHUNK = 256 * 1024
+_ANCBUF = _socket.CMSG_SPACE(SCM_MAX_FD * 4) + _socket.CMSG_SPACE(12)
+_NOSIGNAL = getattr(_socket, "MSG_NOSIGNAL", 0)
+_CLOEXEC = getattr(_socket, "MSG_CMSG_CLOEXEC", 0)
+
+
+class ChannelClosedError(EOFError):
+    """The peer closed the channel (or shut down its writing side) at a
+    message boundary: no more messages will come."""
+
+
+class IncompleteMessageError(EOFError):
+    """The stream ended in the middle of a frame: the peer died or closed
+    while sending. ``received`` bytes of ``expected`` arrived (``expected``
+    is None when even the 8-byte header was cut). An EOFError, like
+    :class:`ChannelClosedError`, but never silent truncation."""
+
+    def __init__(self, received: int, expected: int | None) -> None:
+        what = "frame header" if expected is None else f"frame of {expected} bytes"
+        super().__init__(f"peer closed the stream after {received} bytes of a {what}")
+        self.received = received
+        self.expected = expected
+
+
+class FrameTooLargeError(IPCError):
+    """EMSGSIZE: an incoming frame header announced more than the channel's
+    ``max_size`` (garbage or a hostile peer). Raised before allocating; the
+    stream cannot be resynchronised, so the channel is closed."""
+
+
+class Message(NamedTuple):
+    """One received message: its bytes and the descriptors that came with
+    it (owned by the receiver, close-on-exec; close them when done)."""
+
+    data: bytes
+    fds: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """SO_PEERCRED: the peer's process id, user id and group id as they were
+    when it connected (or created the socket pair)."""
+
+    pid: int
+    uid: int
+    gid: int
+
+
+# ---- addresses ------------------------------------------------------------
+
+
+
+def parse_address(address: str) -> tuple[int, str | bytes | tuple[str, int]]:
+    """Split ``"unix:/path"``, ``"unix:@name"`` (abstract namespace) or
+    ``"tcp:host:port"`` into (family, socket-module address).
+
+    Raises:
+        ValueError: for any other form.
+    """
+    if not isinstance(address, str):
+        raise TypeError(f"address must be str, not {type(address).__name__}")
+    scheme, sep, rest = address.partition(":")
+    if not sep or not rest:
+        raise ValueError(f"address must be unix:/path, unix:@name or tcp:host:port: {address!r}")
+    if "\0" in rest:
+        raise ValueError("address contains a NUL character")
+    if scheme == "unix":
+        if rest.startswith("@"):
+            return _socket.AF_UNIX, b"\0" + rest[1:].encode()
+        return _socket.AF_UNIX, rest
+    if scheme == "tcp":
+        host, sep, port_text = rest.rpartition(":")
+        if not sep or not port_text.isdigit() or int(port_text) > 65535:
+            raise ValueError(f"tcp address needs host:port: {address!r}")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        family = _socket.AF_INET6 if ":" in host else _socket.AF_INET
+        return family, (host, int(port_text))
+    raise ValueError(f"unknown address scheme {scheme!r} (use unix: or tcp:)")
+
+
+def _kind(kind: str) -> int:
+    if kind == "stream":
+        return _socket.SOCK_STREAM
+    if kind == "seqpacket":
+        return _socket.SOCK_SEQPACKET
+    raise ValueError(f"kind must be 'stream' or 'seqpacket', not {kind!r}")
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    t = float(timeout)
+    if math.isnan(t) or t < 0:
+        raise ValueError("timeout must be None or >= 0")
+    return t
+
+
+def _timed_out(call: str) -> TimeoutError:
+    return TimeoutError(_errno.ETIMEDOUT, f"{call}: timed out")
+
+
+def _close_fds(fds: Iterable[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _fds_from(ancdata: list[tuple[int, int, bytes]]) -> tuple[list[int], bool]:
+    """Descriptors from SCM_RIGHTS ancillary data, and whether a
+    SCM_CREDENTIALS record was present (it marks a real seqpacket record)."""
+    fds: list[int] = []
+    creds = False
+    for level, kind, data in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            a = array.array("i")
+            a.frombytes(data[: len(data) - len(data) % a.itemsize])
+            fds.extend(a)
+        elif level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS:
+            creds = True
+    return fds, creds
+
+
+# ---- the channel -----------------------------------------------------------
+
+class MessageChannel:
+    """Whole messages over one connected socket.
+
+    Args:
+        sock: a connected ``SOCK_STREAM`` (Unix or TCP) or Unix
+            ``SOCK_SEQPACKET`` socket; the channel owns it from now on.
+        max_size: the largest message accepted (sent or received). A stream
+            frame header announcing more raises FrameTooLargeError before
+            anything is allocated.
+
+    Not safe for concurrent use by several threads on the same direction
+    (one sender and one receiver thread at a time is fine).
+    """
+
+    def __init__(self, sock: _socket.socket, *, max_size: int | None = None) -> None:
+        if not isinstance(sock, _socket.socket):
+            raise TypeError("sock must be a socket.socket")
+        stype = sock.type
+        if stype not in (_socket.SOCK_STREAM, _socket.SOCK_SEQPACKET):
+            raise ValueError("MessageChannel needs a SOCK_STREAM or SOCK_SEQPACKET socket")
+        self.seqpacket = stype == _socket.SOCK_SEQPACKET
+        self.unix = sock.family == _socket.AF_UNIX
+        if max_size is None:
+            max_size = SEQPACKET_DEFAULT_MAX_SIZE if self.seqpacket else DEFAULT_MAX_SIZE
+        if not isinstance(max_size, int) or max_size < 0:
+            raise ValueError("max_size must be an int >= 0")
+        self.max_size = max_size
+        self.socket = sock
+        self._fileno = sock.fileno()
+        self._timeout: float | None = -1.0  # unknown: force the first settimeout
+        self._set_timeout(None)
+        # receive side (stream): buffered bytes are _buf[_start:_end]; _pos is
+        # the stream offset of _buf[0]; _fdq holds (stream offset, fds).
+        self._buf = bytearray(_READ_CHUNK if not self.seqpacket else 0)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+        self._pos = 0
+        self._fdq: deque[tuple[int, list[int]]] = deque()
+        # send side: bytes of a frame not yet written (after a timeout/non-block)
+        self._pending: list[memoryview] = []
+        self._broken: BaseException | None = None
+        if self.seqpacket:
+            try:
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+                want = min(2 * max_size + 4096, 8 << 20)
+                if sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF) < want:
+                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, want // 2)
+            except OSError:
+                pass
+        elif not self.unix:
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    # -- construction helpers
+    @classmethod
+    def pair(cls, kind: str = "stream", *, max_size: int | None = None
+             ) -> tuple["MessageChannel", "MessageChannel"]:
+        """Two connected channels over a Unix socketpair (``kind`` is
+        "stream" or "seqpacket")."""
+        a, b = _socket.socketpair(_socket.AF_UNIX, _kind(kind))
+        return cls(a, max_size=max_size), cls(b, max_size=max_size)
+
+    # -- plumbing
+    def fileno(self) -> int:
+        return self._fileno
+
+    def _set_timeout(self, t: float | None) -> None:
+        if t != self._timeout:
+            self.socket.settimeout(t)
+            self._timeout = t
+
+    def _arm(self, block: bool, deadline: float | None) -> None:
+        if not block:
+            self._set_timeout(0.0)
+        elif deadline is None:
+            self._set_timeout(None)
+        else:
+            self._set_timeout(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _deadline(block: bool, timeout: float | None) -> float | None:
+        t = _check_timeout(timeout)
+        if not block or t is None:
+            return None
+        return time.monotonic() + t
+
+    def close(self) -> None:
+        """Close the socket and any received-but-unclaimed descriptors."""
+        while self._fdq:
+            _close_fds(self._fdq.popleft()[1])
+        self.socket.close()
+
+    def __enter__(self) -> "MessageChannel":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def shutdown(self, how: int = _socket.SHUT_WR) -> None:
+        """shutdown(2): SHUT_RD, SHUT_WR (the peer then gets
+        ChannelClosedError after the last message) or SHUT_RDWR."""
+        self.socket.shutdown(how)
+
+    def peer_credentials(self) -> Credentials:
+        """SO_PEERCRED of a Unix socket's peer."""
+        if not self.unix:
+            raise ValueError("peer credentials exist only on Unix sockets")
+        raw = self.socket.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        pid, uid, gid = struct.unpack("3i", raw)
+        return Credentials(pid, uid, gid)
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a partly written frame still queued in this channel."""
+        return sum(len(m) for m in self._pending)
+
+    # -- sending
+    def _check_send(self, data: object, fds: Sequence[int]) -> memoryview:
+        mv = memoryview(data)  # type: ignore[arg-type]
+        if mv.ndim != 1 or mv.itemsize != 1:
+            mv = mv.cast("B")
+        if mv.nbytes > self.max_size:
+            raise ValueError(f"message of {mv.nbytes} bytes exceeds max_size {self.max_size}")
+        if fds:
+            if not self.unix:
+                raise ValueError("descriptors can only be passed over Unix sockets")
+            if len(fds) > SCM_MAX_FD:
+                raise ValueError(f"at most {SCM_MAX_FD} descriptors per message")
+            for fd in fds:
+                if not isinstance(fd, int) or fd < 0:
+                    raise ValueError("fds must be non-negative ints")
+        return mv
+
+    def send(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
+             block: bool = True, timeout: float | None = None) -> None:
+        """Send one message, with descriptors (Unix sockets only).
+
+        Args:
+            data: a bytes-like object, at most ``max_size`` bytes.
+            fds: descriptors to pass (SCM_RIGHTS); the peer gets duplicates.
+            block: False makes one non-blocking attempt.
+            timeout: seconds to wait for buffer space (None: forever).
+
+        A stream frame that was only partly written when the time ran out
+        stays queued in the channel (see :attr:`pending`) and is completed
+        before the next message (or by :meth:`flush`), so the stream never
+        loses framing.
+
+        Raises:
+            BlockingIOError: block=False and nothing could be written.
+            TimeoutError: the timeout ran out (see above for partial frames).
+            MessageTooLongError: a seqpacket message larger than the kernel
+                accepts (SO_SNDBUF, about 4 MiB at most).
+            BrokenPipeError, ConnectionResetError: the peer is gone.
+        """
+        if (not fds and block and timeout is None and not self._pending
+                and not self.seqpacket and type(data) is bytes
+                and len(data) <= self.max_size):
+            # hot path: one sendmsg of header + data
+            n = len(data)
+            if self._timeout is not None:
+                self._set_timeout(None)
+            head = _pack(n)
+            sent = self.socket.sendmsg([head, data], (), _NOSIGNAL)
+            if sent == n + _HSIZE:
+                return
+            # a signal cut the write short: finish the frame
+            rest = (memoryview(head + data)[sent:])
+            self._write([rest], [], True, None)
+            return
+        if (self.seqpacket and not fds and block and timeout is None
+                and type(data) is bytes and len(data) <= self.max_size):
+            if self._timeout is not None:
+                self._set_timeout(None)
+            try:
+                self.socket.sendmsg([data], (), _NOSIGNAL)
+                return
+            except OSError as exc:
+                if exc.errno not in (_errno.EMSGSIZE, _errno.ENOBUFS):
+                    raise
+        mv = self._check_send(data, fds)
+        deadline = self._deadline(block, timeout)
+        anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())] \
+            if fds else []
+        if self.seqpacket:
+            self._arm(block, deadline)
+            try:
+                self.socket.sendmsg([mv], anc, _NOSIGNAL)
+            except _socket.timeout:
+                raise _timed_out("sendmsg") from None
+            except OSError as exc:
+                if exc.errno in (_errno.EMSGSIZE, _errno.ENOBUFS) and mv.nbytes:
+                    raise MessageTooLongError(
+                        exc.errno, f"sendmsg: a {mv.nbytes}-byte record is more than this "
+                        "seqpacket socket accepts (SO_SNDBUF / kernel buffer limit)") from None
+                raise
+            return
+        if self._pending:
+            self._flush(block, deadline)
+        parts = [memoryview(_pack(mv.nbytes)), mv]
+        self._write(parts, anc, block, deadline)
+
+    def send_many(self, messages: Iterable[bytes | bytearray | memoryview], *,
+                  block: bool = True, timeout: float | None = None) -> int:
+        """Send several messages, as few system calls as possible: over a
+        stream socket one sendmsg carries up to 512 frames (1024 iovecs).
+        Over seqpacket each message is its own record (one sendmsg each).
+        Returns the number of messages sent; block/timeout/errors as
+        :meth:`send` (no descriptors)."""
+        views = [self._check_send(m, ()) for m in messages]
+        if self.seqpacket:
+            deadline = self._deadline(block, timeout)
+            for mv in views:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self.send(mv, block=block, timeout=remaining)
+            return len(views)
+        deadline = self._deadline(block, timeout)
+        if self._pending:
+            self._flush(block, deadline)
+        for i in range(0, len(views), _IOV_MAX // 2):
+            parts: list[memoryview] = []
+            for mv in views[i:i + _IOV_MAX // 2]:
+                parts.append(memoryview(_pack(mv.nbytes)))
+                parts.append(mv)
+            self._write(parts, [], block, deadline)
+        return len(views)
+
+    def flush(self, *, block: bool = True, timeout: float | None = None) -> None:
+        """Write the rest of a partly written frame, if any."""
+        self._flush(block, self._deadline(block, timeout))
+
+    def _flush(self, block: bool, deadline: float | None) -> None:
+        parts, self._pending = self._pending, []
+        self._write(parts, [], block, deadline)
+
+    def _write(self, parts: list[memoryview], anc: list[tuple[int, int, bytes]],
+               block: bool, deadline: float | None) -> None:
+        total = sum(p.nbytes for p in parts)
+        sent_any = False
+        sendmsg = self.socket.sendmsg
+        while True:
+            self._arm(block, deadline)
+            try:
+                n = sendmsg(parts[:_IOV_MAX], anc, _NOSIGNAL)
+            except (BlockingIOError, _socket.timeout) as exc:
+                if sent_any:
+                    self._pending = parts
+                    raise (_timed_out("sendmsg") if block else exc) from None
+                if isinstance(exc, _socket.timeout) or (block and deadline is not None):
+                    raise _timed_out("sendmsg") from None
+                raise
+            sent_any = True
+            anc = []
+            total -= n
+            if total <= 0:
+                return
+            # drop what went out
+            while n:
+                first = parts[0]
+                if n >= first.nbytes:
+                    n -= first.nbytes
+                    parts.pop(0)
+                else:
+                    parts[0] = first[n:]
+                    n = 0
+
+    # -- receiving
+    def receive(self, *, block: bool = True, timeout: float | None = None) -> Message:
+        """Receive one message.
+
+        Args:
+            block: False makes one non-blocking attempt (bytes of a frame
+                that arrived so far stay buffered; nothing is lost).
+            timeout: seconds to wait (None: forever; 0: one attempt).
+
+        Raises:
+            BlockingIOError: block=False and no whole message is there.
+            TimeoutError: no whole message within ``timeout``.
+            ChannelClosedError: the peer closed at a message boundary.
+            IncompleteMessageError: the stream ended inside a frame.
+            FrameTooLargeError: a frame header announced more than max_size.
+            MessageTooLongError: a seqpacket record longer than max_size
+                (the kernel dropped its tail; the channel stays usable).
+        """
+        if self._broken is not None:
+            raise self._broken
+        if block and timeout is None and not self.seqpacket:
+            # hot path: a whole frame already buffered
+            start = self._start
+            avail = self._end - start
+            if avail >= _HSIZE:
+                size = _unpack_from(self._buf, start)[0]
+                if avail >= _HSIZE + size and size <= self.max_size:
+                    begin = start + _HSIZE
+                    self._start = begin + size
+                    fds0: tuple[int, ...] = ()
+                    if self._fdq:
+                        fds0 = self._take_fds(self._pos + self._start)
+                    return Message(bytes(self._view[begin:begin + size]), fds0)
+        deadline = self._deadline(block, timeout)
+        if self.seqpacket:
+            return self._receive_record(block, deadline)
+        buf = self._buf
+        while True:
+            avail = self._end - self._start
+            if avail >= _HSIZE:
+                size = _unpack_from(buf, self._start)[0]
+                if size > self.max_size:
+                    err = FrameTooLargeError(
+                        _errno.EMSGSIZE, f"recvmsg: incoming frame announces {size} bytes, "
+                        f"more than max_size {self.max_size}")
+                    self._broken = err
+                    raise err
+                if avail >= _HSIZE + size:
+                    begin = self._start + _HSIZE
+                    data = bytes(self._view[begin:begin + size])
+                    self._start = begin + size
+                    fds: tuple[int, ...] = ()
+                    if self._fdq:
+                        fds = self._take_fds(self._pos + self._start)
+                    return Message(data, fds)
+                if _HSIZE + size > len(buf) - self._start:
+                    self._make_room(_HSIZE + size)
+                    buf = self._buf
+            elif len(buf) - self._start < _HSIZE:
+                self._make_room(_HSIZE)
+                buf = self._buf
+            self._fill(block, deadline)
+
+    def _take_fds(self, frame_end: int) -> tuple[int, ...]:
+        out: list[int] = []
+        while self._fdq and self._fdq[0][0] < frame_end:
+            out.extend(self._fdq.popleft()[1])
+        return tuple(out)
+
+    def _make_room(self, need: int) -> None:
+        """Move buffered bytes to the front and grow the buffer to hold
+        ``need`` bytes from the frame start."""
+        start, end = self._start, self._end
+        size = max(_READ_CHUNK, need)
+        if size > len(self._buf) or start:
+            new = bytearray(size) if size > len(self._buf) else self._buf
+            self._view.release()
+            new[0:end - start] = self._buf[start:end]
+            self._buf = new
+            self._view = memoryview(new)
+            self._pos += start
+            self._start = 0
+            self._end = end - start
+
+    def _fill(self, block: bool, deadline: float | None) -> None:
+        if self._start == self._end:
+            # empty: rewind so a small frame never needs a move
+            self._pos += self._start
+            self._start = self._end = 0
+        self._arm(block, deadline)
+        target = self._view[self._end:]
+        try:
+            if self.unix:
+                n, anc, flags, _ = self.socket.recvmsg_into([target], _ANCBUF, _CLOEXEC)
+                if anc:
+                    fds, _ = _fds_from(anc)
+                    if fds:
+                        # the kernel hands the descriptors over with the read
+                        # that reaches their skb and stops in it: they belong
+                        # to the frame holding this read's last byte.
+                        self._fdq.append((self._pos + self._end + n - 1, fds))
+                    if flags & _socket.MSG_CTRUNC:
+                        raise OSError(_errno.EMSGSIZE, "recvmsg: ancillary data truncated")
+            else:
+                n = self.socket.recv_into(target)
+        except _socket.timeout:
+            raise _timed_out("recvmsg") from None
+        except BlockingIOError:
+            if block:  # timeout=0
+                raise _timed_out("recvmsg") from None
+            raise
+        finally:
+            target.release()
+        if n == 0:
+            avail = self._end - self._start
+            if avail == 0:
+                raise ChannelClosedError("peer closed the channel")
+            expected = _unpack_from(self._buf, self._start)[0] if avail >= _HSIZE else None
+            err = IncompleteMessageError(avail, expected)
+            self._broken = err
+            raise err
+        self._end += n
+
+    def _receive_record(self, block: bool, deadline: float | None) -> Message:
+        if len(self._buf) < self.max_size + 1:
+            self._view.release()
+            self._buf = bytearray(self.max_size + 1)
+            self._view = memoryview(self._buf)
+        self._arm(block, deadline)
+        try:
+            n, anc, flags, _ = self.socket.recvmsg_into([self._view], _ANCBUF,
+                                                       _CLOEXEC | _socket.MSG_TRUNC)
+        except _socket.timeout:
+            raise _timed_out("recvmsg") from None
+        except BlockingIOError:
+            if block:
+                raise _timed_out("recvmsg") from None
+            raise
+        fds, creds = _fds_from(anc) if anc else ([], False)
+        if n == 0 and not creds and not fds:
+            raise ChannelClosedError("peer closed the channel")
+        if flags & (_socket.MSG_TRUNC | _socket.MSG_CTRUNC):
+            _close_fds(fds)
+            raise MessageTooLongError(
+                _errno.EMSGSIZE, f"recvmsg: a {n}-byte record is longer than max_size "
+                f"{self.max_size}; it was dropped" if flags & _socket.MSG_TRUNC
+                else "recvmsg: ancillary data truncated")
+        return Message(bytes(self._view[:n]), tuple(fds))
+
+    # -- async twins
+    async def receive_async(self) -> Message:
+        """Await one message (asyncio). Cancelling loses nothing: partial
+        frames stay buffered in the channel. Errors as :meth:`receive`."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return self.receive(block=False)
+            except BlockingIOError:
+                pass
+            await _wait_fd(loop, self._fileno, readable=True)
+
+    async def send_async(self, data: bytes | bytearray | memoryview,
+                         fds: Sequence[int] = ()) -> None:
+        """Send one message without blocking the event loop. Once any byte
+        of a frame is written the frame is completed (also if the await is
+        cancelled, by the next send or :meth:`flush`). Errors as :meth:`send`."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._pending:
+                try:
+                    self.flush(block=False)
+                except BlockingIOError:
+                    await _wait_fd(loop, self._fileno, readable=False)
+                    continue
+            try:
+                self.send(data, fds, block=False)
+                return
+            except BlockingIOError:
+                if self._pending:  # the frame is committed; finish it
+                    while self._pending:
+                        await _wait_fd(loop, self._fileno, readable=False)
+                        try:
+                            self.flush(block=False)
+                        except BlockingIOError:
+                            pass
+                    return
+            await _wait_fd(loop, self._fileno, readable=False)
+
+
+async def _wait_fd(loop: asyncio.AbstractEventLoop, fd: int, readable: bool) -> None:
+    fut: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    if readable:
+        loop.add_reader(fd, ready)
+    else:
+        loop.add_writer(fd, ready)
+    try:
+        await fut
+    finally:
+        if readable:
+            loop.remove_reader(fd)
+        else:
+            loop.remove_writer(fd)
+
+
+# ---- listen / connect -------------------------------------------------------
+
+class Listener:
+    """A listening socket that accepts MessageChannels. A Unix socket file it
+    created is removed by :meth:`close`."""
+
+    def __init__(self, address: str, *, kind: str = "stream", backlog: int | None = None,
+                 max_size: int | None = None, mode: int | None = 0o600) -> None:
+        family, addr = parse_address(address)
+        stype = _kind(kind)
+        if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
+            raise ValueError("seqpacket channels are Unix sockets only")
+        if backlog is None:
+            backlog = _socket.SOMAXCONN  # the kernel caps it at net.core.somaxconn
+        if not isinstance(backlog, int) or backlog < 0:
+            raise ValueError("backlog must be an int >= 0")
+        self.max_size = max_size
+        self._path: str | None = None
+        sock = _socket.socket(family, stype)
+        try:
+            if family != _socket.AF_UNIX:
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            elif stype == _socket.SOCK_SEQPACKET:
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+            if isinstance(addr, str) and family == _socket.AF_UNIX and mode is not None:
+                old = os.umask(0o777 & ~mode)
+                try:
+                    sock.bind(addr)
+                finally:
+                    os.umask(old)
+            else:
+                sock.bind(addr)
+            if isinstance(addr, str):
+                self._path = addr
+            sock.listen(backlog)
+        except BaseException:
+            sock.close()
+            raise
+        self.socket = sock
+        self.address = address
+        if family != _socket.AF_UNIX:
+            host, port = sock.getsockname()[:2]
+            self.address = f"tcp:[{host}]:{port}" if ":" in host else f"tcp:{host}:{port}"
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def accept(self, *, block: bool = True, timeout: float | None = None) -> MessageChannel:
+        """Accept one connection.
+
+        Raises:
+            BlockingIOError: block=False and nobody is waiting.
+            TimeoutError: nobody connected within ``timeout``.
+        """
+        t = _check_timeout(timeout)
+        self.socket.settimeout(0.0 if not block else t)
+        try:
+            conn, _ = self.socket.accept()
+        except _socket.timeout:
+            raise _timed_out("accept") from None
+        except BlockingIOError:
+            if block:
+                raise _timed_out("accept") from None
+            raise
+        conn.settimeout(None)
+        return MessageChannel(conn, max_size=self.max_size)
+
+    def close(self) -> None:
+        self.socket.close()
+        if self._path is not None:
+            try:
+                os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+            self._path = None
+
+    def __enter__(self) -> "Listener":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def listen(address: str, *, kind: str = "stream", backlog: int | None = None,
+           max_size: int | None = None, mode: int | None = 0o600) -> Listener:
+    """Bind and listen on ``"unix:/path"``, ``"unix:@name"`` or
+    ``"tcp:host:port"`` (port 0 picks a free port; see ``.address``).
+
+    ``backlog`` defaults to SOMAXCONN; the kernel silently caps larger values
+    at ``net.core.somaxconn``. A Unix socket file is created with ``mode``
+    (0o600 by default) and removed by ``Listener.close``; an existing file is
+    not replaced (FileExistsError / OSError EADDRINUSE).
+    """
+    return Listener(address, kind=kind, backlog=backlog, max_size=max_size, mode=mode)
+
+
+def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
+            max_size: int | None = None) -> MessageChannel:
+    """Connect to a listening address and return a channel.
+
+    Raises:
+        TimeoutError: not connected within ``timeout`` (TCP handshake, or a
+            full Unix listen backlog).
+        ConnectionRefusedError, FileNotFoundError: nobody listens there.
+    """
+    family, addr = parse_address(address)
+    stype = _kind(kind)
+    if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
+        raise ValueError("seqpacket channels are Unix sockets only")
+    t = _check_timeout(timeout)
+    sock = _socket.socket(family, stype)
+    try:
+        if stype == _socket.SOCK_SEQPACKET:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+        sock.settimeout(t)
+        try:
+            sock.connect(addr)
+        except _socket.timeout:
+            raise _timed_out("connect") from None
+        sock.settimeout(None)
+    except BaseException:
+        sock.close()
+        raise
+    return MessageChannel(sock, max_size=max_size)

@@ -1,0 +1,33 @@
+"""Benchmark: MessageChannel vs raw sockets, pyzmq PAIR, multiprocessing and C.
+
+    .venv/bin/python bench/sockets.py [scale]
+
+Prints one table (ratios against C and against unixipc)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from unixipc.bench import harness
+from unixipc.bench.sockets import run
+
+
+def main() -> None:
+    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    results = []
+    # a private build directory: /tmp/unixipc-bench is shared by other runs
+    exe = harness.build_c(Path(__file__).parent / "c" / "sock_bench.c",
+                          Path(tempfile.mkdtemp(prefix="unixipc-sock-bench-")))
+    if exe is not None:
+        for row in harness.run_c(exe, str(scale)):
+            results.append(harness.Result(str(row["workload"]), "C", float(row["value"]),
+                                          str(row["unit"])))
+    results += run(peers=True, scale=scale)
+    results.sort(key=lambda r: r.workload)
+    harness.print_table(results, reference="C", subject="unixipc")
+
+
+if __name__ == "__main__":
+    main()
