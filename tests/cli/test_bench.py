@@ -53,3 +53,10 @@ def test_bench_only_pipe_json_quickly(cli):
     assert {x["impl"] for x in results} == {"unixipc"}
     names = {x["workload"] for x in results}
     assert {"pipe round trip 64 B", "pipe one-way 65536 B MB/s"} <= names
+
+
+def test_mechanism_list_matches_the_registry():
+    from unixipc.bench import MECHANISMS
+    from unixipc.bench.transports import REGISTRY
+
+    assert tuple(REGISTRY) == MECHANISMS

@@ -17,7 +17,8 @@ from ..sockets import MessageChannel
 from .harness import Result
 from .twoproc import Link, Transport, one_way, round_trip
 
-__all__ = ["transports", "run"]
+__all__ = ["transports", "run", "unix_channel_transport", "seqpacket_channel_transport",
+           "tcp_channel_transport"]
 
 
 class _ChannelEnd:
@@ -183,33 +184,64 @@ def _mp_link(size: int) -> Link:
                 in_child=a.close, in_parent=b.close)
 
 
+def unix_channel_transport() -> Transport:
+    """MessageChannel over a Unix stream socket pair."""
+    return Transport("unix stream", "unixipc", _pair_link(socket.SOCK_STREAM, _channel))
+
+
+def seqpacket_channel_transport() -> Transport:
+    """MessageChannel over a Unix seqpacket socket pair."""
+    return Transport("unix seqpacket", "unixipc", _pair_link(socket.SOCK_SEQPACKET, _channel))
+
+
+def tcp_channel_transport() -> Transport:
+    """MessageChannel over TCP loopback (TCP_NODELAY)."""
+    return Transport("tcp", "unixipc", _tcp_link(_channel))
+
+
+def raw_unix_transport() -> Transport:
+    """Raw socket.sendall/recv over a Unix stream pair: the floor."""
+    return Transport("unix stream", "socket", _pair_link(socket.SOCK_STREAM, _RawStreamEnd))
+
+
+def raw_seqpacket_transport() -> Transport:
+    """Raw socket.send/recv over a Unix seqpacket pair."""
+    return Transport("unix seqpacket", "socket", _pair_link(socket.SOCK_SEQPACKET, _RawPacketEnd))
+
+
+def raw_tcp_transport() -> Transport:
+    """Raw socket.sendall/recv over TCP loopback."""
+    return Transport("tcp", "socket", _tcp_link(_RawStreamEnd))
+
+
+def mp_connection_transport() -> Transport:
+    """multiprocessing.connection.Pipe (length-prefixed frames)."""
+    return Transport("unix stream", "multiprocessing", _mp_link)
+
+
+def zmq_transports() -> list[Transport]:
+    """pyzmq PAIR, only when asked for with UNIXIPC_BENCH_ZMQ=1 (under the
+    fork-based engine it hangs intermittently on this machine, not
+    diagnosed); tcp:// additionally needs UNIXIPC_BENCH_ZMQ_TCP=1 (it hangs
+    in the first round trip here)."""
+    if os.environ.get("UNIXIPC_BENCH_ZMQ") != "1":
+        return []
+    try:
+        out = [Transport("unix stream", "pyzmq ipc", _zmq_link("ipc"))]
+        if os.environ.get("UNIXIPC_BENCH_ZMQ_TCP") == "1":
+            out.append(Transport("tcp", "pyzmq tcp", _zmq_link("tcp")))
+    except ImportError:
+        return []
+    return out
+
+
 def transports(peers: bool = True) -> list[Transport]:
     """unixipc's transports, then (with ``peers``) the raw-socket floor and
     the installed peer libraries."""
-    out = [
-        Transport("unix stream", "unixipc", _pair_link(socket.SOCK_STREAM, _channel)),
-        Transport("unix seqpacket", "unixipc", _pair_link(socket.SOCK_SEQPACKET, _channel)),
-        Transport("tcp", "unixipc", _tcp_link(_channel)),
-    ]
-    if not peers:
-        return out
-    out += [
-        Transport("unix stream", "socket", _pair_link(socket.SOCK_STREAM, _RawStreamEnd)),
-        Transport("unix seqpacket", "socket", _pair_link(socket.SOCK_SEQPACKET, _RawPacketEnd)),
-        Transport("tcp", "socket", _tcp_link(_RawStreamEnd)),
-        Transport("unix stream", "multiprocessing", _mp_link),
-    ]
-    if os.environ.get("UNIXIPC_BENCH_ZMQ") != "1":
-        # pyzmq PAIR under the fork-based engine hangs intermittently on this
-        # machine (not diagnosed); opt in with UNIXIPC_BENCH_ZMQ=1.
-        return out
-    try:
-        out.append(Transport("unix stream", "pyzmq ipc", _zmq_link("ipc")))
-        if os.environ.get("UNIXIPC_BENCH_ZMQ_TCP") == "1":
-            # hangs in the first round trip on this machine (not diagnosed)
-            out.append(Transport("tcp", "pyzmq tcp", _zmq_link("tcp")))
-    except ImportError:
-        pass
+    out = [unix_channel_transport(), seqpacket_channel_transport(), tcp_channel_transport()]
+    if peers:
+        out += [raw_unix_transport(), raw_seqpacket_transport(), raw_tcp_transport(),
+                mp_connection_transport()] + zmq_transports()
     return out
 
 

@@ -35,10 +35,10 @@ def _sizes(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ...bench.transports import REGISTRY
+    from ...bench import MECHANISMS
 
-    parser.add_argument("--only", action="append", metavar="MECHANISM", choices=sorted(REGISTRY),
-                        help="measure only this mechanism (repeatable): " + ", ".join(REGISTRY))
+    parser.add_argument("--only", action="append", metavar="MECHANISM", choices=MECHANISMS,
+                        help="measure only this mechanism (repeatable): " + ", ".join(MECHANISMS))
     parser.add_argument("--sizes", type=_sizes, default=[64, 4096, 65536],
                         help="message sizes in bytes, comma-separated (default 64,4096,65536)")
     parser.add_argument("--count", type=int, default=None,
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         except ImportError:
             env.err("unixipc bench: --plot needs matplotlib: pip install 'unixipc[plot]'")
             return ExitStatus.ERROR
-    mechanisms = args.only or list(REGISTRY)
+    mechanisms = [m for m in REGISTRY if not args.only or m in args.only]
     plan = []
     for mech in mechanisms:
         for transport in collect(mech, peers=args.peers):
