@@ -350,6 +350,91 @@ def step_shared_memory(ctx: TourContext) -> None:
              "through the kernel, so access must be coordinated (a semaphore).")
 
 
+def step_socket(ctx: TourContext) -> None:
+    from .. import sockets
+
+    address = "unix:" + ctx.path("channel.sock")
+    listener = sockets.listen(address)
+    ctx.defer(listener.close)
+    r, w = os.pipe()
+    ctx.defer(lambda: os.close(r))
+
+    def child() -> None:
+        # (the listener is left alone: closing it here would unlink the path)
+        with sockets.connect(address, timeout=5) as channel:
+            channel.send(b"first")
+            channel.send(b"")
+            channel.send(b"a pipe end follows", fds=[w])
+            channel.shutdown()
+            try:  # stay alive (for SO_PEERCRED) until the parent closes
+                channel.receive(timeout=5)
+            except sockets.ChannelClosedError:
+                pass
+
+    pid = ctx.fork(child)
+    os.close(w)
+    channel = listener.accept(timeout=5)
+    ctx.defer(channel.close)
+    got = [channel.receive(timeout=5) for _ in range(3)]
+    ctx.say(f"a child connected to {address} and sent three messages: "
+            f"{[m.data for m in got]!r}")
+    ctx.check([m.data for m in got] == [b"first", b"", b"a pipe end follows"],
+              "message boundaries were not kept")
+    (passed,) = got[2].fds
+    os.write(passed, b"through the passed descriptor")
+    os.close(passed)
+    ctx.say(f"the third carried the write end of the parent's pipe (SCM_RIGHTS); writing to "
+            f"it gives {os.read(r, 64)!r} on the read end")
+    creds = channel.peer_credentials()
+    ctx.say(f"the kernel vouches for the peer (SO_PEERCRED): pid {creds.pid}, uid {creds.uid}")
+    ctx.check(creds.pid == pid, "SO_PEERCRED named another process")
+    try:
+        channel.receive(timeout=5)
+        closed = False
+    except sockets.ChannelClosedError:
+        closed = True
+    ctx.say(f"after the child's shutdown(SHUT_WR) the next receive ends the stream: "
+            f"ChannelClosedError = {closed}")
+    ctx.check(closed, "no end of stream after shutdown")
+    channel.close()
+    ctx.check(ctx.wait(pid) == 0, "the child failed")
+    ctx.rule("a stream socket carries bytes, not messages: a length prefix keeps the "
+             "boundaries; descriptors travel as ancillary data and arrive as new "
+             "descriptors of the receiver.")
+
+
+def step_netdb(ctx: TourContext) -> None:
+    import socket
+
+    from .. import netdb
+
+    infos = netdb.address_info("127.0.0.1", 8080, type=socket.SOCK_STREAM,
+                               flags=netdb.AddressInfoFlags.AI_NUMERICHOST)
+    ctx.say("address_info('127.0.0.1', 8080, SOCK_STREAM, AI_NUMERICHOST) = "
+            + ", ".join(f"{socket.AddressFamily(i.family).name} {i.address}" for i in infos))
+    ctx.check(any(i.address == ("127.0.0.1", 8080) for i in infos), "no IPv4 address came back")
+    try:
+        netdb.address_info("not a numeric host", None, flags=netdb.AddressInfoFlags.AI_NUMERICHOST)
+        refused = ""
+    except netdb.AddressInfoError as exc:
+        refused = str(exc)
+    ctx.say(f"a name where NUMERICHOST demands a number fails without a DNS query: {refused}")
+    ctx.check(bool(refused), "a non-numeric host was accepted")
+    try:
+        ssh = netdb.service_by_name("ssh", "tcp")
+        ctx.say(f"service_by_name('ssh', 'tcp') = port {ssh.port} "
+                f"(the services database, through nsswitch)")
+        ctx.check(ssh.port == 22, "ssh is not port 22")
+    except netdb.NotFoundError:
+        ctx.say("this machine has no services database (/etc/services, Debian's netbase): "
+                "lookups raise NotFoundError")
+    count = sum(1 for _ in netdb.protocols())
+    ctx.say(f"protocols() walks the whole protocol database: {count} entries")
+    ctx.rule("getaddrinfo turns names into socket addresses; the netdb databases "
+             "(hosts, networks, protocols, services) are read through the C library, "
+             "so nsswitch decides where they come from.")
+
+
 STEPS: list[Step] = [
     Step("pipe", "Anonymous pipes: EOF, capacity, PIPE_BUF, EPIPE", step_pipe),
     Step("popen", "popen and pclose", step_popen),
@@ -359,4 +444,6 @@ STEPS: list[Step] = [
     Step("mq", "System V message queues: type selection", step_message_queue),
     Step("sem", "System V semaphore sets: atomic operations", step_semaphore),
     Step("shm", "System V shared memory between processes", step_shared_memory),
+    Step("socket", "Socket message channels: boundaries, descriptors, credentials", step_socket),
+    Step("netdb", "Network databases: getaddrinfo and services", step_netdb),
 ]
