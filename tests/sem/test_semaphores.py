@@ -6,6 +6,7 @@ import errno
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -246,3 +247,169 @@ def test_listing_agrees_with_ipcs(make_set, ipc_tracker):
         assert listed[ident].count == int(row[4])
         assert f"0x{listed[ident].perm.key & 0xffffffff:08x}" == row[0]
     assert unixipc.SemaphoreSet.from_id(other).values == [0, 0]
+
+
+# ---- gaps closed: SEM_UNDO rules, kernel errors, GIL, lifecycle ---------------
+
+def test_undo_is_not_inherited_by_fork(make_set):
+    sems = make_set(initial=2)
+    sems[0].acquire()                       # undo: the adjustment is this process's
+    Child(lambda: None).result(timeout=10)  # the child exits with no adjustment
+    assert sems[0].value == 1               # so nothing was given back
+    sems[0].release()                       # cancels our own adjustment
+
+
+def test_child_undo_applies_at_its_exit_not_the_parents(make_set):
+    sems = make_set(initial=1)
+    Child(lambda: sems[0].release()).result(timeout=10)  # +1 with undo in the child
+    assert sems[0].value == 1                            # undone when it exited
+
+
+def test_undo_is_not_applied_at_thread_exit(make_set):
+    import threading
+
+    sems = make_set(initial=1)
+
+    def in_a_thread_then_exit_process():
+        t = threading.Thread(target=sems[0].acquire)   # undo=True by default
+        t.start()
+        t.join(10)
+        seen = sems[0].value      # the thread ended: its adjustment still stands
+        os.write(w, bytes([seen]))
+        os.read(r2, 1)            # hold the process until the parent has looked
+
+    r, w = os.pipe()
+    r2, w2 = os.pipe()
+    child = Child(in_a_thread_then_exit_process)
+    try:
+        assert os.read(r, 1) == b"\x00"
+        assert sems[0].value == 0
+    finally:
+        os.write(w2, b"x")
+        child.result(timeout=10)
+        for fd in (r, w, r2, w2):
+            os.close(fd)
+    assert sems[0].value == 1     # undone when the process exited
+
+
+def test_undo_survives_exec(make_set):
+    sems = make_set(initial=1)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(w)
+            sems[0].acquire()     # undo=True
+            os.dup2(r, 0)         # the exec'd shell waits for a line on the pipe
+            os.execv("/bin/sh", ["sh", "-c", "read line"])
+        finally:
+            os._exit(1)
+    os.close(r)
+    try:
+        wait_until(lambda: open(f"/proc/{pid}/comm").read().strip() == "sh", timeout=10)
+        wait_blocked(pid)
+        assert sems[0].value == 0  # still taken after exec
+    finally:
+        os.close(w)                # EOF: the shell exits
+        done, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 1  # read saw EOF
+    assert sems[0].value == 1      # given back when the exec'd program exited
+
+
+def test_kernel_erange_is_an_oserror_with_errno(make_set):
+    sems = make_set(count=2, initial=[unixipc.SEMVMX, 0])
+    with pytest.raises(OSError) as info:
+        sems.op((1, 1), (0, 1))           # semaphore 0 would exceed SEMVMX
+    assert info.value.errno == errno.ERANGE
+    assert sems.values == [unixipc.SEMVMX, 0]  # all or none
+
+
+def test_undo_adjustment_out_of_range_is_erange(make_set):
+    sems = make_set(initial=0)
+    sems[0].release(unixipc.SEMVMX, undo=True)   # semadj -32767
+    sems.op((0, -unixipc.SEMVMX))                # no undo: semadj stays
+    sems[0].release(1, undo=True)                # semadj -32768, the floor
+    sems.op((0, -1))
+    with pytest.raises(OSError) as info:
+        sems[0].release(1, undo=True)            # semadj -32769
+    assert info.value.errno == errno.ERANGE
+    assert sems.values == [0]
+
+
+def test_exactly_semopm_operations_fit(make_set):
+    limit = unixipc.semaphore_limits().max_ops_per_call
+    sems = make_set(count=1, initial=limit)
+    sems.op(*[(0, -1)] * limit, block=False)
+    assert sems.values == [0]
+
+
+def test_gil_released_while_blocked(make_set):
+    import threading
+
+    sems = make_set(initial=0)
+    done = []
+    t = threading.Thread(target=lambda: done.append(sems[0].acquire(undo=False, timeout=10)))
+    t.start()
+    # Python code keeps running in this thread while the other is in semtimedop.
+    spins = 0
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        spins += 1
+    wait_until(lambda: sems[0].ncount == 1, timeout=10)
+    sems[0].release(undo=False)
+    t.join(10)
+    assert done == [None] and spins > 1000
+
+
+def test_signals_during_untimed_wait_are_retried(make_set):
+    sems = make_set(initial=0)
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+    try:
+        child = Child(lambda: (time.sleep(0.4), sems[0].release(undo=False)))
+        sems[0].acquire(undo=False)   # no timeout: EINTR retried until released
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    child.result(timeout=10)
+    assert len(hits) >= 5 and sems[0].value == 0
+
+
+def test_exclusive_and_missing_key(make_set, tmp_path):
+    key = unixipc.ftok(tmp_path, 9)
+    with pytest.raises(FileNotFoundError):
+        unixipc.SemaphoreSet(key, count=1)
+    make_set(key, count=1, exclusive=True)
+    with pytest.raises(FileExistsError):
+        unixipc.SemaphoreSet(key, count=1, create=True, exclusive=True)
+    assert not unixipc.SemaphoreSet(key, count=1, create=True).created
+
+
+def test_private_sets_are_distinct_and_values_settable(make_set):
+    a, b = make_set(count=2), make_set(count=2)
+    assert a.id != b.id and a.key == b.key == 0
+    a.values = [5, unixipc.SEMVMX]
+    b[1].value = 3
+    assert a.values == [5, unixipc.SEMVMX] and b.values == [0, 3]
+
+
+def test_owner_set_changes_mode_and_stat_fields(make_set):
+    sems = make_set(count=2)
+    before = sems.stat()
+    sems.set(mode=0o640)
+    st = sems.stat()
+    assert st.perm.mode == 0o640 and st.perm.uid == os.getuid() == st.perm.cuid
+    assert st.perm.gid == os.getgid() == st.perm.cgid and st.id == sems.id
+    assert st.change_time >= before.change_time and st.op_time == 0 and st.count == 2
+    sems[0].release(undo=False)
+    assert sems.stat().op_time > 0
+
+
+def test_undo_applies_when_another_program_exits(make_set):
+    """SEM_UNDO is the kernel's, whatever program made the call."""
+    sems = make_set(initial=1)
+    code = ("import os, unixipc; s = unixipc.SemaphoreSet.from_id(%d); "
+            "s[0].acquire(); assert s[0].value == 0; os._exit(0)" % sems.id)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    assert sems[0].value == 1

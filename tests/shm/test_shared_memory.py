@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import subprocess
 
 import pytest
@@ -177,15 +178,95 @@ def test_ipcmk_segment_opens_from_id_and_listing_agrees(make_segment, ipc_tracke
         assert listed[i].attach_count == int(row[5])
 
 
-def test_lock_needs_privilege_or_works(make_segment):
+def test_lock_and_unlock(make_segment, ipc_tracker):
     shm = make_segment()
-    try:
+    if os.geteuid() == 0:          # CAP_IPC_LOCK: always allowed
         shm.lock()
-    except PermissionError:
-        return  # no CAP_IPC_LOCK and no RLIMIT_MEMLOCK room: the kernel's answer
-    assert shm.stat().locked
-    shm.unlock()
-    assert not shm.stat().locked
+        assert shm.stat().locked
+        shm.unlock()
+        assert not shm.stat().locked
+
+    def as_nobody():
+        out = {}
+        try:
+            shm.lock()             # not the owner, no CAP_IPC_LOCK
+        except PermissionError as exc:
+            out["not owner"] = exc.errno
+        own = unixipc.SharedMemory(size=4096, create=True)
+        out["id"] = own.id
+        soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+        if soft == resource.RLIM_INFINITY or soft >= 4096:
+            own.lock()             # the owner, within RLIMIT_MEMLOCK
+            out["locked"] = own.stat().locked
+            own.unlock()
+            out["unlocked"] = not own.stat().locked
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, hard))
+        try:
+            own.lock()             # the owner, but RLIMIT_MEMLOCK is 0
+        except PermissionError as exc:
+            out["no rlimit"] = exc.errno
+        own.remove()
+        return out
+
+    out = Child(as_nobody, uid=NOBODY).result(timeout=10)
+    ipc_tracker.track("shm", out.pop("id"))
+    expected = {"not owner": errno.EPERM, "no rlimit": errno.EPERM}
+    if "locked" in out:
+        expected.update(locked=True, unlocked=True)
+    assert out == expected
+
+
+def test_numpy_array_keeps_the_segment_attached(make_segment):
+    import numpy
+
+    shm = make_segment(size=800)
+    view = shm.attach()
+    array = numpy.frombuffer(view, dtype=numpy.int64)
+    view.release()               # the array still holds its own export
+    with pytest.raises(BufferError):
+        shm.detach()
+    array[3] = 42
+    del array
+    shm.detach()
+    assert shm.read(8, offset=24) == (42).to_bytes(8, "little")
+
+
+def test_write_through_a_readonly_attachment_is_a_type_error(make_segment):
+    shm = make_segment(size=64)
+    view = shm.attach(readonly=True)
+    with pytest.raises(TypeError):
+        shm.write(b"no")
+    assert shm.read(2) == b"\0\0"
+    view.release()
+
+
+def test_opening_with_a_larger_size_than_the_segment(make_segment, tmp_path):
+    key = unixipc.ftok(tmp_path, 3)
+    make_segment(key, size=4096)
+    with pytest.raises(OSError) as info:
+        unixipc.SharedMemory(key, 8192)
+    assert info.value.errno == errno.EINVAL
+    assert unixipc.SharedMemory(key, 100).size == 4096
+    with pytest.raises(FileExistsError):
+        unixipc.SharedMemory(key, 4096, create=True, exclusive=True)
+    with pytest.raises(FileNotFoundError):
+        unixipc.SharedMemory(unixipc.ftok(tmp_path, 4), 4096)
+
+
+def test_stat_fields_follow_attach_and_detach(make_segment):
+    shm = make_segment(size=100)
+    st0 = shm.stat()
+    assert st0.attach_time == 0 and st0.detach_time == 0 and st0.attach_count == 0
+    assert st0.change_time > 0 and st0.last_pid == 0 and not st0.removed
+
+    def child():
+        shm.read(1)            # attaches in the child
+        return os.getpid()
+
+    pid = Child(child).result(timeout=10)
+    st = shm.stat()
+    assert st.last_pid == pid and st.attach_time > 0 and st.detach_time > 0
+    assert st.creator_pid == os.getpid() and st.attach_count == 0
 
 
 def test_other_user_denied(make_segment):
