@@ -413,3 +413,40 @@ def test_undo_applies_when_another_program_exits(make_set):
             "s[0].acquire(); assert s[0].value == 0; os._exit(0)" % sems.id)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     assert sems[0].value == 1
+
+
+def test_racing_creators_never_see_a_half_initialised_set(tmp_path, ipc_tracker):
+    key = unixipc.ftok(tmp_path, 11)
+    go_r, go_w = os.pipe()
+
+    def racer():
+        os.read(go_r, 1)                      # all start together
+        sems = unixipc.SemaphoreSet(key, count=3, create=True, initial=[3, 1, 4])
+        return sems.id, sems.created, sems.values
+
+    racers = [Child(racer) for _ in range(6)]
+    try:
+        os.write(go_w, b"x" * len(racers))
+        outcomes = [r.result(timeout=20) for r in racers]
+    finally:
+        for r in racers:
+            r.close()
+        os.close(go_r)
+        os.close(go_w)
+    ids = {ident for ident, _, _ in outcomes}
+    for ident in ids:
+        ipc_tracker.track("sem", ident)
+    assert len(ids) == 1
+    assert sum(created for _, created, _ in outcomes) == 1
+    assert all(values == [3, 1, 4] for _, _, values in outcomes)
+
+
+def test_context_manager_undo_gives_back_on_sigkill(make_set):
+    sems = make_set(initial=1)
+
+    def hold_and_die():
+        with sems[0]:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Child(hold_and_die).wait(timeout=10)
+    assert sems[0].value == 1

@@ -200,6 +200,14 @@ def test_lock_and_unlock(make_segment, ipc_tracker):
             out["locked"] = own.stat().locked
             own.unlock()
             out["unlocked"] = not own.stat().locked
+        big = unixipc.SharedMemory(size=1 << 16, create=True)
+        out["big"] = big.id
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (4096, hard))
+        try:
+            big.lock()             # the owner, but more than RLIMIT_MEMLOCK allows
+        except OSError as exc:
+            out["over rlimit"] = exc.errno
+        big.remove()
         resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, hard))
         try:
             own.lock()             # the owner, but RLIMIT_MEMLOCK is 0
@@ -210,7 +218,9 @@ def test_lock_and_unlock(make_segment, ipc_tracker):
 
     out = Child(as_nobody, uid=NOBODY).result(timeout=10)
     ipc_tracker.track("shm", out.pop("id"))
-    expected = {"not owner": errno.EPERM, "no rlimit": errno.EPERM}
+    ipc_tracker.track("shm", out.pop("big"))
+    expected = {"not owner": errno.EPERM, "no rlimit": errno.EPERM,
+                "over rlimit": errno.ENOMEM}
     if "locked" in out:
         expected.update(locked=True, unlocked=True)
     assert out == expected
