@@ -52,9 +52,11 @@ int main(int argc, char **argv)
         printf("{\"workload\": \"sem acquire+release in one process\", \"value\": %.4f, "
                "\"unit\": \"us\"}\n", best * 1e6);
     } else if (strcmp(mode, "pingpong") == 0) {
+        /* Best of 5 timed blocks after a warm-up, as the Python side does. */
+        long block = n / 5 > 0 ? n / 5 : 1;
         pid_t pid = fork();
         if (pid == 0) {
-            for (long i = 0; i < n + n / 10; i++) {
+            for (long i = 0; i < n / 10 + 5 * block; i++) {
                 op(id, 0, -1);
                 op(id, 1, 1);
             }
@@ -64,15 +66,19 @@ int main(int argc, char **argv)
             op(id, 0, 1);
             op(id, 1, -1);
         }
-        double t0 = now();
-        for (long i = 0; i < n; i++) {
-            op(id, 0, 1);
-            op(id, 1, -1);
+        double best = 1e9;
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = now();
+            for (long i = 0; i < block; i++) {
+                op(id, 0, 1);
+                op(id, 1, -1);
+            }
+            double per = (now() - t0) / block;
+            best = per < best ? per : best;
         }
-        double per = (now() - t0) / n;
         waitpid(pid, NULL, 0);
         printf("{\"workload\": \"sem ping-pong round trip\", \"value\": %.4f, \"unit\": \"us\"}\n",
-               per * 1e6);
+               best * 1e6);
     } else if (strcmp(mode, "shm") == 0) {
         size_t size = (size_t)atol(argv[3]);
         int shmid = shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);

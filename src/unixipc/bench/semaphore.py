@@ -63,29 +63,42 @@ def _fork(body: Callable[[], None]) -> int:
     return pid
 
 
-def pingpong_results(count: int = 50_000) -> list[Result]:
+def _best_round_trip(count: int, reps: int, post: Any, wait: Any) -> float:
+    """Best of ``reps`` timed blocks of round trips (seconds per trip), after
+    a warm-up of ``count // 10``: a two-process round trip depends on where
+    the scheduler puts the two processes, so the best block is the figure
+    that compares bindings (the C baseline is measured the same way)."""
+    for _ in range(count // 10):
+        post(undo=False)
+        wait(undo=False)
+    best = float("inf")
+    block = max(1, count // reps)
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(block):
+            post(undo=False)
+            wait(undo=False)
+        best = min(best, (time.perf_counter() - t0) / block)
+    return best
+
+
+def pingpong_results(count: int = 50_000, reps: int = 5) -> list[Result]:
     """Round trip of a token over two semaphores (unixipc; sysv_ipc with two
-    single semaphores, as it has no sets)."""
+    single semaphores, as it has no sets): best of ``reps`` blocks."""
     from .. import SemaphoreSet
 
+    trips = count // 10 + reps * max(1, count // reps)
     results = []
     with SemaphoreSet(count=2, create=True) as sems:
         ping, pong = sems[0], sems[1]
 
         def child() -> None:
-            for _ in range(count + count // 10):
+            for _ in range(trips):
                 ping.acquire(undo=False)
                 pong.release(undo=False)
 
         pid = _fork(child)
-        for _ in range(count // 10):
-            ping.release(undo=False)
-            pong.acquire(undo=False)
-        t0 = time.perf_counter()
-        for _ in range(count):
-            ping.release(undo=False)
-            pong.acquire(undo=False)
-        per = (time.perf_counter() - t0) / count
+        per = _best_round_trip(count, reps, ping.release, pong.acquire)
         os.waitpid(pid, 0)
         results.append(Result("sem ping-pong round trip", "unixipc", per * 1e6, "us"))
     try:
@@ -96,19 +109,13 @@ def pingpong_results(count: int = 50_000) -> list[Result]:
     b = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, mode=0o600)
     try:
         def sysv_child() -> None:
-            for _ in range(count + count // 10):
+            for _ in range(trips):
                 a.acquire()
                 b.release()
 
         pid = _fork(sysv_child)
-        for _ in range(count // 10):
-            a.release()
-            b.acquire()
-        t0 = time.perf_counter()
-        for _ in range(count):
-            a.release()
-            b.acquire()
-        per = (time.perf_counter() - t0) / count
+        per = _best_round_trip(count, reps, lambda undo: a.release(),
+                               lambda undo: b.acquire())
         os.waitpid(pid, 0)
         results.append(Result("sem ping-pong round trip", "sysv_ipc", per * 1e6, "us"))
     finally:
