@@ -450,3 +450,18 @@ def test_context_manager_undo_gives_back_on_sigkill(make_set):
 
     Child(hold_and_die).wait(timeout=10)
     assert sems[0].value == 1
+
+
+@pytest.mark.parametrize("initial", [32768, -1, [1, 40000]])
+def test_initial_out_of_range_creates_nothing(initial):
+    before = unixipc.semaphore_sets()
+    with pytest.raises(ValueError):
+        unixipc.SemaphoreSet(count=2, create=True, initial=initial)
+    assert unixipc.semaphore_sets() == before
+
+
+def test_count_above_semmsl_is_the_kernels_einval():
+    limit = unixipc.semaphore_limits().max_per_set
+    with pytest.raises(OSError) as info:
+        unixipc.SemaphoreSet(count=limit + 1, create=True)
+    assert info.value.errno == errno.EINVAL
