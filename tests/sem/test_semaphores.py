@@ -465,3 +465,42 @@ def test_count_above_semmsl_is_the_kernels_einval():
     with pytest.raises(OSError) as info:
         unixipc.SemaphoreSet(count=limit + 1, create=True)
     assert info.value.errno == errno.EINVAL
+
+
+@pytest.mark.parametrize("call", ["acquire", "wait_zero", "op"])
+def test_timeout_zero_is_one_attempt_and_bad_timeouts(make_set, call):
+    sems = make_set(count=1, initial=0 if call != "wait_zero" else 1)
+    fn = {"acquire": lambda **kw: sems[0].acquire(undo=False, **kw),
+          "wait_zero": lambda **kw: sems[0].wait_zero(**kw),
+          "op": lambda **kw: sems.op((0, -1), **kw)}[call]
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        fn(timeout=0)
+    assert time.monotonic() - t0 < 0.5
+    for bad in (-1, float("nan")):
+        with pytest.raises(ValueError):
+            fn(timeout=bad)
+    with pytest.raises(TypeError):
+        fn(timeout="1")
+    sems.values = [1 if call != "wait_zero" else 0]
+    fn(timeout=0)                          # succeeds at once when it can
+    assert sems.values == [0]
+
+
+def test_signal_handler_exception_ends_the_wait(make_set):
+    sems = make_set(initial=0)
+
+    def boom(*args):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            sems[0].acquire(timeout=10)
+        assert time.monotonic() - t0 < 5
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert sems[0].value == 0 and sems[0].ncount == 0
