@@ -304,3 +304,27 @@ def test_signals_during_other_blocking_calls_are_retried(mq, call):
     assert len(hits) >= 10
     if call != "receive_many":
         assert mq.receive(block=False) == (2, b"next")
+
+
+def test_set_owner_hands_the_queue_to_another_user(new_queue):
+    q = new_queue(create=True)  # mode 0o600, owned and created by this user
+    q.set(uid=NOBODY, gid=NOBODY)
+    st = q.stat()
+    assert (st.perm.uid, st.perm.gid, st.perm.mode) == (NOBODY, NOBODY, 0o600)
+    assert (st.perm.cuid, st.perm.cgid) == (os.geteuid(), os.getegid())
+
+    def child(msqid: int) -> tuple[int, bytes]:
+        mine = MessageQueue.from_id(msqid)  # the owner bits now apply to nobody
+        mine.send(b"mine now", 3)
+        msg = tuple(mine.receive())
+        mine.remove()  # the owner may remove it
+        return msg
+
+    c = Child(child, q.id, uid=NOBODY)
+    try:
+        assert c.result() == (3, b"mine now")
+    finally:
+        c.close()
+    with pytest.raises(OSError) as info:
+        q.stat()
+    assert info.value.errno in (errno.EINVAL, errno.EIDRM)
