@@ -208,6 +208,16 @@ snd_fn(void *p, const struct timespec *remaining)
     return -1;
 }
 
+/* Can a message of `len` bytes never enter a queue whose max_bytes is
+ * `qbytes`? The kernel admits one when text bytes + len <= qbytes AND
+ * messages + 1 <= qbytes (msg_fits_inqueue), so nothing ever fits a queue of
+ * max_bytes 0, not even an empty message. */
+static int
+never_fits(size_t len, unsigned long qbytes)
+{
+    return len > qbytes || qbytes == 0;
+}
+
 /* After EAGAIN: is the message larger than the queue can ever hold? Then it
  * would block forever; returns 1 with ValueError set. 0 when it may fit (or
  * the queue cannot be examined: then the kernel decides). */
@@ -217,7 +227,7 @@ too_large_for_queue(int msqid, size_t len)
     struct msqid_ds ds;
     if (msgctl(msqid, IPC_STAT, &ds) < 0)
         return 0;
-    if (len > ds.msg_qbytes) {
+    if (never_fits(len, (unsigned long)ds.msg_qbytes)) {
         PyErr_Format(PyExc_ValueError,
                      "a message of %zu bytes can never fit in this queue "
                      "(its max_bytes is %lu)", len, (unsigned long)ds.msg_qbytes);
@@ -682,7 +692,8 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         /* One IPC_STAT per batch: a message the queue can never hold would
          * block forever. */
         struct msqid_ds ds;
-        if (msgctl(self->msqid, IPC_STAT, &ds) == 0 && largest > ds.msg_qbytes) {
+        if (msgctl(self->msqid, IPC_STAT, &ds) == 0 &&
+            never_fits(largest, (unsigned long)ds.msg_qbytes)) {
             PyErr_Format(PyExc_ValueError,
                          "a message of %zu bytes can never fit in this queue "
                          "(its max_bytes is %lu)", largest, (unsigned long)ds.msg_qbytes);

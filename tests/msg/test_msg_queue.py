@@ -150,6 +150,20 @@ def test_message_larger_than_the_queue_is_a_value_error(mq):
     assert mq.receive() == (1, b"x" * 100)
 
 
+def test_nothing_fits_a_queue_of_max_bytes_zero(mq):
+    # The kernel also counts messages against max_bytes (qnum + 1 <= qbytes):
+    # with max_bytes 0 even an empty message would wait forever.
+    mq.set(max_bytes=0)
+    for call in (lambda: mq.send(b""), lambda: mq.send(b"", timeout=5),
+                 lambda: mq.send_many([b""]), lambda: mq.send(b"x", block=False)):
+        with pytest.raises(ValueError, match="max_bytes is 0"):
+            call()
+    assert mq.stat().message_count == 0
+    mq.set(max_bytes=1)
+    mq.send(b"")
+    assert mq.receive() == (1, b"")
+
+
 def test_message_larger_than_msgmax_is_a_value_error(mq):
     msgmax = unixipc.msg_limits().max_message_size
     with pytest.raises(ValueError, match="msgmax"):
@@ -530,6 +544,13 @@ def test_send_many_too_big_for_the_queue(mq):
 
 
 def test_bad_receive_many_arguments(mq):
+    mq.send_many([(1, b"a"), (2, b"b")])
+    before = snapshot(mq)
+    with pytest.raises(ValueError, match="exclude"):
+        mq.receive_many(5, -2, exclude=True)
+    with pytest.raises(ValueError):
+        mq.receive_many(5, max_size=-1)
+    assert snapshot(mq) == before
     with pytest.raises(ValueError):
         mq.receive_many(0)
     with pytest.raises(TypeError):
