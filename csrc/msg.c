@@ -251,6 +251,15 @@ over_msgmax(size_t len)
     return 0;
 }
 
+/* After msgsnd's EINVAL: was msgmax lowered below `len` since it was cached?
+ * Re-reads it; 1 with ValueError set if so (nothing was sent). */
+static int
+msgmax_lowered(size_t len)
+{
+    query_msgmax();
+    return over_msgmax(len);
+}
+
 /* Parses (block, timeout): fills *nowait and the deadline. */
 static int
 blocking_args(PyObject *block_obj, PyObject *timeout_obj, int *nowait,
@@ -335,7 +344,7 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         result = Py_None;
     } else if (errno != EAGAIN) {
         int err = errno;
-        if (err == EINVAL && over_msgmax((size_t)len))
+        if (err == EINVAL && msgmax_lowered((size_t)len))
             ;
         else
             unixipc_raise_errno("msgsnd", err);
@@ -582,6 +591,7 @@ typedef struct {
     Py_ssize_t count;
     Py_ssize_t pos; /* messages sent so far */
     int flags;
+    int err; /* errno of the failed msgsnd */
 } sndm_ctx;
 
 static long
@@ -592,6 +602,7 @@ sndm_fn(void *p, const struct timespec *remaining)
     int flags = c->flags | (zero ? IPC_NOWAIT : 0);
     while (c->pos < c->count) {
         if (msgsnd(c->msqid, c->arena + c->offsets[c->pos], c->lengths[c->pos], flags) < 0) {
+            c->err = errno;
             if (zero && errno == EAGAIN && !(c->flags & IPC_NOWAIT))
                 errno = ETIMEDOUT;
             return -1;
@@ -615,7 +626,7 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     PyObject *seq = NULL, *result = NULL;
     Py_buffer *views = NULL;
     long *types = NULL;
-    sndm_ctx ctx = {self->msqid, NULL, NULL, NULL, 0, 0, 0};
+    sndm_ctx ctx = {self->msqid, NULL, NULL, NULL, 0, 0, 0, 0};
     Py_ssize_t n = 0, nviews = 0, i;
     size_t total = 0, largest = 0;
 
@@ -714,6 +725,19 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (unixipc_blocking_call("msgsnd", sndm_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER) < 0) {
         /* Some were sent: report the count; the error shows on the next call.
          * Exceptions from signal handlers are never swallowed. */
+        if (ctx.pos == 0 && ctx.err == EINVAL) {
+            /* The first message is over a msgmax lowered since it was
+             * cached: ValueError, as when the cache is current. */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            if (msgmax_lowered(ctx.lengths[0])) {
+                Py_XDECREF(type);
+                Py_XDECREF(value);
+                Py_XDECREF(tb);
+            } else {
+                PyErr_Restore(type, value, tb);
+            }
+        }
         if (ctx.pos == 0 || !PyErr_ExceptionMatches(PyExc_OSError))
             goto done;
         PyErr_Clear();

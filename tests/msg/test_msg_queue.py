@@ -496,6 +496,18 @@ def test_receive_any_size_after_msgmax_was_lowered(mq, msg_sysctl):
     assert mq.receive() == (1, b"m" * 8192)
 
 
+def test_send_after_msgmax_was_lowered_is_a_value_error(mq, msg_sysctl):
+    unixipc.msg_limits()  # msgmax (8192) cached
+    msg_sysctl("msgmax", 1024)  # lowered behind the cache's back
+    for call in (lambda: mq.send(b"x" * 2000), lambda: mq.send(b"x" * 2000, block=False),
+                 lambda: mq.send_many([b"x" * 2000])):
+        with pytest.raises(ValueError, match="msgmax"):
+            call()
+    assert mq.stat().message_count == 0
+    mq.send(b"x" * 1024)
+    assert mq.receive() == (1, b"x" * 1024)
+
+
 def test_receive_many_leaves_a_too_long_message_queued(mq):
     mq.send_many([b"ok", b"too long", b"ok2"])
     assert mq.receive_many(10, max_size=3) == [(1, b"ok")]
