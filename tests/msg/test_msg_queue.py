@@ -6,6 +6,7 @@ import errno
 import math
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -434,6 +435,31 @@ def test_peek_copies_without_removing(mq):
         mq.peek(-1)
     assert mq.stat().message_count == 3
     assert [m.type for m in drain(mq)] == [3, 1, 2]
+
+
+PEEK_WITHOUT_MSG_COPY = """
+import sys
+from unixipc import MessageQueue
+q = MessageQueue.from_id(int(sys.argv[1]))
+try:
+    q.peek()
+except OSError as exc:
+    print(exc.errno, type(exc).__name__, exc)
+print(q.stat().message_count)
+"""
+
+
+def test_peek_on_a_kernel_without_msg_copy_is_a_clear_error(mq, cpeer):
+    # no_msg_copy makes msgrcv(MSG_COPY) fail with ENOSYS, as Linux without
+    # CONFIG_CHECKPOINT_RESTORE does (a seccomp filter), and runs Python.
+    mq.send(b"kept", 4)
+    out = subprocess.run([cpeer("no_msg_copy"), sys.executable, "-c", PEEK_WITHOUT_MSG_COPY,
+                          str(mq.id)], capture_output=True, text=True, timeout=30, check=True)
+    first, count = out.stdout.splitlines()
+    assert first.startswith(f"{errno.ENOSYS} OSError ")
+    assert "MSG_COPY" in first and "CONFIG_CHECKPOINT_RESTORE" in first
+    assert count == "1"
+    assert mq.receive() == (4, b"kept")
 
 
 # ---- batches --------------------------------------------------------------------
