@@ -328,3 +328,17 @@ def test_set_owner_hands_the_queue_to_another_user(new_queue):
     with pytest.raises(OSError) as info:
         q.stat()
     assert info.value.errno in (errno.EINVAL, errno.EIDRM)
+
+
+def test_message_queues_lists_queues_another_user_cannot_read(new_queue):
+    q = new_queue(0x5EED0011, create=True)  # 0o600: nobody may not read it
+
+    def child() -> list[tuple[int, int, int]]:
+        return [(st.id, st.perm.key, st.perm.mode) for st in unixipc.message_queues()]
+
+    c = Child(child, uid=NOBODY)
+    try:
+        listed = c.result()
+    finally:
+        c.close()
+    assert (q.id, 0x5EED0011, 0o600) in listed  # as /proc/sysvipc/msg and ipcs -q show it
