@@ -71,7 +71,43 @@ def main() -> int:
         print(harness.to_json(results))
     else:
         harness.print_table(results, reference="C", subject="unixipc")
+        print_ratios(best)
     return 0
+
+
+#: The targets of the benchmark (issue 2): (workload, subject, reference,
+#: bound, "<=" or ">="), on value / reference value (us: lower is better).
+TARGETS = [
+    ("mq in-process pair 64 B", "unixipc", "C", 1.3, "<="),
+    ("mq round trip 64 B", "unixipc", "C", 1.1, "<="),
+    ("mq one-way 64 B", "unixipc", "sysv_ipc", 1.5, ">="),
+    ("mq one-way 64 B", "unixipc send_many/receive_many", "C", 0.7, ">="),
+]
+
+
+def print_ratios(best: dict[tuple[str, str], harness.Result]) -> None:
+    """unixipc/C and unixipc/sysv_ipc per workload, then the targets."""
+    print()
+    print(f"{'workload':34} {'unixipc/C':>10} {'unixipc/sysv_ipc':>17}")
+    for workload in dict.fromkeys(w for w, _ in best):
+        mine = best.get((workload, "unixipc"))
+        if mine is None:
+            continue
+        cells = []
+        for ref in ("C", "sysv_ipc"):
+            other = best.get((workload, ref))
+            cells.append(f"{mine.value / other.value:.2f}x" if other and other.value else "-")
+        print(f"{workload:34} {cells[0]:>10} {cells[1]:>17}")
+    print()
+    for workload, subject, ref, bound, op in TARGETS:
+        mine, other = best.get((workload, subject)), best.get((workload, ref))
+        if mine is None or other is None or not other.value:
+            print(f"target {workload}: {subject}/{ref} {op} {bound}: not measured")
+            continue
+        ratio = mine.value / other.value
+        met = ratio <= bound if op == "<=" else ratio >= bound
+        print(f"target {workload}: {subject}/{ref} = {ratio:.2f}x, wanted {op} {bound}x: "
+              f"{'met' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -208,6 +208,16 @@ snd_fn(void *p, const struct timespec *remaining)
     return -1;
 }
 
+/* Can a message of `len` bytes never enter a queue whose max_bytes is
+ * `qbytes`? The kernel admits one when text bytes + len <= qbytes AND
+ * messages + 1 <= qbytes (msg_fits_inqueue), so nothing ever fits a queue of
+ * max_bytes 0, not even an empty message. */
+static int
+never_fits(size_t len, unsigned long qbytes)
+{
+    return len > qbytes || qbytes == 0;
+}
+
 /* After EAGAIN: is the message larger than the queue can ever hold? Then it
  * would block forever; returns 1 with ValueError set. 0 when it may fit (or
  * the queue cannot be examined: then the kernel decides). */
@@ -217,7 +227,7 @@ too_large_for_queue(int msqid, size_t len)
     struct msqid_ds ds;
     if (msgctl(msqid, IPC_STAT, &ds) < 0)
         return 0;
-    if (len > ds.msg_qbytes) {
+    if (never_fits(len, (unsigned long)ds.msg_qbytes)) {
         PyErr_Format(PyExc_ValueError,
                      "a message of %zu bytes can never fit in this queue "
                      "(its max_bytes is %lu)", len, (unsigned long)ds.msg_qbytes);
@@ -239,6 +249,15 @@ over_msgmax(size_t len)
         return 1;
     }
     return 0;
+}
+
+/* After msgsnd's EINVAL: was msgmax lowered below `len` since it was cached?
+ * Re-reads it; 1 with ValueError set if so (nothing was sent). */
+static int
+msgmax_lowered(size_t len)
+{
+    query_msgmax();
+    return over_msgmax(len);
 }
 
 /* Parses (block, timeout): fills *nowait and the deadline. */
@@ -325,7 +344,7 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         result = Py_None;
     } else if (errno != EAGAIN) {
         int err = errno;
-        if (err == EINVAL && over_msgmax((size_t)len))
+        if (err == EINVAL && msgmax_lowered((size_t)len))
             ;
         else
             unixipc_raise_errno("msgsnd", err);
@@ -572,6 +591,7 @@ typedef struct {
     Py_ssize_t count;
     Py_ssize_t pos; /* messages sent so far */
     int flags;
+    int err; /* errno of the failed msgsnd */
 } sndm_ctx;
 
 static long
@@ -582,6 +602,7 @@ sndm_fn(void *p, const struct timespec *remaining)
     int flags = c->flags | (zero ? IPC_NOWAIT : 0);
     while (c->pos < c->count) {
         if (msgsnd(c->msqid, c->arena + c->offsets[c->pos], c->lengths[c->pos], flags) < 0) {
+            c->err = errno;
             if (zero && errno == EAGAIN && !(c->flags & IPC_NOWAIT))
                 errno = ETIMEDOUT;
             return -1;
@@ -605,7 +626,7 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     PyObject *seq = NULL, *result = NULL;
     Py_buffer *views = NULL;
     long *types = NULL;
-    sndm_ctx ctx = {self->msqid, NULL, NULL, NULL, 0, 0, 0};
+    sndm_ctx ctx = {self->msqid, NULL, NULL, NULL, 0, 0, 0, 0};
     Py_ssize_t n = 0, nviews = 0, i;
     size_t total = 0, largest = 0;
 
@@ -682,7 +703,8 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         /* One IPC_STAT per batch: a message the queue can never hold would
          * block forever. */
         struct msqid_ds ds;
-        if (msgctl(self->msqid, IPC_STAT, &ds) == 0 && largest > ds.msg_qbytes) {
+        if (msgctl(self->msqid, IPC_STAT, &ds) == 0 &&
+            never_fits(largest, (unsigned long)ds.msg_qbytes)) {
             PyErr_Format(PyExc_ValueError,
                          "a message of %zu bytes can never fit in this queue "
                          "(its max_bytes is %lu)", largest, (unsigned long)ds.msg_qbytes);
@@ -703,6 +725,19 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (unixipc_blocking_call("msgsnd", sndm_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER) < 0) {
         /* Some were sent: report the count; the error shows on the next call.
          * Exceptions from signal handlers are never swallowed. */
+        if (ctx.pos == 0 && ctx.err == EINVAL) {
+            /* The first message is over a msgmax lowered since it was
+             * cached: ValueError, as when the cache is current. */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            if (msgmax_lowered(ctx.lengths[0])) {
+                Py_XDECREF(type);
+                Py_XDECREF(value);
+                Py_XDECREF(tb);
+            } else {
+                PyErr_Restore(type, value, tb);
+            }
+        }
         if (ctx.pos == 0 || !PyErr_ExceptionMatches(PyExc_OSError))
             goto done;
         PyErr_Clear();

@@ -292,7 +292,8 @@ class MessageQueue(_core.MessageQueueBase):
 
         Raises:
             IndexError: the queue has no message at ``index``.
-            OSError(ENOSYS): the kernel has no MSG_COPY.
+            OSError(ENOSYS): the kernel has no MSG_COPY (Linux built
+                without CONFIG_CHECKPOINT_RESTORE); the message says so.
             MessageTooLongError: the message is longer than ``max_size``.
         """
         try:
@@ -302,9 +303,13 @@ class MessageQueue(_core.MessageQueueBase):
                 msg = self._peek(index)
                 return Message(msg.type, msg.data[:max_size])
             return self._peek(index, max_size=max_size)
-        except BlockingIOError as exc:
+        except OSError as exc:
             if exc.errno == _errno.ENOMSG:
                 raise IndexError(f"no message at index {index}") from None
+            if exc.errno == _errno.ENOSYS:
+                raise OSError(_errno.ENOSYS, "msgrcv(MSG_COPY): peek() needs MSG_COPY, which "
+                              "this kernel lacks (Linux built without "
+                              "CONFIG_CHECKPOINT_RESTORE); receive() still works") from None
             raise
 
     # ---- async twins -----------------------------------------------------------

@@ -304,3 +304,41 @@ def test_signals_during_other_blocking_calls_are_retried(mq, call):
     assert len(hits) >= 10
     if call != "receive_many":
         assert mq.receive(block=False) == (2, b"next")
+
+
+def test_set_owner_hands_the_queue_to_another_user(new_queue):
+    q = new_queue(create=True)  # mode 0o600, owned and created by this user
+    q.set(uid=NOBODY, gid=NOBODY)
+    st = q.stat()
+    assert (st.perm.uid, st.perm.gid, st.perm.mode) == (NOBODY, NOBODY, 0o600)
+    assert (st.perm.cuid, st.perm.cgid) == (os.geteuid(), os.getegid())
+
+    def child(msqid: int) -> tuple[int, bytes]:
+        mine = MessageQueue.from_id(msqid)  # the owner bits now apply to nobody
+        mine.send(b"mine now", 3)
+        msg = tuple(mine.receive())
+        mine.remove()  # the owner may remove it
+        return msg
+
+    c = Child(child, q.id, uid=NOBODY)
+    try:
+        assert c.result() == (3, b"mine now")
+    finally:
+        c.close()
+    with pytest.raises(OSError) as info:
+        q.stat()
+    assert info.value.errno in (errno.EINVAL, errno.EIDRM)
+
+
+def test_message_queues_lists_queues_another_user_cannot_read(new_queue):
+    q = new_queue(0x5EED0011, create=True)  # 0o600: nobody may not read it
+
+    def child() -> list[tuple[int, int, int]]:
+        return [(st.id, st.perm.key, st.perm.mode) for st in unixipc.message_queues()]
+
+    c = Child(child, uid=NOBODY)
+    try:
+        listed = c.result()
+    finally:
+        c.close()
+    assert (q.id, 0x5EED0011, 0o600) in listed  # as /proc/sysvipc/msg and ipcs -q show it

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import math
+import resource
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -150,6 +152,20 @@ def test_message_larger_than_the_queue_is_a_value_error(mq):
     assert mq.receive() == (1, b"x" * 100)
 
 
+def test_nothing_fits_a_queue_of_max_bytes_zero(mq):
+    # The kernel also counts messages against max_bytes (qnum + 1 <= qbytes):
+    # with max_bytes 0 even an empty message would wait forever.
+    mq.set(max_bytes=0)
+    for call in (lambda: mq.send(b""), lambda: mq.send(b"", timeout=5),
+                 lambda: mq.send_many([b""]), lambda: mq.send(b"x", block=False)):
+        with pytest.raises(ValueError, match="max_bytes is 0"):
+            call()
+    assert mq.stat().message_count == 0
+    mq.set(max_bytes=1)
+    mq.send(b"")
+    assert mq.receive() == (1, b"")
+
+
 def test_message_larger_than_msgmax_is_a_value_error(mq):
     msgmax = unixipc.msg_limits().max_message_size
     with pytest.raises(ValueError, match="msgmax"):
@@ -182,23 +198,32 @@ def test_timeout_zero_is_one_attempt(mq):
     assert mq.receive(timeout=0) == (1, b"a")
 
 
+def _voluntary_switches() -> int:
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+
+
 def test_receive_timeout_sleeps_without_cpu(mq):
-    cpu0, t0 = cpu_seconds(), time.monotonic()
+    cpu0, t0, sw0 = cpu_seconds(), time.monotonic(), _voluntary_switches()
     with pytest.raises(TimeoutError) as info:
         mq.receive(timeout=0.3)
     elapsed, cpu = time.monotonic() - t0, cpu_seconds() - cpu0
+    switches = _voluntary_switches() - sw0
     assert info.value.errno == errno.ETIMEDOUT
     assert 0.29 <= elapsed < 1.5
-    assert cpu < 0.1
+    assert cpu < 0.05  # no spinning
+    # No polling: the thread went to sleep once (a poll every few ms would
+    # sleep and wake ~100 times); the timer may re-fire once after the deadline.
+    assert switches <= 4, switches
 
 
 def test_send_timeout_on_full_queue(mq):
     mq.set(max_bytes=4)
     mq.send(b"full")
-    t0 = time.monotonic()
+    t0, sw0 = time.monotonic(), _voluntary_switches()
     with pytest.raises(TimeoutError):
         mq.send(b"more", timeout=0.2)
     assert 0.19 <= time.monotonic() - t0 < 1.5
+    assert _voluntary_switches() - sw0 <= 4  # slept, did not poll
     assert mq.stat().message_count == 1
 
 
@@ -422,6 +447,31 @@ def test_peek_copies_without_removing(mq):
     assert [m.type for m in drain(mq)] == [3, 1, 2]
 
 
+PEEK_WITHOUT_MSG_COPY = """
+import sys
+from unixipc import MessageQueue
+q = MessageQueue.from_id(int(sys.argv[1]))
+try:
+    q.peek()
+except OSError as exc:
+    print(exc.errno, type(exc).__name__, exc)
+print(q.stat().message_count)
+"""
+
+
+def test_peek_on_a_kernel_without_msg_copy_is_a_clear_error(mq, cpeer):
+    # no_msg_copy makes msgrcv(MSG_COPY) fail with ENOSYS, as Linux without
+    # CONFIG_CHECKPOINT_RESTORE does (a seccomp filter), and runs Python.
+    mq.send(b"kept", 4)
+    out = subprocess.run([cpeer("no_msg_copy"), sys.executable, "-c", PEEK_WITHOUT_MSG_COPY,
+                          str(mq.id)], capture_output=True, text=True, timeout=30, check=True)
+    first, count = out.stdout.splitlines()
+    assert first.startswith(f"{errno.ENOSYS} OSError ")
+    assert "MSG_COPY" in first and "CONFIG_CHECKPOINT_RESTORE" in first
+    assert count == "1"
+    assert mq.receive() == (4, b"kept")
+
+
 # ---- batches --------------------------------------------------------------------
 
 def test_send_many_and_receive_many(mq):
@@ -482,6 +532,18 @@ def test_receive_any_size_after_msgmax_was_lowered(mq, msg_sysctl):
     assert mq.receive() == (1, b"m" * 8192)
 
 
+def test_send_after_msgmax_was_lowered_is_a_value_error(mq, msg_sysctl):
+    unixipc.msg_limits()  # msgmax (8192) cached
+    msg_sysctl("msgmax", 1024)  # lowered behind the cache's back
+    for call in (lambda: mq.send(b"x" * 2000), lambda: mq.send(b"x" * 2000, block=False),
+                 lambda: mq.send_many([b"x" * 2000])):
+        with pytest.raises(ValueError, match="msgmax"):
+            call()
+    assert mq.stat().message_count == 0
+    mq.send(b"x" * 1024)
+    assert mq.receive() == (1, b"x" * 1024)
+
+
 def test_receive_many_leaves_a_too_long_message_queued(mq):
     mq.send_many([b"ok", b"too long", b"ok2"])
     assert mq.receive_many(10, max_size=3) == [(1, b"ok")]
@@ -530,6 +592,13 @@ def test_send_many_too_big_for_the_queue(mq):
 
 
 def test_bad_receive_many_arguments(mq):
+    mq.send_many([(1, b"a"), (2, b"b")])
+    before = snapshot(mq)
+    with pytest.raises(ValueError, match="exclude"):
+        mq.receive_many(5, -2, exclude=True)
+    with pytest.raises(ValueError):
+        mq.receive_many(5, max_size=-1)
+    assert snapshot(mq) == before
     with pytest.raises(ValueError):
         mq.receive_many(0)
     with pytest.raises(TypeError):

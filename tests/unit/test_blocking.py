@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import threading
 import time
@@ -13,12 +14,16 @@ from unixipc import _core
 
 
 def test_timeout_is_kept_without_burning_cpu():
-    cpu0, t0 = cpu_seconds(), time.monotonic()
+    def switches() -> int:
+        return resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+
+    cpu0, t0, sw0 = cpu_seconds(), time.monotonic(), switches()
     with pytest.raises(TimeoutError) as info:
         _core._pause(0.3)
     elapsed, cpu = time.monotonic() - t0, cpu_seconds() - cpu0
     assert 0.29 <= elapsed < 1.5
-    assert cpu < 0.1
+    assert cpu < 0.05  # no spinning
+    assert switches() - sw0 <= 4  # one sleep until the timer, no polling
     assert info.value.errno == 110
 
 

@@ -35,10 +35,13 @@ __all__ = ["Impl", "unixipc_impl", "sysv_ipc_impl", "round_trip", "one_way", "pa
 
 @dataclass(frozen=True)
 class Impl:
-    """One implementation: ``make()`` returns (send, receive, remove)."""
+    """One implementation: ``make()`` returns (send, receive, remove);
+    ``data_index`` is where the text sits in what ``receive`` returns
+    (unixipc: ``(type, data)``, sysv_ipc: ``(data, type)``)."""
 
     name: str
     make: Callable[[], tuple[Callable[..., Any], Callable[..., Any], Callable[[], None]]]
+    data_index: int = 1
 
 
 def unixipc_impl() -> Impl:
@@ -59,7 +62,7 @@ def sysv_ipc_impl() -> Impl:
         q = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX, 0o600, max_message_size=8192)
         return q.send, q.receive, q.remove
 
-    return Impl("sysv_ipc", make)
+    return Impl("sysv_ipc", make, data_index=0)
 
 
 def _fork(body: Callable[[], None]) -> int:
@@ -86,11 +89,11 @@ def round_trip(impl: Impl, size: int, count: int) -> Result:
     send, receive, remove = impl.make()
     payload = b"x" * size
     warm = count // 10
+    data = impl.data_index
 
-    def echo() -> None:
+    def echo() -> None:  # as the C child: nothing but receive and send back
         for _ in range(count + warm):
-            msg = receive(type=1)
-            send(msg[0] if isinstance(msg[0], bytes) else msg[1], type=2)
+            send(receive(type=1)[data], type=2)
 
     pid = _fork(echo)
     try:
