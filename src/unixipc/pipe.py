@@ -181,7 +181,9 @@ class PipeReader(_PipeEnd):
     ``size`` bytes (one read(2)); ``-1``/None reads until end of file.
     It blocks while the pipe is empty and a writer exists. ``block=False``
     makes one attempt that does not wait; ``timeout`` bounds the wait in
-    seconds (None: forever). Signals are retried (EINTR never escapes). It
+    seconds (None: forever), also when other processes read the same pipe
+    (every waiter wakes, one wins the data, the others wait again with the
+    time left). Signals are retried (EINTR never escapes). It
     returns ``b""`` at end of file (every writer closed) and raises
     BlockingIOError when there is no data yet but a writer exists and the
     call may not wait (``block=False`` or a non-blocking end), TimeoutError
@@ -293,8 +295,9 @@ class PipeWriter(_PipeEnd):
     ``data`` (a bytes-like object) and returns its length. It blocks while
     the pipe is full. On a non-blocking end, or with ``block=False``, it
     writes what fits without waiting and returns that count. ``timeout``
-    bounds the wait in seconds (None: forever); a timed write goes in
-    pieces of at most PIPE_BUF bytes, each atomic.
+    bounds the wait in seconds (None: forever), also when other processes
+    compete for the space: after the wait the write is made with
+    RWF_NOWAIT, so it never blocks past the timeout.
 
     SIGPIPE: if no reader is left the kernel fails the write with EPIPE and
     sends SIGPIPE to the writing thread. When SIGPIPE's action is the

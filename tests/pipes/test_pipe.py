@@ -410,3 +410,93 @@ def test_handler_exception_during_a_blocking_write_reports_the_count():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _timed_reader(rfd: int, wfd: int) -> int:
+    os.close(wfd)
+    r = unixipc.PipeReader(rfd)
+    got = 0
+    while True:
+        try:
+            got += len(r.read(1, timeout=0.3))
+        except TimeoutError:
+            return got
+
+
+def test_timed_readers_sharing_a_blocking_pipe_never_overrun_the_timeout():
+    # Each byte wakes every reader waiting in ppoll; one takes it. The others
+    # must wait again with the time left, never block in read(2): the writer
+    # stays open, so a reader stuck there would never return.
+    p = Pipe()
+    children = [Child(_timed_reader, p.reader.fileno(), p.writer.fileno()) for _ in range(4)]
+    try:
+        for c in children:
+            wait_blocked(c.pid)
+        for _ in range(300):
+            p.writer.write(b"x")
+            time.sleep(0.0005)
+        assert sum(c.result(timeout=15) for c in children) == 300
+    finally:
+        for c in children:
+            c.close()
+        p.close()
+
+
+def _nonblocking_reader(rfd: int, wfd: int, seconds: float) -> int:
+    os.close(wfd)
+    r = unixipc.PipeReader(rfd)
+    got = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            got += len(r.read(1, block=False))
+        except BlockingIOError:
+            time.sleep(0.0002)
+    return got
+
+
+def test_block_false_readers_sharing_a_blocking_pipe_never_block():
+    p = Pipe()
+    children = [Child(_nonblocking_reader, p.reader.fileno(), p.writer.fileno(), 1.5)
+                for _ in range(3)]
+    try:
+        for _ in range(300):
+            p.writer.write(b"x")
+            time.sleep(0.0005)
+        assert sum(c.result(timeout=15) for c in children) == 300
+    finally:
+        for c in children:
+            c.close()
+        p.close()
+
+
+def _timed_writer(wfd: int, rfd: int) -> int:
+    os.close(rfd)
+    w = unixipc.PipeWriter(wfd)
+    sent = 0
+    while True:
+        try:
+            sent += w.write(b"r" * PIPE_BUF, timeout=0.3)
+        except TimeoutError as exc:
+            return sent + getattr(exc, "characters_written", 0)
+
+
+def test_timed_writers_sharing_a_full_pipe_never_overrun_the_timeout():
+    # Each page the reader frees wakes every writer waiting in ppoll; one
+    # fills it. The others must wait again, never block in write(2).
+    p = Pipe()
+    children = [Child(_timed_writer, p.writer.fileno(), p.reader.fileno()) for _ in range(4)]
+    got = 0
+    try:
+        time.sleep(0.2)  # the pipe fills up
+        for _ in range(100):
+            got += len(p.reader.read(PIPE_BUF, timeout=10))
+            time.sleep(0.001)
+        # the reader stays open: a writer stuck in write(2) would never return
+        sent = sum(c.result(timeout=15) for c in children)
+        p.writer.close()
+        assert sent == got + len(p.reader.readall(timeout=10))
+    finally:
+        for c in children:
+            c.close()
+        p.close()
