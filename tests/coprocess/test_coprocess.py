@@ -97,6 +97,63 @@ def test_a_pty_child_that_exits_gives_eof():
     assert co.close(timeout=10) == 0
 
 
+@pytest.mark.parametrize("size", [1, 200_000])
+def test_sending_to_a_pty_child_that_exited_is_broken_pipe_not_a_hang(size):
+    co = Coprocess(["sh", "-c", "echo bye"], pty=True)
+    assert co.readline(timeout=10) == b"bye\n"
+    os.waitid(os.P_PID, co.pid, os.WEXITED | os.WNOWAIT)
+    cpu0, t0 = time.process_time(), time.monotonic()
+    with pytest.raises(BrokenPipeError):
+        co.send(b"x" * size, timeout=10)  # the terminal's buffer is 4 KiB
+    assert time.monotonic() - t0 < 5 and time.process_time() - cpu0 < 1  # no spinning
+    with pytest.raises(EOFError):
+        co.readline(timeout=10)
+    assert co.close(timeout=10) == 0
+
+
+def test_a_running_pty_child_that_closes_its_terminal():
+    co = Coprocess(["sh", "-c", "echo ready; exec 0<&- 1>&- sleep 20"], pty=True)
+    try:
+        assert co.readline(timeout=10) == b"ready\n"
+        with pytest.raises(EOFError):
+            co.readline(timeout=10)
+        with pytest.raises(BrokenPipeError):
+            co.request("anyone?", timeout=10)
+    finally:
+        co.kill()
+        co.close(timeout=10)
+
+
+def test_a_running_child_that_closes_its_stdin_or_stdout():
+    co = Coprocess(["sh", "-c", "exec 0<&-; echo still here; exec sleep 20"])
+    try:
+        assert co.readline(timeout=10) == b"still here\n"
+        with pytest.raises(BrokenPipeError):
+            co.send(b"x" * 200_000, timeout=10)
+    finally:
+        co.kill()
+        co.close(timeout=10)
+    co = Coprocess(["sh", "-c", "exec 1>&-; exec sleep 20"])
+    try:
+        with pytest.raises(EOFError):
+            co.request("hello?", timeout=10)
+    finally:
+        co.kill()
+        co.close(timeout=10)
+
+
+def test_close_does_not_wait_for_a_grandchild_holding_stdout():
+    # The shell exits at once; the sleep it started keeps its stdout open.
+    co = Coprocess(["sh", "-c", "sleep 20 & echo $!; exit 5"])
+    grandchild = int(co.readline(timeout=10))
+    try:
+        t0 = time.monotonic()
+        assert co.close(timeout=10) == 5
+        assert time.monotonic() - t0 < 5
+    finally:
+        os.kill(grandchild, signal.SIGKILL)
+
+
 def test_killed_child_status():
     co = Coprocess(["sleep", "30"])
     co.kill(signal.SIGTERM)
