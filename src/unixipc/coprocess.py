@@ -30,7 +30,7 @@ import tty
 from typing import Mapping, Sequence, Union
 
 from . import _core
-from .pipe import _check_timeout, wait_pid
+from .pipe import _CHILD_DEFAULT_SIGNALS, _check_timeout, wait_pid
 
 __all__ = ["Coprocess"]
 
@@ -66,6 +66,9 @@ class Coprocess:
             without hanging it up: :meth:`close` hangs up the terminal.
         env: the child's environment (default: this process's).
         stderr: a descriptor for the child's stderr (default: inherited).
+
+    The child starts with SIGPIPE and SIGXFSZ at their default actions (as
+    with ``subprocess``), not ignored as Python has them.
 
     Raises:
         TypeError, ValueError: bad ``argv`` (before anything starts).
@@ -108,7 +111,8 @@ class Coprocess:
                 actions.append((os.POSIX_SPAWN_DUP2, stderr, 2))
             self.pid = os.posix_spawnp(args[0], args,
                                        os.environ if env is None else env,
-                                       file_actions=actions, setsid=self.pty)
+                                       file_actions=actions, setsid=self.pty,
+                                       setsigdef=_CHILD_DEFAULT_SIGNALS)
         except BaseException:
             for fd in fds:
                 os.close(fd)

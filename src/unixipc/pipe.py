@@ -23,6 +23,7 @@ import fcntl
 import io
 import os
 import select
+import signal
 import time
 from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 
@@ -34,6 +35,12 @@ __all__ = ["PIPE_BUF", "Pipe", "PipeReader", "PipeWriter", "PopenFile", "popen",
 #: The largest write the kernel guarantees to be atomic on a pipe or FIFO
 #: (4096 on Linux). Not the pipe's size: see :attr:`Pipe.capacity`.
 PIPE_BUF: int = _core.PIPE_BUF
+
+#: Signals a started command gets back at their default action: Python
+#: ignores them at startup, and exec keeps a signal ignored, so ``yes |
+#: head -1`` would end with "Broken pipe" errors instead of quietly.
+_CHILD_DEFAULT_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 
 _F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -522,7 +529,9 @@ def popen(cmd: str | bytes, mode: Literal["r", "w", "rb", "wb"] = "r", *,
     As C's popen: the shell is started as ``execl("/bin/sh", "sh", "-c",
     cmd)``; the parent's end is close-on-exec, so commands started by later
     popen calls do not inherit it. Binary by default; ``encoding=`` gives a
-    text stream.
+    text stream. The shell starts with SIGPIPE and SIGXFSZ at their
+    default actions (as ``subprocess`` does): Python ignores them at
+    startup and an ignored signal would stay ignored across exec.
 
     Returns:
         A :class:`PopenFile`; pass it to :func:`pclose`.
@@ -543,7 +552,8 @@ def popen(cmd: str | bytes, mode: Literal["r", "w", "rb", "wb"] = "r", *,
     target = 1 if reading else 0
     try:
         pid = os.posix_spawn("/bin/sh", ["sh", "-c", cmd],
-                             os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, child_fd, target)])
+                             os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, child_fd, target)],
+                             setsigdef=_CHILD_DEFAULT_SIGNALS)
     except BaseException:
         os.close(r)
         os.close(w)

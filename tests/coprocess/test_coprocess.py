@@ -208,3 +208,10 @@ def test_no_descriptors_leak():
         with Coprocess(["cat"], pty=pty) as co:
             co.request("x", timeout=10)
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_the_child_starts_with_sigpipe_at_its_default_action():
+    with Coprocess(["grep", "SigIgn", "/proc/self/status"]) as co:
+        ignored = int(co.readline(timeout=10).split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # ours unchanged
