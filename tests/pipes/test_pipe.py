@@ -265,10 +265,60 @@ def test_write_timeout_on_a_full_pipe_reports_what_was_written():
 
 def test_packet_mode_keeps_write_boundaries():
     with Pipe(packet=True) as p:
+        assert os.get_blocking(p.reader.fileno()) and not os.get_inheritable(p.reader.fileno())
         p.writer.write(b"one")
         p.writer.write(b"two!")
         assert p.reader.read(100) == b"one"
         assert p.reader.read(100) == b"two!"
+        p.writer.write(b"abcdef")
+        p.writer.write(b"next")
+        assert p.reader.read(3) == b"abc"  # the rest of that packet is gone
+        assert p.reader.read(100) == b"next"
+
+
+def test_packet_mode_between_processes():
+    with Pipe(packet=True) as p:
+        child = Child(_write_packets, p.writer.fileno(), p.reader.fileno())
+        try:
+            got = [p.reader.read(PIPE_BUF, timeout=10) for _ in range(50)]
+            assert child.result() == 50
+        finally:
+            child.close()
+    assert got == [bytes([i]) * (i + 1) for i in range(50)]
+
+
+def _write_packets(wfd: int, rfd: int) -> int:
+    os.close(rfd)
+    w = unixipc.PipeWriter(wfd)
+    for i in range(50):
+        w.write(bytes([i]) * (i + 1))
+    w.close()
+    return 50
+
+
+def test_an_exec_started_program_does_not_inherit_the_ends():
+    # A real exec that keeps every descriptor not marked close-on-exec: the
+    # reader still sees EOF as soon as the parent closes its writer.
+    with Pipe() as p:
+        pipe = os.readlink(f"/proc/self/fd/{p.writer.fileno()}")
+        pid = os.posix_spawn("/bin/sleep", ["sleep", "10"], os.environ)
+        try:
+            wait_blocked(pid)  # sleeping in the new program: exec is complete
+            held = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
+            assert pipe not in held
+            p.writer.close()
+            assert p.reader.read(1, timeout=5) == b""
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def test_nonblock_option_sets_o_nonblock_on_both_ends():
+    with Pipe(nonblock=True) as p:
+        assert not os.get_blocking(p.reader.fileno())
+        assert not os.get_blocking(p.writer.fileno())
+    with Pipe() as p:
+        assert os.get_blocking(p.reader.fileno()) and os.get_blocking(p.writer.fileno())
 
 
 def test_hand_the_writer_to_a_subprocess():
