@@ -47,6 +47,17 @@ def test_awk_on_pipes_buffers_and_request_times_out():
         assert co.close(timeout=10) == 0
 
 
+def test_readline_timeout_then_the_late_line():
+    with Coprocess(["sh", "-c", "read x; sleep 1; echo late $x"]) as co:
+        co.send("now\n")
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            co.readline(timeout=0.3)
+        assert 0.29 <= time.monotonic() - t0 < 2.0
+        assert co.readline(timeout=10) == b"late now\n"
+    assert co.returncode == 0
+
+
 def test_python_without_u_needs_a_pty():
     script = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper())\n"
     with Coprocess([sys.executable, "-c", script], pty=True) as co:

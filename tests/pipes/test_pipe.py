@@ -162,11 +162,14 @@ def _write_broken_with_default_sigpipe() -> tuple[str, object, bool]:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     p = Pipe()
     p.reader.close()
-    try:
-        p.writer.write(b"x" * 10)
-        outcome = "wrote"
-    except BrokenPipeError:
-        outcome = "BrokenPipeError"
+    outcomes = []
+    for kwargs in ({}, {"timeout": 5}, {"block": False}):  # plain, ppoll + RWF_NOWAIT
+        try:
+            p.writer.write(b"x" * 10, **kwargs)
+            outcomes.append("wrote")
+        except BrokenPipeError:
+            outcomes.append("BrokenPipeError")
+    outcome = outcomes[0] if len(set(outcomes)) == 1 else repr(outcomes)
     disposition = signal.getsignal(signal.SIGPIPE)
     pending = signal.SIGPIPE in signal.sigpending()
     return outcome, disposition == signal.SIG_DFL, pending
