@@ -11,11 +11,17 @@
  * was already pending before the write (the caller had it blocked) is left
  * alone. The caller sees BrokenPipeError.
  *
- * Timeouts on read/write use ppoll (a native timed form), then one read or
- * write that cannot block on a pipe: poll reports a pipe writable when at
- * least one page (PIPE_BUF bytes) is free, so timed writes go in chunks of at
- * most PIPE_BUF bytes. The open of a FIFO has no timed form: it goes through
- * the helper's per-thread timer (UNIXIPC_WAIT_TIMER).
+ * Timeouts on read/write (and block=False on a blocking descriptor) use
+ * ppoll (a native timed form), then one call that must not block even if
+ * another process took the data or the space between the poll and the
+ * call (every reader or writer waiting in poll wakes up, one wins):
+ * preadv2/pwritev2 with RWF_NOWAIT, which pipes and FIFOs honour on current
+ * kernels; EAGAIN then means "wait again with the time left". Where
+ * RWF_NOWAIT is refused (EOPNOTSUPP: an old kernel, or a descriptor that is
+ * not a pipe) it falls back to plain read/write, and timed writes go in
+ * chunks of at most PIPE_BUF bytes (poll reports a pipe writable when a page
+ * is free). The open of a FIFO has no timed form: it goes through the
+ * helper's per-thread timer (UNIXIPC_WAIT_TIMER).
  */
 #define _GNU_SOURCE
 #include "core.h"
@@ -28,6 +34,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* How a read/write waits. */
@@ -72,9 +79,40 @@ io_wait(io_ctx *c, short events, const struct timespec *remaining)
     return 1;
 }
 
+/* One read that does not block (see the file comment); plain read(2)
+ * where RWF_NOWAIT is refused. */
+static ssize_t
+read_nowait(int fd, char *buf, size_t len)
+{
+#ifdef RWF_NOWAIT
+    struct iovec iov = {buf, len};
+    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+    if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS))
+        return n;
+#endif
+    return read(fd, buf, len);
+}
+
+/* One write that does not block when nowait is set (see the file comment). */
+static ssize_t
+write_once(int fd, const char *buf, size_t len, int nowait)
+{
+    if (nowait) {
+#ifdef RWF_NOWAIT
+        struct iovec iov = {(void *)buf, len};
+        ssize_t n = pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
+        if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS))
+            return n;
+#endif
+        if (len > PIPE_BUF)
+            len = PIPE_BUF; /* what poll promised fits */
+    }
+    return write(fd, buf, len);
+}
+
 /* write(2) with SIGPIPE blocked in this thread; see the file comment. */
 static ssize_t
-write_nosigpipe(int fd, const char *buf, size_t len)
+write_nosigpipe(int fd, const char *buf, size_t len, int nowait)
 {
     sigset_t pipe_set, old_mask, pending;
     struct sigaction sa;
@@ -86,7 +124,7 @@ write_nosigpipe(int fd, const char *buf, size_t len)
      * calls on the common path (Python ignores SIGPIPE at startup). */
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
         sa.sa_handler != SIG_DFL)
-        return write(fd, buf, len);
+        return write_once(fd, buf, len, nowait);
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
@@ -95,7 +133,7 @@ write_nosigpipe(int fd, const char *buf, size_t len)
         sigpending(&pending);
         was_pending = sigismember(&pending, SIGPIPE) == 1;
     }
-    n = write(fd, buf, len);
+    n = write_once(fd, buf, len, nowait);
     err = errno;
     if (n < 0 && err == EPIPE && !was_pending) {
         while (sigtimedwait(&pipe_set, NULL, &zero_time) < 0 && errno == EINTR)
@@ -110,13 +148,10 @@ static long
 write_fn(void *p, const struct timespec *remaining)
 {
     io_ctx *c = p;
-    size_t len = c->len;
     int ready = io_wait(c, POLLOUT, remaining);
     if (ready < 0)
         return -1;
-    if (ready && len > PIPE_BUF)
-        len = PIPE_BUF; /* what poll promised fits */
-    ssize_t n = write_nosigpipe(c->fd, c->buf, len);
+    ssize_t n = write_nosigpipe(c->fd, c->buf, c->len, ready);
     if (n < 0 && errno == EAGAIN && c->mode == IO_TIMED) {
         errno = EINTR; /* lost a race for the space: wait again, time left */
     }
@@ -127,9 +162,10 @@ static long
 read_fn(void *p, const struct timespec *remaining)
 {
     io_ctx *c = p;
-    if (io_wait(c, POLLIN, remaining) < 0)
+    int ready = io_wait(c, POLLIN, remaining);
+    if (ready < 0)
         return -1;
-    ssize_t n = read(c->fd, c->buf, c->len);
+    ssize_t n = ready ? read_nowait(c->fd, c->buf, c->len) : read(c->fd, c->buf, c->len);
     if (n < 0 && errno == EAGAIN && c->mode == IO_TIMED)
         errno = EINTR; /* another reader took the data: wait again */
     return (long)n;

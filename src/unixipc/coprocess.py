@@ -30,12 +30,28 @@ import tty
 from typing import Mapping, Sequence, Union
 
 from . import _core
-from .pipe import _check_timeout, wait_pid
+from .pipe import _CHILD_DEFAULT_SIGNALS, _check_timeout, wait_pid
 
 __all__ = ["Coprocess"]
 
 StrOrBytes = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _CHUNK = 65536
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for the child (readable once it exited), or -1 without one."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1
+
+
+def _exited(pidfd: int) -> bool:
+    if pidfd < 0:
+        return False
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class Coprocess:
@@ -50,6 +66,9 @@ class Coprocess:
             without hanging it up: :meth:`close` hangs up the terminal.
         env: the child's environment (default: this process's).
         stderr: a descriptor for the child's stderr (default: inherited).
+
+    The child starts with SIGPIPE and SIGXFSZ at their default actions (as
+    with ``subprocess``), not ignored as Python has them.
 
     Raises:
         TypeError, ValueError: bad ``argv`` (before anything starts).
@@ -92,7 +111,8 @@ class Coprocess:
                 actions.append((os.POSIX_SPAWN_DUP2, stderr, 2))
             self.pid = os.posix_spawnp(args[0], args,
                                        os.environ if env is None else env,
-                                       file_actions=actions, setsid=self.pty)
+                                       file_actions=actions, setsid=self.pty,
+                                       setsigdef=_CHILD_DEFAULT_SIGNALS)
         except BaseException:
             for fd in fds:
                 os.close(fd)
@@ -105,10 +125,12 @@ class Coprocess:
     # ---- the one loop -------------------------------------------------------------
 
     def _pump(self, deadline: float | None, *, want_line: bool = False,
-              want_data: bool = False, want_sent: bool = False, drain: bool = False) -> None:
+              want_data: bool = False, want_sent: bool = False, drain: bool = False,
+              stop_fd: int = -1) -> None:
         """Move bytes both ways until the wanted condition holds; TimeoutError
         at the deadline. Reading never stops while we wait, writing goes on
-        whenever there is something to send."""
+        whenever there is something to send. Returns early once ``stop_fd``
+        (a pidfd) is readable."""
         while True:
             if want_line and (b"\n" in self._in or self._eof):
                 return
@@ -132,6 +154,8 @@ class Coprocess:
                     poller.register(wfd, w_ev)
             if not r_ev and not w_ev:
                 raise EOFError("the coprocess closed its output")
+            if stop_fd >= 0:
+                poller.register(stop_fd, select.POLLIN)
             if deadline is None:
                 events = poller.poll()
             else:
@@ -146,6 +170,8 @@ class Coprocess:
                     self._read_some()
                 if fd == wfd and w_ev and ev & (select.POLLOUT | select.POLLERR | select.POLLHUP):
                     self._write_some()
+            if stop_fd >= 0 and any(fd == stop_fd for fd, _ in events):
+                return
 
     def _done(self, want_line: bool, want_data: bool, want_sent: bool, drain: bool) -> bool:
         return ((want_line and (b"\n" in self._in or self._eof))
@@ -154,7 +180,8 @@ class Coprocess:
                 or (drain and self._eof))
 
     async def _pump_async(self, deadline: float | None, *, want_line: bool = False,
-                          want_data: bool = False, want_sent: bool = False) -> None:
+                          want_data: bool = False, want_sent: bool = False,
+                          stop_fd: int = -1) -> None:
         """:meth:`_pump` for an event loop: the same transfers, waiting with
         add_reader/add_writer instead of poll (deadline on the loop clock)."""
         loop = asyncio.get_running_loop()
@@ -176,10 +203,18 @@ class Coprocess:
                 if not fut.done():
                     fut.set_result(None)
 
+            stopped: list[bool] = []
+
+            def stop() -> None:
+                stopped.append(True)
+                ready()
+
             if watch_r:
                 loop.add_reader(rfd, ready)
             if watch_w:
                 loop.add_writer(wfd, ready)
+            if stop_fd >= 0:
+                loop.add_reader(stop_fd, stop)
             try:
                 if deadline is None:
                     await fut
@@ -197,6 +232,10 @@ class Coprocess:
                     loop.remove_reader(rfd)
                 if watch_w:
                     loop.remove_writer(wfd)
+                if stop_fd >= 0:
+                    loop.remove_reader(stop_fd)
+            if stopped:
+                return
 
     @staticmethod
     def _loop_deadline(timeout: float | None) -> float | None:
@@ -264,7 +303,20 @@ class Coprocess:
         else:
             self._eof = True
 
+    def _hung_up(self) -> bool:
+        """Whether a pty's other side is gone: every descriptor of the
+        terminal closed in the child (it exited or closed them). A write to
+        the master then neither fails nor makes progress once the
+        terminal's buffer is full, so it must be asked."""
+        poller = select.poll()
+        poller.register(self._wfd, 0)  # POLLHUP is always reported
+        return any(ev & select.POLLHUP for _, ev in poller.poll(0))
+
     def _write_some(self) -> None:
+        if self.pty and self._hung_up():
+            self._out.clear()
+            raise BrokenPipeError(errno.EPIPE, f"coprocess {self.argv[0]!r} closed its terminal "
+                                  "(or exited)")
         try:
             n = _core.write(self._wfd, self._out, False)
         except BlockingIOError:
@@ -375,8 +427,9 @@ class Coprocess:
         signal N, like subprocess).
 
         With pipes: queued input is flushed, stdin closed (EOF), the rest
-        of the output is read and dropped until the child closes stdout,
-        then the child is waited for. With a pty: the terminal is hung up
+        of the output is read and dropped until the child closes stdout or
+        exits (a process it started in the background may keep its stdout
+        open long after), then the child is waited for. With a pty: the terminal is hung up
         (the child sees end of file, or SIGHUP) and the child waited for.
         ``timeout`` bounds all of it; on TimeoutError the child is left
         running (call :meth:`kill`, then close again).
@@ -390,12 +443,18 @@ class Coprocess:
                     self.close_input(timeout=timeout)
                 except BrokenPipeError:
                     pass
+                pidfd = _pidfd(self.pid)
                 try:
-                    while not self._eof:
-                        self._pump(deadline, drain=True)
+                    # Until end of output, or until the child itself exited
+                    # (a process it started may hold its stdout for long).
+                    while not self._eof and not _exited(pidfd):
+                        self._pump(deadline, drain=True, stop_fd=pidfd)
                         self._in.clear()
                 except EOFError:
                     pass
+                finally:
+                    if pidfd >= 0:
+                        os.close(pidfd)
             os.close(self._rfd)
             self._rfd = self._wfd = -1
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -423,12 +482,16 @@ class Coprocess:
                 if self._wfd >= 0:
                     os.close(self._wfd)
                     self._wfd = -1
+                pidfd = _pidfd(self.pid)
                 try:
-                    while not self._eof:
-                        await self._pump_async(deadline, want_data=True)
+                    while not self._eof and not _exited(pidfd):
+                        await self._pump_async(deadline, want_data=True, stop_fd=pidfd)
                         self._in.clear()
                 except EOFError:
                     pass
+                finally:
+                    if pidfd >= 0:
+                        os.close(pidfd)
             os.close(self._rfd)
             self._rfd = self._wfd = -1
         pidfd = os.pidfd_open(self.pid)

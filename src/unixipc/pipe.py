@@ -23,6 +23,7 @@ import fcntl
 import io
 import os
 import select
+import signal
 import time
 from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 
@@ -34,6 +35,12 @@ __all__ = ["PIPE_BUF", "Pipe", "PipeReader", "PipeWriter", "PopenFile", "popen",
 #: The largest write the kernel guarantees to be atomic on a pipe or FIFO
 #: (4096 on Linux). Not the pipe's size: see :attr:`Pipe.capacity`.
 PIPE_BUF: int = _core.PIPE_BUF
+
+#: Signals a started command gets back at their default action: Python
+#: ignores them at startup, and exec keeps a signal ignored, so ``yes |
+#: head -1`` would end with "Broken pipe" errors instead of quietly.
+_CHILD_DEFAULT_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 
 _F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -181,7 +188,9 @@ class PipeReader(_PipeEnd):
     ``size`` bytes (one read(2)); ``-1``/None reads until end of file.
     It blocks while the pipe is empty and a writer exists. ``block=False``
     makes one attempt that does not wait; ``timeout`` bounds the wait in
-    seconds (None: forever). Signals are retried (EINTR never escapes). It
+    seconds (None: forever), also when other processes read the same pipe
+    (every waiter wakes, one wins the data, the others wait again with the
+    time left). Signals are retried (EINTR never escapes). It
     returns ``b""`` at end of file (every writer closed) and raises
     BlockingIOError when there is no data yet but a writer exists and the
     call may not wait (``block=False`` or a non-blocking end), TimeoutError
@@ -293,8 +302,9 @@ class PipeWriter(_PipeEnd):
     ``data`` (a bytes-like object) and returns its length. It blocks while
     the pipe is full. On a non-blocking end, or with ``block=False``, it
     writes what fits without waiting and returns that count. ``timeout``
-    bounds the wait in seconds (None: forever); a timed write goes in
-    pieces of at most PIPE_BUF bytes, each atomic.
+    bounds the wait in seconds (None: forever), also when other processes
+    compete for the space: after the wait the write is made with
+    RWF_NOWAIT, so it never blocks past the timeout.
 
     SIGPIPE: if no reader is left the kernel fails the write with EPIPE and
     sends SIGPIPE to the writing thread. When SIGPIPE's action is the
@@ -519,7 +529,9 @@ def popen(cmd: str | bytes, mode: Literal["r", "w", "rb", "wb"] = "r", *,
     As C's popen: the shell is started as ``execl("/bin/sh", "sh", "-c",
     cmd)``; the parent's end is close-on-exec, so commands started by later
     popen calls do not inherit it. Binary by default; ``encoding=`` gives a
-    text stream.
+    text stream. The shell starts with SIGPIPE and SIGXFSZ at their
+    default actions (as ``subprocess`` does): Python ignores them at
+    startup and an ignored signal would stay ignored across exec.
 
     Returns:
         A :class:`PopenFile`; pass it to :func:`pclose`.
@@ -540,7 +552,8 @@ def popen(cmd: str | bytes, mode: Literal["r", "w", "rb", "wb"] = "r", *,
     target = 1 if reading else 0
     try:
         pid = os.posix_spawn("/bin/sh", ["sh", "-c", cmd],
-                             os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, child_fd, target)])
+                             os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, child_fd, target)],
+                             setsigdef=_CHILD_DEFAULT_SIGNALS)
     except BaseException:
         os.close(r)
         os.close(w)

@@ -47,6 +47,17 @@ def test_awk_on_pipes_buffers_and_request_times_out():
         assert co.close(timeout=10) == 0
 
 
+def test_readline_timeout_then_the_late_line():
+    with Coprocess(["sh", "-c", "read x; sleep 1; echo late $x"]) as co:
+        co.send("now\n")
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            co.readline(timeout=0.3)
+        assert 0.29 <= time.monotonic() - t0 < 2.0
+        assert co.readline(timeout=10) == b"late now\n"
+    assert co.returncode == 0
+
+
 def test_python_without_u_needs_a_pty():
     script = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper())\n"
     with Coprocess([sys.executable, "-c", script], pty=True) as co:
@@ -95,6 +106,63 @@ def test_a_pty_child_that_exits_gives_eof():
     with pytest.raises(EOFError):
         co.readline(timeout=10)
     assert co.close(timeout=10) == 0
+
+
+@pytest.mark.parametrize("size", [1, 200_000])
+def test_sending_to_a_pty_child_that_exited_is_broken_pipe_not_a_hang(size):
+    co = Coprocess(["sh", "-c", "echo bye"], pty=True)
+    assert co.readline(timeout=10) == b"bye\n"
+    os.waitid(os.P_PID, co.pid, os.WEXITED | os.WNOWAIT)
+    cpu0, t0 = time.process_time(), time.monotonic()
+    with pytest.raises(BrokenPipeError):
+        co.send(b"x" * size, timeout=10)  # the terminal's buffer is 4 KiB
+    assert time.monotonic() - t0 < 5 and time.process_time() - cpu0 < 1  # no spinning
+    with pytest.raises(EOFError):
+        co.readline(timeout=10)
+    assert co.close(timeout=10) == 0
+
+
+def test_a_running_pty_child_that_closes_its_terminal():
+    co = Coprocess(["sh", "-c", "echo ready; exec 0<&- 1>&- sleep 20"], pty=True)
+    try:
+        assert co.readline(timeout=10) == b"ready\n"
+        with pytest.raises(EOFError):
+            co.readline(timeout=10)
+        with pytest.raises(BrokenPipeError):
+            co.request("anyone?", timeout=10)
+    finally:
+        co.kill()
+        co.close(timeout=10)
+
+
+def test_a_running_child_that_closes_its_stdin_or_stdout():
+    co = Coprocess(["sh", "-c", "exec 0<&-; echo still here; exec sleep 20"])
+    try:
+        assert co.readline(timeout=10) == b"still here\n"
+        with pytest.raises(BrokenPipeError):
+            co.send(b"x" * 200_000, timeout=10)
+    finally:
+        co.kill()
+        co.close(timeout=10)
+    co = Coprocess(["sh", "-c", "exec 1>&-; exec sleep 20"])
+    try:
+        with pytest.raises(EOFError):
+            co.request("hello?", timeout=10)
+    finally:
+        co.kill()
+        co.close(timeout=10)
+
+
+def test_close_does_not_wait_for_a_grandchild_holding_stdout():
+    # The shell exits at once; the sleep it started keeps its stdout open.
+    co = Coprocess(["sh", "-c", "sleep 20 & echo $!; exit 5"])
+    grandchild = int(co.readline(timeout=10))
+    try:
+        t0 = time.monotonic()
+        assert co.close(timeout=10) == 5
+        assert time.monotonic() - t0 < 5
+    finally:
+        os.kill(grandchild, signal.SIGKILL)
 
 
 def test_killed_child_status():
@@ -151,3 +219,10 @@ def test_no_descriptors_leak():
         with Coprocess(["cat"], pty=pty) as co:
             co.request("x", timeout=10)
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_the_child_starts_with_sigpipe_at_its_default_action():
+    with Coprocess(["grep", "SigIgn", "/proc/self/status"]) as co:
+        ignored = int(co.readline(timeout=10).split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # ours unchanged

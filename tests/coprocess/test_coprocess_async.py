@@ -76,3 +76,35 @@ def test_pty_request_async_and_eof():
         await co.close_async(timeout=10)
         return r
     assert run(main()) == b"42\n"
+
+
+def test_send_async_to_a_pty_child_that_exited_is_broken_pipe():
+    import os
+
+    async def main():
+        co = Coprocess(["sh", "-c", "echo bye"], pty=True)
+        assert await co.readline_async(timeout=10) == b"bye\n"
+        os.waitid(os.P_PID, co.pid, os.WEXITED | os.WNOWAIT)
+        try:
+            with pytest.raises(BrokenPipeError):
+                await co.send_async(b"x" * 200_000, timeout=10)
+        finally:
+            await co.close_async(timeout=10)
+    run(main(), timeout=8)
+
+
+def test_close_async_does_not_wait_for_a_grandchild_holding_stdout():
+    import os
+    import signal
+    import time
+
+    async def main():
+        co = Coprocess(["sh", "-c", "sleep 20 & echo $!; exit 5"])
+        grandchild = int(await co.readline_async(timeout=10))
+        try:
+            t0 = time.monotonic()
+            assert await co.close_async(timeout=10) == 5
+            assert time.monotonic() - t0 < 5
+        finally:
+            os.kill(grandchild, signal.SIGKILL)
+    run(main())

@@ -83,7 +83,11 @@ def test_nonblocking_write_open_with_reader(fifo):
         r.read(10)
     w.write(b"data")
     assert r.read(10) == b"data"
+    w2 = fifo.open_writer(nonblock=True)
     w.close()
+    with pytest.raises(BlockingIOError):  # one writer left: still EAGAIN, not EOF
+        r.read(10)
+    w2.close()
     assert r.read(10) == b""  # every writer closed: EOF
     r.close()
 
@@ -119,6 +123,7 @@ def _open_writer_and_write(path: str, data: bytes) -> int:
 def test_blocking_open_waits_for_the_other_side(fifo):
     child = Child(_open_writer_and_write, fifo.path, b"hello fifo")
     try:
+        wait_blocked(child.pid)  # blocked in open(O_WRONLY): no reader yet
         r = fifo.open_reader(timeout=10)
         assert r.read_exactly(10, timeout=10) == b"hello fifo"
         assert r.read(10, timeout=10) == b""

@@ -162,11 +162,14 @@ def _write_broken_with_default_sigpipe() -> tuple[str, object, bool]:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     p = Pipe()
     p.reader.close()
-    try:
-        p.writer.write(b"x" * 10)
-        outcome = "wrote"
-    except BrokenPipeError:
-        outcome = "BrokenPipeError"
+    outcomes = []
+    for kwargs in ({}, {"timeout": 5}, {"block": False}):  # plain, ppoll + RWF_NOWAIT
+        try:
+            p.writer.write(b"x" * 10, **kwargs)
+            outcomes.append("wrote")
+        except BrokenPipeError:
+            outcomes.append("BrokenPipeError")
+    outcome = outcomes[0] if len(set(outcomes)) == 1 else repr(outcomes)
     disposition = signal.getsignal(signal.SIGPIPE)
     pending = signal.SIGPIPE in signal.sigpending()
     return outcome, disposition == signal.SIG_DFL, pending
@@ -265,10 +268,60 @@ def test_write_timeout_on_a_full_pipe_reports_what_was_written():
 
 def test_packet_mode_keeps_write_boundaries():
     with Pipe(packet=True) as p:
+        assert os.get_blocking(p.reader.fileno()) and not os.get_inheritable(p.reader.fileno())
         p.writer.write(b"one")
         p.writer.write(b"two!")
         assert p.reader.read(100) == b"one"
         assert p.reader.read(100) == b"two!"
+        p.writer.write(b"abcdef")
+        p.writer.write(b"next")
+        assert p.reader.read(3) == b"abc"  # the rest of that packet is gone
+        assert p.reader.read(100) == b"next"
+
+
+def test_packet_mode_between_processes():
+    with Pipe(packet=True) as p:
+        child = Child(_write_packets, p.writer.fileno(), p.reader.fileno())
+        try:
+            got = [p.reader.read(PIPE_BUF, timeout=10) for _ in range(50)]
+            assert child.result() == 50
+        finally:
+            child.close()
+    assert got == [bytes([i]) * (i + 1) for i in range(50)]
+
+
+def _write_packets(wfd: int, rfd: int) -> int:
+    os.close(rfd)
+    w = unixipc.PipeWriter(wfd)
+    for i in range(50):
+        w.write(bytes([i]) * (i + 1))
+    w.close()
+    return 50
+
+
+def test_an_exec_started_program_does_not_inherit_the_ends():
+    # A real exec that keeps every descriptor not marked close-on-exec: the
+    # reader still sees EOF as soon as the parent closes its writer.
+    with Pipe() as p:
+        pipe = os.readlink(f"/proc/self/fd/{p.writer.fileno()}")
+        pid = os.posix_spawn("/bin/sleep", ["sleep", "10"], os.environ)
+        try:
+            wait_blocked(pid)  # sleeping in the new program: exec is complete
+            held = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
+            assert pipe not in held
+            p.writer.close()
+            assert p.reader.read(1, timeout=5) == b""
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def test_nonblock_option_sets_o_nonblock_on_both_ends():
+    with Pipe(nonblock=True) as p:
+        assert not os.get_blocking(p.reader.fileno())
+        assert not os.get_blocking(p.writer.fileno())
+    with Pipe() as p:
+        assert os.get_blocking(p.reader.fileno()) and os.get_blocking(p.writer.fileno())
 
 
 def test_hand_the_writer_to_a_subprocess():
@@ -410,3 +463,93 @@ def test_handler_exception_during_a_blocking_write_reports_the_count():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _timed_reader(rfd: int, wfd: int) -> int:
+    os.close(wfd)
+    r = unixipc.PipeReader(rfd)
+    got = 0
+    while True:
+        try:
+            got += len(r.read(1, timeout=0.3))
+        except TimeoutError:
+            return got
+
+
+def test_timed_readers_sharing_a_blocking_pipe_never_overrun_the_timeout():
+    # Each byte wakes every reader waiting in ppoll; one takes it. The others
+    # must wait again with the time left, never block in read(2): the writer
+    # stays open, so a reader stuck there would never return.
+    p = Pipe()
+    children = [Child(_timed_reader, p.reader.fileno(), p.writer.fileno()) for _ in range(4)]
+    try:
+        for c in children:
+            wait_blocked(c.pid)
+        for _ in range(300):
+            p.writer.write(b"x")
+            time.sleep(0.0005)
+        assert sum(c.result(timeout=15) for c in children) == 300
+    finally:
+        for c in children:
+            c.close()
+        p.close()
+
+
+def _nonblocking_reader(rfd: int, wfd: int, seconds: float) -> int:
+    os.close(wfd)
+    r = unixipc.PipeReader(rfd)
+    got = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            got += len(r.read(1, block=False))
+        except BlockingIOError:
+            time.sleep(0.0002)
+    return got
+
+
+def test_block_false_readers_sharing_a_blocking_pipe_never_block():
+    p = Pipe()
+    children = [Child(_nonblocking_reader, p.reader.fileno(), p.writer.fileno(), 1.5)
+                for _ in range(3)]
+    try:
+        for _ in range(300):
+            p.writer.write(b"x")
+            time.sleep(0.0005)
+        assert sum(c.result(timeout=15) for c in children) == 300
+    finally:
+        for c in children:
+            c.close()
+        p.close()
+
+
+def _timed_writer(wfd: int, rfd: int) -> int:
+    os.close(rfd)
+    w = unixipc.PipeWriter(wfd)
+    sent = 0
+    while True:
+        try:
+            sent += w.write(b"r" * PIPE_BUF, timeout=0.3)
+        except TimeoutError as exc:
+            return sent + getattr(exc, "characters_written", 0)
+
+
+def test_timed_writers_sharing_a_full_pipe_never_overrun_the_timeout():
+    # Each page the reader frees wakes every writer waiting in ppoll; one
+    # fills it. The others must wait again, never block in write(2).
+    p = Pipe()
+    children = [Child(_timed_writer, p.writer.fileno(), p.reader.fileno()) for _ in range(4)]
+    got = 0
+    try:
+        time.sleep(0.2)  # the pipe fills up
+        for _ in range(100):
+            got += len(p.reader.read(PIPE_BUF, timeout=10))
+            time.sleep(0.001)
+        # the reader stays open: a writer stuck in write(2) would never return
+        sent = sum(c.result(timeout=15) for c in children)
+        p.writer.close()
+        assert sent == got + len(p.reader.readall(timeout=10))
+    finally:
+        for c in children:
+            c.close()
+        p.close()

@@ -113,3 +113,24 @@ def test_iteration_and_context_manager():
         assert list(f) == [b"a\n", b"b\n"]
     assert f.closed
     assert unixipc.PopenFile is type(f)
+
+
+def _ignored_signals(status: bytes) -> int:
+    line = next(ln for ln in status.splitlines() if ln.startswith(b"SigIgn:"))
+    return int(line.split()[1], 16)
+
+
+def test_the_command_starts_with_sigpipe_at_its_default_action(tmp_path):
+    import signal
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # Python's own setting
+    with popen("cat /proc/self/status") as f:
+        ignored = _ignored_signals(f.read())
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert not ignored & (1 << (signal.SIGXFSZ - 1))
+    # So a writer whose reader went away ends quietly, as in a shell.
+    err = tmp_path / "err"
+    f = popen(f"yes 2>'{err}' | head -n 1")
+    assert f.read() == b"y\n"
+    assert pclose(f) == 0
+    assert err.read_bytes() == b""
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # ours unchanged
