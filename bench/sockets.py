@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/sockets.py [scale]
 
-Prints one table (ratios against C and against unixipc)."""
+Prints one table (ratios against C and against unixipc). pyzmq PAIR over
+ipc:// and tcp:// is included when pyzmq is installed (UNIXIPC_BENCH_ZMQ=0
+leaves it out)."""
 
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ from unixipc.bench.sockets import run
 def main() -> None:
     scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     results = []
-    # a private build directory: /tmp/unixipc-bench is shared by other runs
-    exe = harness.build_c(Path(__file__).parent / "c" / "sock_bench.c",
-                          Path(tempfile.mkdtemp(prefix="unixipc-sock-bench-")))
-    if exe is not None:
-        for row in harness.run_c(exe, str(scale)):
-            results.append(harness.Result(str(row["workload"]), "C", float(row["value"]),
-                                          str(row["unit"])))
+    # a private build directory (/tmp/unixipc-bench is shared by other
+    # runs), removed afterwards
+    with tempfile.TemporaryDirectory(prefix="unixipc-sock-bench-") as build:
+        exe = harness.build_c(Path(__file__).parent / "c" / "sock_bench.c", Path(build))
+        if exe is not None:
+            for row in harness.run_c(exe, str(scale)):
+                results.append(harness.Result(str(row["workload"]), "C", float(row["value"]),
+                                              str(row["unit"])))
     results += run(peers=True, scale=scale)
     results.sort(key=lambda r: r.workload)
     harness.print_table(results, reference="C", subject="unixipc")

@@ -530,6 +530,10 @@ unixipc_netdb_exec(PyObject *module)
     UNIXIPC_ADD_INT(module, NI_NOFQDN);
     UNIXIPC_ADD_INT(module, NI_NAMEREQD);
     UNIXIPC_ADD_INT(module, NI_DGRAM);
+    /* GNU extensions: internationalized domain names (IDNA) */
+    UNIXIPC_ADD_INT(module, AI_IDN);
+    UNIXIPC_ADD_INT(module, AI_CANONIDN);
+    UNIXIPC_ADD_INT(module, NI_IDN);
     UNIXIPC_ADD_INT(module, EAI_AGAIN);
     UNIXIPC_ADD_INT(module, EAI_BADFLAGS);
     UNIXIPC_ADD_INT(module, EAI_FAIL);

@@ -21,7 +21,7 @@ from . import _core
 from .errors import error_from_errno
 
 __all__ = [
-    "NotFoundError", "AddressInfoError",
+    "NotFoundError", "AddressInfoError", "AddressNotFoundError",
     "Host", "Network", "Protocol", "Service", "AddressInfo", "NameInfo",
     "AddressInfoFlags", "NameInfoFlags",
     "hosts", "networks", "protocols", "services",
@@ -49,6 +49,18 @@ class AddressInfoError(_socket.gaierror):
     A subclass of :class:`socket.gaierror`, so existing handlers catch it."""
 
 
+class AddressNotFoundError(AddressInfoError, NotFoundError):
+    """getaddrinfo/getnameinfo found nothing: EAI_NONAME (no such host, or
+    no name for an address with NI_NAMEREQD), EAI_SERVICE (no such service
+    for the socket type) or EAI_NODATA. Both a :class:`socket.gaierror` and
+    a :class:`NotFoundError` (LookupError), like the database lookups."""
+
+
+_NOT_FOUND_CODES = frozenset(c for c in (_core.EAI_NONAME, _core.EAI_SERVICE,
+                                         getattr(_socket, "EAI_NODATA", None))
+                             if c is not None)
+
+
 class AddressInfoFlags(enum.IntFlag):
     """AI_* flags for :func:`address_info`."""
 
@@ -59,6 +71,10 @@ class AddressInfoFlags(enum.IntFlag):
     AI_V4MAPPED = _core.AI_V4MAPPED
     AI_ALL = _core.AI_ALL
     AI_ADDRCONFIG = _core.AI_ADDRCONFIG
+    #: GNU: convert the host name to IDNA (punycode) before the lookup.
+    AI_IDN = _core.AI_IDN
+    #: GNU: with AI_CANONNAME, decode the canonical name from IDNA.
+    AI_CANONIDN = _core.AI_CANONIDN
 
 
 class NameInfoFlags(enum.IntFlag):
@@ -69,6 +85,8 @@ class NameInfoFlags(enum.IntFlag):
     NI_NOFQDN = _core.NI_NOFQDN
     NI_NAMEREQD = _core.NI_NAMEREQD
     NI_DGRAM = _core.NI_DGRAM
+    #: GNU: decode the host name from IDNA (punycode).
+    NI_IDN = _core.NI_IDN
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +281,8 @@ def gai_strerror(code: int) -> str:
 def _gai_error(code: int, err: int) -> OSError:
     if code == _core.EAI_SYSTEM and err:
         return error_from_errno(err, "getaddrinfo")
-    return AddressInfoError(code, gai_strerror(code))
+    cls = AddressNotFoundError if code in _NOT_FOUND_CODES else AddressInfoError
+    return cls(code, gai_strerror(code))
 
 
 def _enum(cls: type[enum.IntEnum], value: int) -> int:
@@ -280,7 +299,9 @@ def address_info(host: str | None, service: str | int | None, *, family: int = 0
 
     Blocks (GIL released) for as long as the resolver takes: getaddrinfo has
     no timeout of its own. Raises AddressInfoError (a socket.gaierror) with
-    the EAI_* code as ``errno``; EAI_SYSTEM raises the errno's OSError."""
+    the EAI_* code as ``errno`` (AddressNotFoundError, also a
+    NotFoundError, when nothing was found); EAI_SYSTEM raises the errno's
+    OSError."""
     if host is not None:
         _check_name(host, "host")
     serv: str | None

@@ -53,8 +53,18 @@ SCM_MAX_FD = 253
 _IOV_MAX = 1024
 _READ_CHUNK = 256 * 1024
 _ANCBUF = _socket.CMSG_SPACE(SCM_MAX_FD * 4) + _socket.CMSG_SPACE(12)
-_NOSIGNAL = getattr(_socket, "MSG_NOSIGNAL", 0)
-_CLOEXEC = getattr(_socket, "MSG_CMSG_CLOEXEC", 0)
+# Plain ints: the socket module's MSG_* are IntFlag members, and an IntFlag
+# "|" or "&" runs enum machinery (about 1 us each, per message).
+_NOSIGNAL = int(getattr(_socket, "MSG_NOSIGNAL", 0))
+_CLOEXEC = int(getattr(_socket, "MSG_CMSG_CLOEXEC", 0))
+_TRUNC = int(_socket.MSG_TRUNC)
+_CTRUNC = int(_socket.MSG_CTRUNC)
+_RECORD_FLAGS = _CLOEXEC | _TRUNC
+_EITHER_TRUNC = _TRUNC | _CTRUNC
+_SCM_CREDENTIALS = _socket.SCM_CREDENTIALS
+#: Frames up to this size are sent as one buffer (header + data copied
+#: together: cheaper than a two-iovec sendmsg); larger ones use sendmsg.
+_CONCAT_MAX = 8192
 
 
 class ChannelClosedError(EOFError):
@@ -87,6 +97,11 @@ class Message(NamedTuple):
 
     data: bytes
     fds: tuple[int, ...] = ()
+
+
+def _new_message(fields: tuple[bytes, tuple[int, ...]]) -> Message:
+    """Message(data, fds) without the Python-level __new__ (hot paths)."""
+    return tuple.__new__(Message, fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,20 +358,28 @@ class MessageChannel:
             n = len(data)
             if self._timeout is not None:
                 self._set_timeout(None)
-            head = _pack(n)
-            sent = self.socket.sendmsg([head, data], (), _NOSIGNAL)
-            if sent == n + _HSIZE:
-                return
+            if n <= _CONCAT_MAX:
+                frame = _pack(n) + data
+                sent = self.socket.send(frame, _NOSIGNAL)
+                if sent == n + _HSIZE:
+                    return
+                rest = [memoryview(frame)[sent:]]
+            else:
+                head = _pack(n)
+                sent = self.socket.sendmsg([head, data], (), _NOSIGNAL)
+                if sent == n + _HSIZE:
+                    return
+                rest = ([memoryview(head)[sent:], memoryview(data)] if sent < _HSIZE
+                        else [memoryview(data)[sent - _HSIZE:]])
             # a signal cut the write short: finish the frame
-            rest = (memoryview(head + data)[sent:])
-            self._write([rest], [], True, None)
+            self._write(rest, [], True, None)
             return
         if (self.seqpacket and not fds and block and timeout is None
                 and type(data) is bytes and len(data) <= self.max_size):
             if self._timeout is not None:
                 self._set_timeout(None)
             try:
-                self.socket.sendmsg([data], (), _NOSIGNAL)
+                self.socket.send(data, _NOSIGNAL)
                 return
             except OSError as exc:
                 if exc.errno not in (_errno.EMSGSIZE, _errno.ENOBUFS):
@@ -467,19 +490,49 @@ class MessageChannel:
         """
         if self._broken is not None:
             raise self._broken
-        if block and timeout is None and not self.seqpacket:
-            # hot path: a whole frame already buffered
-            start = self._start
-            avail = self._end - start
-            if avail >= _HSIZE:
-                size = _unpack_from(self._buf, start)[0]
-                if avail >= _HSIZE + size and size <= self.max_size:
-                    begin = start + _HSIZE
-                    self._start = begin + size
-                    fds0: tuple[int, ...] = ()
-                    if self._fdq:
-                        fds0 = self._take_fds(self._pos + self._start)
-                    return Message(bytes(self._view[begin:begin + size]), fds0)
+        if block and timeout is None:
+            # hot paths: the common cases inline, everything else below
+            if self._timeout is not None:
+                self._set_timeout(None)
+            if self.seqpacket:
+                if len(self._buf) > self.max_size:
+                    view = self._view
+                    n, anc, flags, _ = self.socket.recvmsg_into([view], _ANCBUF, _RECORD_FLAGS)
+                    if 0 < n <= self.max_size and not flags and (not anc or (len(anc) == 1
+                                                        and anc[0][1] == _SCM_CREDENTIALS)):
+                        return _new_message((bytes(view[:n]), ()))
+                    return self._record(n, anc, flags)
+            else:
+                start = self._start
+                avail = self._end - start
+                if avail >= _HSIZE:
+                    # a whole frame already buffered
+                    size = _unpack_from(self._buf, start)[0]
+                    if avail >= _HSIZE + size and size <= self.max_size:
+                        begin = start + _HSIZE
+                        self._start = begin + size
+                        fds0: tuple[int, ...] = ()
+                        if self._fdq:
+                            fds0 = self._take_fds(self._pos + self._start)
+                        return _new_message((bytes(self._view[begin:begin + size]), fds0))
+                elif avail == 0:
+                    # nothing buffered: read to the buffer's start; a small
+                    # frame usually arrives whole in this one call
+                    self._pos += start
+                    self._start = self._end = 0
+                    view = self._view
+                    if self.unix:
+                        n, anc, flags, _ = self.socket.recvmsg_into([view], _ANCBUF, _CLOEXEC)
+                    else:
+                        n, anc, flags = self.socket.recv_into(view), None, 0
+                    if n >= _HSIZE and not anc:
+                        self._end = n
+                        size = _unpack_from(self._buf, 0)[0]
+                        if n >= _HSIZE + size and size <= self.max_size:
+                            self._start = _HSIZE + size
+                            return _new_message((bytes(view[_HSIZE:_HSIZE + size]), ()))
+                    else:
+                        self._took(n, anc, flags)
         deadline = self._deadline(block, timeout)
         if self.seqpacket:
             return self._receive_record(block, deadline)
@@ -537,19 +590,13 @@ class MessageChannel:
             self._pos += self._start
             self._start = self._end = 0
         self._arm(block, deadline)
-        target = self._view[self._end:]
+        end = self._end
+        target = self._view[end:] if end else self._view
+        anc: list[tuple[int, int, bytes]] | None = None
+        flags = 0
         try:
             if self.unix:
                 n, anc, flags, _ = self.socket.recvmsg_into([target], _ANCBUF, _CLOEXEC)
-                if anc:
-                    fds, _ = _fds_from(anc)
-                    if fds:
-                        # the kernel hands the descriptors over with the read
-                        # that reaches their skb and stops in it: they belong
-                        # to the frame holding this read's last byte.
-                        self._fdq.append((self._pos + self._end + n - 1, fds))
-                    if flags & _socket.MSG_CTRUNC:
-                        raise OSError(_errno.EMSGSIZE, "recvmsg: ancillary data truncated")
             else:
                 n = self.socket.recv_into(target)
         except _socket.timeout:
@@ -559,7 +606,22 @@ class MessageChannel:
                 raise _timed_out("recvmsg") from None
             raise
         finally:
-            target.release()
+            if end:
+                target.release()
+        self._took(n, anc, flags)
+
+    def _took(self, n: int, anc: list[tuple[int, int, bytes]] | None, flags: int) -> None:
+        """Account for ``n`` bytes just read to ``_buf[_end:]`` with their
+        ancillary data; end of file raises."""
+        if anc:
+            fds, _ = _fds_from(anc)
+            if fds:
+                # the kernel hands the descriptors over with the read that
+                # reaches their skb and stops in it: they belong to the frame
+                # holding this read's last byte.
+                self._fdq.append((self._pos + self._end + n - 1, fds))
+            if flags & _CTRUNC:
+                raise OSError(_errno.EMSGSIZE, "recvmsg: ancillary data truncated")
         if n == 0:
             avail = self._end - self._start
             if avail == 0:
@@ -577,24 +639,29 @@ class MessageChannel:
             self._view = memoryview(self._buf)
         self._arm(block, deadline)
         try:
-            n, anc, flags, _ = self.socket.recvmsg_into([self._view], _ANCBUF,
-                                                       _CLOEXEC | _socket.MSG_TRUNC)
+            n, anc, flags, _ = self.socket.recvmsg_into([self._view], _ANCBUF, _RECORD_FLAGS)
         except _socket.timeout:
             raise _timed_out("recvmsg") from None
         except BlockingIOError:
             if block:
                 raise _timed_out("recvmsg") from None
             raise
+        return self._record(n, anc, flags)
+
+    def _record(self, n: int, anc: list[tuple[int, int, bytes]], flags: int) -> Message:
+        """The message from one seqpacket recvmsg (n bytes in ``_buf``)."""
         fds, creds = _fds_from(anc) if anc else ([], False)
         if n == 0 and not creds and not fds:
             raise ChannelClosedError("peer closed the channel")
-        if flags & (_socket.MSG_TRUNC | _socket.MSG_CTRUNC):
+        if flags & _EITHER_TRUNC or n > self.max_size:
+            # (the buffer holds max_size + 1 bytes, so a record of exactly
+            # max_size + 1 arrives whole, without MSG_TRUNC)
             _close_fds(fds)
             raise MessageTooLongError(
                 _errno.EMSGSIZE, f"recvmsg: a {n}-byte record is longer than max_size "
-                f"{self.max_size}; it was dropped" if flags & _socket.MSG_TRUNC
+                f"{self.max_size}; it was dropped" if n > self.max_size
                 else "recvmsg: ancillary data truncated")
-        return Message(bytes(self._view[:n]), tuple(fds))
+        return _new_message((bytes(self._view[:n]), tuple(fds)))
 
     # -- async twins
     async def receive_async(self) -> Message:
@@ -658,6 +725,21 @@ async def _wait_fd(loop: asyncio.AbstractEventLoop, fd: int, readable: bool) -> 
 
 # ---- listen / connect -------------------------------------------------------
 
+_INT_MAX = 2**31 - 1
+
+
+def _backlog(backlog: int | None) -> int:
+    """The listen(2) backlog rules: None means SOMAXCONN; a value above the
+    maximum is capped (the kernel caps at net.core.somaxconn, we only keep
+    it within a C int); 0 asks for the system's minimum (Linux still queues
+    one connection); a negative value counts as 0."""
+    if backlog is None:
+        return _socket.SOMAXCONN
+    if not isinstance(backlog, int) or isinstance(backlog, bool):
+        raise TypeError(f"backlog must be int or None, not {type(backlog).__name__}")
+    return min(max(backlog, 0), _INT_MAX)
+
+
 class Listener:
     """A listening socket that accepts MessageChannels. A Unix socket file it
     created is removed by :meth:`close`."""
@@ -668,10 +750,7 @@ class Listener:
         stype = _kind(kind)
         if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
             raise ValueError("seqpacket channels are Unix sockets only")
-        if backlog is None:
-            backlog = _socket.SOMAXCONN  # the kernel caps it at net.core.somaxconn
-        if not isinstance(backlog, int) or backlog < 0:
-            raise ValueError("backlog must be an int >= 0")
+        backlog = _backlog(backlog)
         self.max_size = max_size
         self._path: str | None = None
         sock = _socket.socket(family, stype)
@@ -744,8 +823,10 @@ def listen(address: str, *, kind: str = "stream", backlog: int | None = None,
     """Bind and listen on ``"unix:/path"``, ``"unix:@name"`` or
     ``"tcp:host:port"`` (port 0 picks a free port; see ``.address``).
 
-    ``backlog`` defaults to SOMAXCONN; the kernel silently caps larger values
-    at ``net.core.somaxconn``. A Unix socket file is created with ``mode``
+    ``backlog`` follows the listen(2) rules: None means SOMAXCONN, a larger
+    value is capped (by the kernel, at ``net.core.somaxconn``), 0 asks for
+    the system's minimum (Linux then queues one unaccepted connection) and a
+    negative value counts as 0. A Unix socket file is created with ``mode``
     (0o600 by default) and removed by ``Listener.close``; an existing file is
     not replaced (FileExistsError / OSError EADDRINUSE).
     """
@@ -755,6 +836,11 @@ def listen(address: str, *, kind: str = "stream", backlog: int | None = None,
 def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
             max_size: int | None = None) -> MessageChannel:
     """Connect to a listening address and return a channel.
+
+    Blocks until the connection is made: the TCP handshake, or, on a Unix
+    socket whose listener's backlog is full, until the listener accepts
+    someone (``timeout`` None: forever; 0: one attempt). Signals are
+    handled while waiting and the wait goes on with the time left.
 
     Raises:
         TimeoutError: not connected within ``timeout`` (TCP handshake, or a
@@ -770,13 +856,62 @@ def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
     try:
         if stype == _socket.SOCK_SEQPACKET:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
-        sock.settimeout(t)
-        try:
-            sock.connect(addr)
-        except _socket.timeout:
-            raise _timed_out("connect") from None
-        sock.settimeout(None)
+        if family == _socket.AF_UNIX:
+            _connect_unix(sock, addr, t)
+        else:
+            sock.settimeout(t)
+            try:
+                sock.connect(addr)
+            except _socket.timeout:
+                raise _timed_out("connect") from None
+            sock.settimeout(None)
     except BaseException:
         sock.close()
         raise
     return MessageChannel(sock, max_size=max_size)
+
+
+_TIMEVAL = struct.Struct("@ll")
+
+
+def _connect_unix(sock: _socket.socket, addr: object, timeout: float | None) -> None:
+    """connect(2) on a Unix socket, waiting at most ``timeout`` for room in
+    a full listen backlog.
+
+    A non-blocking Unix connect does not go "in progress" (it fails with
+    EAGAIN at once when the backlog is full), so the socket module's timeout
+    cannot bound this wait; a blocking connect sleeps in the kernel for at
+    most SO_SNDTIMEO instead, and then fails with EAGAIN. A connect cut by
+    a signal (the handler has run by then) is made again with the time left:
+    the socket module reports an interrupted connect as done, so whether it
+    is connected is checked with getpeername."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            if deadline is None:
+                sock.setblocking(True)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    sock.setblocking(False)  # one attempt
+                else:
+                    sock.setblocking(True)
+                    sec = int(left)
+                    usec = int((left - sec) * 1e6)
+                    if sec == 0 and usec == 0:
+                        usec = 1  # a zero timeval would mean "forever"
+                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO,
+                                    _TIMEVAL.pack(sec, usec))
+            try:
+                sock.connect(addr)  # type: ignore[arg-type]
+            except BlockingIOError:
+                raise _timed_out("connect") from None
+            try:
+                sock.getpeername()
+                return
+            except OSError as exc:
+                if exc.errno != _errno.ENOTCONN:
+                    raise
+    finally:
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _TIMEVAL.pack(0, 0))
+        sock.setblocking(True)

@@ -3,6 +3,7 @@ resolver on loopback addresses only."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import subprocess
@@ -117,6 +118,15 @@ def test_results_are_frozen_dataclasses():
     with pytest.raises(AttributeError):
         s.port = 1  # type: ignore[misc]
     assert not hasattr(s, "__dict__")
+    results = [netdb.protocol_by_number(6), netdb.network_by_name("loopback"),
+               next(netdb.hosts()),
+               netdb.address_info("127.0.0.1", 22, flags=netdb.AddressInfoFlags.AI_NUMERICHOST)[0],
+               netdb.name_info(("127.0.0.1", 22), netdb.NameInfoFlags.NI_NUMERICHOST)]
+    for r in results:
+        assert dataclasses.is_dataclass(r) and not hasattr(r, "__dict__")
+        field = dataclasses.fields(r)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(r, field, None)
 
 
 def test_address_info_ipv4():
@@ -178,11 +188,82 @@ def test_gai_errors():
                            flags=netdb.AddressInfoFlags.AI_NUMERICHOST)
     assert info.value.errno == socket.EAI_NONAME
     assert isinstance(info.value, socket.gaierror)
-    with pytest.raises(netdb.AddressInfoError) as info:
+    # nothing found is also a NotFoundError (LookupError), like the lookups
+    assert isinstance(info.value, netdb.AddressNotFoundError)
+    assert isinstance(info.value, LookupError)
+    with pytest.raises(netdb.NotFoundError) as info2:
         netdb.address_info("127.0.0.1", "no-such-service-x")
-    assert str(info.value)
+    assert info2.value.errno == socket.EAI_SERVICE and str(info2.value)
+    # a bad flag is an AddressInfoError but not "not found"
+    with pytest.raises(netdb.AddressInfoError) as info3:
+        netdb.address_info("127.0.0.1", None, flags=0x10000000)
+    assert info3.value.errno == socket.EAI_BADFLAGS
+    assert not isinstance(info3.value, LookupError)
 
 
 def test_reexports():
     assert netdb.htons(1) == socket.htons(1)
     assert netdb.inet_ntop(socket.AF_INET, netdb.inet_pton(socket.AF_INET, "1.2.3.4")) == "1.2.3.4"
+
+
+def test_different_databases_enumerated_at_once():
+    calls = {"hosts": netdb.hosts, "networks": netdb.networks,
+             "protocols": netdb.protocols, "services": netdb.services}
+    full = {name: list(fn()) for name, fn in calls.items()}
+    results: dict[str, list[bool]] = {name: [] for name in calls}
+    barrier = threading.Barrier(2 * len(calls))
+
+    def worker(name: str) -> None:
+        barrier.wait(timeout=10)
+        for _ in range(10):
+            results[name].append(list(calls[name]()) == full[name])
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in calls for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=50)
+    assert all(r == [True] * 20 for r in results.values()), results
+
+
+def test_lookups_are_thread_safe():
+    # Each thread asks for something different; with a shared static buffer
+    # (the non-_r functions) answers would leak from one thread to another.
+    queries = [
+        (lambda: netdb.service_by_name("ssh", "tcp").port, 22),
+        (lambda: netdb.service_by_port(80, "tcp").name, "http"),
+        (lambda: netdb.service_by_name("domain", "udp").port, 53),
+        (lambda: netdb.protocol_by_number(17).name, "udp"),
+        (lambda: netdb.protocol_by_name("icmp").number, 1),
+        (lambda: netdb.network_by_name("loopback").network, 0x7F000000),
+    ]
+    wrong: list[tuple[int, object]] = []
+    barrier = threading.Barrier(len(queries))
+
+    def worker(i: int) -> None:
+        call, expected = queries[i]
+        barrier.wait(timeout=10)
+        for _ in range(300):
+            got = call()
+            if got != expected:
+                wrong.append((i, got))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(queries))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=50)
+    assert not any(t.is_alive() for t in threads)
+    assert wrong == []
+
+
+def test_flag_enums_match_the_c_library():
+    assert netdb.AddressInfoFlags.AI_NUMERICHOST == socket.AI_NUMERICHOST
+    assert netdb.AddressInfoFlags.AI_CANONNAME == socket.AI_CANONNAME
+    assert netdb.AddressInfoFlags.AI_PASSIVE == socket.AI_PASSIVE
+    assert netdb.NameInfoFlags.NI_NUMERICSERV == socket.NI_NUMERICSERV
+    assert netdb.NameInfoFlags.NI_NAMEREQD == socket.NI_NAMEREQD
+    # AI_PASSIVE with no host: the wildcard address
+    infos = netdb.address_info(None, 8080, family=socket.AF_INET, type=socket.SOCK_STREAM,
+                               flags=netdb.AddressInfoFlags.AI_PASSIVE)
+    assert infos[0].address == ("0.0.0.0", 8080)

@@ -52,31 +52,78 @@ def sizes(count: int, seed: int) -> list[int]:
     return out
 
 
+def uniform_sizes(count: int, seed: int) -> list[int]:
+    """Sizes drawn uniformly from 0..1 MiB (both ends always included)."""
+    rng = random.Random(seed)
+    out = [0, MiB] + [rng.randint(0, MiB) for _ in range(count - 2)]
+    rng.shuffle(out)
+    return out
+
+
+_BLOCK = random.Random(1).randbytes(2 * MiB)
+_OFFSETS = [(i * 7919) % MiB for i in range(10_000)]
+
+
+def _send_all(address: str, kind: str, lens: list[int]) -> int:
+    """In a child process: connect and send every message, the first half
+    one by one, the second half in batches (one sendmsg, many iovecs)."""
+    block = memoryview(_BLOCK)
+    with sockets.connect(address, kind=kind, timeout=10) as ch:
+        half = len(lens) // 2
+        for i in range(half):
+            ch.send(block[_OFFSETS[i]:_OFFSETS[i] + lens[i]], timeout=60)
+        for j in range(half, len(lens), 100):
+            ch.send_many([block[_OFFSETS[i]:_OFFSETS[i] + lens[i]]
+                          for i in range(j, min(j + 100, len(lens)))], timeout=60)
+        ch.receive(timeout=60)  # the receiver has everything
+    return len(lens)
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_ten_thousand_random_messages_intact_in_order(transport, tmp_path):
+    """10,000 messages of sizes uniform in 0..1 MiB (about 5 GiB) from
+    another process arrive intact and in order."""
+    lens = uniform_sizes(10_000, 7)
+    kind = "seqpacket" if transport == "seqpacket" else "stream"
+    address = "tcp:127.0.0.1:0" if transport == "tcp" else f"unix:{tmp_path}/many"
+    block = memoryview(_BLOCK)
+    with sockets.listen(address, kind=kind) as lst:
+        child = Child(_send_all, lst.address, kind, lens)
+        with lst.accept(timeout=10) as b:
+            for i, n in enumerate(lens):
+                # odd messages through the blocking hot path (no timeout:
+                # the test's own timeout bounds it), even ones timed
+                msg = b.receive() if i % 2 else b.receive(timeout=60)
+                assert len(msg.data) == n, i
+                assert block[_OFFSETS[i]:_OFFSETS[i] + n] == msg.data, i
+                assert msg.fds == ()
+            b.send(b"done")
+            assert child.result(timeout=60) == len(lens)
+            with pytest.raises(ChannelClosedError):
+                b.receive(timeout=10)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_mostly_small_messages_with_threads(transport, tmp_path):
+    """The same in one process with a sender thread and mostly small sizes
+    (many frames per read, the buffered-frame path)."""
     a, b = channel_pair(transport, tmp_path)
-    block = random.Random(1).randbytes(2 * MiB)
-    lens = sizes(10_000, 7)
-    offsets = [(i * 7919) % MiB for i in range(len(lens))]
+    lens = sizes(10_000, 11)
+    block = memoryview(_BLOCK)
 
     def sender() -> None:
-        half = len(lens) // 2
-        for i in range(half):
-            a.send(block[offsets[i]:offsets[i] + lens[i]], timeout=60)
-        # the second half in batches (sendmsg with many iovecs)
-        for j in range(half, len(lens), 100):
-            a.send_many([block[offsets[i]:offsets[i] + lens[i]]
-                         for i in range(j, min(j + 100, len(lens)))], timeout=60)
+        for j in range(0, len(lens), 50):
+            a.send_many([block[_OFFSETS[i]:_OFFSETS[i] + lens[i]]
+                         for i in range(j, min(j + 50, len(lens)))], timeout=60)
 
     t = threading.Thread(target=sender)
     t.start()
     try:
         for i, n in enumerate(lens):
-            msg = b.receive(timeout=60)
-            assert len(msg.data) == n, i
-            assert msg.data == block[offsets[i]:offsets[i] + n], i
-            assert msg.fds == ()
+            msg = b.receive() if i % 2 else b.receive(timeout=60)
+            assert block[_OFFSETS[i]:_OFFSETS[i] + n] == msg.data, i
     finally:
         t.join(timeout=60)
         a.close()
@@ -373,5 +420,142 @@ def test_signal_handler_exception_propagates():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+    a.close()
+    b.close()
+
+
+def _send_later(sock: socket.socket, *chunks: bytes) -> threading.Thread:
+    def run() -> None:
+        for chunk in chunks:
+            time.sleep(0.1)
+            sock.sendall(chunk)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+@pytest.mark.timeout(30)
+def test_blocking_hot_paths_stream():
+    """receive() without a timeout takes inline paths: cover their edges."""
+    raw, other = socket.socketpair()
+    ch = MessageChannel(other, max_size=MiB)
+    # a header cut in two reads, then the body in a third
+    t = _send_later(raw, struct.pack("<Q", 4)[:3], struct.pack("<Q", 4)[3:], b"abcd")
+    assert ch.receive() == (b"abcd", ())
+    t.join(timeout=10)
+    # a frame larger than the read buffer, two whole frames in one read
+    big = bytes(range(256)) * 4096
+    t = _send_later(raw, struct.pack("<Q", len(big)) + big + struct.pack("<Q", 1) + b"x"
+                    + struct.pack("<Q", 0))
+    assert ch.receive().data == big
+    assert ch.receive().data == b"x"
+    assert ch.receive().data == b""
+    t.join(timeout=10)
+    # descriptors through the inline read
+    r, w = os.pipe()
+    raw.sendmsg([struct.pack("<Q", 2) + b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                  struct.pack("i", w))])
+    msg = ch.receive()
+    assert msg.data == b"fd" and len(msg.fds) == 1
+    os.write(msg.fds[0], b"!")
+    assert os.read(r, 1) == b"!"
+    for fd in (r, w, *msg.fds):
+        os.close(fd)
+    # end of stream at a boundary, then inside a frame
+    raw.shutdown(socket.SHUT_WR)
+    with pytest.raises(ChannelClosedError):
+        ch.receive()
+    ch.close()
+    raw.close()
+    raw, other = socket.socketpair()
+    ch = MessageChannel(other, max_size=MiB)
+    raw.sendall(struct.pack("<Q", 10) + b"12345")
+    raw.close()
+    with pytest.raises(IncompleteMessageError) as info:
+        ch.receive()
+    assert (info.value.received, info.value.expected) == (13, 10)
+    ch.close()
+    # a hostile header through the inline read
+    raw, other = socket.socketpair()
+    ch = MessageChannel(other, max_size=MiB)
+    raw.sendall(struct.pack("<Q", 1 << 40) + b"junk")
+    with pytest.raises(FrameTooLargeError):
+        ch.receive()
+    assert len(ch._buf) < 2 * MiB
+    ch.close()
+    raw.close()
+
+
+@pytest.mark.timeout(30)
+def test_blocking_hot_paths_seqpacket():
+    raw, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ch = MessageChannel(other, max_size=1000)
+    raw.send(b"one")
+    raw.send(b"")
+    raw.send(b"z" * 1001)  # longer than max_size: dropped with an error
+    r, w = os.pipe()
+    raw.sendmsg([b"with fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", w))])
+    raw.sendmsg([b""], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", r))])
+    raw.send(b"last")
+    raw.close()
+    assert ch.receive() == (b"one", ())
+    assert ch.receive() == (b"", ())
+    with pytest.raises(OSError) as info:
+        ch.receive()
+    assert info.value.errno == 90
+    m1 = ch.receive()
+    m2 = ch.receive()
+    assert m1.data == b"with fd" and len(m1.fds) == 1
+    assert m2.data == b"" and len(m2.fds) == 1
+    os.write(m1.fds[0], b"?")
+    assert os.read(m2.fds[0], 1) == b"?"
+    assert ch.receive() == (b"last", ())
+    with pytest.raises(ChannelClosedError):
+        ch.receive()
+    for fd in (r, w, *m1.fds, *m2.fds):
+        os.close(fd)
+    ch.close()
+
+
+@pytest.mark.timeout(30)
+def test_blocking_hot_path_tcp(tmp_path):
+    a, b = channel_pair("tcp", tmp_path)
+    with a, b:
+        t = threading.Thread(target=lambda: [a.send(bytes([i]) * i) for i in range(200)])
+        t.start()
+        assert [b.receive().data for _ in range(200)] == [bytes([i]) * i for i in range(200)]
+        t.join(timeout=10)
+        a.shutdown(socket.SHUT_WR)
+        with pytest.raises(ChannelClosedError):
+            b.receive()
+
+
+@pytest.mark.timeout(60)
+def test_blocking_send_cut_short_by_signals_keeps_framing():
+    # A signal during a blocking send of a big frame makes the kernel return
+    # a partial count; the channel writes the rest before returning.
+    a, b = MessageChannel.pair("stream")
+    payloads = [bytes(range(256)) * (32 << 10), b"mid" * 3000, b"tail"]  # 8 MiB, 9 KB, 4 B
+    got: list[bytes] = []
+
+    def slow_reader() -> None:
+        for _ in payloads:
+            time.sleep(0.2)
+            got.append(b.receive().data)
+
+    fired: list[int] = []
+    old = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    t = threading.Thread(target=slow_reader)
+    t.start()
+    try:
+        for p in payloads:
+            a.send(p)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        t.join(timeout=30)
+    assert fired
+    assert got == payloads
     a.close()
     b.close()

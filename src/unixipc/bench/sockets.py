@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from ..sockets import MessageChannel
 from .harness import Result
 from .twoproc import Link, Transport, one_way, round_trip
 
 __all__ = ["transports", "run", "unix_channel_transport", "seqpacket_channel_transport",
-           "tcp_channel_transport"]
+           "tcp_channel_transport", "zmq_ipc_transport", "zmq_tcp_transport"]
 
 
 class _ChannelEnd:
@@ -109,8 +109,8 @@ def _channel(s: socket.socket) -> _ChannelEnd:
 
 
 class _ZmqEnd:
-    """A PAIR socket made lazily in the process that uses it (zmq contexts
-    do not survive fork)."""
+    """A PAIR socket made lazily in the process that uses it, so no zmq
+    context (nor its I/O threads) ever exists across a fork."""
 
     def __init__(self, url: str, bind: bool) -> None:
         self.url, self.bind = url, bind
@@ -127,17 +127,38 @@ class _ZmqEnd:
         return s
 
     def send(self, data: bytes) -> None:
-        sock = self.sock or self._open()
-        if not self.bind:
-            # the child may exit right after this send (os._exit skips zmq's
-            # linger): wait until zmq has handed the message to the kernel.
-            # This makes pyzmq's echo side a little slower than it could be.
-            sock.send(data, copy=False, track=True).wait(10)
-        else:
-            sock.send(data)
+        (self.sock or self._open()).send(data)
 
     def recv(self, size: int) -> bytes:
         return bytes((self.sock or self._open()).recv())
+
+    def flush_and_close(self, linger_ms: int = 10_000) -> None:
+        """Close with a linger: zmq_ctx_term then waits (at most
+        ``linger_ms``) until the I/O thread has written every queued
+        message to the kernel."""
+        if self.sock is not None:
+            self.sock.close(linger=linger_ms)
+            self.ctx.term()
+            self.sock = self.ctx = None
+
+
+def _flush_zmq_before_exit(end: _ZmqEnd) -> None:
+    """Runs in the forked benchmark child, which the engine ends with
+    os._exit right after its last send. zmq_send only queues a message for
+    libzmq's I/O thread (messages under 64 KiB are copied, so even a tracked
+    send reports "done" at once), and os._exit kills that thread: the last
+    reply was lost about one run in two and the parent waited forever (the
+    "intermittent hang"). So the child's os._exit first closes the socket
+    with a linger and terminates the context, which flushes the queue."""
+    real_exit = os._exit
+
+    def exit_after_flush(code: int) -> NoReturn:
+        try:
+            end.flush_and_close()
+        finally:
+            real_exit(code)
+
+    setattr(os, "_exit", exit_after_flush)
 
 
 def _zmq_link(scheme: str) -> Callable[[int], Link]:
@@ -154,17 +175,19 @@ def _zmq_link(scheme: str) -> Callable[[int], Link]:
         parent, child = _ZmqEnd(url, True), _ZmqEnd(url, False)
 
         def close() -> None:
-            if parent.sock is not None:
-                parent.sock.close()
-                parent.ctx.term()
+            parent.flush_and_close(0)
             if scheme == "ipc":
                 try:
                     os.unlink(url[6:])
+                except OSError:
+                    pass
+                try:
                     os.rmdir(os.path.dirname(url[6:]))
                 except OSError:
                     pass
 
-        return Link(parent=parent, child=child, close=close)
+        return Link(parent=parent, child=child, close=close,
+                    in_child=lambda: _flush_zmq_before_exit(child))
     return open_link
 
 
@@ -219,20 +242,25 @@ def mp_connection_transport() -> Transport:
     return Transport("unix stream", "multiprocessing", _mp_link)
 
 
+def zmq_ipc_transport() -> Transport:
+    """pyzmq PAIR over ipc:// (raises ImportError without pyzmq)."""
+    return Transport("unix stream", "pyzmq ipc", _zmq_link("ipc"))
+
+
+def zmq_tcp_transport() -> Transport:
+    """pyzmq PAIR over tcp:// on 127.0.0.1 (raises ImportError without pyzmq)."""
+    return Transport("tcp", "pyzmq tcp", _zmq_link("tcp"))
+
+
 def zmq_transports() -> list[Transport]:
-    """pyzmq PAIR, only when asked for with UNIXIPC_BENCH_ZMQ=1 (under the
-    fork-based engine it hangs intermittently on this machine, not
-    diagnosed); tcp:// additionally needs UNIXIPC_BENCH_ZMQ_TCP=1 (it hangs
-    in the first round trip here)."""
-    if os.environ.get("UNIXIPC_BENCH_ZMQ") != "1":
+    """pyzmq PAIR over ipc:// and tcp://, when pyzmq is installed
+    (UNIXIPC_BENCH_ZMQ=0 leaves them out)."""
+    if os.environ.get("UNIXIPC_BENCH_ZMQ") == "0":
         return []
     try:
-        out = [Transport("unix stream", "pyzmq ipc", _zmq_link("ipc"))]
-        if os.environ.get("UNIXIPC_BENCH_ZMQ_TCP") == "1":
-            out.append(Transport("tcp", "pyzmq tcp", _zmq_link("tcp")))
+        return [zmq_ipc_transport(), zmq_tcp_transport()]
     except ImportError:
         return []
-    return out
 
 
 def transports(peers: bool = True) -> list[Transport]:

@@ -97,7 +97,8 @@ from .pipe import os_fifo_transport, unixipc_fifo_transport, unixipc_pipe_transp
 from .semaphore import semaphore_transport, shared_memory_transport  # noqa: E402
 from .sockets import (mp_connection_transport, raw_seqpacket_transport,  # noqa: E402
                       raw_tcp_transport, raw_unix_transport, seqpacket_channel_transport,
-                      tcp_channel_transport, unix_channel_transport)
+                      tcp_channel_transport, unix_channel_transport, zmq_ipc_transport,
+                      zmq_tcp_transport)
 
 #: Mechanism name -> transport factories, unixipc's first, then peers.
 REGISTRY: dict[str, list[Callable[[], Transport]]] = {
@@ -106,16 +107,18 @@ REGISTRY: dict[str, list[Callable[[], Transport]]] = {
     "mq": [msgqueue_transport, sysv_ipc_transport],
     "sem": [semaphore_transport],
     "shm": [shared_memory_transport],
-    "unix": [unix_channel_transport, raw_unix_transport, mp_connection_transport],
+    "unix": [unix_channel_transport, raw_unix_transport, mp_connection_transport,
+             zmq_ipc_transport],
     "seqpacket": [seqpacket_channel_transport, raw_seqpacket_transport],
-    "tcp": [tcp_channel_transport, raw_tcp_transport],
+    "tcp": [tcp_channel_transport, raw_tcp_transport, zmq_tcp_transport],
 }
 
 #: Factories whose impl is a peer (shown only with --peers).
 PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport,
                                        os_fifo_transport, sysv_ipc_transport,
                                        raw_unix_transport, raw_seqpacket_transport,
-                                       raw_tcp_transport, mp_connection_transport}
+                                       raw_tcp_transport, mp_connection_transport,
+                                       zmq_ipc_transport, zmq_tcp_transport}
 
 
 def collect(mechanism: str, *, peers: bool) -> list[Transport]:

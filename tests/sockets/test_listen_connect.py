@@ -1,0 +1,209 @@
+"""listen/connect rules (backlog, waiting for room in a full Unix backlog,
+signals), SO_PEERCRED across processes and users, shutdown, send_many in
+one system call, a frame header cut by EOF. Loopback only, every wait
+bounded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from support import Child
+from unixipc import sockets
+from unixipc.sockets import ChannelClosedError, IncompleteMessageError, MessageChannel
+
+
+def _abstract(tag: str) -> str:
+    return f"unix:@unixipc-test-{tag}-{os.getpid()}"
+
+
+def _connect_until_full(address: str, limit: int) -> list[MessageChannel]:
+    """Connect (without accepting) until a connect times out."""
+    done: list[MessageChannel] = []
+    for _ in range(limit):
+        try:
+            done.append(sockets.connect(address, timeout=0.2))
+        except TimeoutError:
+            break
+    return done
+
+
+@pytest.mark.parametrize("backlog, queued", [(0, 1), (2, 3), (-5, 1)])
+def test_unix_backlog_rules(backlog, queued):
+    # Linux queues backlog + 1 unaccepted connections; 0 is the minimum and
+    # a negative backlog counts as 0 (the listen(2) rules in the notes).
+    address = _abstract(f"bl{backlog}")
+    with sockets.listen(address, backlog=backlog) as lst:
+        waiting = _connect_until_full(address, 10)
+        try:
+            assert len(waiting) == queued
+            t0 = time.monotonic()
+            with pytest.raises(TimeoutError):
+                sockets.connect(address, timeout=0.3)
+            assert 0.25 < time.monotonic() - t0 < 5
+            with pytest.raises(TimeoutError):
+                sockets.connect(address, timeout=0)
+            # accepting one makes room again
+            lst.accept(timeout=5).close()
+            sockets.connect(address, timeout=5).close()
+        finally:
+            for ch in waiting:
+                ch.close()
+
+
+def _listen_backlog(address: str) -> int | None:
+    """The backlog the kernel keeps for a listening socket, as ss shows it."""
+    if address.startswith("tcp:"):
+        port = address.rsplit(":", 1)[1]
+        cmd = ["ss", "-ltnH", f"sport = :{port}"]
+        column = 2
+    else:
+        cmd = ["ss", "-xlH", "src", "@" + address[len("unix:@"):]]
+        column = 3
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.split()
+    return int(out[column]) if len(out) > column else None
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) not installed")
+@pytest.mark.parametrize("where", ["tcp:127.0.0.1:0", "unix"])
+def test_backlog_capped_and_defaulted_by_the_kernel(where):
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    for backlog, expected in [(7, 7), (None, min(socket.SOMAXCONN, somaxconn)),
+                              (10**12, somaxconn), (-1, 0)]:
+        address = where if where != "unix" else _abstract(f"cap{expected}")
+        with sockets.listen(address, backlog=backlog) as lst:
+            seen = _listen_backlog(lst.address)
+            if seen is None:
+                pytest.skip("ss cannot list this socket here (no sock_diag)")
+            assert seen == expected, backlog
+    with pytest.raises(TypeError):
+        sockets.listen(_abstract("bool"), backlog=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["stream", "seqpacket"])
+def test_connect_waits_for_backlog_room_through_signals(kind):
+    address = _abstract(f"room-{kind}")
+    with sockets.listen(address, kind=kind, backlog=0) as lst:
+        first = sockets.connect(address, kind=kind, timeout=5)  # fills the backlog
+        accepted: list[MessageChannel] = []
+
+        def accept_later() -> None:
+            time.sleep(0.5)
+            accepted.append(lst.accept(timeout=5))
+            accepted.append(lst.accept(timeout=5))
+
+        fired: list[int] = []
+        old = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+        t = threading.Thread(target=accept_later)
+        t.start()
+        try:
+            t0 = time.monotonic()
+            second = sockets.connect(address, kind=kind, timeout=10)
+            waited = time.monotonic() - t0
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+            t.join(timeout=10)
+        assert fired and 0.4 < waited < 9
+        # really connected: a message goes through to the second accepted end
+        second.send(b"after the wait")
+        assert accepted[1].receive(timeout=5).data == b"after the wait"
+        for ch in [first, second, *accepted]:
+            ch.close()
+
+
+def _report_credentials(address: str) -> tuple[int, int, int, tuple[int, int, int]]:
+    with sockets.connect(address, timeout=5) as ch:
+        ch.send(b"hello")
+        ch.receive(timeout=10)
+        c = ch.peer_credentials()
+        return os.getpid(), os.getuid(), os.getgid(), (c.pid, c.uid, c.gid)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to run the peer as another user")
+def test_peer_credentials_across_processes_and_users():
+    address = _abstract("cred")  # abstract: no file permissions in the way
+    with sockets.listen(address) as lst:
+        child = Child(_report_credentials, address, uid=65534)
+        with lst.accept(timeout=10) as ch:
+            assert ch.receive(timeout=10).data == b"hello"
+            cred = ch.peer_credentials()
+            ch.send(b"bye")
+            pid, uid, gid, seen = child.result(timeout=10)
+    assert (cred.pid, cred.uid, cred.gid) == (pid, uid, gid) == (child.pid, 65534, 65534)
+    assert seen == (os.getpid(), os.getuid(), os.getgid())
+
+
+def test_peer_credentials_refused_on_tcp():
+    with sockets.listen("tcp:127.0.0.1:0") as lst:
+        with sockets.connect(lst.address, timeout=5) as a, lst.accept(timeout=5):
+            with pytest.raises(ValueError):
+                a.peer_credentials()
+
+
+def test_shutdown_read_and_both():
+    a, b = MessageChannel.pair("stream")
+    a.shutdown(socket.SHUT_RDWR)
+    with pytest.raises(ChannelClosedError):
+        b.receive(timeout=5)
+    with pytest.raises(BrokenPipeError):
+        a.send(b"x")
+    a.close()
+    b.close()
+    a, b = MessageChannel.pair("seqpacket")
+    b.shutdown(socket.SHUT_RD)
+    with pytest.raises(ChannelClosedError):
+        b.receive(timeout=5)  # end of file at once, no wait
+    b.send(b"the other direction still works")
+    assert a.receive(timeout=5).data == b"the other direction still works"
+    a.close()
+    b.close()
+
+
+class _CountingSocket(socket.socket):
+    """A real socket that counts its sendmsg system calls."""
+
+    sendmsg_calls = 0
+
+    def sendmsg(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.sendmsg_calls += 1
+        return super().sendmsg(*args, **kwargs)
+
+
+def test_send_many_uses_one_sendmsg_for_many_frames():
+    a_raw, b_raw = socket.socketpair()
+    a = MessageChannel(_CountingSocket(fileno=a_raw.detach()))
+    b = MessageChannel(b_raw)
+    messages = [bytes([i % 256]) * (i % 50) for i in range(500)]
+    assert a.send_many(messages, timeout=10) == 500
+    assert a.socket.sendmsg_calls == 1  # type: ignore[attr-defined]
+    assert [b.receive(timeout=5).data for _ in messages] == messages
+    # more than 512 frames (1024 iovecs, IOV_MAX) take one call per 512
+    a.send_many([b"z"] * 1100, timeout=10)
+    assert a.socket.sendmsg_calls == 1 + 3  # type: ignore[attr-defined]
+    assert all(b.receive(timeout=5).data == b"z" for _ in range(1100))
+    a.close()
+    b.close()
+
+
+def test_eof_inside_the_frame_header():
+    raw, other = socket.socketpair()
+    ch = MessageChannel(other)
+    raw.sendall(struct.pack("<Q", 5) + b"hello" + b"\x07\x00\x00")
+    raw.close()
+    assert ch.receive(timeout=5).data == b"hello"
+    with pytest.raises(IncompleteMessageError) as info:
+        ch.receive(timeout=5)
+    assert (info.value.received, info.value.expected) == (3, None)
+    assert "header" in str(info.value)
+    ch.close()
