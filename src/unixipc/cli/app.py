@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except TimeoutError as exc:
         _report(env, args, exc)
         return ExitStatus.TIMEOUT
-    except (OSError, ValueError, TypeError, LookupError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - every error is one line (or --traceback)
         _report(env, args, exc)
         return ExitStatus.ERROR
 
@@ -113,4 +113,7 @@ def _report(env: Environment, args: argparse.Namespace, exc: BaseException) -> N
     if args.traceback:
         env.err("".join(traceback.format_exception(exc)).rstrip())
     else:
-        env.err(f"unixipc {args.command}: error: {exc}")
+        text = str(exc) or type(exc).__name__
+        if not isinstance(exc, (OSError, ValueError, TypeError, LookupError, EOFError)):
+            text = f"{type(exc).__name__}: {text}"  # unexpected: say what it was
+        env.err(f"unixipc {args.command}: error: {' '.join(text.split())}")

@@ -18,8 +18,9 @@ EPILOG = """\
 examples:
   $ unixipc ls -q --all-users
   Message queues
-  key         id  owner  perms  messages  bytes  max-bytes  lspid  lrpid
-  0x00000000   0  root   600           1      3      16384   4242      0
+  key         id  owner  perms  messages  bytes  max-bytes  lspid  lrpid  last-send        last-recv
+  0x00000000   0  root   600           1      3      16384   4242      0  Nov 25 09:11:29  -
+  $ unixipc ls -m                   your shared memory segments
   $ unixipc ls --json | jq '.msg[].id'"""
 
 

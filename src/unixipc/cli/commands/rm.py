@@ -75,5 +75,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             reason = exc.strerror or str(exc)
             if exc.errno in (errno.EINVAL, errno.EIDRM, errno.ENOENT):
                 reason = f"it does not exist ({exc.strerror})"
+            elif exc.errno in (errno.EPERM, errno.EACCES):
+                reason = (f"permission denied: only its owner, its creator or root may "
+                          f"remove it ({exc.strerror})")
             env.err(f"unixipc rm: cannot remove {what}: {reason}")
     return ExitStatus.ERROR if failures else ExitStatus.SUCCESS

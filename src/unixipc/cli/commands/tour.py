@@ -51,9 +51,9 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             except CheckFailed as exc:
                 failed.append(step.name)
                 env.out("  " + env.color(f"FAILED: {exc}", "31"))
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - a step that broke fails; others run
                 failed.append(step.name)
-                env.out("  " + env.color(f"FAILED: {exc}", "31"))
+                env.out("  " + env.color(f"FAILED: {type(exc).__name__}: {exc}", "31"))
             else:
                 env.out("  " + env.color("ok", "32"))
             env.out()
