@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
+
+from unixipc.cli import ExitStatus
 
 from support import sysv_objects
 
@@ -35,24 +39,77 @@ def test_bench_only_and_peers(cli):
 
 
 def test_bench_table_and_plot_message(cli, tmp_path):
-    r = cli("bench", "--only", "sem", "--count", "200")
-    assert r.status == 0 and "sem round trip" in r.out and "vs unixipc" in r.out
+    r = cli("bench", "--only", "sem", "--only", "mq", "--sizes", "64", "--count", "200")
+    assert r.status == 0 and "vs unixipc" in r.out and "p99" in r.out.splitlines()[0]
+    trip = next(line for line in r.out.splitlines() if line.startswith("mq round trip 64 B"))
+    median, unit, p99 = trip.split()[6:9]
+    assert unit == "us" and 0 < float(median) <= float(p99)
     r = cli("bench", "--only", "sem", "--count", "200", "--plot", str(tmp_path / "x.png"))
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         assert r.status == 1 and "unixipc[plot]" in r.err
     else:
-        assert r.status == 0 and (tmp_path / "x.png").stat().st_size > 0
+        assert r.status == 0 and (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert r.err == f"unixipc bench: chart written to {tmp_path / 'x.png'}\n"
 
 
-def test_bench_only_pipe_json_quickly(cli):
-    r = cli("bench", "--only", "pipe", "--json", "--sizes", "64,65536", "--count", "300")
+def test_bench_only_pipe_json_quickly(any_cli):
+    t0 = time.monotonic()
+    r = any_cli("bench", "--only", "pipe", "--json", "--sizes", "64,65536", "--count", "300")
     assert r.status == 0, r.err
+    assert time.monotonic() - t0 < 30
     results = json.loads(r.out)
     assert {x["impl"] for x in results} == {"unixipc"}
-    names = {x["workload"] for x in results}
-    assert {"pipe round trip 64 B", "pipe one-way 65536 B MB/s"} <= names
+    by_name = {x["workload"]: x for x in results}
+    assert set(by_name) == {"pipe round trip 64 B", "pipe one-way 64 B", "pipe one-way 64 B MB/s",
+                            "pipe round trip 65536 B", "pipe one-way 65536 B",
+                            "pipe one-way 65536 B MB/s"}
+    trip = by_name["pipe round trip 64 B"]
+    assert trip["unit"] == "us" and 0 < trip["value"] <= trip["extra"]["p99_us"]
+    rate, mbs = by_name["pipe one-way 65536 B"], by_name["pipe one-way 65536 B MB/s"]
+    assert rate["unit"] == "msg/s" and mbs["unit"] == "MB/s"
+    assert abs(mbs["value"] - rate["value"] * 65536 / 1e6) < 1e-6 * mbs["value"]
+
+
+def test_bench_default_sizes(cli):
+    from unixipc.cli.app import build_parser
+    from unixipc.cli import Environment
+
+    args = build_parser(Environment()).parse_args(["bench"])
+    assert args.sizes == [64, 4096, 65536] and args.only is None and not args.peers
+
+
+def test_bench_progress_bar_on_a_terminal(cli):
+    import io
+
+    from unixipc.cli import Environment, main
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err, out = Terminal(), io.StringIO()
+    status = main(["bench", "--only", "sem", "--only", "mq", "--sizes", "64", "--count", "200"],
+                  Environment(stdout=out, stderr=err))
+    assert status == 0
+    frames = err.getvalue().split("\r")
+    assert "[" + "." * 24 + "] 1/2 mq 64 B (unixipc)" in frames[1]
+    assert "] 2/2 sem 0 B (unixipc)" in frames[2]
+    assert frames[-1] == ""  # the bar is erased before the table
+    assert "mq round trip 64 B" in out.getvalue() and "\r" not in out.getvalue()
+    r = cli("bench", "--only", "sem", "--count", "200")  # not a terminal: no bar
+    assert r.err == ""
+
+
+def test_bench_plot_without_matplotlib_says_how_to_get_it(cli, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    t0 = time.monotonic()
+    r = cli("bench", "--plot", str(tmp_path / "x.png"))
+    assert r.status == ExitStatus.ERROR and time.monotonic() - t0 < 5  # before measuring
+    assert r.err == ("unixipc bench: --plot needs matplotlib: "
+                     "pip install 'unixipc[plot]'\n")
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_mechanism_list_matches_the_registry():

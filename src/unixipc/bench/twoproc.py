@@ -49,6 +49,9 @@ class Link:
     in_child: Callable[[], None] = lambda: None
     #: Called in the parent right after fork.
     in_parent: Callable[[], None] = lambda: None
+    #: Called in the child after its part, before it exits (e.g. to flush
+    #: what a peer library still buffers in a thread).
+    child_done: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             link.in_child()
             body(link.child)
+            link.child_done()
             code = 0
         finally:
             os._exit(code)
