@@ -80,6 +80,16 @@ def test_bench_default_sizes(cli):
     assert args.sizes == [64, 4096, 65536] and args.only is None and not args.peers
 
 
+def test_bench_peers_add_multiprocessing_pipe_and_queue(cli):
+    r = cli("bench", "--only", "pipe", "--peers", "--sizes", "64", "--count", "200", "--json")
+    assert r.status == 0, r.err
+    impls = {x["impl"] for x in json.loads(r.out)}
+    assert {"unixipc", "os.read/os.write", "multiprocessing.Pipe",
+            "multiprocessing.Queue"} <= impls
+    r = cli("bench", "--only", "unix", "--peers", "--sizes", "64", "--count", "200", "--json")
+    assert "multiprocessing" in {x["impl"] for x in json.loads(r.out)}
+
+
 def test_bench_progress_bar_on_a_terminal(cli):
     import io
 
