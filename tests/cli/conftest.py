@@ -4,6 +4,7 @@ subprocess (``python -m unixipc``), with one calling convention."""
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,6 +44,18 @@ def run_subprocess(*argv: str, stdin: bytes = b"", tty: bool = False) -> CliResu
                           capture_output=True, timeout=120)
     return CliResult(done.returncode, done.stdout.decode("utf-8", "replace"),
                      done.stderr.decode(), done.stdout)
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt during these tests, and commands they
+    start get its default action, as in an interactive shell: a run started
+    in the background of a non-interactive shell inherits SIGINT ignored."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 @pytest.fixture

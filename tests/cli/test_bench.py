@@ -17,8 +17,11 @@ def test_bench_json_for_each_mechanism(cli):
     assert r.status == 0, r.err
     results = json.loads(r.out)
     workloads = {x["workload"] for x in results}
-    for mech in ("mq", "sem", "shm"):
-        assert any(w.startswith(mech + " round trip") for w in workloads), mech
+    # every mechanism unixipc offers, round trip and one-way
+    for name in ("pipe", "fifo", "mq", "sem", "shm", "unix stream", "unix seqpacket", "tcp"):
+        assert any(w.startswith(name + " round trip") for w in workloads), name
+        assert any(w.startswith(name + " one-way") for w in workloads), name
+    assert {x["impl"] for x in results} == {"unixipc"}  # peers only with --peers
     for x in results:
         assert x["value"] > 0 and x["unit"] in ("us", "msg/s", "MB/s")
         if x["unit"] == "us":

@@ -21,6 +21,15 @@ from unixipc.cli import Environment, ExitStatus, main
 from unixipc.cli.tour_steps import STEPS
 
 
+@pytest.fixture(autouse=True)
+def private_tmpdir(tmp_path, monkeypatch):
+    """Tours made here put their directory under tmp_path (other test runs
+    on the machine make theirs in /tmp at the same time)."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
 def tour_dirs() -> set[str]:
     return set(glob.glob(os.path.join(tempfile.gettempdir(), "unixipc-tour-*")))
 

@@ -99,13 +99,18 @@ KIND_FACTORIES: dict[str, Callable[[], Kind]] = {
 
 
 def kinds(selected: list[str] | None = None) -> list[Kind]:
-    names = selected or list(KIND_FACTORIES)
+    """The chosen kinds (all when none), once each, in ipcs's order."""
+    names = [n for n in KIND_FACTORIES if not selected or n in selected]
     return [KIND_FACTORIES[n]() for n in names]
 
 
-def add_kind_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """-q/-s/-m as in ipcs and ipcrm; stored in args.kinds."""
-    group = parser.add_mutually_exclusive_group(required=required)
+def add_kind_flags(parser: argparse.ArgumentParser, *, required: bool,
+                   combinable: bool = False) -> None:
+    """-q/-s/-m as in ipcs and ipcrm; stored in args.kinds. ``combinable``:
+    several may be given (as ``ipcs -q -m``), else at most one."""
+    group: argparse._ArgumentGroup | argparse._MutuallyExclusiveGroup = (
+        parser.add_argument_group("kinds (combinable)") if combinable
+        else parser.add_mutually_exclusive_group(required=required))
     labels = {"msg": ("-q", "--queues", "message queues"),
               "sem": ("-s", "--semaphores", "semaphore sets"),
               "shm": ("-m", "--shm", "shared memory segments")}
