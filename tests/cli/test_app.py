@@ -92,7 +92,7 @@ def test_exit_statuses_are_an_int_enum():
     import enum
 
     assert issubclass(ExitStatus, enum.IntEnum)
-    assert [int(s) for s in ExitStatus] == [0, 1, 2, 3, 4, 130]
+    assert [int(s) for s in ExitStatus] == [0, 1, 2, 3, 4, 130, 141]
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch, tmp_path):

@@ -175,3 +175,22 @@ def test_tour_fails_non_zero_when_a_rule_does_not_hold(cli, monkeypatch):
     assert "[3/3] System V keys: ftok  (ftok)" in r.out  # later steps still ran
     assert "2 of 3 steps failed: broken, crash" in r.out
     assert ("msg", made[0]) not in sysv_objects()
+
+
+def test_tour_into_a_closed_pipe_stops_quietly_and_cleans_up():
+    """``unixipc tour | head -1``: the tour stops at its next line, cleans
+    up and exits 141 (as if killed by SIGPIPE) without an error message."""
+    before_objs = sysv_objects()
+    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "tour"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().startswith(b"[1/")
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == ExitStatus.BROKEN_PIPE == 141
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    assert err == b""
+    assert tour_dirs() == set() and sysv_objects() <= before_objs

@@ -98,6 +98,14 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except KeyboardInterrupt:
         env.err("unixipc: interrupted")
         return ExitStatus.INTERRUPTED
+    except BrokenPipeError as exc:
+        if not env.stdout_closed():
+            _report(env, args, exc)
+            return ExitStatus.ERROR
+        # The reader of stdout went away: say nothing (it would be read by
+        # no one), and leave nothing for the interpreter to flush at exit.
+        _discard_stdout(env)
+        return ExitStatus.BROKEN_PIPE
     except UsageError as exc:
         env.err(f"unixipc {args.command}: error: {exc}")
         return ExitStatus.USAGE
@@ -107,6 +115,18 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except Exception as exc:  # noqa: BLE001 - every error is one line (or --traceback)
         _report(env, args, exc)
         return ExitStatus.ERROR
+
+
+def _discard_stdout(env: Environment) -> None:
+    import os
+
+    try:
+        fd = env.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _report(env: Environment, args: argparse.Namespace, exc: BaseException) -> None:

@@ -63,6 +63,18 @@ class Environment:
         self.stdout_binary.write(data)
         self.stdout_binary.flush()
 
+    def stdout_closed(self) -> bool:
+        """Whether stdout is a pipe whose reader went away (POLLERR)."""
+        import select
+
+        try:
+            fd = self.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+
     def bold(self, text: str) -> str:
         return f"\x1b[1m{text}\x1b[0m" if self.colors else text
 

@@ -48,6 +48,11 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             try:
                 with ctx.step_scope():
                     step.run(ctx)
+            except BrokenPipeError:
+                if env.stdout_closed():
+                    raise  # nobody reads the tour any more: stop, cleaning up
+                failed.append(step.name)
+                env.out("  " + env.color("FAILED: a broken pipe", "31"))
             except CheckFailed as exc:
                 failed.append(step.name)
                 env.out("  " + env.color(f"FAILED: {exc}", "31"))
