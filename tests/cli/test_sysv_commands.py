@@ -60,8 +60,11 @@ def test_rm_removes_and_reports_bad_ids(any_cli, ipc_tracker):
                      "(msgctl(IPC_STAT): Invalid argument)\n")
     assert a not in ipcs_queues() and b in ipcs_queues()
     r = any_cli("rm", "-q", "--dry-run", str(b))
-    assert r.status == 0 and r.out == f"would remove queue {b} (id {b})\n"
+    assert r.status == 0 and r.out == f"would remove queue {b}\n"
     assert b in ipcs_queues()
+    key = unixipc.MessageQueue.from_id(b).stat().perm.key & 0xffffffff
+    r = any_cli("rm", "-q", "--dry-run", "--key", f"0x{key:08x}")
+    assert r.status == 0 and r.out == f"would remove queue with key 0x{key:08x} (id {b})\n"
     r = any_cli("rm", "-q", "--key", "0x7fff1234")
     assert r.status == ExitStatus.ERROR
     assert r.err == ("unixipc rm: cannot remove queue with key 0x7fff1234: it does not "

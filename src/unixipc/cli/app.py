@@ -22,7 +22,7 @@ mechanism at work (`unixipc tour`) and measure it (`unixipc bench`).
 
 EPILOG = """\
 examples:
-  unixipc tour                      see every mechanism at work, in ~10 s
+  unixipc tour                      see every mechanism at work, in under 10 s
   unixipc ls --json                 every queue, semaphore set and segment
   unixipc mq send 32769 hello       send "hello" (type 1) to queue 32769
   unixipc ftok /etc/passwd 65       the key C's ftok gives, as ipcs shows it

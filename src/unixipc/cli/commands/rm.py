@@ -66,7 +66,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         try:
             obj = opener()  # type: ignore[operator]
             if args.dry_run:
-                env.out(f"would remove {what} (id {obj.id})")
+                env.out(f"would remove {what}" + ("" if what.endswith(f" {obj.id}")
+                                                    else f" (id {obj.id})"))
                 continue
             obj.remove()
             env.out(f"removed {what}")

@@ -8,7 +8,7 @@ import time
 from ..environment import Environment
 from ..exitcodes import ExitStatus
 
-HELP = "see every IPC mechanism at work between real processes (~10 s)"
+HELP = "see every IPC mechanism at work between real processes (under 10 s)"
 DESCRIPTION = """\
 Demonstrate each mechanism between real processes and print, for each, what
 was done and the kernel rule it shows. Everything the tour creates (System V
