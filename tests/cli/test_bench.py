@@ -6,6 +6,8 @@ import json
 import sys
 import time
 
+import pytest
+
 from unixipc.cli import ExitStatus
 
 from support import sysv_objects
@@ -130,3 +132,33 @@ def test_mechanism_list_matches_the_registry():
     from unixipc.bench.transports import REGISTRY
 
     assert tuple(REGISTRY) == MECHANISMS
+
+
+def test_bench_ctrl_c_is_130_and_leaves_nothing(tmp_path):
+    """Ctrl-C (SIGINT to the process group) while a measurement runs: the
+    child and the measurement's queue are gone, the status is 130."""
+    import os
+    import signal
+    import subprocess
+
+    from support import wait_until
+
+    before = sysv_objects()
+    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "bench", "--only", "mq",
+                             "--sizes", "64", "--count", "10000000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        wait_until(lambda: sysv_objects() - before, timeout=30)
+        time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert err.endswith(b"unixipc: interrupted\n") and out == b""
+    assert sysv_objects() <= before
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # nothing left in its process group

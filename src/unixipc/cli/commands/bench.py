@@ -71,12 +71,14 @@ def run(args: argparse.Namespace, env: Environment) -> int:
                     plan.append((transport, size))
     results: list[harness.Result] = []
     progress = _Progress(env, len(plan))
-    for transport, size in plan:
-        progress.step(f"{transport.name} {size} B ({transport.impl})")
-        trips = args.count or max(200, min(5000, 2_000_000 // (size + 400)))
-        results.append(twoproc.round_trip(transport, size, trips))
-        results.extend(twoproc.one_way(transport, size, trips * 4))
-    progress.done()
+    try:
+        for transport, size in plan:
+            progress.step(f"{transport.name} {size} B ({transport.impl})")
+            trips = args.count or max(200, min(5000, 2_000_000 // (size + 400)))
+            results.append(twoproc.round_trip(transport, size, trips))
+            results.extend(twoproc.one_way(transport, size, trips * 4))
+    finally:
+        progress.done()  # the bar is erased, also on Ctrl-C
     if args.json:
         env.out(harness.to_json(results))
     else:
