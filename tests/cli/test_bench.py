@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
+
+import pytest
+
+from unixipc.cli import ExitStatus
 
 from support import sysv_objects
 
@@ -13,8 +19,11 @@ def test_bench_json_for_each_mechanism(cli):
     assert r.status == 0, r.err
     results = json.loads(r.out)
     workloads = {x["workload"] for x in results}
-    for mech in ("mq", "sem", "shm"):
-        assert any(w.startswith(mech + " round trip") for w in workloads), mech
+    # every mechanism unixipc offers, round trip and one-way
+    for name in ("pipe", "fifo", "mq", "sem", "shm", "unix stream", "unix seqpacket", "tcp"):
+        assert any(w.startswith(name + " round trip") for w in workloads), name
+        assert any(w.startswith(name + " one-way") for w in workloads), name
+    assert {x["impl"] for x in results} == {"unixipc"}  # peers only with --peers
     for x in results:
         assert x["value"] > 0 and x["unit"] in ("us", "msg/s", "MB/s")
         if x["unit"] == "us":
@@ -35,24 +44,87 @@ def test_bench_only_and_peers(cli):
 
 
 def test_bench_table_and_plot_message(cli, tmp_path):
-    r = cli("bench", "--only", "sem", "--count", "200")
-    assert r.status == 0 and "sem round trip" in r.out and "vs unixipc" in r.out
+    r = cli("bench", "--only", "sem", "--only", "mq", "--sizes", "64", "--count", "200")
+    assert r.status == 0 and "vs unixipc" in r.out and "p99" in r.out.splitlines()[0]
+    trip = next(line for line in r.out.splitlines() if line.startswith("mq round trip 64 B"))
+    median, unit, p99 = trip.split()[6:9]
+    assert unit == "us" and 0 < float(median) <= float(p99)
     r = cli("bench", "--only", "sem", "--count", "200", "--plot", str(tmp_path / "x.png"))
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         assert r.status == 1 and "unixipc[plot]" in r.err
     else:
-        assert r.status == 0 and (tmp_path / "x.png").stat().st_size > 0
+        assert r.status == 0 and (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert r.err == f"unixipc bench: chart written to {tmp_path / 'x.png'}\n"
 
 
-def test_bench_only_pipe_json_quickly(cli):
-    r = cli("bench", "--only", "pipe", "--json", "--sizes", "64,65536", "--count", "300")
+def test_bench_only_pipe_json_quickly(any_cli):
+    t0 = time.monotonic()
+    r = any_cli("bench", "--only", "pipe", "--json", "--sizes", "64,65536", "--count", "300")
     assert r.status == 0, r.err
+    assert time.monotonic() - t0 < 30
     results = json.loads(r.out)
     assert {x["impl"] for x in results} == {"unixipc"}
-    names = {x["workload"] for x in results}
-    assert {"pipe round trip 64 B", "pipe one-way 65536 B MB/s"} <= names
+    by_name = {x["workload"]: x for x in results}
+    assert set(by_name) == {"pipe round trip 64 B", "pipe one-way 64 B", "pipe one-way 64 B MB/s",
+                            "pipe round trip 65536 B", "pipe one-way 65536 B",
+                            "pipe one-way 65536 B MB/s"}
+    trip = by_name["pipe round trip 64 B"]
+    assert trip["unit"] == "us" and 0 < trip["value"] <= trip["extra"]["p99_us"]
+    rate, mbs = by_name["pipe one-way 65536 B"], by_name["pipe one-way 65536 B MB/s"]
+    assert rate["unit"] == "msg/s" and mbs["unit"] == "MB/s"
+    assert abs(mbs["value"] - rate["value"] * 65536 / 1e6) < 1e-6 * mbs["value"]
+
+
+def test_bench_default_sizes(cli):
+    from unixipc.cli.app import build_parser
+    from unixipc.cli import Environment
+
+    args = build_parser(Environment()).parse_args(["bench"])
+    assert args.sizes == [64, 4096, 65536] and args.only is None and not args.peers
+
+
+def test_bench_peers_add_multiprocessing_pipe_and_queue(cli):
+    r = cli("bench", "--only", "pipe", "--peers", "--sizes", "64", "--count", "200", "--json")
+    assert r.status == 0, r.err
+    impls = {x["impl"] for x in json.loads(r.out)}
+    assert {"unixipc", "os.read/os.write", "multiprocessing.Pipe",
+            "multiprocessing.Queue"} <= impls
+    r = cli("bench", "--only", "unix", "--peers", "--sizes", "64", "--count", "200", "--json")
+    assert "multiprocessing" in {x["impl"] for x in json.loads(r.out)}
+
+
+def test_bench_progress_bar_on_a_terminal(cli):
+    import io
+
+    from unixipc.cli import Environment, main
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err, out = Terminal(), io.StringIO()
+    status = main(["bench", "--only", "sem", "--only", "mq", "--sizes", "64", "--count", "200"],
+                  Environment(stdout=out, stderr=err))
+    assert status == 0
+    frames = err.getvalue().split("\r")
+    assert "[" + "." * 24 + "] 1/2 mq 64 B (unixipc)" in frames[1]
+    assert "] 2/2 sem 0 B (unixipc)" in frames[2]
+    assert frames[-1] == ""  # the bar is erased before the table
+    assert "mq round trip 64 B" in out.getvalue() and "\r" not in out.getvalue()
+    r = cli("bench", "--only", "sem", "--count", "200")  # not a terminal: no bar
+    assert r.err == ""
+
+
+def test_bench_plot_without_matplotlib_says_how_to_get_it(cli, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    t0 = time.monotonic()
+    r = cli("bench", "--plot", str(tmp_path / "x.png"))
+    assert r.status == ExitStatus.ERROR and time.monotonic() - t0 < 5  # before measuring
+    assert r.err == ("unixipc bench: --plot needs matplotlib: "
+                     "pip install 'unixipc[plot]'\n")
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_mechanism_list_matches_the_registry():
@@ -60,3 +132,33 @@ def test_mechanism_list_matches_the_registry():
     from unixipc.bench.transports import REGISTRY
 
     assert tuple(REGISTRY) == MECHANISMS
+
+
+def test_bench_ctrl_c_is_130_and_leaves_nothing(tmp_path):
+    """Ctrl-C (SIGINT to the process group) while a measurement runs: the
+    child and the measurement's queue are gone, the status is 130."""
+    import os
+    import signal
+    import subprocess
+
+    from support import wait_until
+
+    before = sysv_objects()
+    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "bench", "--only", "mq",
+                             "--sizes", "64", "--count", "10000000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        wait_until(lambda: sysv_objects() - before, timeout=30)
+        time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert err.endswith(b"unixipc: interrupted\n") and out == b""
+    assert sysv_objects() <= before
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # nothing left in its process group

@@ -15,19 +15,86 @@ def ipcs_rows(flag: str) -> dict[int, list[str]]:
     return {int(l.split()[1]): l.split() for l in out.splitlines() if l.startswith("0x")}
 
 
-def test_ls_json_all_kinds_agree_with_ipcs(cli, ipc_tracker):
+def test_ls_json_all_kinds_agree_with_ipcs(any_cli, ipc_tracker):
+    import pwd
+
     sem = ipc_tracker.ipcmk("-S", "3")
-    shm = ipc_tracker.ipcmk("-M", "4096")
-    data = json.loads(cli("ls", "--json", "--all-users").out)
+    shm = ipc_tracker.ipcmk("-M", "4096", "-p", "0640")
+    mq = ipc_tracker.ipcmk("-Q")
+    data = json.loads(any_cli("ls", "--json", "--all-users").out)
     assert set(data) == {"msg", "sem", "shm"}
-    sems = {s["id"]: s for s in data["sem"]}
-    segs = {s["id"]: s for s in data["shm"]}
+    listed = {kind: {x["id"]: x for x in data[kind]} for kind in data}
+    for kind, flag in (("msg", "-q"), ("sem", "-s"), ("shm", "-m")):
+        rows = ipcs_rows(flag)
+        assert set(rows) == set(listed[kind]), kind
+        for ident, row in rows.items():
+            obj = listed[kind][ident]
+            assert obj["perm"]["key"] == row[0], kind
+            assert pwd.getpwuid(obj["perm"]["uid"]).pw_name == row[2], kind
+            assert obj["perm"]["mode"] == row[3].lstrip("0"), kind
     for ident, row in ipcs_rows("-s").items():
-        assert sems[ident]["perm"]["key"] == row[0] and sems[ident]["count"] == int(row[4])
+        assert listed["sem"][ident]["count"] == int(row[4])
     for ident, row in ipcs_rows("-m").items():
-        assert segs[ident]["perm"]["key"] == row[0] and segs[ident]["size"] == int(row[4])
-        assert segs[ident]["attach_count"] == int(row[5])
-    assert sem in sems and shm in segs
+        assert listed["shm"][ident]["size"] == int(row[4])
+        assert listed["shm"][ident]["attach_count"] == int(row[5])
+    assert sem in listed["sem"] and shm in listed["shm"] and mq in listed["msg"]
+    # -q, -s, -m choose kinds and combine, as in ipcs
+    assert set(json.loads(any_cli("ls", "-m", "--json").out)) == {"shm"}
+    assert set(json.loads(any_cli("ls", "-q", "-s", "--json").out)) == {"msg", "sem"}
+
+
+def test_ls_table_for_sets_and_segments(cli, ipc_tracker):
+    sem = ipc_tracker.ipcmk("-S", "2")
+    shm = ipc_tracker.ipcmk("-M", "128")
+    unixipc.SemaphoreSet.from_id(sem).values = [3, 7]
+    seg = unixipc.SharedMemory.from_id(shm)
+    seg.attach()
+    try:
+        out = cli("ls", "-s", "-m").out.splitlines()
+    finally:
+        seg.detach()
+    assert out[0] == "Shared memory segments" and out[1].split() == [
+        "key", "id", "owner", "perms", "bytes", "nattch", "cpid", "lpid", "status"]
+    row = next(line.split() for line in out if line.split()[1:2] == [str(shm)])
+    creator = unixipc.SharedMemory.from_id(shm).stat().creator_pid
+    assert row[4:7] == ["128", "1", str(creator)]
+    at = out.index("Semaphore sets")
+    assert out[at + 1].split() == ["key", "id", "owner", "perms", "nsems", "values"]
+    row = next(line.split() for line in out[at:] if line.split()[1:2] == [str(sem)])
+    assert row[4:] == ["2", "3,7"]
+
+
+def test_stat_every_field_of_every_kind(cli, ipc_tracker):
+    import dataclasses
+    import datetime
+
+    made = {"msg": ("-q", ipc_tracker.ipcmk("-Q")), "sem": ("-s", ipc_tracker.ipcmk("-S", "2")),
+            "shm": ("-m", ipc_tracker.ipcmk("-M", "100"))}
+    opener = {"msg": unixipc.MessageQueue, "sem": unixipc.SemaphoreSet,
+              "shm": unixipc.SharedMemory}
+    for kind, (flag, ident) in made.items():
+        stat = opener[kind].from_id(ident).stat()
+        text = cli("stat", flag, str(ident)).out
+        lines = dict(line.strip().split("  ", 1) for line in text.splitlines())
+        lines = {k: v.strip() for k, v in lines.items()}
+        for f in dataclasses.fields(stat):
+            if f.name not in ("id", "perm"):
+                assert f.name.replace("_", " ") in lines, (kind, f.name)
+        for name in ("key", "owner", "creator", "mode", "seq"):
+            assert name in lines, (kind, name)
+        assert lines["change time"] == datetime.datetime.fromtimestamp(
+            stat.change_time).strftime("%Y-%m-%d %H:%M:%S")
+        data = json.loads(cli("stat", flag, str(ident), "--json").out)
+        assert set(data) == {f.name for f in dataclasses.fields(stat)}
+        assert set(data["perm"]) == {"key", "uid", "gid", "cuid", "cgid", "mode", "seq"}
+        for name, value in data.items():
+            if name.endswith("_time"):
+                raw = getattr(stat, name)
+                if raw:
+                    parsed = datetime.datetime.fromisoformat(value)
+                    assert parsed.tzinfo is not None and parsed.timestamp() == raw
+                else:
+                    assert value is None and lines[name.replace("_", " ")] == "never"
 
 
 def test_sem_set_get_op(cli, ipc_tracker):

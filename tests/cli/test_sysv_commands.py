@@ -25,9 +25,9 @@ def ipcs_queues() -> dict[int, dict[str, str]]:
     return rows
 
 
-def test_ls_json_agrees_with_ipcs(cli, ipc_tracker):
+def test_ls_json_agrees_with_ipcs(any_cli, ipc_tracker):
     made = [ipc_tracker.ipcmk("-Q"), ipc_tracker.ipcmk("-Q", "-p", "0640")]
-    r = cli("ls", "-q", "--json", "--all-users")
+    r = any_cli("ls", "-q", "--json", "--all-users")
     assert r.status == 0, r.err
     listed = {q["id"]: q for q in json.loads(r.out)["msg"]}
     ipcs = ipcs_queues()
@@ -51,15 +51,25 @@ def test_ls_table_shows_queue(cli, ipc_tracker):
     assert any(line.split()[1:2] == [str(ident)] for line in r.out.splitlines())
 
 
-def test_rm_removes_and_reports_bad_ids(cli, ipc_tracker):
+def test_rm_removes_and_reports_bad_ids(any_cli, ipc_tracker):
     a, b = ipc_tracker.ipcmk("-Q"), ipc_tracker.ipcmk("-Q")
-    r = cli("rm", "-q", str(a), "999999")
+    r = any_cli("rm", "-q", str(a), "999999")
     assert r.status == ExitStatus.ERROR
-    assert f"removed queue {a}" in r.out
-    assert "cannot remove queue 999999" in r.err
+    assert r.out == f"removed queue {a}\n"
+    assert r.err == ("unixipc rm: cannot remove queue 999999: it does not exist "
+                     "(msgctl(IPC_STAT): Invalid argument)\n")
     assert a not in ipcs_queues() and b in ipcs_queues()
-    r = cli("rm", "-q", "--dry-run", str(b))
-    assert r.status == 0 and "would remove" in r.out and b in ipcs_queues()
+    r = any_cli("rm", "-q", "--dry-run", str(b))
+    assert r.status == 0 and r.out == f"would remove queue {b}\n"
+    assert b in ipcs_queues()
+    key = unixipc.MessageQueue.from_id(b).stat().perm.key & 0xffffffff
+    r = any_cli("rm", "-q", "--dry-run", "--key", f"0x{key:08x}")
+    assert r.status == 0 and r.out == f"would remove queue with key 0x{key:08x} (id {b})\n"
+    r = any_cli("rm", "-q", "--key", "0x7fff1234")
+    assert r.status == ExitStatus.ERROR
+    assert r.err == ("unixipc rm: cannot remove queue with key 0x7fff1234: it does not "
+                     "exist (msgget: No such file or directory)\n")
+    assert any_cli("rm", "-q", str(b)).status == 0 and b not in ipcs_queues()
 
 
 def test_rm_by_key(cli, ipc_tracker, tmp_path):
@@ -93,7 +103,8 @@ def test_rm_permission_denied_is_one_line(cli, ipc_tracker):
 
     status, err = Child(as_nobody, uid=NOBODY).result(timeout=20)
     assert status == ExitStatus.ERROR
-    assert "Operation not permitted" in err and err.count("\n") == 1
+    assert err == (f"unixipc rm: cannot remove queue {ident}: permission denied: only its "
+                   "owner, its creator or root may remove it (msgctl(IPC_RMID): Operation not permitted)\n")
     assert ident in ipcs_queues()
 
 
@@ -110,17 +121,17 @@ def test_stat_shows_every_field(cli, ipc_tracker):
     assert cli("stat", "-q", "999999").status == ExitStatus.ERROR
 
 
-def test_mq_send_then_recv_binary_roundtrip(cli, ipc_tracker):
+def test_mq_send_then_recv_binary_roundtrip(any_cli, ipc_tracker):
     ident = ipc_tracker.ipcmk("-Q")
     payload = bytes(range(256))
-    assert cli("mq", "send", str(ident), "-", "--type", "9", stdin=payload).status == 0
-    assert cli("mq", "send", str(ident), "--hex", "00ff10").status == 0
-    r = cli("mq", "recv", str(ident), "--type", "9")
+    assert any_cli("mq", "send", str(ident), "-", "--type", "9", stdin=payload).status == 0
+    assert any_cli("mq", "send", str(ident), "--hex", "00ff10").status == 0
+    r = any_cli("mq", "recv", str(ident), "--type", "9")
     assert r.status == 0 and r.raw == payload
-    r = cli("mq", "recv", str(ident), "--hex")
+    r = any_cli("mq", "recv", str(ident), "--hex")
     assert r.out.strip() == "1\t00ff10"
-    r = cli("mq", "recv", str(ident), "--timeout", "0.1")
-    assert r.status == ExitStatus.TIMEOUT
+    r = any_cli("mq", "recv", str(ident), "--timeout", "0.1")
+    assert r.status == ExitStatus.TIMEOUT and r.err.count("\n") == 1
 
 
 def test_mq_recv_terminal_text_and_except(cli, ipc_tracker):
@@ -141,3 +152,98 @@ def test_mq_as_subprocess_with_pipes(ipc_tracker):
     done = subprocess.run(exe + ["mq", "recv", str(ident)], capture_output=True, check=True,
                           timeout=60)
     assert done.stdout == b"\x00\x01raw"
+
+
+def test_ls_shows_only_yours_unless_all_users(ipc_tracker):
+    from support import NOBODY, Child
+
+    root_q = ipc_tracker.ipcmk("-Q", "-p", "0644")
+
+    def ls_as_nobody(*extra):
+        import io
+
+        from unixipc.cli import Environment, main
+
+        mine = unixipc.MessageQueue(create=True, mode=0o644)
+        out = io.StringIO()
+        try:
+            status = main(["ls", "-q", "--json", *extra],
+                          Environment(stdout=out, stderr=io.StringIO(), stdout_isatty=False))
+        finally:
+            mine.remove()
+        return status, mine.id, [q["id"] for q in json.loads(out.getvalue())["msg"]]
+
+    status, mine, listed = Child(ls_as_nobody, uid=NOBODY).result(timeout=20)
+    assert status == 0 and listed == [mine]
+    status, mine, listed = Child(ls_as_nobody, "--all-users", uid=NOBODY).result(timeout=20)
+    assert status == 0 and {mine, root_q} <= set(listed)
+
+
+def test_ls_table_queue_columns(cli, ipc_tracker):
+    ident = ipc_tracker.ipcmk("-Q")
+    assert cli("mq", "send", str(ident), "hello").status == 0
+    r = cli("ls", "-q", tty=True)
+    header, row = r.out.splitlines()[1:3]
+    assert header.split() == ["key", "id", "owner", "perms", "messages", "bytes", "max-bytes",
+                              "lspid", "lrpid", "last-send", "last-recv"]
+    stat = unixipc.MessageQueue.from_id(ident).stat()
+    import time
+
+    sent = time.strftime("%b %d %H:%M:%S", time.localtime(stat.send_time))
+    assert row.split()[4:9] == ["1", "5", str(stat.max_bytes), str(os.getpid()), "0"]
+    assert row.endswith(f"{sent}  -")
+
+
+def test_mq_send_by_key_and_recv_count(any_cli, ipc_tracker, tmp_path):
+    key = unixipc.ftok(tmp_path, 3)
+    mq = unixipc.MessageQueue(key, create=True)
+    ipc_tracker.track("msg", mq.id)
+    for i in range(3):
+        r = any_cli("mq", "send", "--key", f"0x{key & 0xffffffff:08x}", "--type", str(i + 1),
+                    f"m{i}")
+        assert r.status == 0, r.err
+    r = any_cli("mq", "recv", "--key", str(key), "--count", "2", "--hex")
+    assert r.status == 0 and r.out == "1\t6d30\n2\t6d31\n"
+    r = any_cli("mq", "recv", str(mq.id), "--count", "2", "--timeout", "0.2")
+    assert r.status == ExitStatus.TIMEOUT and r.raw == b"m2"
+    assert any_cli("mq", "recv", str(mq.id), "--count", "0").status == ExitStatus.USAGE
+
+
+def test_mq_recv_follow_until_ctrl_c_is_130(ipc_tracker):
+    import signal
+
+    from support import wait_blocked
+
+    mq = unixipc.MessageQueue(create=True)
+    ipc_tracker.track("msg", mq.id)
+    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "mq", "recv", str(mq.id),
+                             "--follow", "--hex"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        for i in range(3):
+            mq.send(b"\x00" + bytes([i]), type=i + 1)
+            assert proc.stdout.readline() == f"{i + 1}\t000{i}\n".encode()
+        wait_blocked(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == ExitStatus.INTERRUPTED == 130
+    assert out == b"" and err == b"unixipc: interrupted\n"
+
+
+def test_ctrl_c_in_process_is_130(cli, ipc_tracker):
+    import signal
+    import threading
+
+    from support import wait_blocked
+
+    ident = ipc_tracker.ipcmk("-Q")
+    timer = threading.Thread(target=lambda: (wait_blocked(os.getpid()),
+                                             os.kill(os.getpid(), signal.SIGINT)))
+    timer.start()
+    try:
+        r = cli("mq", "recv", str(ident), "--timeout", "30")
+    finally:
+        timer.join(10)
+    assert r.status == 130 and r.err == "unixipc: interrupted\n"

@@ -65,7 +65,8 @@ def print_table(results: Iterable[Result], reference: str = "C",
     for r in results:
         by_workload.setdefault(r.workload, []).append(r)
     columns = [reference] + ([subject] if subject and subject != reference else [])
-    header = f"{'workload':34} {'impl':22} {'value':>12} {'unit':6}" + "".join(
+    wide = max([34] + [len(w) for w in by_workload])
+    header = f"{'workload':{wide}} {'impl':22} {'value':>12} {'unit':6} {'p99':>10}" + "".join(
         f" {'vs ' + c:>12}" for c in columns)
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -74,10 +75,14 @@ def print_table(results: Iterable[Result], reference: str = "C",
         for r in rows:
             ratios = "".join(f" {r.value / b.value:11.2f}x" if b and b.value else f" {'-':>12}"
                              for b in bases)
-            print(f"{workload:34} {r.impl:22} {r.value:12.3f} {r.unit:6}{ratios}", file=out)
+            p99 = r.extra.get("p99_us")
+            p99_text = f"{p99:10.3f}" if p99 is not None else f"{'':10}"
+            print(f"{workload:{wide}} {r.impl:22} {r.value:12.3f} {r.unit:6} {p99_text}{ratios}",
+                  file=out)
     print(file=out)
-    print("ratio = value / reference's value: for 'us' lower is better, for rates higher is "
-          "better.", file=out)
+    print("value: the median for 'us' rows (p99: their 99th percentile, us); "
+          "ratio = value / reference's value:", file=out)
+    print("for 'us' lower is better, for rates higher is better.", file=out)
 
 
 def to_json(results: Iterable[Result]) -> str:

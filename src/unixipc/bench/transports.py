@@ -90,6 +90,40 @@ def mp_pipe_transport() -> Transport:
     return Transport("pipe", "multiprocessing.Pipe", open_link)
 
 
+def mp_queue_transport() -> Transport:
+    """A pair of multiprocessing.Queue (a pipe, pickling, and a feeder thread
+    in each sending process)."""
+    import multiprocessing
+
+    class _QueueEnd:
+        def __init__(self, out: "multiprocessing.Queue[bytes]",
+                     into: "multiprocessing.Queue[bytes]") -> None:
+            self.out, self.into = out, into
+
+        def send(self, data: bytes) -> None:
+            self.out.put(data)
+
+        def recv(self, size: int) -> bytes:
+            return self.into.get()
+
+    def open_link(size: int) -> Link:
+        to_child: "multiprocessing.Queue[bytes]" = multiprocessing.Queue()
+        to_parent: "multiprocessing.Queue[bytes]" = multiprocessing.Queue()
+
+        def flush(queue: "multiprocessing.Queue[bytes]") -> None:
+            queue.close()  # the feeder thread writes what is left, then stops
+            queue.join_thread()
+
+        def close_all() -> None:
+            flush(to_child)
+            to_parent.close()
+
+        return Link(parent=_QueueEnd(to_child, to_parent), child=_QueueEnd(to_parent, to_child),
+                    close=close_all, child_done=lambda: flush(to_parent))
+
+    return Transport("pipe", "multiprocessing.Queue", open_link)
+
+
 # The mechanisms' own workload modules define their transports; they are
 # gathered here (imported after the peers above, which some of them reuse).
 from .msgqueue import msgqueue_transport, sysv_ipc_transport  # noqa: E402
@@ -102,7 +136,7 @@ from .sockets import (mp_connection_transport, raw_seqpacket_transport,  # noqa:
 
 #: Mechanism name -> transport factories, unixipc's first, then peers.
 REGISTRY: dict[str, list[Callable[[], Transport]]] = {
-    "pipe": [unixipc_pipe_transport, os_pipe_transport, mp_pipe_transport],
+    "pipe": [unixipc_pipe_transport, os_pipe_transport, mp_pipe_transport, mp_queue_transport],
     "fifo": [unixipc_fifo_transport, os_fifo_transport],
     "mq": [msgqueue_transport, sysv_ipc_transport],
     "sem": [semaphore_transport],
@@ -114,7 +148,7 @@ REGISTRY: dict[str, list[Callable[[], Transport]]] = {
 }
 
 #: Factories whose impl is a peer (shown only with --peers).
-PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport,
+PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport, mp_queue_transport,
                                        os_fifo_transport, sysv_ipc_transport,
                                        raw_unix_transport, raw_seqpacket_transport,
                                        raw_tcp_transport, mp_connection_transport,

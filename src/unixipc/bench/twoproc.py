@@ -49,6 +49,9 @@ class Link:
     in_child: Callable[[], None] = lambda: None
     #: Called in the parent right after fork.
     in_parent: Callable[[], None] = lambda: None
+    #: Called in the child after its part, before it exits (e.g. to flush
+    #: what a peer library still buffers in a thread).
+    child_done: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             link.in_child()
             body(link.child)
+            link.child_done()
             code = 0
         finally:
             os._exit(code)
@@ -78,12 +82,15 @@ def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
     return pid
 
 
-def _finish(pid: int, link: Link) -> None:
+def _finish(pid: int, link: Link, failing: bool = False) -> None:
+    """Reap the child and close the link; a child that failed is an error
+    unless the parent is already failing (Ctrl-C kills both: the parent's
+    KeyboardInterrupt must not be replaced by the child's status)."""
     try:
         _, status = os.waitpid(pid, 0)
     finally:
         link.close()
-    if status != 0:
+    if status != 0 and not failing:
         raise RuntimeError(f"benchmark child failed with status {status}")
 
 
@@ -118,9 +125,9 @@ def round_trip(transport: Transport, size: int, count: int) -> Result:
             samples.append(clock() - t0)
     except BaseException:
         _kill(pid)
+        _finish(pid, link, failing=True)
         raise
-    finally:
-        _finish(pid, link)
+    _finish(pid, link)
     stats = latency_stats(samples)
     label = f"{transport.name} round trip" + (f" {size} B" if size else "")
     return Result(label, transport.impl,
@@ -146,9 +153,9 @@ def one_way(transport: Transport, size: int, count: int) -> list[Result]:
         elapsed = time.perf_counter() - t0
     except BaseException:
         _kill(pid)
+        _finish(pid, link, failing=True)
         raise
-    finally:
-        _finish(pid, link)
+    _finish(pid, link)
     rate = count / elapsed
     name = f"{transport.name} one-way {size} B"
     if size == 0:  # a token-only transport (semaphores): no bytes moved

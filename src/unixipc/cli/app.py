@@ -22,7 +22,7 @@ mechanism at work (`unixipc tour`) and measure it (`unixipc bench`).
 
 EPILOG = """\
 examples:
-  unixipc tour                      see every mechanism at work, in ~10 s
+  unixipc tour                      see every mechanism at work, in under 10 s
   unixipc ls --json                 every queue, semaphore set and segment
   unixipc mq send 32769 hello       send "hello" (type 1) to queue 32769
   unixipc ftok /etc/passwd 65       the key C's ftok gives, as ipcs shows it
@@ -98,19 +98,42 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except KeyboardInterrupt:
         env.err("unixipc: interrupted")
         return ExitStatus.INTERRUPTED
+    except BrokenPipeError as exc:
+        if not env.stdout_closed():
+            _report(env, args, exc)
+            return ExitStatus.ERROR
+        # The reader of stdout went away: say nothing (it would be read by
+        # no one), and leave nothing for the interpreter to flush at exit.
+        _discard_stdout(env)
+        return ExitStatus.BROKEN_PIPE
     except UsageError as exc:
         env.err(f"unixipc {args.command}: error: {exc}")
         return ExitStatus.USAGE
     except TimeoutError as exc:
         _report(env, args, exc)
         return ExitStatus.TIMEOUT
-    except (OSError, ValueError, TypeError, LookupError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - every error is one line (or --traceback)
         _report(env, args, exc)
         return ExitStatus.ERROR
+
+
+def _discard_stdout(env: Environment) -> None:
+    import os
+
+    try:
+        fd = env.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _report(env: Environment, args: argparse.Namespace, exc: BaseException) -> None:
     if args.traceback:
         env.err("".join(traceback.format_exception(exc)).rstrip())
     else:
-        env.err(f"unixipc {args.command}: error: {exc}")
+        text = str(exc) or type(exc).__name__
+        if not isinstance(exc, (OSError, ValueError, TypeError, LookupError, EOFError)):
+            text = f"{type(exc).__name__}: {text}"  # unexpected: say what it was
+        env.err(f"unixipc {args.command}: error: {' '.join(text.split())}")

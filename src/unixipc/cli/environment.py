@@ -24,7 +24,8 @@ class Environment:
         stdin_binary, stdout_binary: byte streams under them (raw message
             data is written here when stdout is not a terminal).
         stdout_isatty: whether stdout is a terminal (tables and colour).
-        colors: ANSI colour allowed (a terminal, and NO_COLOR unset).
+        colors: ANSI colour allowed (stdout is a terminal and NO_COLOR is
+            unset or empty, https://no-color.org).
     """
 
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
@@ -43,15 +44,16 @@ class Environment:
         if self.stdout_isatty is None:
             self.stdout_isatty = _isatty(self.stdout)
         if self.colors is None:
-            self.colors = bool(self.stdout_isatty) and "NO_COLOR" not in os.environ
+            self.colors = bool(self.stdout_isatty) and not os.environ.get("NO_COLOR")
 
     def out(self, text: str = "") -> None:
-        """Print a line on stdout."""
-        print(text, file=self.stdout)
+        """Print a line on stdout, flushed: a slow command (tour, mq recv
+        --follow) shows its progress line by line even through a pipe."""
+        print(text, file=self.stdout, flush=True)
 
     def err(self, text: str) -> None:
         """Print a line on stderr."""
-        print(text, file=self.stderr)
+        print(text, file=self.stderr, flush=True)
 
     def write_bytes(self, data: bytes) -> None:
         """Write raw bytes to stdout (through its binary buffer)."""
@@ -60,6 +62,18 @@ class Environment:
             raise OSError("stdout has no binary buffer for raw output")
         self.stdout_binary.write(data)
         self.stdout_binary.flush()
+
+    def stdout_closed(self) -> bool:
+        """Whether stdout is a pipe whose reader went away (POLLERR)."""
+        import select
+
+        try:
+            fd = self.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
 
     def bold(self, text: str) -> str:
         return f"\x1b[1m{text}\x1b[0m" if self.colors else text

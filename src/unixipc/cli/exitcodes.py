@@ -19,3 +19,6 @@ class ExitStatus(IntEnum):
     TIMEOUT = 4
     #: Ctrl-C (128 + SIGINT), as shells report it.
     INTERRUPTED = 130
+    #: Standard output was closed early (``unixipc ls | head -1``): quietly,
+    #: as a shell reports a process killed by SIGPIPE (128 + 13).
+    BROKEN_PIPE = 141

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import pwd
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,6 +27,14 @@ class Kind:
     columns: list[tuple[str, Callable[[Any], Any]]]
 
 
+def short_time(value: float | int | None) -> str:
+    """A time for a table column, as ``ipcs -t`` shows it ("Nov 25 09:10:14"),
+    or "-" for never."""
+    if not value:
+        return "-"
+    return time.strftime("%b %d %H:%M:%S", time.localtime(value))
+
+
 def owner_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
@@ -42,7 +51,9 @@ def _message_queues() -> Kind:
         from_key=lambda key: MessageQueue(key),
         columns=[("messages", lambda s: s.message_count), ("bytes", lambda s: s.current_bytes),
                  ("max-bytes", lambda s: s.max_bytes), ("lspid", lambda s: s.last_send_pid),
-                 ("lrpid", lambda s: s.last_receive_pid)],
+                 ("lrpid", lambda s: s.last_receive_pid),
+                 ("last-send", lambda s: short_time(s.send_time)),
+                 ("last-recv", lambda s: short_time(s.receive_time))],
     )
 
 
@@ -88,13 +99,18 @@ KIND_FACTORIES: dict[str, Callable[[], Kind]] = {
 
 
 def kinds(selected: list[str] | None = None) -> list[Kind]:
-    names = selected or list(KIND_FACTORIES)
+    """The chosen kinds (all when none), once each, in ipcs's order."""
+    names = [n for n in KIND_FACTORIES if not selected or n in selected]
     return [KIND_FACTORIES[n]() for n in names]
 
 
-def add_kind_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """-q/-s/-m as in ipcs and ipcrm; stored in args.kinds."""
-    group = parser.add_mutually_exclusive_group(required=required)
+def add_kind_flags(parser: argparse.ArgumentParser, *, required: bool,
+                   combinable: bool = False) -> None:
+    """-q/-s/-m as in ipcs and ipcrm; stored in args.kinds. ``combinable``:
+    several may be given (as ``ipcs -q -m``), else at most one."""
+    group: argparse._ArgumentGroup | argparse._MutuallyExclusiveGroup = (
+        parser.add_argument_group("kinds (combinable)") if combinable
+        else parser.add_mutually_exclusive_group(required=required))
     labels = {"msg": ("-q", "--queues", "message queues"),
               "sem": ("-s", "--semaphores", "semaphore sets"),
               "shm": ("-m", "--shm", "shared memory segments")}

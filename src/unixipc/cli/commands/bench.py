@@ -71,12 +71,14 @@ def run(args: argparse.Namespace, env: Environment) -> int:
                     plan.append((transport, size))
     results: list[harness.Result] = []
     progress = _Progress(env, len(plan))
-    for transport, size in plan:
-        progress.step(f"{transport.name} {size} B ({transport.impl})")
-        trips = args.count or max(200, min(5000, 2_000_000 // (size + 400)))
-        results.append(twoproc.round_trip(transport, size, trips))
-        results.extend(twoproc.one_way(transport, size, trips * 4))
-    progress.done()
+    try:
+        for transport, size in plan:
+            progress.step(f"{transport.name} {size} B ({transport.impl})")
+            trips = args.count or max(200, min(5000, 2_000_000 // (size + 400)))
+            results.append(twoproc.round_trip(transport, size, trips))
+            results.extend(twoproc.one_way(transport, size, trips * 4))
+    finally:
+        progress.done()  # the bar is erased, also on Ctrl-C
     if args.json:
         env.out(harness.to_json(results))
     else:
@@ -117,18 +119,31 @@ class _Progress:
 
 
 def _plot(results: list[Any], path: str) -> None:
+    """Round trips as horizontal bars (median), one colour per
+    implementation, with the p99 as a tick; one row per workload and impl."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     trips = [r for r in results if r.unit == "us"]
-    labels = [f"{r.workload.replace(' round trip', '')}\n{r.impl}" for r in trips]
-    fig, ax = plt.subplots(figsize=(max(6, len(trips) * 0.9), 4.5))
-    ax.bar(range(len(trips)), [r.value for r in trips], color="#4477aa")
-    ax.set_xticks(range(len(trips)), labels, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("round trip, median (us)")
-    ax.set_title("unixipc bench: round trip between two processes (lower is better)")
+    impls = list(dict.fromkeys(r.impl for r in trips))
+    palette = ["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"]
+    colour = {impl: palette[i % len(palette)] for i, impl in enumerate(impls)}
+    rows = list(range(len(trips)))[::-1]  # first result at the top
+    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.24 * len(trips)))
+    ax.barh(rows, [r.value for r in trips], color=[colour[r.impl] for r in trips])
+    ax.scatter([r.extra.get("p99_us", r.value) for r in trips], rows, marker="|", s=60,
+               color="black", label="p99")
+    ax.set_yticks(rows, [f"{r.workload.replace(' round trip', '')} ({r.impl})" for r in trips],
+                  fontsize=7)
+    from matplotlib.patches import Patch
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color=colour[impl], label=impl) for impl in impls]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.set_xlabel("round trip between two processes, median (us); lower is better")
+    ax.set_title("unixipc bench")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

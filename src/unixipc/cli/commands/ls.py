@@ -12,21 +12,24 @@ HELP = "list System V message queues, semaphore sets and shared memory segments"
 DESCRIPTION = """\
 List your System V objects in this IPC namespace (--all-users: everyone's,
 as ipcs does): key (hex), id, owner, permissions and the useful columns of
-each kind. A table on a
-terminal; --json for scripts (every stat field, times in ISO 8601)."""
+each kind (queues: messages, bytes, max bytes, last send/receive pids and
+times; semaphore sets: count and values; segments: size, attached
+processes, creator pid). A table on a terminal; --json for scripts (every
+stat field, times in ISO 8601). -q, -s and -m combine, as in ipcs."""
 EPILOG = """\
 examples:
   $ unixipc ls -q --all-users
   Message queues
-  key         id  owner  perms  messages  bytes  max-bytes  lspid  lrpid
-  0x00000000   0  root   600           1      3      16384   4242      0
+  key         id  owner  perms  messages  bytes  max-bytes  lspid  lrpid  last-send        last-recv
+  0x00000000   0  root   600           1      3      16384   4242      0  Nov 25 09:11:29  -
+  $ unixipc ls -m                   your shared memory segments
   $ unixipc ls --json | jq '.msg[].id'"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..sysv import add_kind_flags
 
-    add_kind_flags(parser, required=False)
+    add_kind_flags(parser, required=False, combinable=True)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--all-users", action="store_true",
                         help="every user's objects, as ipcs shows them (default: yours)")

@@ -22,6 +22,19 @@ examples:
   unixipc mq recv 32768 --follow               print messages as they come
   unixipc mq recv 32768 --count 10 > out.bin   raw bytes of 10 messages"""
 
+SEND_EPILOG = """\
+examples:
+  unixipc mq send 32768 hello                  type 1
+  unixipc mq send 32768 --type 7 --hex 00ff10  three bytes, type 7
+  unixipc mq send --key 0x41000c02 - < f.bin   one message from stdin"""
+RECV_EPILOG = """\
+examples:
+  unixipc mq recv 32768                        the first message
+  unixipc mq recv 32768 --type 3 --except      the first NOT of type 3
+  unixipc mq recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
+  unixipc mq recv 32768 --truncate 16 --hex    at most 16 bytes, in hex
+  unixipc mq recv 32768 --follow               until Ctrl-C (status 130)"""
+
 
 def _queue_args(p: argparse.ArgumentParser) -> None:
     from ..sysv import parse_key
@@ -35,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     send = sub.add_parser("send", help="send one message",
                           usage="unixipc mq send (ID | --key KEY) DATA [options]",
-                          description="Send DATA (or standard input with '-') as one message.")
+                          description="Send DATA (or standard input with '-') as one message.",
+                          epilog=SEND_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     from ..sysv import parse_key
 
     send.add_argument("words", nargs="+", metavar="ID DATA",
@@ -48,7 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     send.add_argument("--no-wait", action="store_true", help="fail at once if the queue is full")
 
     recv = sub.add_parser("recv", help="receive messages",
-                          description="Receive messages; see 'unixipc mq --help' for examples.")
+                          description="Receive messages: raw bytes to standard output when it "
+                                      "is not a terminal, else 'TYPE<tab>TEXT' lines.",
+                          epilog=RECV_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _queue_args(recv)
     recv.add_argument("--type", type=int, default=0,
                       help="0: first message; N>0: first of type N; N<0: lowest type <= |N|")
@@ -100,6 +116,10 @@ def _send(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _recv(args: argparse.Namespace, env: Environment) -> int:
+    from ..app import UsageError
+
+    if args.count < 1:
+        raise UsageError("--count must be at least 1")
     mq = _open(args)
     raw = not env.stdout_isatty and not args.hex
     received = 0

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         try:
             obj = opener()  # type: ignore[operator]
             if args.dry_run:
-                env.out(f"would remove {what} (id {obj.id})")
+                env.out(f"would remove {what}" + ("" if what.endswith(f" {obj.id}")
+                                                    else f" (id {obj.id})"))
                 continue
             obj.remove()
             env.out(f"removed {what}")
@@ -75,5 +76,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             reason = exc.strerror or str(exc)
             if exc.errno in (errno.EINVAL, errno.EIDRM, errno.ENOENT):
                 reason = f"it does not exist ({exc.strerror})"
+            elif exc.errno in (errno.EPERM, errno.EACCES):
+                reason = (f"permission denied: only its owner, its creator or root may "
+                          f"remove it ({exc.strerror})")
             env.err(f"unixipc rm: cannot remove {what}: {reason}")
     return ExitStatus.ERROR if failures else ExitStatus.SUCCESS

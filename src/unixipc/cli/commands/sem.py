@@ -24,13 +24,28 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    get = sub.add_parser("get", help="print the values")
+    raw = argparse.RawDescriptionHelpFormatter
+    get = sub.add_parser("get", help="print the values", formatter_class=raw,
+                         description="Print each semaphore's value (GETALL), the processes "
+                                     "waiting for an increase (ncount) or for zero (zcount) "
+                                     "and the last pid to operate on it.",
+                         epilog="examples:\n  unixipc sem get 3\n  unixipc sem get 3 --json")
     get.add_argument("id", type=int)
     get.add_argument("--json", action="store_true", help="print JSON")
-    set_ = sub.add_parser("set", help="set values")
+    set_ = sub.add_parser("set", help="set values", formatter_class=raw,
+                          description="Set every value (SETALL: one value per semaphore) or "
+                                      "some (INDEX=VALUE pairs, SETVAL).",
+                          epilog="examples:\n  unixipc sem set 3 1 0 2      SETALL\n"
+                                 "  unixipc sem set 3 1=5        SETVAL of semaphore 1")
     set_.add_argument("id", type=int)
     set_.add_argument("words", nargs="+", metavar="VALUE|INDEX=VALUE")
-    op = sub.add_parser("op", help="one atomic semop")
+    op = sub.add_parser("op", help="one atomic semop", formatter_class=raw,
+                        description="Apply INDEX:DELTA operations in one semop: all at once "
+                                    "or none; a negative delta waits until it can subtract, "
+                                    "0 waits for zero.",
+                        epilog="examples:\n  unixipc sem op 3 0:-1 1:-1 --timeout 2\n"
+                               "  unixipc sem op 3 0:+1 --undo\n"
+                               "  unixipc sem op 3 2:0 --no-wait    fails unless sem 2 is 0")
     op.add_argument("id", type=int)
     op.add_argument("words", nargs="+", metavar="INDEX:DELTA")
     op.add_argument("--timeout", type=float, help="give up after this many seconds")

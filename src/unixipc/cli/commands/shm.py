@@ -20,7 +20,8 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    dump = sub.add_parser("dump", help="print the segment's bytes")
+    dump = sub.add_parser("dump", help="print the segment's bytes", description=DESCRIPTION,
+                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     dump.add_argument("id", type=int)
     dump.add_argument("--offset", type=int, default=0, help="first byte (default 0)")
     dump.add_argument("--length", type=int, help="how many bytes (default: to the end)")

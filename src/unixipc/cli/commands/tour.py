@@ -8,7 +8,7 @@ import time
 from ..environment import Environment
 from ..exitcodes import ExitStatus
 
-HELP = "see every IPC mechanism at work between real processes (~10 s)"
+HELP = "see every IPC mechanism at work between real processes (under 10 s)"
 DESCRIPTION = """\
 Demonstrate each mechanism between real processes and print, for each, what
 was done and the kernel rule it shows. Everything the tour creates (System V
@@ -48,12 +48,17 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             try:
                 with ctx.step_scope():
                     step.run(ctx)
+            except BrokenPipeError:
+                if env.stdout_closed():
+                    raise  # nobody reads the tour any more: stop, cleaning up
+                failed.append(step.name)
+                env.out("  " + env.color("FAILED: a broken pipe", "31"))
             except CheckFailed as exc:
                 failed.append(step.name)
                 env.out("  " + env.color(f"FAILED: {exc}", "31"))
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - a step that broke fails; others run
                 failed.append(step.name)
-                env.out("  " + env.color(f"FAILED: {exc}", "31"))
+                env.out("  " + env.color(f"FAILED: {type(exc).__name__}: {exc}", "31"))
             else:
                 env.out("  " + env.color("ok", "32"))
             env.out()
