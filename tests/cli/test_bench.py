@@ -31,8 +31,9 @@ def test_bench_json_for_each_mechanism(cli):
     assert sysv_objects() <= before
 
 
-def test_bench_only_and_peers(cli):
-    r = cli("bench", "--only", "mq", "--peers", "--sizes", "64", "--count", "200", "--json")
+@pytest.mark.parametrize("mechanism", ["mq", "sem"])
+def test_bench_only_and_peers(cli, mechanism):
+    r = cli("bench", "--only", mechanism, "--peers", "--sizes", "64", "--count", "200", "--json")
     assert r.status == 0, r.err
     impls = {x["impl"] for x in json.loads(r.out)}
     try:

@@ -187,6 +187,38 @@ def semaphore_transport() -> "Transport":
     return Transport("sem", "unixipc", open_link, max_size=0)
 
 
+def sysv_ipc_semaphore_transport() -> "Transport":
+    """The same ping-pong over two sysv_ipc semaphores (a peer; ImportError
+    when sysv_ipc is not installed)."""
+    import sysv_ipc
+
+    from .twoproc import Link, Transport
+
+    class _SysvTokenEnd:
+        def __init__(self, post: Any, wait: Any) -> None:
+            self.send_post, self.wait = post, wait
+
+        def send(self, data: bytes) -> None:
+            self.send_post()
+
+        def recv(self, size: int) -> bytes:
+            self.wait()
+            return b""
+
+    def open_link(size: int) -> Link:
+        a = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, mode=0o600)
+        b = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, mode=0o600)
+
+        def close() -> None:
+            a.remove()
+            b.remove()
+
+        return Link(parent=_SysvTokenEnd(a.release, b.acquire),
+                    child=_SysvTokenEnd(b.release, a.acquire), close=close)
+
+    return Transport("sem", "sysv_ipc", open_link, max_size=0)
+
+
 class _SegmentEnd:
     """Shared memory + semaphores: each direction has its own half of the
     segment and a 'full' semaphore; 'send' copies into the peer's half and

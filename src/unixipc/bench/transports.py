@@ -128,7 +128,8 @@ def mp_queue_transport() -> Transport:
 # gathered here (imported after the peers above, which some of them reuse).
 from .msgqueue import msgqueue_transport, sysv_ipc_transport  # noqa: E402
 from .pipe import os_fifo_transport, unixipc_fifo_transport, unixipc_pipe_transport  # noqa: E402
-from .semaphore import semaphore_transport, shared_memory_transport  # noqa: E402
+from .semaphore import (semaphore_transport, shared_memory_transport,  # noqa: E402
+                        sysv_ipc_semaphore_transport)
 from .sockets import (mp_connection_transport, raw_seqpacket_transport,  # noqa: E402
                       raw_tcp_transport, raw_unix_transport, seqpacket_channel_transport,
                       tcp_channel_transport, unix_channel_transport, zmq_ipc_transport,
@@ -139,7 +140,7 @@ REGISTRY: dict[str, list[Callable[[], Transport]]] = {
     "pipe": [unixipc_pipe_transport, os_pipe_transport, mp_pipe_transport, mp_queue_transport],
     "fifo": [unixipc_fifo_transport, os_fifo_transport],
     "mq": [msgqueue_transport, sysv_ipc_transport],
-    "sem": [semaphore_transport],
+    "sem": [semaphore_transport, sysv_ipc_semaphore_transport],
     "shm": [shared_memory_transport],
     "unix": [unix_channel_transport, raw_unix_transport, mp_connection_transport,
              zmq_ipc_transport],
@@ -149,7 +150,7 @@ REGISTRY: dict[str, list[Callable[[], Transport]]] = {
 
 #: Factories whose impl is a peer (shown only with --peers).
 PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport, mp_queue_transport,
-                                       os_fifo_transport, sysv_ipc_transport,
+                                       os_fifo_transport, sysv_ipc_transport, sysv_ipc_semaphore_transport,
                                        raw_unix_transport, raw_seqpacket_transport,
                                        raw_tcp_transport, mp_connection_transport,
                                        zmq_ipc_transport, zmq_tcp_transport}
