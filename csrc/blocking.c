@@ -59,6 +59,10 @@ unixipc_deadline_from_timeout(PyObject *timeout, unixipc_deadline *out)
         out->infinite = 1;
         return 0;
     }
+    if (PyBool_Check(timeout)) { /* True would silently mean one second */
+        PyErr_SetString(PyExc_TypeError, "timeout must be None or a number of seconds, not bool");
+        return -1;
+    }
     double seconds = PyFloat_AsDouble(timeout);
     if (seconds == -1.0 && PyErr_Occurred()) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {

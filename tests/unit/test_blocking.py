@@ -78,7 +78,7 @@ def test_timeouts_in_threads_are_independent():
 
 
 @pytest.mark.parametrize("bad, exc", [(-1, ValueError), (float("nan"), ValueError),
-                                      ("1", TypeError)])
+                                      ("1", TypeError), (True, TypeError)])
 def test_bad_timeouts(bad, exc):
     with pytest.raises(exc):
         _core._pause(bad)
