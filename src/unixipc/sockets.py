@@ -63,10 +63,6 @@ _TRUNC = int(_socket.MSG_TRUNC)
 _CTRUNC = int(_socket.MSG_CTRUNC)
 _RECORD_FLAGS = _CLOEXEC | _TRUNC
 _EITHER_TRUNC = _TRUNC | _CTRUNC
-_SCM_CREDENTIALS = _socket.SCM_CREDENTIALS
-#: Frames up to this size are sent as one buffer (header + data copied
-#: together: cheaper than a two-iovec sendmsg); larger ones use sendmsg.
-_CONCAT_MAX = 8192
 
 
 class ChannelClosedError(EOFError):
