@@ -133,6 +133,11 @@ io_call(io_ctx *c, const char *name, int eager, int nowait, const unixipc_deadli
             return -1;
         }
     }
+    /* A signal that came meanwhile (during the eager attempt, or a read or
+     * write it cut short): its handler runs before we sleep; what was
+     * read or written so far is kept by the caller. */
+    if (PyErr_CheckSignals() < 0)
+        return -1;
     return unixipc_blocking_call(name, io_fn, c, dl, UNIXIPC_WAIT_NATIVE);
 }
 
@@ -383,12 +388,6 @@ receive_stream(ChannelObject *self, int fd, int nowait, const unixipc_deadline *
          * blocking call: in a request/response pattern the data is rarely
          * there yet. Otherwise try without waiting first. */
         int eager = !(dl->infinite && avail == 0 && first);
-        /* a signal that came while an earlier read returned data: run its
-         * handler before waiting again (what is buffered stays) */
-        if (!first && PyErr_CheckSignals() < 0) {
-            PyBuffer_Release(&view);
-            return NULL;
-        }
         long n = io_call(&c, "recvmsg", eager, nowait, dl);
         first = 0;
         PyBuffer_Release(&view);
@@ -585,12 +584,8 @@ send_stream(ChannelObject *self, int fd, const char *data, Py_ssize_t len)
             return NULL;
         }
         sent += (size_t)n;
-        /* A short write means a signal came: run its handler; if it
-         * raises, the rest of the frame stays queued. */
-        if (sent < total && PyErr_CheckSignals() < 0) {
-            keep_rest(self, iov, 2, sent);
-            return NULL;
-        }
+        /* A short write means a signal came: io_call runs its handler
+         * before waiting again; if it raises, the rest stays queued. */
     }
     Py_RETURN_NONE;
 }
