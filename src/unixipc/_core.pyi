@@ -222,3 +222,23 @@ def getnameinfo(host: str, port: int, flowinfo: int, scope_id: int, flags: int, 
 def gai_strerror(code: int, /) -> str: ...
 
 # ---- sock -----------------------------------------------------------------
+@_disjoint_base
+class ChannelBase:
+    """The C part of unixipc.sockets.MessageChannel: send() and receive()."""
+
+    socket: Any
+    _buf: bytearray
+    _start: int
+    _end: int
+    _pos: int
+    _limit: int
+    _fdq: Any
+    _pending: list[memoryview]
+    _broken: BaseException | None
+    seqpacket: bool
+    unix: bool
+    def send(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
+             block: bool = True, timeout: float | None = None) -> None: ...
+    def receive(self, *, block: bool = True, timeout: float | None = None) -> Any: ...
+
+def _sock_set_message_type(cls: type[tuple[Any, ...]], /) -> None: ...

@@ -22,11 +22,13 @@ import math
 import os
 import socket as _socket
 import struct
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
+from . import _core
 from .errors import IPCError, MessageTooLongError
 
 __all__ = [
@@ -61,10 +63,6 @@ _TRUNC = int(_socket.MSG_TRUNC)
 _CTRUNC = int(_socket.MSG_CTRUNC)
 _RECORD_FLAGS = _CLOEXEC | _TRUNC
 _EITHER_TRUNC = _TRUNC | _CTRUNC
-_SCM_CREDENTIALS = _socket.SCM_CREDENTIALS
-#: Frames up to this size are sent as one buffer (header + data copied
-#: together: cheaper than a two-iovec sendmsg); larger ones use sendmsg.
-_CONCAT_MAX = 8192
 
 
 class ChannelClosedError(EOFError):
@@ -102,6 +100,9 @@ class Message(NamedTuple):
 def _new_message(fields: tuple[bytes, tuple[int, ...]]) -> Message:
     """Message(data, fds) without the Python-level __new__ (hot paths)."""
     return tuple.__new__(Message, fields)
+
+
+_core._sock_set_message_type(Message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,7 @@ def _fds_from(ancdata: list[tuple[int, int, bytes]]) -> tuple[list[int], bool]:
 
 # ---- the channel -----------------------------------------------------------
 
-class MessageChannel:
+class MessageChannel(_core.ChannelBase):
     """Whole messages over one connected socket.
 
     Args:
@@ -205,7 +206,23 @@ class MessageChannel:
 
     Not safe for concurrent use by several threads on the same direction
     (one sender and one receiver thread at a time is fine).
+
+    :meth:`send` and :meth:`receive` are implemented in C (the base class
+    ``unixipc._core.ChannelBase``) for the common cases; everything unusual
+    (descriptors, timed or non-blocking sends, oversized or truncated frames,
+    end of file) is handled by this class's Python code.
     """
+
+    socket: _socket.socket
+    _fdq: deque[tuple[int, list[int]]]
+
+    if TYPE_CHECKING:
+        # implemented in C (ChannelBase); declared here with precise types
+        def send(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
+                 block: bool = True, timeout: float | None = None) -> None: ...
+
+        def receive(self, *, block: bool = True, timeout: float | None = None
+                    ) -> Message: ...
 
     def __init__(self, sock: _socket.socket, *, max_size: int | None = None) -> None:
         if not isinstance(sock, _socket.socket):
@@ -231,10 +248,10 @@ class MessageChannel:
         self._start = 0
         self._end = 0
         self._pos = 0
-        self._fdq: deque[tuple[int, list[int]]] = deque()
+        self._fdq = deque()
         # send side: bytes of a frame not yet written (after a timeout/non-block)
-        self._pending: list[memoryview] = []
-        self._broken: BaseException | None = None
+        self._pending = []
+        self._broken = None
         if self.seqpacket:
             try:
                 sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
@@ -257,6 +274,18 @@ class MessageChannel:
         "stream" or "seqpacket")."""
         a, b = _socket.socketpair(_socket.AF_UNIX, _kind(kind))
         return cls(a, max_size=max_size), cls(b, max_size=max_size)
+
+    @property
+    def max_size(self) -> int:
+        """The largest message accepted (sent or received)."""
+        return self._max_size
+
+    @max_size.setter
+    def max_size(self, value: int) -> None:
+        if not isinstance(value, int) or value < 0:
+            raise ValueError("max_size must be an int >= 0")
+        self._max_size = value
+        self._limit = min(value, sys.maxsize)
 
     # -- plumbing
     def fileno(self) -> int:
@@ -329,61 +358,11 @@ class MessageChannel:
                     raise ValueError("fds must be non-negative ints")
         return mv
 
-    def send(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
-             block: bool = True, timeout: float | None = None) -> None:
-        """Send one message, with descriptors (Unix sockets only).
-
-        Args:
-            data: a bytes-like object, at most ``max_size`` bytes.
-            fds: descriptors to pass (SCM_RIGHTS); the peer gets duplicates.
-            block: False makes one non-blocking attempt.
-            timeout: seconds to wait for buffer space (None: forever).
-
-        A stream frame that was only partly written when the time ran out
-        stays queued in the channel (see :attr:`pending`) and is completed
-        before the next message (or by :meth:`flush`), so the stream never
-        loses framing.
-
-        Raises:
-            BlockingIOError: block=False and nothing could be written.
-            TimeoutError: the timeout ran out (see above for partial frames).
-            MessageTooLongError: a seqpacket message larger than the kernel
-                accepts (SO_SNDBUF, about 4 MiB at most).
-            BrokenPipeError, ConnectionResetError: the peer is gone.
-        """
-        if (not fds and block and timeout is None and not self._pending
-                and not self.seqpacket and type(data) is bytes
-                and len(data) <= self.max_size):
-            # hot path: one sendmsg of header + data
-            n = len(data)
-            if self._timeout is not None:
-                self._set_timeout(None)
-            if n <= _CONCAT_MAX:
-                frame = _pack(n) + data
-                sent = self.socket.send(frame, _NOSIGNAL)
-                if sent == n + _HSIZE:
-                    return
-                rest = [memoryview(frame)[sent:]]
-            else:
-                head = _pack(n)
-                sent = self.socket.sendmsg([head, data], (), _NOSIGNAL)
-                if sent == n + _HSIZE:
-                    return
-                rest = ([memoryview(head)[sent:], memoryview(data)] if sent < _HSIZE
-                        else [memoryview(data)[sent - _HSIZE:]])
-            # a signal cut the write short: finish the frame
-            self._write(rest, [], True, None)
-            return
-        if (self.seqpacket and not fds and block and timeout is None
-                and type(data) is bytes and len(data) <= self.max_size):
-            if self._timeout is not None:
-                self._set_timeout(None)
-            try:
-                self.socket.send(data, _NOSIGNAL)
-                return
-            except OSError as exc:
-                if exc.errno not in (_errno.EMSGSIZE, _errno.ENOBUFS):
-                    raise
+    def _send_slow(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
+                   block: bool = True, timeout: float | None = None) -> None:
+        """:meth:`send` for what the C code leaves to Python: descriptors,
+        block=False, a timeout, a queued partial frame, other bytes-like
+        types, too large a message (the error), a closed socket."""
         mv = self._check_send(data, fds)
         deadline = self._deadline(block, timeout)
         anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())] \
@@ -471,68 +450,11 @@ class MessageChannel:
                     n = 0
 
     # -- receiving
-    def receive(self, *, block: bool = True, timeout: float | None = None) -> Message:
-        """Receive one message.
-
-        Args:
-            block: False makes one non-blocking attempt (bytes of a frame
-                that arrived so far stay buffered; nothing is lost).
-            timeout: seconds to wait (None: forever; 0: one attempt).
-
-        Raises:
-            BlockingIOError: block=False and no whole message is there.
-            TimeoutError: no whole message within ``timeout``.
-            ChannelClosedError: the peer closed at a message boundary.
-            IncompleteMessageError: the stream ended inside a frame.
-            FrameTooLargeError: a frame header announced more than max_size.
-            MessageTooLongError: a seqpacket record longer than max_size
-                (the kernel dropped its tail; the channel stays usable).
-        """
+    def _receive_slow(self, *, block: bool = True, timeout: float | None = None) -> Message:
+        """:meth:`receive` for what the C code leaves to Python: a buffer
+        to size first, a frame header over max_size, a closed socket."""
         if self._broken is not None:
             raise self._broken
-        if block and timeout is None:
-            # hot paths: the common cases inline, everything else below
-            if self._timeout is not None:
-                self._set_timeout(None)
-            if self.seqpacket:
-                if len(self._buf) > self.max_size:
-                    view = self._view
-                    n, anc, flags, _ = self.socket.recvmsg_into([view], _ANCBUF, _RECORD_FLAGS)
-                    if 0 < n <= self.max_size and not flags and (not anc or (len(anc) == 1
-                                                        and anc[0][1] == _SCM_CREDENTIALS)):
-                        return _new_message((bytes(view[:n]), ()))
-                    return self._record(n, anc, flags)
-            else:
-                start = self._start
-                avail = self._end - start
-                if avail >= _HSIZE:
-                    # a whole frame already buffered
-                    size = _unpack_from(self._buf, start)[0]
-                    if avail >= _HSIZE + size and size <= self.max_size:
-                        begin = start + _HSIZE
-                        self._start = begin + size
-                        fds0: tuple[int, ...] = ()
-                        if self._fdq:
-                            fds0 = self._take_fds(self._pos + self._start)
-                        return _new_message((bytes(self._view[begin:begin + size]), fds0))
-                elif avail == 0:
-                    # nothing buffered: read to the buffer's start; a small
-                    # frame usually arrives whole in this one call
-                    self._pos += start
-                    self._start = self._end = 0
-                    view = self._view
-                    if self.unix:
-                        n, anc, flags, _ = self.socket.recvmsg_into([view], _ANCBUF, _CLOEXEC)
-                    else:
-                        n, anc, flags = self.socket.recv_into(view), None, 0
-                    if n >= _HSIZE and not anc:
-                        self._end = n
-                        size = _unpack_from(self._buf, 0)[0]
-                        if n >= _HSIZE + size and size <= self.max_size:
-                            self._start = _HSIZE + size
-                            return _new_message((bytes(view[_HSIZE:_HSIZE + size]), ()))
-                    else:
-                        self._took(n, anc, flags)
         deadline = self._deadline(block, timeout)
         if self.seqpacket:
             return self._receive_record(block, deadline)
