@@ -30,7 +30,8 @@ import tty
 from typing import Mapping, Sequence, Union
 
 from . import _core
-from .pipe import _CHILD_DEFAULT_SIGNALS, _check_timeout, wait_pid
+from ._timeouts import check_timeout
+from .pipe import _CHILD_DEFAULT_SIGNALS, wait_pid
 
 __all__ = ["Coprocess"]
 
@@ -239,7 +240,7 @@ class Coprocess:
 
     @staticmethod
     def _loop_deadline(timeout: float | None) -> float | None:
-        _check_timeout(timeout)
+        check_timeout(timeout)
         return None if timeout is None else asyncio.get_running_loop().time() + timeout
 
     def _take_line(self) -> bytes:
@@ -331,7 +332,7 @@ class Coprocess:
 
     @staticmethod
     def _deadline(timeout: float | None) -> float | None:
-        _check_timeout(timeout)
+        check_timeout(timeout)
         return None if timeout is None else time.monotonic() + timeout
 
     def _check_open(self) -> None:

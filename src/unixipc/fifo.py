@@ -24,7 +24,8 @@ from typing import Union
 
 from . import _core
 from .errors import IPCError, error_from_errno
-from .pipe import PipeReader, PipeWriter, _check_timeout
+from ._timeouts import check_timeout
+from .pipe import PipeReader, PipeWriter
 
 __all__ = ["mkfifo", "Fifo", "NotAFifoError"]
 
@@ -183,7 +184,7 @@ class Fifo:
         # The open has no readiness to wait for in an event loop: it runs in
         # the default executor, bounded by timeout. If the awaiting task is
         # cancelled, a descriptor the open returns later is closed at once.
-        _check_timeout(timeout)
+        check_timeout(timeout)
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(None, functools.partial(self._open, flags, timeout))
         try:

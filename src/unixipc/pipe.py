@@ -28,6 +28,7 @@ import time
 from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 
 from . import _core
+from ._timeouts import check_timeout
 from .errors import error_from_errno
 
 __all__ = ["PIPE_BUF", "Pipe", "PipeReader", "PipeWriter", "PopenFile", "popen", "pclose"]
@@ -44,14 +45,6 @@ _CHILD_DEFAULT_SIGNALS: tuple[int, ...] = tuple(
 
 _F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be None or a number, not {type(timeout).__name__}")
-        if not timeout >= 0:
-            raise ValueError("timeout must be >= 0 (or None to wait forever)")
 
 
 async def _wait_ready(fd: int, writable: bool, deadline: float | None, what: str) -> None:
@@ -87,7 +80,7 @@ async def _wait_ready(fd: int, writable: bool, deadline: float | None, what: str
 
 
 def _loop_deadline(timeout: float | None) -> float | None:
-    _check_timeout(timeout)
+    check_timeout(timeout)
     return None if timeout is None else asyncio.get_running_loop().time() + timeout
 
 
@@ -206,7 +199,7 @@ class PipeReader(_PipeEnd):
     def readall(self, *, block: bool = True, timeout: float | None = None) -> bytes:
         """Read until end of file (every writer closed). ``timeout`` bounds
         the whole call (TimeoutError; what was read so far is lost)."""
-        _check_timeout(timeout)
+        check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         parts: list[bytes] = []
         while True:
@@ -253,7 +246,7 @@ class PipeReader(_PipeEnd):
     def read_exactly(self, size: int, *, timeout: float | None = None) -> bytes:
         """Read exactly ``size`` bytes. EOFError if the writers close first;
         TimeoutError if ``timeout`` (for the whole call) runs out."""
-        _check_timeout(timeout)
+        check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         parts: list[bytes] = []
         got = 0
@@ -599,7 +592,7 @@ def pclose(f: PopenFile) -> int:
 def wait_pid(pid: int, timeout: float | None) -> int | None:
     """Wait for child ``pid`` up to ``timeout`` seconds without polling
     (pidfd); return its raw wait status, or None if it is still running."""
-    _check_timeout(timeout)
+    check_timeout(timeout)
     if timeout is None:
         return os.waitpid(pid, 0)[1]
     done, status = os.waitpid(pid, os.WNOHANG)

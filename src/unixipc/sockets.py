@@ -18,7 +18,6 @@ from __future__ import annotations
 import array
 import asyncio
 import errno as _errno
-import math
 import os
 import socket as _socket
 import struct
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from . import _core
+from ._timeouts import check_timeout
 from .errors import IPCError, MessageTooLongError
 
 __all__ = [
@@ -154,15 +154,6 @@ def _kind(kind: str) -> int:
     if kind == "seqpacket":
         return _socket.SOCK_SEQPACKET
     raise ValueError(f"kind must be 'stream' or 'seqpacket', not {kind!r}")
-
-
-def _check_timeout(timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    t = float(timeout)
-    if math.isnan(t) or t < 0:
-        raise ValueError("timeout must be None or >= 0")
-    return t
 
 
 def _timed_out(call: str) -> TimeoutError:
@@ -306,7 +297,7 @@ class MessageChannel(_core.ChannelBase):
 
     @staticmethod
     def _deadline(block: bool, timeout: float | None) -> float | None:
-        t = _check_timeout(timeout)
+        t = check_timeout(timeout)
         if not block or t is None:
             return None
         return time.monotonic() + t
@@ -711,7 +702,7 @@ class Listener:
             BlockingIOError: block=False and nobody is waiting.
             TimeoutError: nobody connected within ``timeout``.
         """
-        t = _check_timeout(timeout)
+        t = check_timeout(timeout)
         self.socket.settimeout(0.0 if not block else t)
         try:
             conn, _ = self.socket.accept()
@@ -773,7 +764,7 @@ def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
     stype = _kind(kind)
     if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
         raise ValueError("seqpacket channels are Unix sockets only")
-    t = _check_timeout(timeout)
+    t = check_timeout(timeout)
     sock = _socket.socket(family, stype)
     try:
         if stype == _socket.SOCK_SEQPACKET:
