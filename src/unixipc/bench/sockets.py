@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 from ..sockets import MessageChannel
 from .harness import Result
@@ -142,25 +142,6 @@ class _ZmqEnd:
             self.sock = self.ctx = None
 
 
-def _flush_zmq_before_exit(end: _ZmqEnd) -> None:
-    """Runs in the forked benchmark child, which the engine ends with
-    os._exit right after its last send. zmq_send only queues a message for
-    libzmq's I/O thread (messages under 64 KiB are copied, so even a tracked
-    send reports "done" at once), and os._exit kills that thread: the last
-    reply was lost about one run in two and the parent waited forever (the
-    "intermittent hang"). So the child's os._exit first closes the socket
-    with a linger and terminates the context, which flushes the queue."""
-    real_exit = os._exit
-
-    def exit_after_flush(code: int) -> NoReturn:
-        try:
-            end.flush_and_close()
-        finally:
-            real_exit(code)
-
-    setattr(os, "_exit", exit_after_flush)
-
-
 def _zmq_link(scheme: str) -> Callable[[int], Link]:
     import zmq  # noqa: F401  (ImportError when the peer is absent)
 
@@ -186,8 +167,14 @@ def _zmq_link(scheme: str) -> Callable[[int], Link]:
                 except OSError:
                     pass
 
+        # The engine ends the child with os._exit right after its last send.
+        # zmq_send only queues a message for libzmq's I/O thread (messages
+        # under 64 KiB are copied, so even a tracked send is "done" at once)
+        # and os._exit kills that thread: the last reply was lost about one
+        # run in two and the parent waited forever. Closing the socket with a
+        # linger and terminating the context first flushes the queue.
         return Link(parent=parent, child=child, close=close,
-                    in_child=lambda: _flush_zmq_before_exit(child))
+                    child_done=child.flush_and_close)
     return open_link
 
 
