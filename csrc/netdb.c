@@ -29,6 +29,41 @@ static pthread_mutex_t proto_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Held only while a thread is inside the C library's set*ent/get*ent_r/
+   end*ent, which never needs the GIL. */
+static pthread_mutex_t libc_call_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* fork() while another thread walks a database. Two locks would stay held
+   in the child for ever, the walking thread not existing there: ours for
+   the database, and the C library's own (taken inside get*ent_r). So fork
+   waits, in the prepare handler, until no thread is inside the C library
+   (libc_call_lock), and the child starts with every lock of ours free.
+   The database locks cannot be taken in the prepare handler: a walker
+   holds its lock while it waits for the GIL, which the forking thread
+   holds. */
+static void
+netdb_atfork_prepare(void)
+{
+    pthread_mutex_lock(&libc_call_lock);
+}
+
+static void
+netdb_atfork_parent(void)
+{
+    pthread_mutex_unlock(&libc_call_lock);
+}
+
+static void
+netdb_atfork_child(void)
+{
+    static const pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    libc_call_lock = fresh;
+    serv_lock = fresh;
+    proto_lock = fresh;
+    net_lock = fresh;
+    host_lock = fresh;
+}
+
 static PyObject *
 aliases_tuple(char **aliases)
 {
@@ -157,17 +192,20 @@ enumerate_db(enum db db)
     int err = 0;
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(lock);
+    pthread_mutex_lock(&libc_call_lock);
     switch (db) {
     case DB_SERV: setservent(1); break;
     case DB_PROTO: setprotoent(1); break;
     case DB_NET: setnetent(1); break;
     default: sethostent(1); break;
     }
+    pthread_mutex_unlock(&libc_call_lock);
     Py_END_ALLOW_THREADS
     for (;;) {
         union anyent e;
         int found = 0, rc;
         Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&libc_call_lock);
         rc = step(db, &e, buf, len, &found);
         while (rc == ERANGE && len < MAX_BUF) {
             char *bigger = realloc(buf, len * 2);
@@ -177,6 +215,7 @@ enumerate_db(enum db db)
             len *= 2;
             rc = step(db, &e, buf, len, &found);
         }
+        pthread_mutex_unlock(&libc_call_lock);
         Py_END_ALLOW_THREADS
         if (rc) {
             err = rc;
@@ -196,12 +235,14 @@ enumerate_db(enum db db)
         Py_DECREF(item);
     }
     Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&libc_call_lock);
     switch (db) {
     case DB_SERV: endservent(); break;
     case DB_PROTO: endprotoent(); break;
     case DB_NET: endnetent(); break;
     default: endhostent(); break;
     }
+    pthread_mutex_unlock(&libc_call_lock);
     pthread_mutex_unlock(lock);
     Py_END_ALLOW_THREADS
     free(buf);
@@ -518,6 +559,15 @@ PyMethodDef unixipc_netdb_methods[] = {
 int
 unixipc_netdb_exec(PyObject *module)
 {
+    static int atfork_done = 0;
+    if (!atfork_done) {
+        int rc = pthread_atfork(netdb_atfork_prepare, netdb_atfork_parent, netdb_atfork_child);
+        if (rc != 0) {
+            unixipc_raise_errno("pthread_atfork", rc);
+            return -1;
+        }
+        atfork_done = 1;
+    }
     UNIXIPC_ADD_INT(module, AI_PASSIVE);
     UNIXIPC_ADD_INT(module, AI_CANONNAME);
     UNIXIPC_ADD_INT(module, AI_NUMERICHOST);

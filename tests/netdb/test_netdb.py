@@ -267,3 +267,39 @@ def test_flag_enums_match_the_c_library():
     infos = netdb.address_info(None, 8080, family=socket.AF_INET, type=socket.SOCK_STREAM,
                                flags=netdb.AddressInfoFlags.AI_PASSIVE)
     assert infos[0].address == ("0.0.0.0", 8080)
+
+
+def test_fork_while_another_thread_enumerates():
+    """A child forked while a thread is walking a database can walk it too:
+    neither unixipc's lock nor the C library's is left held in the child
+    (before the fix every such child hung)."""
+    import os
+    import signal
+    import time
+    import warnings
+
+    expected = len(list(netdb.services()))
+    stop = threading.Event()
+
+    def walk() -> None:
+        while not stop.is_set():
+            list(netdb.services())
+
+    walker = threading.Thread(target=walk, daemon=True)
+    walker.start()
+    statuses = []
+    try:
+        for _ in range(20):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+                pid = os.fork()
+            if pid == 0:
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.alarm(10)  # a hung child dies of SIGALRM
+                os._exit(0 if len(list(netdb.services())) == expected else 1)
+            statuses.append(os.waitpid(pid, 0)[1])
+            time.sleep(0.002)
+    finally:
+        stop.set()
+        walker.join(timeout=30)
+    assert statuses == [0] * 20
