@@ -136,6 +136,9 @@ typedef struct {
      * one was not, only every EAGER_RETRY-th receive tries again first. */
     int eager;
     unsigned int eager_skips;
+    /* The last Message receive() returned, kept to be refilled: see
+     * message_for(). NULL when there is none. */
+    PyObject *spare;
 } MQBase;
 
 #define EAGER_RETRY 16
@@ -155,6 +158,7 @@ static void
 mq_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    Py_CLEAR(((MQBase *)self)->spare);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -182,6 +186,53 @@ make_message(long mtype, PyObject *data)
     PyTuple_SET_ITEM(msg, 0, typ);
     PyTuple_SET_ITEM(msg, 1, data);
     return msg;
+}
+
+/* receive()'s result. Allocating a Message (a tuple subclass defined in
+ * Python: GC allocation, subtype_dealloc) is a good part of a call's cost, so
+ * the queue keeps the last one it returned; when the caller has dropped it
+ * (the queue's reference is the only one left, so nothing can observe the
+ * object), it is refilled instead of allocating a new one, as CPython's
+ * zip() and enumerate() reuse their result tuple. Only messages of up to
+ * SPARE_MAX bytes are kept, so the text held after the caller is done with
+ * it stays small. Tuples have no identity-based behaviour that could tell
+ * (no weak references on a NamedTuple, hash and equality are by value). */
+#define SPARE_MAX 8192
+
+static PyObject *
+message_for(MQBase *self, long mtype, PyObject *data)
+{
+#ifndef Py_GIL_DISABLED
+    PyObject *spare = self->spare;
+    if (spare != NULL && Py_REFCNT(spare) == 1) {
+        PyObject *typ = PyLong_FromLong(mtype);
+        if (typ == NULL) {
+            Py_DECREF(data);
+            return NULL;
+        }
+        PyObject *old_type = PyTuple_GET_ITEM(spare, 0);
+        PyObject *old_data = PyTuple_GET_ITEM(spare, 1);
+        PyTuple_SET_ITEM(spare, 0, typ);
+        PyTuple_SET_ITEM(spare, 1, data);
+        if (PyBytes_GET_SIZE(data) > SPARE_MAX) {
+            self->spare = NULL; /* hand it over: keep no large text */
+        } else {
+            Py_INCREF(spare);
+        }
+        Py_DECREF(old_type); /* an int and a bytes: no finalizer runs */
+        Py_DECREF(old_data);
+        return spare;
+    }
+    PyObject *msg = make_message(mtype, data);
+    if (msg != NULL && message_type != NULL && PyBytes_GET_SIZE(data) <= SPARE_MAX) {
+        Py_INCREF(msg);
+        Py_XSETREF(self->spare, msg);
+    }
+    return msg;
+#else
+    (void)self;
+    return make_message(mtype, data);
+#endif
 }
 
 /* ---- send ------------------------------------------------------------------ */
@@ -275,6 +326,22 @@ blocking_args(PyObject *block_obj, PyObject *timeout_obj, int *nowait,
 }
 
 
+/* Is the call's only keyword "type", after nargs == 1 positional? A keyword
+ * name is the interned constant of the caller's code, so identity decides;
+ * an equal but distinct string simply takes the general parser. */
+static int
+type_keyword_only(Py_ssize_t nargs, PyObject *kwnames)
+{
+    static PyObject *kw_type = NULL;
+    if (nargs != 1 || PyTuple_GET_SIZE(kwnames) != 1)
+        return 0;
+    if (kw_type == NULL && (kw_type = PyUnicode_InternFromString("type")) == NULL) {
+        PyErr_Clear(); /* the general parser will do */
+        return 0;
+    }
+    return PyTuple_GET_ITEM(kwnames, 0) == kw_type;
+}
+
 static const char *const send_names[] = {"data", "type", "block", "timeout", "_cancel", NULL};
 
 static PyObject *
@@ -294,8 +361,14 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     char *buf;
     PyObject *result = NULL;
 
-    if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 2, 1, v) < 0)
+    if (nargs >= 1 && nargs <= 2 && (kwnames == NULL || type_keyword_only(nargs, kwnames))) {
+        /* send(data), send(data, t), send(data, type=t): no parser needed */
+        v[0] = args[0];
+        v[1] = nargs + (kwnames != NULL) == 2 ? args[1] : NULL;
+        v[2] = v[3] = v[4] = NULL;
+    } else if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 2, 1, v) < 0) {
         return NULL;
+    }
     Py_buffer token_view;
     const char *token;
     if (v[1] != NULL) {
@@ -493,7 +566,9 @@ receive_message(MQBase *self, long mtype, int flags, int truncate, Py_ssize_t li
             if (bytes == NULL)
                 return NULL;
         }
-        return make_message(got_type, bytes);
+        if (flags & MSG_COPY)
+            return make_message(got_type, bytes);
+        return message_for(self, got_type, bytes);
     }
 }
 
@@ -540,6 +615,13 @@ mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     if (nargs == 0 && kwnames == NULL) { /* receive(): the common case */
         deadline.infinite = 1;
         return receive_message(self, 0, 0, 0, -1, &deadline, "msgrcv", NULL);
+    }
+    if (kwnames == NULL ? nargs == 1 : (nargs == 0 && type_keyword_only(1, kwnames))) {
+        /* receive(t) or receive(type=t): the other common case */
+        if (long_arg(args[0], "type", &mtype) < 0)
+            return NULL;
+        deadline.infinite = 1;
+        return receive_message(self, mtype, 0, 0, -1, &deadline, "msgrcv", NULL);
     }
     if (unixipc_parse_args("receive", args, nargs, kwnames, receive_names, 1, 0, v) < 0)
         return NULL;

@@ -289,6 +289,29 @@ typedef struct {
     unsigned short index;
 } SemBase;
 
+/* The hot call shapes, acquire()/release() and acquire(undo=x)/release(undo=x),
+ * recognised without the general parser: 1 or 0 = the undo flag, -1 = another
+ * shape (use the parser), -2 = error set. A keyword name in a call is the
+ * interned constant of the caller's code object, so identity usually decides;
+ * an equal but distinct string falls back to the parser, which accepts it. */
+static int
+only_undo(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static PyObject *kw_undo = NULL;
+    if (nargs != 0)
+        return -1;
+    if (kwnames == NULL)
+        return 1;
+    if (PyTuple_GET_SIZE(kwnames) != 1)
+        return -1;
+    if (kw_undo == NULL && (kw_undo = PyUnicode_InternFromString("undo")) == NULL)
+        return -2;
+    if (PyTuple_GET_ITEM(kwnames, 0) != kw_undo)
+        return -1;
+    int undo = unixipc_bool_arg(args[0], 1);
+    return undo < 0 ? -2 : undo;
+}
+
 static PyObject *
 one_op(SemBase *self, short delta, short flags, const unixipc_deadline *deadline,
        PyObject *cancel_obj)
@@ -314,6 +337,16 @@ sem_acquire(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     long delta;
     short flags = 0;
     unixipc_deadline deadline;
+    int fast = only_undo(args, nargs, kwnames);
+    if (fast >= 0) { /* acquire() or acquire(undo=...): the hot shapes */
+        struct sembuf op = {self->index, -1, fast ? SEM_UNDO : 0};
+        deadline.infinite = 1;
+        if (run_semop(self->semid, &op, 1, &deadline, NULL) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (fast == -2)
+        return NULL;
     if (unixipc_parse_args("acquire", args, nargs, kwnames, names, 1, 0, v) < 0)
         return NULL;
     if (int_arg(v[0], 1, 1, SHRT_MAX, "delta", &delta) < 0)
@@ -333,6 +366,15 @@ sem_release(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     PyObject *v[2];
     long delta;
     unixipc_deadline forever = {1, {0, 0}};
+    int fast = only_undo(args, nargs, kwnames);
+    if (fast >= 0) { /* release() or release(undo=...): never blocks */
+        struct sembuf op = {self->index, 1, fast ? SEM_UNDO : 0};
+        if (semop(self->semid, &op, 1) < 0)
+            return unixipc_raise_errno("semop", errno);
+        Py_RETURN_NONE;
+    }
+    if (fast == -2)
+        return NULL;
     if (unixipc_parse_args("release", args, nargs, kwnames, names, 1, 0, v) < 0)
         return NULL;
     if (int_arg(v[0], 1, 1, SHRT_MAX, "delta", &delta) < 0)
