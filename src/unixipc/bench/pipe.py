@@ -15,7 +15,7 @@ from typing import Callable
 from ..fifo import Fifo
 from ..pipe import Pipe, PipeReader, PipeWriter
 from .harness import Result, time_per_op
-from .twoproc import Link, Transport
+from .twoproc import Link, Transport, read_rest
 
 __all__ = ["unixipc_pipe_transport", "unixipc_fifo_transport", "os_fifo_transport",
            "write_path_costs"]
@@ -61,15 +61,7 @@ class _UnixipcEnd:
         data = self.read(size)
         if len(data) == size or not data:
             return data
-        parts = [data]
-        got = len(data)
-        while got < size:
-            chunk = self.read(size - got)
-            if not chunk:
-                break
-            parts.append(chunk)
-            got += len(chunk)
-        return b"".join(parts)
+        return read_rest(self.read, data, size)
 
 
 def _closer(*ends: object) -> Callable[[], None]:

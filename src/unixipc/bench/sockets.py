@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..sockets import MessageChannel
 from .harness import Result
-from .twoproc import Link, Transport, one_way, round_trip
+from .twoproc import Link, Transport, one_way, read_rest, round_trip
 
 __all__ = ["transports", "run", "unix_channel_transport", "seqpacket_channel_transport",
            "tcp_channel_transport", "zmq_ipc_transport", "zmq_tcp_transport"]
@@ -47,15 +47,7 @@ class _RawStreamEnd:
         data = self._recv(size)
         if len(data) == size or not data:
             return data
-        parts = [data]
-        got = len(data)
-        while got < size:
-            chunk = self._recv(size - got)
-            if not chunk:
-                break
-            parts.append(chunk)
-            got += len(chunk)
-        return b"".join(parts)
+        return read_rest(self._recv, data, size)
 
 
 class _RawPacketEnd:

@@ -10,22 +10,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from .twoproc import Link, Transport
-
-
-def _read_exactly(fd: int, size: int) -> bytes:
-    data = os.read(fd, size)
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    got = len(data)
-    while got < size:
-        chunk = os.read(fd, size - got)
-        if not chunk:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
+from .twoproc import Link, Transport, read_rest
 
 
 class _FdEnd:
@@ -40,7 +25,10 @@ class _FdEnd:
             view = view[os.write(self.wfd, view):]
 
     def recv(self, size: int) -> bytes:
-        return _read_exactly(self.rfd, size)
+        data = os.read(self.rfd, size)
+        if len(data) == size or not data:
+            return data
+        return read_rest(lambda n: os.read(self.rfd, n), data, size)
 
 
 def os_pipe_transport() -> Transport:

@@ -26,7 +26,7 @@ from typing import Callable, Protocol
 
 from .harness import Result, latency_stats
 
-__all__ = ["Endpoint", "Link", "Transport", "round_trip", "one_way"]
+__all__ = ["Endpoint", "Link", "Transport", "round_trip", "one_way", "read_rest"]
 
 
 class Endpoint(Protocol):
@@ -37,6 +37,23 @@ class Endpoint(Protocol):
     def recv(self, size: int) -> bytes:
         """Receive one message of ``size`` bytes (streams read exactly that)."""
         ...
+
+
+def read_rest(read: Callable[[int], bytes], first: bytes, size: int) -> bytes:
+    """Complete a stream read that returned ``first``, short of ``size``
+    bytes, with further ``read(n)`` calls (stops early at end of file).
+
+    Endpoints make the first read inline and call this only when it came up
+    short, so the common path costs every transport the same."""
+    parts = [first]
+    got = len(first)
+    while got < size:
+        chunk = read(size - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 @dataclass
