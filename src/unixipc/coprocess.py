@@ -21,13 +21,14 @@ handles both:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import select
 import signal
 import time
 import tty
-from typing import Mapping, Sequence, Union
+from typing import Iterator, Mapping, Sequence, Union
 
 from . import _core
 from ._timeouts import check_timeout
@@ -132,6 +133,7 @@ class Coprocess:
         at the deadline. Reading never stops while we wait, writing goes on
         whenever there is something to send. Returns early once ``stop_fd``
         (a pidfd) is readable."""
+        attempted = False
         while True:
             if want_line and (b"\n" in self._in or self._eof):
                 return
@@ -161,9 +163,10 @@ class Coprocess:
                 events = poller.poll()
             else:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 and attempted:  # timeout 0 still makes one pass
                     raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r}: timed out")
-                events = poller.poll(left * 1000)
+                events = poller.poll(max(0.0, left) * 1000)
+                attempted = True
                 if not events and deadline - time.monotonic() <= 0:
                     raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r}: timed out")
             for fd, ev in events:
@@ -331,9 +334,25 @@ class Coprocess:
         del self._out[:n]
 
     @staticmethod
-    def _deadline(timeout: float | None) -> float | None:
+    def _deadline(block: bool, timeout: float | None) -> float | None:
+        """The monotonic deadline of a call (None: none); ``block=False``
+        is a deadline of now: one pass, no wait."""
         check_timeout(timeout)
+        if not block:
+            return time.monotonic()
         return None if timeout is None else time.monotonic() + timeout
+
+    @contextlib.contextmanager
+    def _would_block(self, block: bool) -> Iterator[None]:
+        """With ``block=False`` the deadline of now running out means the
+        call would have had to wait: BlockingIOError (EAGAIN)."""
+        try:
+            yield
+        except TimeoutError:
+            if block:
+                raise
+            raise BlockingIOError(errno.EAGAIN,
+                                  f"coprocess {self.argv[0]!r}: would block") from None
 
     def _check_open(self) -> None:
         if self._rfd < 0:
@@ -341,7 +360,7 @@ class Coprocess:
 
     # ---- public I/O -------------------------------------------------------------------
 
-    def send(self, data: bytes | bytearray | memoryview | str, *,
+    def send(self, data: bytes | bytearray | memoryview | str, *, block: bool = True,
              timeout: float | None = None) -> None:
         """Send ``data`` to the child's stdin (str is encoded as UTF-8).
 
@@ -353,18 +372,21 @@ class Coprocess:
             BrokenPipeError: the child closed its stdin or exited.
             TimeoutError: ``timeout`` seconds passed first (the rest of
                 ``data`` stays queued and goes with the next call).
+            BlockingIOError: ``block=False`` and not all of it could be
+                written at once (the rest stays queued, as for a timeout).
             ValueError: the coprocess is closed.
         """
         self._check_open()
         if self._wfd < 0:
             raise ValueError("the coprocess's input was closed with close_input()")
-        deadline = self._deadline(timeout)
+        deadline = self._deadline(block, timeout)
         self._out += data.encode() if isinstance(data, str) else data
         self._write_some()
         if self._out:
-            self._pump(deadline, want_sent=True)
+            with self._would_block(block):
+                self._pump(deadline, want_sent=True)
 
-    def readline(self, *, timeout: float | None = None) -> bytes:
+    def readline(self, *, block: bool = True, timeout: float | None = None) -> bytes:
         """Return the next line from the child's stdout, with its ``b"\\n"``
         (the last line may lack it).
 
@@ -374,22 +396,28 @@ class Coprocess:
         Raises:
             EOFError: the child closed its stdout (or exited) with no line left.
             TimeoutError: no whole line within ``timeout``.
+            BlockingIOError: ``block=False`` and no whole line at once.
             BrokenPipeError: queued input could not be sent (child gone).
         """
         self._check_open()
-        self._pump(self._deadline(timeout), want_line=True)
+        with self._would_block(block):
+            self._pump(self._deadline(block, timeout), want_line=True)
         return self._take_line()
 
-    def read(self, size: int = _CHUNK, *, timeout: float | None = None) -> bytes:
+    def read(self, size: int = _CHUNK, *, block: bool = True,
+             timeout: float | None = None) -> bytes:
         """Return at most ``size`` bytes of output, waiting (bounded by
-        ``timeout``) until there is some; ``b""`` once the output ended."""
+        ``timeout``; not at all with ``block=False``: BlockingIOError) until
+        there is some; ``b""`` once the output ended."""
         self._check_open()
-        self._pump(self._deadline(timeout), want_data=True)
+        with self._would_block(block):
+            self._pump(self._deadline(block, timeout), want_data=True)
         data = bytes(self._in[:size])
         del self._in[:size]
         return data
 
-    def request(self, line: bytes | str, *, timeout: float | None = None) -> bytes:
+    def request(self, line: bytes | str, *, block: bool = True,
+                timeout: float | None = None) -> bytes:
         """Send one line (``b"\\n"`` added if missing) and return one reply
         line. ``timeout`` bounds the whole exchange.
 
@@ -397,15 +425,19 @@ class Coprocess:
             TimeoutError: no reply line in time (a filter whose output is
                 buffered: make it flush, or use ``pty=True``). A late reply
                 is returned by the next readline.
+            BlockingIOError: ``block=False`` and the line could not be sent
+                or the reply was not there at once (what was not sent stays
+                queued; the reply comes with a later readline).
             EOFError, BrokenPipeError: the child closed its end or exited.
         """
         data = line.encode() if isinstance(line, str) else bytes(line)
         if not data.endswith(b"\n"):
             data += b"\n"
-        deadline = self._deadline(timeout)
-        self.send(data, timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        deadline = self._deadline(block, timeout)
+        self.send(data, block=block,
+                  timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self.readline(timeout=left)
+        return self.readline(block=block, timeout=left)
 
     # ---- ending --------------------------------------------------------------------
 
@@ -417,7 +449,7 @@ class Coprocess:
         if self._wfd >= 0:
             try:
                 if self._out:
-                    self._pump(self._deadline(timeout), want_sent=True)
+                    self._pump(self._deadline(True, timeout), want_sent=True)
             finally:
                 os.close(self._wfd)
                 self._wfd = -1
@@ -437,7 +469,7 @@ class Coprocess:
         """
         if self.returncode is not None:
             return self.returncode
-        deadline = self._deadline(timeout)
+        deadline = self._deadline(True, timeout)
         if self._rfd >= 0:
             if not self.pty:
                 try:

@@ -226,3 +226,38 @@ def test_the_child_starts_with_sigpipe_at_its_default_action():
         ignored = int(co.readline(timeout=10).split()[1], 16)
     assert not ignored & (1 << (signal.SIGPIPE - 1))
     assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # ours unchanged
+
+
+def test_block_false_and_timeout_zero_make_one_attempt(cpeer):
+    with Coprocess([cpeer("co_add2")]) as co:
+        with pytest.raises(BlockingIOError):
+            co.readline(block=False)  # nothing asked yet
+        with pytest.raises(BlockingIOError):
+            co.read(block=False)
+        co.send(b"20 22\n", block=False)  # a small line fits the pipe at once
+        deadline = time.monotonic() + 10
+        while True:
+            # the reply is already in the pipe once the child answered: a
+            # zero timeout still takes it (one pass, no wait)
+            try:
+                assert co.readline(timeout=0) == b"42\n"
+                break
+            except TimeoutError:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        with pytest.raises(BlockingIOError):
+            co.request("1 2", block=False)  # sent, but no reply at once
+        assert co.readline(timeout=10) == b"3\n"  # the reply comes later
+
+
+def test_block_false_send_keeps_the_rest_queued():
+    # cat echoes what it reads; nobody reads its output here, so once both
+    # pipes are full a non-blocking send cannot finish
+    with Coprocess(["cat"]) as co:
+        block = b"x" * (1 << 20)
+        with pytest.raises(BlockingIOError):
+            co.send(block, block=False)
+        got = 0
+        while got < len(block):  # everything still arrives, in order
+            got += len(co.read(1 << 16, timeout=10))
+        assert got == len(block)
