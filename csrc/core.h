@@ -105,6 +105,19 @@ int unixipc_long_arg(PyObject *obj, long default_value, long lo, long hi, const 
  * *out (if not NULL) gets a new reference too. Returns 0 or -1. */
 int unixipc_add_type(PyObject *module, PyType_Spec *spec, const char *name, PyObject **out);
 
+/* A tuple (subclass) made with tp_alloc, or refilled for reuse: since
+ * Python 3.14 a tuple caches its hash, and -1 means "not computed yet"
+ * (tp_alloc leaves 0, which hash() would return as is). */
+static inline void
+unixipc_tuple_forget_hash(PyObject *tuple)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    ((PyTupleObject *)tuple)->ob_hash = -1;
+#else
+    (void)tuple;
+#endif
+}
+
 /* ---- subsystems ---------------------------------------------------------- */
 #define UNIXIPC_SUBSYSTEM(name)                    \
     extern PyMethodDef unixipc_##name##_methods[]; \

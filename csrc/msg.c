@@ -175,6 +175,8 @@ make_message(long mtype, PyObject *data)
     if (message_type != NULL) {
         PyTypeObject *cls = (PyTypeObject *)message_type;
         msg = cls->tp_alloc(cls, 2);
+        if (msg != NULL)
+            unixipc_tuple_forget_hash(msg);
     } else {
         msg = PyTuple_New(2);
     }
@@ -214,6 +216,7 @@ message_for(MQBase *self, long mtype, PyObject *data)
         PyObject *old_data = PyTuple_GET_ITEM(spare, 1);
         PyTuple_SET_ITEM(spare, 0, typ);
         PyTuple_SET_ITEM(spare, 1, data);
+        unixipc_tuple_forget_hash(spare);
         if (PyBytes_GET_SIZE(data) > SPARE_MAX) {
             self->spare = NULL; /* hand it over: keep no large text */
         } else {

@@ -184,6 +184,8 @@ make_message(PyObject *data, PyObject *fds)
     if (message_type != NULL) {
         PyTypeObject *cls = (PyTypeObject *)message_type;
         msg = cls->tp_alloc(cls, 2);
+        if (msg != NULL)
+            unixipc_tuple_forget_hash(msg);
     } else {
         msg = PyTuple_New(2);
     }

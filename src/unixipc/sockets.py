@@ -407,7 +407,14 @@ class MessageChannel(_core.ChannelBase):
 
     def _flush(self, block: bool, deadline: float | None) -> None:
         parts, self._pending = self._pending, []
-        self._write(parts, [], block, deadline)
+        try:
+            self._write(parts, [], block, deadline)
+        except BaseException:
+            # _write trims parts in place: what is left must stay pending
+            # (even when nothing more went out) or the framing breaks
+            if not self._pending and parts:
+                self._pending = parts
+            raise
 
     def _write(self, parts: list[memoryview], anc: list[tuple[int, int, bytes]],
                block: bool, deadline: float | None) -> None:
@@ -424,6 +431,12 @@ class MessageChannel(_core.ChannelBase):
                     raise (_timed_out("sendmsg") if block else exc) from None
                 if isinstance(exc, _socket.timeout) or (block and deadline is not None):
                     raise _timed_out("sendmsg") from None
+                raise
+            except BaseException:
+                # e.g. a signal handler raised after part of the frame went
+                # out: keep the rest, as the C path does, so framing survives
+                if sent_any:
+                    self._pending = parts
                 raise
             sent_any = True
             anc = []

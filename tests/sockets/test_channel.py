@@ -256,6 +256,61 @@ def test_send_timeout_keeps_framing():
     b.close()
 
 
+def _drain_two(b: MessageChannel, got: list[bytes]) -> threading.Thread:
+    t = threading.Thread(target=lambda: got.extend(
+        [b.receive(timeout=20).data, b.receive(timeout=20).data]))
+    t.start()
+    return t
+
+
+def test_failed_flush_keeps_the_pending_rest():
+    a, b = MessageChannel.pair("stream")
+    big = b"y" * (8 * MiB)
+    with pytest.raises(TimeoutError):
+        a.send(big, timeout=0.2)
+    left = a.pending
+    assert left > 0
+    with pytest.raises(BlockingIOError):  # the peer reads nothing yet
+        a.flush(block=False)
+    assert a.pending == left
+    got: list[bytes] = []
+    t = _drain_two(b, got)
+    a.send(b"after", timeout=20)
+    t.join(timeout=30)
+    assert got == [big, b"after"]
+    a.close()
+    b.close()
+
+
+def test_raising_signal_handler_mid_send_keeps_the_rest_pending():
+    import signal
+
+    class Stop(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Stop
+
+    a, b = MessageChannel.pair("stream")
+    big = b"z" * (8 * MiB)
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Stop):
+            a.send(big, timeout=10)  # timed: the Python path
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert a.pending > 0
+    got: list[bytes] = []
+    t = _drain_two(b, got)
+    a.send(b"after", timeout=20)
+    t.join(timeout=30)
+    assert got == [big, b"after"]
+    a.close()
+    b.close()
+
+
 def test_seqpacket_oversize_rejected():
     a, b = MessageChannel.pair("seqpacket", max_size=1000)
     with pytest.raises(ValueError):
