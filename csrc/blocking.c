@@ -246,6 +246,14 @@ long
 unixipc_blocking_call(const char *syscall, unixipc_syscall_fn fn, void *ctx,
                       const unixipc_deadline *deadline, enum unixipc_wait_kind kind)
 {
+    return unixipc_blocking_call_recheck(syscall, fn, ctx, deadline, kind, NULL);
+}
+
+long
+unixipc_blocking_call_recheck(const char *syscall, unixipc_syscall_fn fn, void *ctx,
+                              const unixipc_deadline *deadline, enum unixipc_wait_kind kind,
+                              int (*recheck)(void *ctx))
+{
     const struct timespec *remaining_p;
     struct timespec remaining;
     long result;
@@ -312,6 +320,8 @@ unixipc_blocking_call(const char *syscall, unixipc_syscall_fn fn, void *ctx,
         }
         /* EINTR: Python handlers first (KeyboardInterrupt and friends). */
         if (PyErr_CheckSignals() < 0)
+            break;
+        if (recheck != NULL && recheck(ctx) < 0)
             break;
         if (deadline_passed(deadline)) {
             unixipc_raise_timeout(syscall);

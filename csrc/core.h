@@ -65,6 +65,14 @@ long unixipc_blocking_call(const char *syscall, unixipc_syscall_fn fn, void *ctx
                            const unixipc_deadline *deadline,
                            enum unixipc_wait_kind kind);
 
+/* The same, with `recheck(ctx)` run (GIL held) after the signal handlers
+ * and before each retry: it returns -1 with an exception set when the call
+ * must not be retried (e.g. a handler closed the socket the call was made
+ * on, and its descriptor number may already name another file). */
+long unixipc_blocking_call_recheck(const char *syscall, unixipc_syscall_fn fn, void *ctx,
+                                   const unixipc_deadline *deadline,
+                                   enum unixipc_wait_kind kind, int (*recheck)(void *ctx));
+
 /* Cancellation of a call made for an async twin in a worker thread. The call
  * carries a token (the first byte of a bytearray, pinned for the call). The
  * event loop sets it and then signals the worker thread with the cancel

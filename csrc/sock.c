@@ -73,6 +73,8 @@ typedef struct {
 
 typedef struct {
     int fd;
+    PyObject *owner;       /* the channel (borrowed): its socket's fd is rechecked */
+    int used;              /* an earlier io_call ran: Python code may have run since */
     int send;              /* sendmsg or recvmsg */
     int flags;
     struct msghdr mh;
@@ -115,11 +117,36 @@ io_fn(void *p, const struct timespec *remaining)
     return (long)n;
 }
 
+static int channel_fd(ChannelObject *self);
+
+/* After signal handlers ran (GIL held): the channel's socket must still be
+ * the descriptor the call started on. A handler that closed it (and maybe
+ * opened another file under the same number) ends the call with EBADF, as
+ * the socket module's calls do, instead of reading or writing another file. */
+static int
+recheck_fd(void *p)
+{
+    io_ctx *c = p;
+    if (c->owner == NULL)
+        return 0;
+    int fd = channel_fd((ChannelObject *)c->owner);
+    if (fd == -2)
+        return -1;
+    if (fd != c->fd) {
+        unixipc_raise_errno(c->send ? "sendmsg" : "recvmsg", EBADF);
+        return -1;
+    }
+    return 0;
+}
+
 /* One attempt with the GIL held that must not block; on "would block" the
  * helper waits (nowait: BlockingIOError instead). -1 with an exception. */
 static long
 io_call(io_ctx *c, const char *name, int eager, int nowait, const unixipc_deadline *dl)
 {
+    if (c->used && recheck_fd(c) < 0) /* after our callbacks or handlers */
+        return -1;
+    c->used = 1;
     if (eager || nowait) {
         ssize_t n = io_once(c, MSG_DONTWAIT);
         if (n >= 0)
@@ -136,9 +163,9 @@ io_call(io_ctx *c, const char *name, int eager, int nowait, const unixipc_deadli
     /* A signal that came meanwhile (during the eager attempt, or a read or
      * write it cut short): its handler runs before we sleep; what was
      * read or written so far is kept by the caller. */
-    if (PyErr_CheckSignals() < 0)
+    if (PyErr_CheckSignals() < 0 || recheck_fd(c) < 0)
         return -1;
-    return unixipc_blocking_call(name, io_fn, c, dl, UNIXIPC_WAIT_NATIVE);
+    return unixipc_blocking_call_recheck(name, io_fn, c, dl, UNIXIPC_WAIT_NATIVE, recheck_fd);
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -307,6 +334,7 @@ receive_stream(ChannelObject *self, int fd, int nowait, const unixipc_deadline *
 
     memset(&c, 0, sizeof(c));
     c.fd = fd;
+    c.owner = (PyObject *)self;
     c.flags = MSG_CMSG_CLOEXEC;
     if (self->unix_) {
         c.mh.msg_control = control.buf;
@@ -428,6 +456,7 @@ receive_record(ChannelObject *self, int fd, int nowait, const unixipc_deadline *
         return SLOW; /* the Python code sizes the buffer first */
     memset(&c, 0, sizeof(c));
     c.fd = fd;
+    c.owner = (PyObject *)self;
     c.flags = MSG_CMSG_CLOEXEC | MSG_TRUNC;
     c.mh.msg_control = control.buf;
     c.control_space = sizeof(control.buf);
@@ -557,6 +586,7 @@ send_stream(ChannelObject *self, int fd, const char *data, Py_ssize_t len)
     iov[1].iov_len = (size_t)len;
     memset(&c, 0, sizeof(c));
     c.fd = fd;
+    c.owner = (PyObject *)self;
     c.send = 1;
     c.flags = MSG_NOSIGNAL;
     size_t total = HSIZE + (size_t)len, sent = 0;
@@ -601,6 +631,7 @@ send_record(ChannelObject *self, int fd, const char *data, Py_ssize_t len)
 
     memset(&c, 0, sizeof(c));
     c.fd = fd;
+    c.owner = (PyObject *)self;
     c.send = 1;
     c.flags = MSG_NOSIGNAL;
     c.mh.msg_iov = &iov;

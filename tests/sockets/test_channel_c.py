@@ -346,3 +346,40 @@ def test_incomplete_frame_through_c():
     with pytest.raises(IncompleteMessageError):
         ch.receive(timeout=1)
     ch.close()
+
+
+@pytest.mark.parametrize("direction", ["receive", "send"])
+def test_handler_closing_the_socket_ends_the_call_with_ebadf(direction):
+    """A signal handler that closes the channel's socket and opens another
+    file (which may get the same descriptor number) must not make the
+    blocked C call read from or write to that other file."""
+    import errno
+    import signal
+    import socket
+    import struct
+
+    a, b = MessageChannel.pair("stream")
+    others = []
+
+    def handler(signum, frame):
+        a.socket.close()
+        x, y = socket.socketpair()
+        others.append((x, y))
+        y.sendall(struct.pack("<Q", 5) + b"STOLE")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(OSError) as info:
+            if direction == "receive":
+                a.receive()  # blocking, no timeout: the C path
+            else:
+                a.send(b"q" * (8 << 20))  # fills the buffer, then blocks
+        assert info.value.errno == errno.EBADF
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        b.close()
+        for x, y in others:
+            x.close()
+            y.close()
