@@ -126,6 +126,30 @@ unixipc_tuple_forget_hash(PyObject *tuple)
 #endif
 }
 
+/* A 2-tuple of class `cls` (a tuple subclass such as a NamedTuple
+ * registered by Python; NULL: a plain tuple) holding `first` and `second`,
+ * whose references it steals, also on failure (NULL, exception set). */
+static inline PyObject *
+unixipc_new_pair(PyObject *cls, PyObject *first, PyObject *second)
+{
+    PyObject *pair;
+    if (cls != NULL) {
+        pair = ((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 2);
+        if (pair != NULL)
+            unixipc_tuple_forget_hash(pair);
+    } else {
+        pair = PyTuple_New(2);
+    }
+    if (pair == NULL) {
+        Py_DECREF(first);
+        Py_DECREF(second);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, first);
+    PyTuple_SET_ITEM(pair, 1, second);
+    return pair;
+}
+
 /* ---- subsystems ---------------------------------------------------------- */
 #define UNIXIPC_SUBSYSTEM(name)                    \
     extern PyMethodDef unixipc_##name##_methods[]; \

@@ -171,23 +171,7 @@ make_message(long mtype, PyObject *data)
         Py_DECREF(data);
         return NULL;
     }
-    PyObject *msg;
-    if (message_type != NULL) {
-        PyTypeObject *cls = (PyTypeObject *)message_type;
-        msg = cls->tp_alloc(cls, 2);
-        if (msg != NULL)
-            unixipc_tuple_forget_hash(msg);
-    } else {
-        msg = PyTuple_New(2);
-    }
-    if (msg == NULL) {
-        Py_DECREF(typ);
-        Py_DECREF(data);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(msg, 0, typ);
-    PyTuple_SET_ITEM(msg, 1, data);
-    return msg;
+    return unixipc_new_pair(message_type, typ, data);
 }
 
 /* receive()'s result. Allocating a Message (a tuple subclass defined in

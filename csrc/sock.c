@@ -207,23 +207,7 @@ call_python(PyObject *self, PyObject *name, PyObject *const *args, Py_ssize_t na
 static PyObject *
 make_message(PyObject *data, PyObject *fds)
 {
-    PyObject *msg;
-    if (message_type != NULL) {
-        PyTypeObject *cls = (PyTypeObject *)message_type;
-        msg = cls->tp_alloc(cls, 2);
-        if (msg != NULL)
-            unixipc_tuple_forget_hash(msg);
-    } else {
-        msg = PyTuple_New(2);
-    }
-    if (msg == NULL) {
-        Py_DECREF(data);
-        Py_DECREF(fds);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(msg, 0, data);
-    PyTuple_SET_ITEM(msg, 1, fds);
-    return msg;
+    return unixipc_new_pair(message_type, data, fds);
 }
 
 static uint64_t

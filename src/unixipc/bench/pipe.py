@@ -15,36 +15,10 @@ from typing import Callable
 from ..fifo import Fifo
 from ..pipe import Pipe, PipeReader, PipeWriter
 from .harness import Result, time_per_op
-from .twoproc import Link, Transport, read_rest
+from .twoproc import FdEnd, Link, Transport, read_rest
 
 __all__ = ["unixipc_pipe_transport", "unixipc_fifo_transport", "os_fifo_transport",
            "write_path_costs"]
-
-
-class _FdEnd:
-    """An endpoint over two descriptors with raw os.read/os.write."""
-
-    def __init__(self, rfd: int, wfd: int) -> None:
-        self.rfd, self.wfd = rfd, wfd
-
-    def send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.wfd, view):]
-
-    def recv(self, size: int) -> bytes:
-        data = os.read(self.rfd, size)
-        if len(data) == size or not data:
-            return data
-        parts = [data]
-        got = len(data)
-        while got < size:
-            chunk = os.read(self.rfd, size - got)
-            if not chunk:
-                break
-            parts.append(chunk)
-            got += len(chunk)
-        return b"".join(parts)
 
 
 class _UnixipcEnd:
@@ -131,7 +105,7 @@ def os_fifo_transport() -> Transport:
         with tempfile.TemporaryDirectory() as tmp:
             p2c_r, p2c_w = _os_fifo_pair(tmp, "p2c")
             c2p_r, c2p_w = _os_fifo_pair(tmp, "c2p")
-        return Link(parent=_FdEnd(c2p_r, p2c_w), child=_FdEnd(p2c_r, c2p_w),
+        return Link(parent=FdEnd(c2p_r, p2c_w), child=FdEnd(p2c_r, c2p_w),
                     close=_closer(p2c_r, p2c_w, c2p_r, c2p_w),
                     in_child=_closer(p2c_w, c2p_r), in_parent=_closer(p2c_r, c2p_w))
 

@@ -10,25 +10,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from .twoproc import Link, Transport, read_rest
-
-
-class _FdEnd:
-    """An endpoint over two descriptors with raw os.read/os.write."""
-
-    def __init__(self, rfd: int, wfd: int) -> None:
-        self.rfd, self.wfd = rfd, wfd
-
-    def send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.wfd, view):]
-
-    def recv(self, size: int) -> bytes:
-        data = os.read(self.rfd, size)
-        if len(data) == size or not data:
-            return data
-        return read_rest(lambda n: os.read(self.rfd, n), data, size)
+from .twoproc import FdEnd, Link, Transport
 
 
 def os_pipe_transport() -> Transport:
@@ -47,7 +29,7 @@ def os_pipe_transport() -> Transport:
                 except OSError:
                     pass
 
-        return Link(parent=_FdEnd(c2p_r, p2c_w), child=_FdEnd(p2c_r, c2p_w), close=close_all)
+        return Link(parent=FdEnd(c2p_r, p2c_w), child=FdEnd(p2c_r, c2p_w), close=close_all)
 
     return Transport("pipe", "os.read/os.write", open_link)
 

@@ -26,7 +26,7 @@ from typing import Callable, Protocol
 
 from .harness import Result, latency_stats
 
-__all__ = ["Endpoint", "Link", "Transport", "round_trip", "one_way", "read_rest"]
+__all__ = ["Endpoint", "FdEnd", "Link", "Transport", "round_trip", "one_way", "read_rest"]
 
 
 class Endpoint(Protocol):
@@ -54,6 +54,25 @@ def read_rest(read: Callable[[int], bytes], first: bytes, size: int) -> bytes:
         parts.append(chunk)
         got += len(chunk)
     return b"".join(parts)
+
+
+class FdEnd:
+    """An endpoint over two descriptors with raw os.read/os.write: the floor
+    any wrapper of pipes or FIFOs is measured against."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.wfd, view):]
+
+    def recv(self, size: int) -> bytes:
+        data = os.read(self.rfd, size)
+        if len(data) == size or not data:
+            return data
+        return read_rest(lambda n: os.read(self.rfd, n), data, size)
 
 
 @dataclass
