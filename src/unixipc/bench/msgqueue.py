@@ -20,11 +20,12 @@ remove it, and the two calls, used as ``send(data, type=t)`` and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .harness import Result
 from .twoproc import Link, Transport
@@ -65,7 +66,17 @@ def sysv_ipc_impl() -> Impl:
     return Impl("sysv_ipc", make, data_index=0)
 
 
-def _fork(body: Callable[[], None]) -> int:
+def _reap(pid: int) -> None:
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError(f"benchmark child failed with status {status}")
+
+
+@contextlib.contextmanager
+def _child(body: Callable[[], None]) -> Iterator[None]:
+    """Run ``body`` in a forked child for the duration of the block; the
+    child is reaped at the end (its failure raises), killed if the block
+    raised."""
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -75,13 +86,13 @@ def _fork(body: Callable[[], None]) -> int:
             code = 0
         finally:
             os._exit(code)
-    return pid
-
-
-def _reap(pid: int) -> None:
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise RuntimeError(f"benchmark child failed with status {status}")
+    try:
+        yield
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    _reap(pid)
 
 
 def round_trip(impl: Impl, size: int, count: int) -> Result:
@@ -95,21 +106,16 @@ def round_trip(impl: Impl, size: int, count: int) -> Result:
         for _ in range(count + warm):
             send(receive(type=1)[data], type=2)
 
-    pid = _fork(echo)
     try:
-        for _ in range(warm):
-            send(payload, type=1)
-            receive(type=2)
-        t0 = time.perf_counter()
-        for _ in range(count):
-            send(payload, type=1)
-            receive(type=2)
-        elapsed = time.perf_counter() - t0
-        _reap(pid)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
+        with _child(echo):
+            for _ in range(warm):
+                send(payload, type=1)
+                receive(type=2)
+            t0 = time.perf_counter()
+            for _ in range(count):
+                send(payload, type=1)
+                receive(type=2)
+            elapsed = time.perf_counter() - t0
     finally:
         remove()
     return Result(f"mq round trip {size} B", impl.name, elapsed / count * 1e6, "us")
@@ -125,18 +131,13 @@ def one_way(impl: Impl, size: int, count: int) -> Result:
             receive(type=1)
         send(b"k", type=2)
 
-    pid = _fork(sink)
     try:
-        t0 = time.perf_counter()
-        for _ in range(count):
-            send(payload, type=1)
-        receive(type=2)
-        elapsed = time.perf_counter() - t0
-        _reap(pid)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
+        with _child(sink):
+            t0 = time.perf_counter()
+            for _ in range(count):
+                send(payload, type=1)
+            receive(type=2)
+            elapsed = time.perf_counter() - t0
     finally:
         remove()
     return Result(f"mq one-way {size} B", impl.name, count / elapsed, "msg/s")
@@ -172,19 +173,14 @@ def batched_one_way(size: int, count: int, batch: int = 64) -> Result:
             got += len(q.receive_many(batch, 1))
         q.send(b"k", 2)
 
-    pid = _fork(sink)
     try:
-        t0 = time.perf_counter()
-        sent = 0
-        while sent < count:
-            sent += q.send_many(messages[:count - sent])
-        q.receive(2)
-        elapsed = time.perf_counter() - t0
-        _reap(pid)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
+        with _child(sink):
+            t0 = time.perf_counter()
+            sent = 0
+            while sent < count:
+                sent += q.send_many(messages[:count - sent])
+            q.receive(2)
+            elapsed = time.perf_counter() - t0
     finally:
         q.remove()
     return Result(f"mq one-way {size} B", "unixipc send_many/receive_many", count / elapsed,
