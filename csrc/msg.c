@@ -163,6 +163,20 @@ mq_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* After E2BIG (the message is still queued): the next buffer size to try,
+ * doubled but at least msgmax (asked again: it may have been raised) and
+ * at most `limit` (max_size; -1: none). Not larger than `alloc`: give up. */
+static Py_ssize_t
+grown_buffer(Py_ssize_t alloc, Py_ssize_t limit)
+{
+    Py_ssize_t grown = alloc > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : alloc * 2;
+    if (grown < query_msgmax())
+        grown = sys_msgmax;
+    if (limit >= 0 && grown > limit)
+        grown = limit;
+    return grown;
+}
+
 static PyObject *
 make_message(long mtype, PyObject *data)
 {
@@ -531,11 +545,7 @@ receive_message(MQBase *self, long mtype, int flags, int truncate, Py_ssize_t li
             if (ctx.err == E2BIG && (limit < 0 || alloc < limit) &&
                 PyErr_ExceptionMatches(PyExc_OSError)) {
                 /* The message is still queued: retry with a larger buffer. */
-                Py_ssize_t grown = alloc > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : alloc * 2;
-                if (grown < query_msgmax())
-                    grown = sys_msgmax;
-                if (limit >= 0 && grown > limit)
-                    grown = limit;
+                Py_ssize_t grown = grown_buffer(alloc, limit);
                 if (grown > alloc) {
                     PyErr_Clear();
                     alloc = grown;
@@ -939,11 +949,7 @@ mq_receive_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
             /* Nothing received at all. */
             if (ctx.err == E2BIG && (limit < 0 || alloc < limit) &&
                 PyErr_ExceptionMatches(PyExc_OSError)) {
-                Py_ssize_t grown = alloc > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : alloc * 2;
-                if (grown < query_msgmax())
-                    grown = sys_msgmax;
-                if (limit >= 0 && grown > limit)
-                    grown = limit;
+                Py_ssize_t grown = grown_buffer(alloc, limit);
                 if (grown > alloc) {
                     PyErr_Clear();
                     alloc = grown;

@@ -18,6 +18,22 @@ from . import _core
 
 _T = TypeVar("_T")
 
+
+async def wait_by(fut: "asyncio.Future[None]", deadline: float | None, what: str) -> None:
+    """Await ``fut`` until ``deadline`` (the running loop's clock; None:
+    no limit). A deadline already passed fails at once;
+    ``TimeoutError(ETIMEDOUT, what)`` when it runs out."""
+    if deadline is None:
+        await fut
+        return
+    left = deadline - asyncio.get_running_loop().time()
+    try:
+        if left <= 0:
+            raise asyncio.TimeoutError
+        await asyncio.wait_for(fut, left)
+    except asyncio.TimeoutError:
+        raise TimeoutError(_errno.ETIMEDOUT, what) from None
+
 #: After a cancellation, the worker is signalled again this often until its
 #: call has returned (covers a signal that lands just before the call blocks).
 _CANCEL_REPEAT = 0.002

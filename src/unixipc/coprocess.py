@@ -31,6 +31,7 @@ import tty
 from typing import Iterator, Mapping, Sequence, Union
 
 from . import _core
+from ._aio import wait_by
 from ._timeouts import check_timeout
 from .pipe import _CHILD_DEFAULT_SIGNALS, wait_pid
 
@@ -220,17 +221,7 @@ class Coprocess:
             if stop_fd >= 0:
                 loop.add_reader(stop_fd, stop)
             try:
-                if deadline is None:
-                    await fut
-                else:
-                    left = deadline - loop.time()
-                    try:
-                        if left <= 0:
-                            raise asyncio.TimeoutError
-                        await asyncio.wait_for(fut, left)
-                    except asyncio.TimeoutError:
-                        raise TimeoutError(errno.ETIMEDOUT,
-                                           f"coprocess {self.argv[0]!r}: timed out") from None
+                await wait_by(fut, deadline, f"coprocess {self.argv[0]!r}: timed out")
             finally:
                 if watch_r:
                     loop.remove_reader(rfd)
@@ -539,11 +530,8 @@ class Coprocess:
 
                 loop.add_reader(pidfd, exited)
                 try:
-                    left = None if deadline is None else max(0.0, deadline - loop.time())
-                    await asyncio.wait_for(fut, left)
-                except asyncio.TimeoutError:
-                    raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r} "
-                                       f"(pid {self.pid}) did not exit") from None
+                    await wait_by(fut, deadline, f"coprocess {self.argv[0]!r} "
+                                  f"(pid {self.pid}) did not exit")
                 finally:
                     loop.remove_reader(pidfd)
                 status = os.waitpid(self.pid, 0)[1]

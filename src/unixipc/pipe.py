@@ -28,6 +28,7 @@ import time
 from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 
 from . import _core
+from ._aio import wait_by
 from ._timeouts import check_timeout
 from .errors import error_from_errno
 
@@ -62,16 +63,7 @@ async def _wait_ready(fd: int, writable: bool, deadline: float | None, what: str
     else:
         loop.add_reader(fd, ready)
     try:
-        if deadline is None:
-            await fut
-        else:
-            left = deadline - loop.time()
-            try:
-                if left <= 0:
-                    raise asyncio.TimeoutError
-                await asyncio.wait_for(fut, left)
-            except asyncio.TimeoutError:
-                raise TimeoutError(errno.ETIMEDOUT, f"{what}: timed out") from None
+        await wait_by(fut, deadline, f"{what}: timed out")
     finally:
         if writable:
             loop.remove_writer(fd)
