@@ -61,7 +61,6 @@ reset_bytes_hash(PyObject *bytes)
 #define STACK_TEXT 8192
 
 static int rcv_eager = 1;  /* _msg_receive_eager(False): always via the helper */
-static int rcv_direct = 0; /* _msg_receive_direct(True): direct for small ones too */
 static Py_ssize_t sys_msgmax = 0; /* cached IPC_INFO msgmax; GIL held to touch */
 static PyObject *message_type = NULL; /* unixipc.msgqueue.Message */
 
@@ -495,7 +494,7 @@ receive_message(MQBase *self, long mtype, int flags, int truncate, Py_ssize_t li
         } stack;
         /* Small buffers: stack and one copy (cheaper than allocating msgmax
          * bytes and shrinking them); large ones: straight into the bytes. */
-        int direct = DIRECT_LAYOUT && (alloc > STACK_TEXT || rcv_direct);
+        int direct = DIRECT_LAYOUT && alloc > STACK_TEXT;
         long n;
 
         if (direct) {
@@ -1240,17 +1239,6 @@ set_message_type(PyObject *module, PyObject *cls)
 }
 
 static PyObject *
-set_receive_direct(PyObject *module, PyObject *flag)
-{
-    int on = PyObject_IsTrue(flag);
-    if (on < 0)
-        return NULL;
-    int was = rcv_direct;
-    rcv_direct = on && DIRECT_LAYOUT;
-    return PyBool_FromLong(was);
-}
-
-static PyObject *
 set_receive_eager(PyObject *module, PyObject *flag)
 {
     int on = PyObject_IsTrue(flag);
@@ -1278,10 +1266,6 @@ PyMethodDef unixipc_msg_methods[] = {
      "of a kernel slot index."},
     {"_msg_set_message_type", set_message_type, METH_O,
      "Register the Message class that receive() returns."},
-    {"_msg_receive_direct", set_receive_direct, METH_O,
-     "_msg_receive_direct(on, /) -> previous setting: receive messages of up to "
-     "8 KiB straight into the bytes object too (larger ones always are); for "
-     "benchmarks."},
     {"_msg_receive_eager", set_receive_eager, METH_O,
      "_msg_receive_eager(on, /) -> previous setting: try a non-blocking msgrcv "
      "with the GIL held before waiting (default on); for benchmarks."},

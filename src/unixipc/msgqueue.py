@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno as _errno
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, TYPE_CHECKING, NamedTuple
 
 from . import _core
 from ._aio import run_cancellable
@@ -191,6 +191,12 @@ class MessageQueue(_core.MessageQueueBase):
         self._key = ckey
         self._created = created
         self._removed = False
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        """Pickle as a reference to the kernel object (its id), never as
+        its creator: a copy's ``with`` block or ``created`` check cannot
+        remove the original's object."""
+        return (type(self).from_id, (self.id,))
 
     @classmethod
     def from_id(cls, msqid: int) -> MessageQueue:

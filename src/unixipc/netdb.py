@@ -274,8 +274,17 @@ def network_by_address(network: int | str, type: int = _socket.AF_INET) -> Netwo
 
 
 def gai_strerror(code: int) -> str:
-    """The C library's text for an EAI_* code."""
-    return _core.gai_strerror(int(code))
+    """The C library's text for an EAI_* code.
+
+    Raises:
+        TypeError: ``code`` is not an int.
+        ValueError: ``code`` does not fit a C int (no EAI_* code does).
+    """
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError(f"code must be an int, not {type(code).__name__}")
+    if not -(2**31) <= code < 2**31:
+        raise ValueError(f"code {code} is not an EAI_* code (out of a C int's range)")
+    return _core.gai_strerror(code)
 
 
 def _gai_error(code: int, err: int) -> OSError:

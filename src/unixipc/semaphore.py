@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import _core
 from ._aio import run_cancellable
@@ -272,6 +272,12 @@ class SemaphoreSet(_core.SemaphoreSetBase):
                                    f"initialised by its creator within {timeout} s")
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        """Pickle as a reference to the kernel object (its id), never as
+        its creator: a copy's ``with`` block or ``created`` check cannot
+        remove the original's object."""
+        return (type(self).from_id, (self.id,))
 
     @classmethod
     def from_id(cls, semid: int) -> SemaphoreSet:

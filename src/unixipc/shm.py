@@ -9,6 +9,8 @@ works on it). The segment cannot be detached while such views exist
 
 from __future__ import annotations
 
+from typing import Any
+
 import errno
 from dataclasses import dataclass
 from types import TracebackType
@@ -139,6 +141,12 @@ class SharedMemory:
         self._key: int = raw["key"]
         self._size: int = raw["size"]
         self._attachment: _core.Attachment | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        """Pickle as a reference to the kernel object (its id), never as
+        its creator: a copy's ``with`` block or ``created`` check cannot
+        remove the original's object."""
+        return (type(self).from_id, (self.id,))
 
     @classmethod
     def from_id(cls, shmid: int) -> SharedMemory:

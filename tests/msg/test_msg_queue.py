@@ -62,18 +62,26 @@ def test_message_of_msgmax_bytes_with_default_max_size(mq):
 
 
 def test_large_messages_straight_into_bytes(mq):
-    # max_bytes raised, msgmax unchanged: 8 KiB is the largest, so exercise
-    # the direct path by forcing it for small ones as well.
-    old = _core._msg_receive_direct(True)
-    try:
-        for size in (0, 1, 7, 8, 64, 4096, 8192):
-            data = bytes((i * 7) & 0xFF for i in range(size))
-            mq.send(data, size + 1)
-            got = mq.receive(max_size=size if size % 2 else None)
-            assert got == (size + 1, data)
-            assert hash(got.data) == hash(bytes(data))  # the hash was reset
-    finally:
-        _core._msg_receive_direct(old)
+    # A max_size above the 8 KiB stack buffer makes receive() read straight
+    # into the bytes object it returns, whatever the message's size.
+    for size in (0, 1, 7, 8, 64, 4096, 8192):
+        data = bytes((i * 7) & 0xFF for i in range(size))
+        mq.send(data, size + 1)
+        got = mq.receive(max_size=16384 + size % 2)
+        assert got == (size + 1, data)
+        assert hash(got.data) == hash(bytes(data))  # the hash was reset
+
+
+def test_no_benchmark_switch_and_empty_bytes_intact(mq):
+    # The benchmark-only switch that forced the direct path let a 0-byte
+    # receive write the message type into the shared b"" object.
+    assert not hasattr(_core, "_msg_receive_direct")
+    empty_hash = hash(b"")
+    for max_size in (0, None, 16384):
+        mq.send(b"", 0x7FFF0001)
+        got = mq.receive(max_size=max_size)
+        assert got == (0x7FFF0001, b"")
+    assert hash(b"") == empty_hash and len(b"") == 0 and bytes() == b""
 
 
 # ---- type selection (the kernel's rules) ------------------------------------

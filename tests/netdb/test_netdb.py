@@ -303,3 +303,14 @@ def test_fork_while_another_thread_enumerates():
         stop.set()
         walker.join(timeout=30)
     assert statuses == [0] * 20
+
+
+@pytest.mark.parametrize("code", [2**64, -(2**63) - 1, 2**31])
+def test_gai_strerror_out_of_range_is_value_error(code):
+    with pytest.raises(ValueError, match="EAI_"):
+        netdb.gai_strerror(code)
+
+
+def test_gai_strerror_wrong_type_is_type_error():
+    with pytest.raises(TypeError):
+        netdb.gai_strerror("-2")  # type: ignore[arg-type]
