@@ -12,7 +12,9 @@ plain ``OSError`` but that IPC code must tell apart get the classes below.
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
+from typing import Iterator
 
 from . import _core
 
@@ -71,6 +73,21 @@ def error_from_errno(err: int, syscall: str) -> OSError:
     except OSError as exc:
         return exc
     raise AssertionError("_raise_errno returned")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def naming(what: str) -> Iterator[None]:
+    """Name the object (``what``: "message queue key 0x00001234", a path) in
+    an OSError raised in the block, as its ``filename``, the way ``open``
+    names its path; class, errno, message and traceback stay the same. The
+    one way a call site names its object."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None or exc.filename is not None:
+            raise
+        named = type(exc)(exc.errno, exc.strerror, what)
+        raise named.with_traceback(exc.__traceback__) from None
 
 
 _core._set_error_table(ERRNO_CLASSES)

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from . import _core
 from ._aio import run_cancellable
+from .errors import naming
 from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key
 
 __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
@@ -232,16 +233,17 @@ class SemaphoreSet(_core.SemaphoreSetBase):
             for v in values:
                 _check_value(v)
         self.created = False
-        if create:
-            try:
-                semid = _core.semget(c_key, count, _core.IPC_CREAT | _core.IPC_EXCL | mode)
-                self.created = True
-            except FileExistsError:
-                if exclusive:
-                    raise
+        with naming(f"semaphore set key {format_key(c_key)}"):
+            if create:
+                try:
+                    semid = _core.semget(c_key, count, _core.IPC_CREAT | _core.IPC_EXCL | mode)
+                    self.created = True
+                except FileExistsError:
+                    if exclusive:
+                        raise
+                    semid = _core.semget(c_key, 0, mode)
+            else:
                 semid = _core.semget(c_key, 0, mode)
-        else:
-            semid = _core.semget(c_key, 0, mode)
         raw = _core.semctl_stat(semid)
         if raw["count"] < count:
             raise ValueError(f"the existing set {semid} has {raw['count']} semaphores, "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from . import _core
+from .errors import naming
 from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key
 
 __all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
@@ -93,6 +94,22 @@ def _check_int(value: object, what: str, lo: int = 0) -> int:
     return value
 
 
+def _open_existing(key: int, size: int, mode: int) -> int:
+    """shmget of an existing segment; a ``size`` larger than the segment
+    keeps the kernel's EINVAL, and its message says both sizes."""
+    try:
+        return _core.shmget(key, size, mode)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL or size == 0:
+            raise
+        shmid = _core.shmget(key, 0, mode)
+        actual = _core.shmctl_stat(shmid)["size"]
+        if actual >= size:
+            raise
+        raise type(exc)(exc.errno, f"{exc.strerror}: the existing segment {shmid} has "
+                                   f"{actual} bytes, fewer than size={size}") from None
+
+
 class SharedMemory:
     """A System V shared memory segment.
 
@@ -123,16 +140,17 @@ class SharedMemory:
         if create and size == 0:
             raise ValueError("a new segment needs a size > 0")
         self.created = False
-        if create:
-            try:
-                shmid = _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode)
-                self.created = True
-            except FileExistsError:
-                if exclusive:
-                    raise
-                shmid = _core.shmget(c_key, size, mode)
-        else:
-            shmid = _core.shmget(c_key, size, mode)
+        with naming(f"shared memory key {format_key(c_key)}"):
+            if create:
+                try:
+                    shmid = _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode)
+                    self.created = True
+                except FileExistsError:
+                    if exclusive:
+                        raise
+                    shmid = _open_existing(c_key, size, mode)
+            else:
+                shmid = _open_existing(c_key, size, mode)
         self._init(shmid)
 
     def _init(self, shmid: int) -> None:
