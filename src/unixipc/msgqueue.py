@@ -208,16 +208,24 @@ class MessageQueue(_core.MessageQueueBase):
             TypeError, ValueError: ``msqid`` is not an int >= 0.
             OSError(EINVAL): no queue has this id.
             ObjectRemovedError: the id belongs to a removed queue.
-            PermissionError: no read permission (the queue is examined with
-                IPC_STAT to check that it exists).
+            PermissionError: no permission at all (a queue this user may only
+                write is opened: its key comes from the MSG_STAT_ANY walk).
         """
         msqid = _check_int(msqid, "msqid")
         if not 0 <= msqid < 2**31:
             raise ValueError(f"msqid must be in 0..2**31-1, not {msqid}")
-        d = _core.msgctl_stat(msqid)
+        key: int | None
+        try:
+            key = _core.msgctl_stat(msqid)["key"]
+        except PermissionError:
+            # It exists (else EINVAL/EIDRM), but we may not read it: a
+            # write-only sender. MSG_STAT_ANY's walk names its key.
+            key = next((q.perm.key for q in message_queues() if q.id == msqid), None)
+            if key is None:
+                raise
         self = cls.__new__(cls)
         self._msqid = msqid
-        self._key = d["key"]
+        self._key = key
         self._created = False
         self._removed = False
         return self

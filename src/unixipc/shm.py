@@ -151,13 +151,17 @@ class SharedMemory:
                     shmid = _open_existing(c_key, size, mode)
             else:
                 shmid = _open_existing(c_key, size, mode)
-        self._init(shmid)
+        # What we created we know: no IPC_STAT, which a mode without the
+        # owner's read bit (0o200) would refuse, leaving the segment behind.
+        self._init(shmid, (c_key, size) if self.created else None)
 
-    def _init(self, shmid: int) -> None:
-        raw = _core.shmctl_stat(shmid)
+    def _init(self, shmid: int, known: tuple[int, int] | None = None) -> None:
+        """Bind to ``shmid``; ``known``: its (key, size), else IPC_STAT."""
+        if known is None:
+            raw = _core.shmctl_stat(shmid)
+            known = raw["key"], raw["size"]
         self.id: int = shmid
-        self._key: int = raw["key"]
-        self._size: int = raw["size"]
+        self._key, self._size = known
         self._attachment: _core.Attachment | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[int]]:

@@ -1,0 +1,29 @@
+"""A sender with only write permission opens and uses a queue (as
+``ipcmk -Q -p 0622`` makes one): opening never needs read permission."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import unixipc
+from support import NOBODY, Child
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to uid 65534")
+def test_write_only_sender_opens_by_id_and_sends():
+    with unixipc.MessageQueue(create=True, mode=0o622) as mq:
+        def as_nobody():
+            sender = unixipc.MessageQueue.from_id(mq.id)
+            sender.send(b"from nobody", type=3)
+            try:
+                sender.stat()
+            except PermissionError as exc:
+                denied = exc.errno
+            return sender.key, sender.created, denied
+
+        key, created, denied = Child(as_nobody, uid=NOBODY).result(timeout=10)
+        assert key == mq.key and created is False
+        assert denied == 13  # EACCES: reading stays refused
+        assert mq.receive(timeout=5) == (3, b"from nobody")
