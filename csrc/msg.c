@@ -690,6 +690,30 @@ sndm_fn(void *p, const struct timespec *remaining)
     return (long)c->pos;
 }
 
+/* True when the pending exception is the call's own failure (errno `err`
+ * from msgsnd, or the deadline's TimeoutError), not one that a signal
+ * handler raised while the call waited (after EINTR): only the call's own
+ * may be deferred to the next call once part of a batch was sent. */
+static int
+own_error(int err)
+{
+    PyObject *type, *value, *tb, *code;
+    long e = -1;
+    if (!PyErr_ExceptionMatches(PyExc_OSError))
+        return 0;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    code = value ? PyObject_GetAttrString(value, "errno") : NULL;
+    if (code != NULL && PyLong_Check(code))
+        e = PyLong_AsLong(code);
+    Py_XDECREF(code);
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+    if (err == EINTR)  /* woken by a signal: only the deadline's own error */
+        return e == ETIMEDOUT && PyErr_ExceptionMatches(PyExc_TimeoutError);
+    return e == err || (e == ETIMEDOUT && PyErr_ExceptionMatches(PyExc_TimeoutError));
+}
+
 #define ALIGN_LONG(n) (((n) + sizeof(long) - 1) & ~(sizeof(long) - 1))
 
 static const char *const send_many_names[] = {"messages", "type", "block", "timeout", NULL};
@@ -816,7 +840,7 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
                 PyErr_Restore(type, value, tb);
             }
         }
-        if (ctx.pos == 0 || !PyErr_ExceptionMatches(PyExc_OSError))
+        if (ctx.pos == 0 || !own_error(ctx.err))
             goto done;
         PyErr_Clear();
     }
