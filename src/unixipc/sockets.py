@@ -19,9 +19,11 @@ import array
 import asyncio
 import errno as _errno
 import os
+import shutil
 import socket as _socket
 import struct
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -666,6 +668,25 @@ def _backlog(backlog: int | None) -> int:
     return min(max(backlog, 0), _INT_MAX)
 
 
+def _bind_unix_with_mode(sock: _socket.socket, path: str, mode: int) -> None:
+    """Bind ``sock`` to the file ``path`` with permissions ``mode`` without
+    touching the process-wide umask (other threads keep theirs): bind in a
+    fresh private (0o700) directory next to ``path``, chmod the socket file
+    there, then hard-link it into place, which never replaces an existing
+    file (that stays OSError EADDRINUSE, as from bind(2))."""
+    tmpdir = tempfile.mkdtemp(prefix=".u", dir=os.path.dirname(path) or ".")
+    try:
+        tmp = os.path.join(tmpdir, "s")
+        sock.bind(tmp)
+        os.chmod(tmp, mode & 0o7777)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise OSError(_errno.EADDRINUSE, os.strerror(_errno.EADDRINUSE), path) from None
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
 class Listener:
     """A listening socket that accepts MessageChannels. A Unix socket file it
     created is removed by :meth:`close`."""
@@ -686,11 +707,7 @@ class Listener:
             elif stype == _socket.SOCK_SEQPACKET:
                 sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
             if isinstance(addr, str) and family == _socket.AF_UNIX and mode is not None:
-                old = os.umask(0o777 & ~mode)
-                try:
-                    sock.bind(addr)
-                finally:
-                    os.umask(old)
+                _bind_unix_with_mode(sock, addr, mode)
             else:
                 sock.bind(addr)
             if isinstance(addr, str):
