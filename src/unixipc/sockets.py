@@ -19,9 +19,11 @@ import array
 import asyncio
 import errno as _errno
 import os
+import shutil
 import socket as _socket
 import struct
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -230,6 +232,7 @@ class MessageChannel(_core.ChannelBase):
         self.max_size = max_size
         self.socket = sock
         self._fileno = sock.fileno()
+        self._closed = False
         self._timeout: float | None = -1.0  # unknown: force the first settimeout
         self._set_timeout(None)
         # receive side (stream): buffered bytes are _buf[_start:_end]; _pos is
@@ -279,7 +282,18 @@ class MessageChannel(_core.ChannelBase):
         self._limit = min(value, sys.maxsize)
 
     # -- plumbing
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("I/O operation on closed channel")
+
     def fileno(self) -> int:
+        """The socket's descriptor. Raises ValueError once closed."""
+        self._check_open()
         return self._fileno
 
     def _set_timeout(self, t: float | None) -> None:
@@ -303,7 +317,11 @@ class MessageChannel(_core.ChannelBase):
         return time.monotonic() + t
 
     def close(self) -> None:
-        """Close the socket and any received-but-unclaimed descriptors."""
+        """Close the socket and any received-but-unclaimed descriptors.
+        Afterwards every method (fileno included) raises ValueError;
+        closing again does nothing."""
+        self._closed = True
+        self._pending = []
         while self._fdq:
             _close_fds(self._fdq.popleft()[1])
         self.socket.close()
@@ -317,10 +335,12 @@ class MessageChannel(_core.ChannelBase):
     def shutdown(self, how: int = _socket.SHUT_WR) -> None:
         """shutdown(2): SHUT_RD, SHUT_WR (the peer then gets
         ChannelClosedError after the last message) or SHUT_RDWR."""
+        self._check_open()
         self.socket.shutdown(how)
 
     def peer_credentials(self) -> Credentials:
         """SO_PEERCRED of a Unix socket's peer."""
+        self._check_open()
         if not self.unix:
             raise ValueError("peer credentials exist only on Unix sockets")
         raw = self.socket.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
@@ -354,6 +374,7 @@ class MessageChannel(_core.ChannelBase):
         """:meth:`send` for what the C code leaves to Python: descriptors,
         block=False, a timeout, a queued partial frame, other bytes-like
         types, too large a message (the error), a closed socket."""
+        self._check_open()
         mv = self._check_send(data, fds)
         deadline = self._deadline(block, timeout)
         anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())] \
@@ -383,6 +404,7 @@ class MessageChannel(_core.ChannelBase):
         Over seqpacket each message is its own record (one sendmsg each).
         Returns the number of messages sent; block/timeout/errors as
         :meth:`send` (no descriptors)."""
+        self._check_open()
         views = [self._check_send(m, ()) for m in messages]
         if self.seqpacket:
             deadline = self._deadline(block, timeout)
@@ -403,6 +425,7 @@ class MessageChannel(_core.ChannelBase):
 
     def flush(self, *, block: bool = True, timeout: float | None = None) -> None:
         """Write the rest of a partly written frame, if any."""
+        self._check_open()
         self._flush(block, self._deadline(block, timeout))
 
     def _flush(self, block: bool, deadline: float | None) -> None:
@@ -457,6 +480,7 @@ class MessageChannel(_core.ChannelBase):
     def _receive_slow(self, *, block: bool = True, timeout: float | None = None) -> Message:
         """:meth:`receive` for what the C code leaves to Python: a buffer
         to size first, a frame header over max_size, a closed socket."""
+        self._check_open()
         if self._broken is not None:
             raise self._broken
         deadline = self._deadline(block, timeout)
@@ -593,6 +617,7 @@ class MessageChannel(_core.ChannelBase):
     async def receive_async(self) -> Message:
         """Await one message (asyncio). Cancelling loses nothing: partial
         frames stay buffered in the channel. Errors as :meth:`receive`."""
+        self._check_open()
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -606,6 +631,7 @@ class MessageChannel(_core.ChannelBase):
         """Send one message without blocking the event loop. Once any byte
         of a frame is written the frame is completed (also if the await is
         cancelled, by the next send or :meth:`flush`). Errors as :meth:`send`."""
+        self._check_open()
         loop = asyncio.get_running_loop()
         while True:
             if self._pending:
@@ -666,6 +692,25 @@ def _backlog(backlog: int | None) -> int:
     return min(max(backlog, 0), _INT_MAX)
 
 
+def _bind_unix_with_mode(sock: _socket.socket, path: str, mode: int) -> None:
+    """Bind ``sock`` to the file ``path`` with permissions ``mode`` without
+    touching the process-wide umask (other threads keep theirs): bind in a
+    fresh private (0o700) directory next to ``path``, chmod the socket file
+    there, then hard-link it into place, which never replaces an existing
+    file (that stays OSError EADDRINUSE, as from bind(2))."""
+    tmpdir = tempfile.mkdtemp(prefix=".u", dir=os.path.dirname(path) or ".")
+    try:
+        tmp = os.path.join(tmpdir, "s")
+        sock.bind(tmp)
+        os.chmod(tmp, mode & 0o7777)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise OSError(_errno.EADDRINUSE, os.strerror(_errno.EADDRINUSE), path) from None
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
 class Listener:
     """A listening socket that accepts MessageChannels. A Unix socket file it
     created is removed by :meth:`close`."""
@@ -679,6 +724,7 @@ class Listener:
         backlog = _backlog(backlog)
         self.max_size = max_size
         self._path: str | None = None
+        self._closed = False
         sock = _socket.socket(family, stype)
         try:
             if family != _socket.AF_UNIX:
@@ -686,11 +732,7 @@ class Listener:
             elif stype == _socket.SOCK_SEQPACKET:
                 sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
             if isinstance(addr, str) and family == _socket.AF_UNIX and mode is not None:
-                old = os.umask(0o777 & ~mode)
-                try:
-                    sock.bind(addr)
-                finally:
-                    os.umask(old)
+                _bind_unix_with_mode(sock, addr, mode)
             else:
                 sock.bind(addr)
             if isinstance(addr, str):
@@ -705,7 +747,18 @@ class Listener:
             host, port = sock.getsockname()[:2]
             self.address = f"tcp:[{host}]:{port}" if ":" in host else f"tcp:{host}:{port}"
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("I/O operation on closed listener")
+
     def fileno(self) -> int:
+        """The listening socket's descriptor. Raises ValueError once closed."""
+        self._check_open()
         return self.socket.fileno()
 
     def accept(self, *, block: bool = True, timeout: float | None = None) -> MessageChannel:
@@ -715,6 +768,7 @@ class Listener:
             BlockingIOError: block=False and nobody is waiting.
             TimeoutError: nobody connected within ``timeout``.
         """
+        self._check_open()
         t = check_timeout(timeout)
         self.socket.settimeout(0.0 if not block else t)
         try:
@@ -729,6 +783,9 @@ class Listener:
         return MessageChannel(conn, max_size=self.max_size)
 
     def close(self) -> None:
+        """Close the socket and remove the socket file it created. Then
+        fileno and accept raise ValueError; closing again does nothing."""
+        self._closed = True
         self.socket.close()
         if self._path is not None:
             try:

@@ -614,3 +614,51 @@ def test_blocking_send_cut_short_by_signals_keeps_framing():
     assert got == payloads
     a.close()
     b.close()
+
+
+@pytest.mark.parametrize("kind", ["stream", "seqpacket"])
+def test_closed_channel_raises_value_error_like_a_closed_file(kind):
+    a, b = MessageChannel.pair(kind)
+    assert not a.closed
+    a.close()
+    assert a.closed
+    a.close()  # closing again is fine
+    calls = {
+        "fileno": a.fileno,
+        "send": lambda: a.send(b"x"),
+        "send timed": lambda: a.send(b"x", timeout=1),
+        "send nonblocking": lambda: a.send(b"x", block=False),
+        "send fds": lambda: a.send(b"x", [0]),
+        "send_many": lambda: a.send_many([b"x", b"y"]),
+        "flush": a.flush,
+        "receive": a.receive,
+        "receive timed": lambda: a.receive(timeout=0.1),
+        "receive nonblocking": lambda: a.receive(block=False),
+        "shutdown": a.shutdown,
+        "peer_credentials": a.peer_credentials,
+        "receive_async": lambda: asyncio.run(a.receive_async()),
+        "send_async": lambda: asyncio.run(a.send_async(b"x")),
+    }
+    wrong = {}
+    for name, call in calls.items():
+        try:
+            wrong[name] = f"returned {call()!r}"
+        except ValueError as exc:
+            if "closed" not in str(exc):
+                wrong[name] = repr(exc)
+        except Exception as exc:
+            wrong[name] = repr(exc)
+    assert wrong == {}
+    assert a.pending == 0
+    b.close()
+
+
+def test_closed_listener_raises_value_error(tmp_path):
+    lst = sockets.listen(f"unix:{tmp_path / 'l'}")
+    lst.fileno()
+    lst.close()
+    lst.close()
+    for call in (lst.fileno, lst.accept, lambda: lst.accept(block=False),
+                 lambda: lst.accept(timeout=0.1)):
+        with pytest.raises(ValueError, match="closed"):
+            call()

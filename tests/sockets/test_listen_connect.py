@@ -5,6 +5,7 @@ bounded."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -207,3 +208,82 @@ def test_eof_inside_the_frame_header():
     assert (info.value.received, info.value.expected) == (3, None)
     assert "header" in str(info.value)
     ch.close()
+
+
+def _umask_now() -> int:
+    # read without changing it (Linux >= 4.7)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    raise AssertionError("no Umask line in /proc/self/status")
+
+
+def test_listen_mode_does_not_touch_the_process_umask(tmp_path, monkeypatch):
+    # listen(mode=...) must not change the process-wide umask, not even
+    # briefly: another thread creating files meanwhile gets its own umask.
+    calls = []
+    real_umask = os.umask
+
+    def spy(mask):
+        calls.append(mask)
+        return real_umask(mask)
+
+    start = real_umask(0o077)
+    try:
+        monkeypatch.setattr(os, "umask", spy)
+        files = tmp_path / "files"
+        files.mkdir()
+        stop = threading.Event()
+        seen_masks = set()
+        made = []
+
+        def creator():
+            i = 0
+            while not stop.is_set() and i < 100_000:
+                p = files / f"f{i}"
+                os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+                made.append(p)
+                seen_masks.add(_umask_now())
+                i += 1
+
+        t = threading.Thread(target=creator, daemon=True)
+        t.start()
+        try:
+            socks = tmp_path / "socks"
+            socks.mkdir()
+            for i in range(200):
+                path = socks / f"s{i}"
+                with sockets.listen(f"unix:{path}", mode=0o666):
+                    assert path.stat().st_mode & 0o777 == 0o666
+                    with sockets.connect(f"unix:{path}", timeout=5):
+                        pass
+                assert not path.exists()
+        finally:
+            stop.set()
+            t.join(10)
+        assert not t.is_alive()
+        assert made
+        bad = {p.name: oct(p.stat().st_mode & 0o777) for p in made
+               if p.stat().st_mode & 0o777 != 0o600}
+        assert not bad, f"{len(bad)} of {len(made)} files got another umask"
+        assert seen_masks == {0o077}
+        assert calls == []
+        assert _umask_now() == 0o077
+        # nothing left behind next to the socket files
+        assert list(socks.iterdir()) == []
+    finally:
+        real_umask(start)
+
+
+def test_listen_on_an_existing_path_still_refused(tmp_path):
+    path = tmp_path / "taken"
+    path.write_text("keep me")
+    with pytest.raises(OSError) as info:
+        sockets.listen(f"unix:{path}")
+    assert info.value.errno == errno.EADDRINUSE
+    assert path.read_text() == "keep me"
+    with sockets.listen(f"unix:{tmp_path / 'live'}"):
+        with pytest.raises(OSError) as info:
+            sockets.listen(f"unix:{tmp_path / 'live'}")
+        assert info.value.errno == errno.EADDRINUSE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
