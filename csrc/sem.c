@@ -555,18 +555,46 @@ core_semctl_setval(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* The set's semaphore count now, from a fresh IPC_STAT. When expected > 0
+ * (the count a Python handle remembers) and the set has another count, the
+ * set the handle opened was removed and its id reused: raise EIDRM naming
+ * the set, before any GETALL/SETALL. Returns the count, or -1 with an error. */
+static long
+fresh_nsems(int semid, long expected, const char *syscall)
+{
+    struct semid_ds ds;
+    union semun u = {.buf = &ds};
+    if (semctl(semid, 0, IPC_STAT, u) < 0)
+        return (unixipc_raise_errno(syscall, errno), -1);
+    long now = (long)ds.sem_nsems;
+    if (expected > 0 && now != expected) {
+        char what[200];
+        PyOS_snprintf(what, sizeof what,
+                      "%s: semaphore set %d was removed and its id reused by a set of %ld "
+                      "semaphores (this handle opened a set of %ld)",
+                      syscall, semid, now, expected);
+        return (unixipc_raise_errno(what, EIDRM), -1);
+    }
+    return now;
+}
+
+/* semctl_getall(semid, nsems): nsems is the count the caller knows (0: no
+ * check); the buffer is always sized from a fresh IPC_STAT. */
 static PyObject *
 core_semctl_getall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long semid, nsems;
+    long semid, expected;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "semctl_getall(semid, nsems)");
         return NULL;
     }
     if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
-        int_arg(args[1], 0, 1, 65536, "nsems", &nsems) < 0)
+        int_arg(args[1], 0, 0, INT_MAX, "nsems", &expected) < 0)
         return NULL;
-    unsigned short *values = PyMem_Calloc((size_t)nsems, sizeof *values);
+    long nsems = fresh_nsems((int)semid, expected, "semctl(GETALL)");
+    if (nsems < 0)
+        return NULL;
+    unsigned short *values = PyMem_Calloc(nsems > 0 ? (size_t)nsems : 1, sizeof *values);
     if (values == NULL)
         return PyErr_NoMemory();
     union semun u = {.array = values};
@@ -587,21 +615,36 @@ core_semctl_getall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return list;
 }
 
+/* semctl_setall(semid, values[, nsems]): nsems is the count the caller knows
+ * (0 or absent: no check). The set's count comes from a fresh IPC_STAT and
+ * len(values) must equal it, so the kernel never reads past the buffer. */
 static PyObject *
 core_semctl_setall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long semid;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "semctl_setall(semid, values)");
+    long semid, expected = 0;
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "semctl_setall(semid, values[, nsems])");
         return NULL;
     }
-    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0)
+    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
+        (nargs == 3 && int_arg(args[2], 0, 0, INT_MAX, "nsems", &expected) < 0))
         return NULL;
     PyObject *seq = PySequence_Fast(args[1], "values must be a sequence of ints");
     if (seq == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    unsigned short *values = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof *values);
+    long nsems = fresh_nsems((int)semid, expected, "semctl(SETALL)");
+    if (nsems < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    if ((long)n != nsems) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "%zd values for semaphore set %ld of %ld", n, semid,
+                     nsems);
+        return NULL;
+    }
+    unsigned short *values = PyMem_Calloc(nsems > 0 ? (size_t)nsems : 1, sizeof *values);
     if (values == NULL) {
         Py_DECREF(seq);
         return PyErr_NoMemory();
@@ -710,9 +753,9 @@ PyMethodDef unixipc_sem_methods[] = {
     {"semctl_setval", CAST(core_semctl_setval), METH_FASTCALL,
      "semctl SETVAL (semid, index, value)"},
     {"semctl_getall", CAST(core_semctl_getall), METH_FASTCALL,
-     "semctl GETALL (semid, nsems) -> list"},
+     "semctl GETALL (semid, nsems) -> list; nsems is checked against a fresh IPC_STAT"},
     {"semctl_setall", CAST(core_semctl_setall), METH_FASTCALL,
-     "semctl SETALL (semid, values)"},
+     "semctl SETALL (semid, values[, nsems]); nsems is checked against a fresh IPC_STAT"},
     {"semctl_set", CAST(core_semctl_set), METH_FASTCALL,
      "semctl IPC_SET (semid, uid, gid, mode), all fields given"},
     {"semctl_rmid", core_semctl_rmid, METH_O, "semctl IPC_RMID"},

@@ -328,7 +328,11 @@ class SemaphoreSet(_core.SemaphoreSetBase):
 
     @property
     def values(self) -> list[int]:
-        """GETALL: every value at once; setting it is one SETALL."""
+        """GETALL: every value at once; setting it is one SETALL.
+
+        Both check the set's count with a fresh IPC_STAT first: if the set
+        was removed and its id reused by a set of another size, they raise
+        ObjectRemovedError (EIDRM) naming the set."""
         return _core.semctl_getall(self.id, len(self))
 
     @values.setter
@@ -338,7 +342,7 @@ class SemaphoreSet(_core.SemaphoreSetBase):
             raise ValueError(f"{len(values)} values for a set of {len(self)}")
         for v in values:
             _check_value(v)
-        _core.semctl_setall(self.id, values)
+        _core.semctl_setall(self.id, values, len(self))
 
     def stat(self) -> SemaphoreSetStat:
         """``semctl(IPC_STAT)``: every field of the set's ``semid_ds``."""
