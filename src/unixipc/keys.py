@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
 from . import _core
+from .errors import naming
 
 __all__ = ["IPC_PRIVATE", "Permissions", "ftok"]
 
@@ -106,3 +107,28 @@ def each_slot(max_index: int, stat: Callable[[int], _T]) -> Iterator[_T]:
         except OSError as exc:
             if exc.errno not in (errno.EINVAL, errno.EIDRM, errno.EACCES):
                 raise
+
+
+def open_or_create(what: str, create_new: Callable[[], int], open_existing: Callable[[], int],
+                   *, create: bool, exclusive: bool) -> tuple[int, bool]:
+    """The one open-or-create of the System V family: ``(id, created)``.
+
+    ``create_new`` makes the object with IPC_CREAT|IPC_EXCL, ``open_existing``
+    opens it without IPC_CREAT. With ``create``, creating comes first so that
+    ``created`` is known; an object that exists is opened (FileExistsError
+    with ``exclusive``), and one removed between the two calls is created
+    again. Errors name the object as ``what`` (see :func:`errors.naming`).
+    """
+    with naming(what):
+        if not create:
+            return open_existing(), False
+        while True:
+            try:
+                return create_new(), True
+            except FileExistsError:
+                if exclusive:
+                    raise
+            try:
+                return open_existing(), False
+            except FileNotFoundError:
+                continue  # removed in between: try creating again

@@ -19,8 +19,7 @@ from typing import Any, TYPE_CHECKING, NamedTuple
 
 from . import _core
 from ._aio import run_cancellable
-from .errors import naming
-from .keys import Permissions, format_key, normalize_key
+from .keys import Permissions, format_key, normalize_key, open_or_create
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -169,26 +168,11 @@ class MessageQueue(_core.MessageQueueBase):
         mode = _check_mode(mode)
         if exclusive:
             create = True
-        with naming(f"message queue key {format_key(ckey)}"):
-            if ckey == _core.IPC_PRIVATE:
-                msqid, created = _core.msgget(ckey, _core.IPC_CREAT | mode), True
-            elif not create:
-                msqid, created = _core.msgget(ckey, mode), False
-            else:
-                # Try to create first so that we know whether *we* created it.
-                while True:
-                    try:
-                        msqid = _core.msgget(ckey, _core.IPC_CREAT | _core.IPC_EXCL | mode)
-                        created = True
-                        break
-                    except FileExistsError:
-                        if exclusive:
-                            raise
-                    try:
-                        msqid, created = _core.msgget(ckey, mode), False
-                        break
-                    except FileNotFoundError:
-                        continue  # removed in between: try creating again
+        msqid, created = open_or_create(
+            f"message queue key {format_key(ckey)}",
+            lambda: _core.msgget(ckey, _core.IPC_CREAT | _core.IPC_EXCL | mode),
+            lambda: _core.msgget(ckey, mode),
+            create=create or ckey == _core.IPC_PRIVATE, exclusive=exclusive)
         self._msqid = msqid
         self._key = ckey
         self._created = created

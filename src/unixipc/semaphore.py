@@ -17,8 +17,7 @@ from typing import Any, Sequence
 
 from . import _core
 from ._aio import run_cancellable
-from .errors import naming
-from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key
+from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key, open_or_create
 
 __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
            "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
@@ -232,18 +231,11 @@ class SemaphoreSet(_core.SemaphoreSetBase):
                 raise ValueError(f"initial has {len(values)} values for {count} semaphores")
             for v in values:
                 _check_value(v)
-        self.created = False
-        with naming(f"semaphore set key {format_key(c_key)}"):
-            if create:
-                try:
-                    semid = _core.semget(c_key, count, _core.IPC_CREAT | _core.IPC_EXCL | mode)
-                    self.created = True
-                except FileExistsError:
-                    if exclusive:
-                        raise
-                    semid = _core.semget(c_key, 0, mode)
-            else:
-                semid = _core.semget(c_key, 0, mode)
+        semid, self.created = open_or_create(
+            f"semaphore set key {format_key(c_key)}",
+            lambda: _core.semget(c_key, count, _core.IPC_CREAT | _core.IPC_EXCL | mode),
+            lambda: _core.semget(c_key, 0, mode),
+            create=create, exclusive=exclusive)
         raw = _core.semctl_stat(semid)
         if raw["count"] < count:
             raise ValueError(f"the existing set {semid} has {raw['count']} semaphores, "

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from . import _core
-from .errors import naming
-from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key
+from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key, open_or_create
 
 __all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
            "shared_memory_limits"]
@@ -139,18 +138,11 @@ class SharedMemory:
             raise ValueError("a private segment (key=None) is always new: pass create=True")
         if create and size == 0:
             raise ValueError("a new segment needs a size > 0")
-        self.created = False
-        with naming(f"shared memory key {format_key(c_key)}"):
-            if create:
-                try:
-                    shmid = _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode)
-                    self.created = True
-                except FileExistsError:
-                    if exclusive:
-                        raise
-                    shmid = _open_existing(c_key, size, mode)
-            else:
-                shmid = _open_existing(c_key, size, mode)
+        shmid, self.created = open_or_create(
+            f"shared memory key {format_key(c_key)}",
+            lambda: _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode),
+            lambda: _open_existing(c_key, size, mode),
+            create=create, exclusive=exclusive)
         # What we created we know: no IPC_STAT, which a mode without the
         # owner's read bit (0o200) would refuse, leaving the segment behind.
         self._init(shmid, (c_key, size) if self.created else None)

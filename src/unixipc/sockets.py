@@ -187,7 +187,24 @@ def _fds_from(ancdata: list[tuple[int, int, bytes]]) -> tuple[list[int], bool]:
 
 # ---- the channel -----------------------------------------------------------
 
-class MessageChannel(_core.ChannelBase):
+class _Closable:
+    """``closed`` and the ValueError after close, for the channel and the
+    listener alike (as for files: "I/O operation on closed ...")."""
+
+    _closed: bool
+    _kind = "object"
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"I/O operation on closed {self._kind}")
+
+
+class MessageChannel(_Closable, _core.ChannelBase):
     """Whole messages over one connected socket.
 
     Args:
@@ -208,6 +225,7 @@ class MessageChannel(_core.ChannelBase):
 
     socket: _socket.socket
     _fdq: deque[tuple[int, list[int]]]
+    _kind = "channel"
 
     if TYPE_CHECKING:
         # implemented in C (ChannelBase); declared here with precise types
@@ -282,15 +300,6 @@ class MessageChannel(_core.ChannelBase):
         self._limit = min(value, sys.maxsize)
 
     # -- plumbing
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError("I/O operation on closed channel")
-
     def fileno(self) -> int:
         """The socket's descriptor. Raises ValueError once closed."""
         self._check_open()
@@ -711,9 +720,11 @@ def _bind_unix_with_mode(sock: _socket.socket, path: str, mode: int) -> None:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-class Listener:
+class Listener(_Closable):
     """A listening socket that accepts MessageChannels. A Unix socket file it
     created is removed by :meth:`close`."""
+
+    _kind = "listener"
 
     def __init__(self, address: str, *, kind: str = "stream", backlog: int | None = None,
                  max_size: int | None = None, mode: int | None = 0o600) -> None:
@@ -746,15 +757,6 @@ class Listener:
         if family != _socket.AF_UNIX:
             host, port = sock.getsockname()[:2]
             self.address = f"tcp:[{host}]:{port}" if ":" in host else f"tcp:{host}:{port}"
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError("I/O operation on closed listener")
 
     def fileno(self) -> int:
         """The listening socket's descriptor. Raises ValueError once closed."""

@@ -65,23 +65,19 @@ def test_stale_handle_to_reused_larger_set(ipc_tracker):
         pytest.skip(f"id not reused ({new.id} != {old_id})")
     new.values = [7] * 500
 
+    def set_values() -> None:
+        old.values = [1]
+
     def body():
-        try:
-            old.values
-        except unixipc.ObjectRemovedError as e:
-            assert e.errno == errno.EIDRM
-            assert str(old_id) in str(e) and "reused" in str(e), str(e)
-        else:
-            print("GETALL on stale handle did not raise")
-            return 2
-        try:
-            old.values = [1]
-        except unixipc.ObjectRemovedError as e:
-            assert e.errno == errno.EIDRM
-            assert str(old_id) in str(e) and "reused" in str(e), str(e)
-        else:
-            print("SETALL on stale handle did not raise")
-            return 3
+        for name, stale_call in (("GETALL", lambda: old.values), ("SETALL", set_values)):
+            try:
+                stale_call()
+            except unixipc.ObjectRemovedError as e:
+                assert e.errno == errno.EIDRM
+                assert str(old_id) in str(e) and "reused" in str(e), str(e)
+            else:
+                print(f"{name} on stale handle did not raise")
+                return 2
         return 0
 
     status = _run_in_child(body)
