@@ -24,44 +24,36 @@
 #define INITIAL_BUF 1024
 #define MAX_BUF (1 << 24)
 
-static pthread_mutex_t serv_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t proto_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held for a whole walk of a database (set*ent, every get*ent_r, end*ent),
+   which never needs the GIL: entries are kept in C and turned into Python
+   objects after the lock is released.
 
-/* Held only while a thread is inside the C library's set*ent/get*ent_r/
-   end*ent, which never needs the GIL. */
-static pthread_mutex_t libc_call_lock = PTHREAD_MUTEX_INITIALIZER;
+   fork() while another thread walks a database: glibc's open database file
+   would be inherited with its file offset shared with the parent's (one
+   open file description), so the child's walk and the parent's would move
+   each other's position and read entries twice or not at all; and a lock
+   held by the walking thread would stay held in the child for ever. So the
+   prepare handler waits until no walk is in progress: the child never
+   inherits an open database, and the child handler gives it a fresh lock. */
+static pthread_mutex_t walk_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* fork() while another thread walks a database. Two locks would stay held
-   in the child for ever, the walking thread not existing there: ours for
-   the database, and the C library's own (taken inside get*ent_r). So fork
-   waits, in the prepare handler, until no thread is inside the C library
-   (libc_call_lock), and the child starts with every lock of ours free.
-   The database locks cannot be taken in the prepare handler: a walker
-   holds its lock while it waits for the GIL, which the forking thread
-   holds. */
 static void
 netdb_atfork_prepare(void)
 {
-    pthread_mutex_lock(&libc_call_lock);
+    pthread_mutex_lock(&walk_lock);
 }
 
 static void
 netdb_atfork_parent(void)
 {
-    pthread_mutex_unlock(&libc_call_lock);
+    pthread_mutex_unlock(&walk_lock);
 }
 
 static void
 netdb_atfork_child(void)
 {
     static const pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    libc_call_lock = fresh;
-    serv_lock = fresh;
-    proto_lock = fresh;
-    net_lock = fresh;
-    host_lock = fresh;
+    walk_lock = fresh;
 }
 
 static PyObject *
@@ -171,87 +163,106 @@ step(enum db db, union anyent *e, char *buf, size_t len, int *found)
     return rc;
 }
 
-static PyObject *
-enumerate_db(enum db db)
+/* One entry of a walk: the struct and the buffer its pointers point into. */
+typedef struct {
+    union anyent e;
+    char *buf;
+} walk_entry;
+
+/* The whole walk, without the GIL and under walk_lock. Returns 0 and the
+ * entries, or an errno (ENOMEM, or the C library's) with none kept. */
+static int
+walk_db(enum db db, walk_entry **out, size_t *count)
 {
-    static const char *const names[] = {"getservent_r", "getprotoent_r", "getnetent_r",
-                                        "gethostent_r"};
-    pthread_mutex_t *lock = db == DB_SERV ? &serv_lock
-                            : db == DB_PROTO ? &proto_lock
-                            : db == DB_NET   ? &net_lock
-                                             : &host_lock;
-    PyObject *list = PyList_New(0);
-    if (!list)
-        return NULL;
-    size_t len = INITIAL_BUF;
-    char *buf = malloc(len);
-    if (!buf) {
-        Py_DECREF(list);
-        return PyErr_NoMemory();
-    }
+    walk_entry *entries = NULL;
+    size_t n = 0, cap = 0, len = INITIAL_BUF;
     int err = 0;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(lock);
-    pthread_mutex_lock(&libc_call_lock);
+
+    pthread_mutex_lock(&walk_lock);
     switch (db) {
     case DB_SERV: setservent(1); break;
     case DB_PROTO: setprotoent(1); break;
     case DB_NET: setnetent(1); break;
     default: sethostent(1); break;
     }
-    pthread_mutex_unlock(&libc_call_lock);
-    Py_END_ALLOW_THREADS
     for (;;) {
-        union anyent e;
         int found = 0, rc;
-        Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&libc_call_lock);
-        rc = step(db, &e, buf, len, &found);
-        while (rc == ERANGE && len < MAX_BUF) {
-            char *bigger = realloc(buf, len * 2);
-            if (!bigger)
-                break;
-            buf = bigger;
-            len *= 2;
-            rc = step(db, &e, buf, len, &found);
+        char *buf = malloc(len);
+        if (buf == NULL) {
+            err = ENOMEM;
+            break;
         }
-        pthread_mutex_unlock(&libc_call_lock);
-        Py_END_ALLOW_THREADS
-        if (rc) {
+        if (n == cap) {
+            size_t bigger = cap ? cap * 2 : 64;
+            walk_entry *grown = realloc(entries, bigger * sizeof(*grown));
+            if (grown == NULL) {
+                free(buf);
+                err = ENOMEM;
+                break;
+            }
+            entries = grown;
+            cap = bigger;
+        }
+        rc = step(db, &entries[n].e, buf, len, &found);
+        while (rc == ERANGE && len < MAX_BUF) {
+            char *larger = realloc(buf, len * 2);
+            if (larger == NULL)
+                break;
+            buf = larger;
+            len *= 2;
+            rc = step(db, &entries[n].e, buf, len, &found);
+        }
+        if (rc || !found) {
+            free(buf);
             err = rc;
             break;
         }
-        if (!found)
-            break;
-        PyObject *item = db == DB_SERV    ? servent_tuple(&e.s)
-                         : db == DB_PROTO ? protoent_tuple(&e.p)
-                         : db == DB_NET   ? netent_tuple(&e.n)
-                                          : hostent_tuple(&e.h);
-        if (!item || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
-            err = -1;
-            break;
-        }
-        Py_DECREF(item);
+        entries[n++].buf = buf;
     }
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(&libc_call_lock);
     switch (db) {
     case DB_SERV: endservent(); break;
     case DB_PROTO: endprotoent(); break;
     case DB_NET: endnetent(); break;
     default: endhostent(); break;
     }
-    pthread_mutex_unlock(&libc_call_lock);
-    pthread_mutex_unlock(lock);
+    pthread_mutex_unlock(&walk_lock);
+    *out = entries;
+    *count = n;
+    return err;
+}
+
+static PyObject *
+enumerate_db(enum db db)
+{
+    static const char *const names[] = {"getservent_r", "getprotoent_r", "getnetent_r",
+                                        "gethostent_r"};
+    walk_entry *entries = NULL;
+    size_t n = 0, i;
+    int err;
+    PyObject *list = NULL;
+
+    Py_BEGIN_ALLOW_THREADS
+    err = walk_db(db, &entries, &n);
     Py_END_ALLOW_THREADS
-    free(buf);
-    if (err) {
-        Py_DECREF(list);
-        if (err > 0)
-            return unixipc_raise_errno(names[db], err);
-        return NULL;
+    if (err == ENOMEM)
+        PyErr_NoMemory();
+    else if (err)
+        unixipc_raise_errno(names[db], err);
+    else
+        list = PyList_New(0);
+    for (i = 0; i < n && list != NULL; i++) {
+        walk_entry *w = &entries[i];
+        PyObject *item = db == DB_SERV    ? servent_tuple(&w->e.s)
+                         : db == DB_PROTO ? protoent_tuple(&w->e.p)
+                         : db == DB_NET   ? netent_tuple(&w->e.n)
+                                          : hostent_tuple(&w->e.h);
+        if (item == NULL || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
     }
+    for (i = 0; i < n; i++)
+        free(entries[i].buf);
+    free(entries);
     return list;
 }
 
