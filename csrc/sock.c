@@ -29,12 +29,28 @@
  * left. EINTR runs the Python signal handlers and retries (the helper).
  * A signal handler that raises after part of a stream frame went out
  * leaves the rest queued in _pending, so the stream keeps its framing.
+ *
+ * Threads: each direction (send, receive) has a lock, held by one thread
+ * for a whole message: the C path, the Python path it hands over to, and
+ * the state both touch (the receive buffer and descriptor queue; the
+ * pending rest of a frame). Taking a free lock is one atomic operation
+ * with the GIL held; a thread that finds it taken waits for it with the
+ * GIL released, through the blocking helper (its own block=/timeout=,
+ * signal handlers run, EINTR retried). Re-entering a direction the thread
+ * holds (a signal handler calling receive inside receive) is a
+ * RuntimeError, not a deadlock. close() wakes the threads inside the
+ * channel (shutdown) and waits until they are out before the descriptor
+ * is closed, so none of them can use its number once it names another
+ * file. A lock taken by a thread of the parent before fork() is given up
+ * in the child on first contention (fork_generation).
  */
 #define _GNU_SOURCE
 #include "core.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <pythread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -51,8 +67,19 @@
 #define EAGER_SEND_MAX 65536
 
 static PyObject *message_type = NULL; /* unixipc.sockets.Message */
+/* Bumped in every child of fork(): locks taken in an earlier generation
+ * were taken by threads the child does not have. */
+static volatile unsigned long fork_generation = 0;
+
+enum { DIR_SEND = 0, DIR_RECEIVE = 1 };
+
+typedef struct {
+    PyThread_type_lock lock;
+    unsigned long owner;   /* PyThread ident of the holder (0: none); GIL held */
+    unsigned long gen;     /* fork_generation when taken */
+} direction;
 static PyObject *str_fileno, *str_send_slow, *str_receive_slow, *str_took, *str_make_room,
-    *str_take_fds, *str_record;
+    *str_take_fds, *str_record, *str_check_send;
 
 typedef struct {
     PyObject_HEAD
@@ -67,6 +94,8 @@ typedef struct {
     PyObject *broken;   /* exception that ended the stream, or NULL/None */
     char seqpacket;
     char unix_;
+    char closed;        /* _closed: set first by close() */
+    direction dir[2];   /* DIR_SEND, DIR_RECEIVE */
 } ChannelObject;
 
 /* ---- the system calls --------------------------------------------------- */
@@ -129,6 +158,10 @@ recheck_fd(void *p)
     io_ctx *c = p;
     if (c->owner == NULL)
         return 0;
+    if (((ChannelObject *)c->owner)->closed) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed channel");
+        return -1;
+    }
     int fd = channel_fd((ChannelObject *)c->owner);
     if (fd == -2)
         return -1;
@@ -185,23 +218,6 @@ channel_fd(ChannelObject *self)
     if (fd == -1 && PyErr_Occurred())
         return -2;
     return fd < 0 || fd > INT32_MAX ? -1 : (int)fd;
-}
-
-/* Calls self.<name>(*args, **kw) with the arguments as given to us. */
-static PyObject *
-call_python(PyObject *self, PyObject *name, PyObject *const *args, Py_ssize_t nargs,
-            PyObject *kwnames)
-{
-    PyObject *stack[8];
-    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    if (nargs + nkw + 1 > 8) {
-        PyErr_SetString(PyExc_TypeError, "too many arguments");
-        return NULL;
-    }
-    stack[0] = self;
-    for (Py_ssize_t i = 0; i < nargs + nkw; i++)
-        stack[i + 1] = args[i];
-    return PyObject_VectorcallMethod(name, stack, (size_t)(nargs + 1), kwnames);
 }
 
 static PyObject *
@@ -300,6 +316,171 @@ parse_deadline(PyObject *block, PyObject *timeout, int *nowait, unixipc_deadline
     if (!b)
         dl->infinite = 1;
     return 0;
+}
+
+
+/* ---- one thread per direction --------------------------------------------- */
+
+static const char *const dir_call[2] = {"send", "receive"};
+static const char *const dir_doing[2] = {"sending", "receiving"};
+
+static void
+raise_closed(void)
+{
+    PyErr_SetString(PyExc_ValueError, "I/O operation on closed channel");
+}
+
+typedef struct {
+    PyThread_type_lock lock;
+    ChannelObject *self;
+} lock_wait_ctx;
+
+/* Without the GIL: waits for the lock (a signal interrupts the wait). */
+static long
+lock_wait_fn(void *p, const struct timespec *remaining)
+{
+    lock_wait_ctx *w = p;
+    PY_TIMEOUT_T us = -1;
+    if (remaining != NULL) {
+        double t = (double)remaining->tv_sec * 1e6 + (double)remaining->tv_nsec / 1e3;
+        us = t >= (double)PY_TIMEOUT_MAX ? PY_TIMEOUT_MAX : (PY_TIMEOUT_T)t;
+    }
+    PyLockStatus r = PyThread_acquire_lock_timed(w->lock, us, 1);
+    if (r == PY_LOCK_ACQUIRED)
+        return 0;
+    errno = r == PY_LOCK_INTR ? EINTR : ETIMEDOUT;
+    return -1;
+}
+
+/* After signal handlers ran during the wait: a closed channel ends it. */
+static int
+lock_wait_recheck(void *p)
+{
+    lock_wait_ctx *w = p;
+    if (w->self->closed) {
+        raise_closed();
+        return -1;
+    }
+    return 0;
+}
+
+static int
+dir_held_by_me(const direction *d)
+{
+    return d->owner == PyThread_get_thread_ident() && d->gen == fork_generation;
+}
+
+/* Takes direction `which` for this thread (GIL held); a thread that holds
+ * it keeps the other threads waiting: nowait raises BlockingIOError, the
+ * deadline TimeoutError. 0, or -1 with an exception. */
+static int
+dir_acquire(ChannelObject *self, int which, int nowait, const unixipc_deadline *dl)
+{
+    direction *d = &self->dir[which];
+    if (self->closed) {
+        raise_closed();
+        return -1;
+    }
+    if (d->lock == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "MessageChannel: ChannelBase not initialised");
+        return -1;
+    }
+    if (dir_held_by_me(d)) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "MessageChannel.%s: this thread is already %s on this channel "
+                     "(called from a signal handler?)",
+                     dir_call[which], dir_doing[which]);
+        return -1;
+    }
+    if (!PyThread_acquire_lock(d->lock, NOWAIT_LOCK)) {
+        if (d->owner != 0 && d->gen != fork_generation) {
+            /* taken before fork() by a thread this process does not have */
+            d->owner = 0;
+            PyThread_release_lock(d->lock);
+        }
+        if (!PyThread_acquire_lock(d->lock, NOWAIT_LOCK)) {
+            if (nowait) {
+                PyObject *exc = PyObject_CallFunction(
+                    PyExc_BlockingIOError, "is", EAGAIN,
+                    dir_call[which][0] == 's' ? "send: another thread is sending on this channel"
+                                             : "receive: another thread is receiving on this "
+                                               "channel");
+                if (exc != NULL) {
+                    PyErr_SetObject(PyExc_BlockingIOError, exc);
+                    Py_DECREF(exc);
+                }
+                return -1;
+            }
+            lock_wait_ctx w = {d->lock, self};
+            if (unixipc_blocking_call_recheck(dir_call[which], lock_wait_fn, &w, dl,
+                                              UNIXIPC_WAIT_NATIVE, lock_wait_recheck) < 0)
+                return -1;
+            if (self->closed) {
+                PyThread_release_lock(d->lock);
+                raise_closed();
+                return -1;
+            }
+        }
+    }
+    d->owner = PyThread_get_thread_ident();
+    d->gen = fork_generation;
+    return 0;
+}
+
+static void
+dir_release(ChannelObject *self, int which)
+{
+    direction *d = &self->dir[which];
+    /* (not ours: given up after fork() while this thread held it) */
+    if (dir_held_by_me(d)) {
+        d->owner = 0;
+        PyThread_release_lock(d->lock);
+    }
+}
+
+/* The error of a call the channel's close() cut short is what any later
+ * call gets: ValueError (not the EOF or EPIPE that the shutdown caused). */
+static PyObject *
+closed_error(ChannelObject *self, PyObject *result)
+{
+    if (result == NULL && self->closed &&
+        (PyErr_ExceptionMatches(PyExc_OSError) || PyErr_ExceptionMatches(PyExc_EOFError))) {
+        PyErr_Clear();
+        raise_closed();
+    }
+    return result;
+}
+
+/* Calls self.<name>(*args, block=, timeout=<time left>). */
+static PyObject *
+call_slow(PyObject *self, PyObject *name, PyObject **args, Py_ssize_t nargs, int nowait,
+          const unixipc_deadline *dl)
+{
+    static PyObject *kwnames = NULL;
+    if (kwnames == NULL) {
+        kwnames = Py_BuildValue("(ss)", "block", "timeout");
+        if (kwnames == NULL)
+            return NULL;
+    }
+    PyObject *timeout;
+    if (dl->infinite || nowait) {
+        timeout = Py_NewRef(Py_None);
+    } else {
+        struct timespec left;
+        unixipc_deadline_remaining(dl, &left);
+        timeout = PyFloat_FromDouble((double)left.tv_sec + (double)left.tv_nsec / 1e9);
+        if (timeout == NULL)
+            return NULL;
+    }
+    PyObject *stack[5];
+    stack[0] = self;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        stack[i + 1] = args[i];
+    stack[nargs + 1] = nowait ? Py_False : Py_True;
+    stack[nargs + 2] = timeout;
+    PyObject *r = PyObject_VectorcallMethod(name, stack, (size_t)(nargs + 1), kwnames);
+    Py_DECREF(timeout);
+    return r;
 }
 
 /* ---- receive ------------------------------------------------------------- */
@@ -482,8 +663,32 @@ receive_record(ChannelObject *self, int fd, int nowait, const unixipc_deadline *
     return hand_over(self, str_record, (Py_ssize_t)n, &c.mh, 0);
 }
 
+/* receive() with the receive direction held. */
 static PyObject *
-ch_receive(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+receive_held(ChannelObject *self, int nowait, const unixipc_deadline *dl)
+{
+    if (self->broken != NULL && self->broken != Py_None) {
+        /* (another thread's receive may have broken it while we waited) */
+        PyErr_SetObject((PyObject *)Py_TYPE(self->broken), self->broken);
+        return NULL;
+    }
+    int fd = channel_fd(self);
+    if (fd == -2)
+        return NULL;
+    PyObject *r = SLOW;
+    if (fd >= 0)
+        r = self->seqpacket ? receive_record(self, fd, nowait, dl)
+                            : receive_stream(self, fd, nowait, dl);
+    if (r == SLOW)
+        r = call_slow((PyObject *)self, str_receive_slow, NULL, 0, nowait, dl);
+    return r;
+}
+
+/* receive(), or (held) _receive_held() for a caller that holds the
+ * direction already. */
+static PyObject *
+receive_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               int held)
 {
     static const char *const names[] = {"block", "timeout", NULL};
     ChannelObject *self = (ChannelObject *)op;
@@ -499,19 +704,30 @@ ch_receive(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     }
     if (parse_deadline(v[0], v[1], &nowait, &dl) < 0)
         return NULL;
-    int fd = channel_fd(self);
-    if (fd == -2)
-        return NULL;
-    PyObject *r = SLOW;
-    if (fd >= 0)
-        r = self->seqpacket ? receive_record(self, fd, nowait, &dl)
-                            : receive_stream(self, fd, nowait, &dl);
-    if (r == SLOW) {
-        /* Note: time already spent waiting here (only when a big frame
-         * needed more room than the Python code gives) is not deducted. */
-        r = call_python(op, str_receive_slow, args, nargs, kwnames);
+    if (held) {
+        if (!dir_held_by_me(&self->dir[DIR_RECEIVE])) {
+            PyErr_SetString(PyExc_RuntimeError, "_receive_held: receive direction not held");
+            return NULL;
+        }
+        return closed_error(self, receive_held(self, nowait, &dl));
     }
-    return r;
+    if (dir_acquire(self, DIR_RECEIVE, nowait, &dl) < 0)
+        return NULL;
+    PyObject *r = receive_held(self, nowait, &dl);
+    dir_release(self, DIR_RECEIVE);
+    return closed_error(self, r);
+}
+
+static PyObject *
+ch_receive(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return receive_common(op, args, nargs, kwnames, 0);
+}
+
+static PyObject *
+ch_receive_held(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return receive_common(op, args, nargs, kwnames, 1);
 }
 
 /* ---- send ------------------------------------------------------------------ */
@@ -662,39 +878,191 @@ empty_sequence(PyObject *obj)
     return 0;
 }
 
+/* send(), or (held) _send_held() for a caller that holds the direction
+ * already (send_many). */
 static PyObject *
-ch_send(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+send_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, int held)
 {
     static const char *const names[] = {"data", "fds", "block", "timeout", NULL};
     ChannelObject *self = (ChannelObject *)op;
     PyObject *v[4];
+    unixipc_deadline dl;
+    int nowait;
 
     if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
         return NULL;
+    if (self->closed) {
+        raise_closed();
+        return NULL;
+    }
+    if (parse_deadline(v[2], v[3], &nowait, &dl) < 0)
+        return NULL;
     PyObject *data = v[0];
-    PyObject *r = SLOW;
-    if ((PyBytes_CheckExact(data) || PyByteArray_CheckExact(data)) && empty_sequence(v[1]) &&
-        (v[2] == NULL || v[2] == Py_True) && (v[3] == NULL || v[3] == Py_None) &&
-        self->pending != NULL && PyList_CheckExact(self->pending) &&
+    PyObject *fds = v[1] != NULL ? v[1] : PyTuple_New(0); /* the empty tuple: no failure */
+    Py_ssize_t size = PyBytes_CheckExact(data)       ? PyBytes_GET_SIZE(data)
+                      : PyByteArray_CheckExact(data) ? PyByteArray_GET_SIZE(data)
+                                                     : -1;
+    int fast = size >= 0 && size <= self->limit && empty_sequence(v[1]) && !nowait &&
+               dl.infinite;
+    PyObject *r = NULL;
+    if (!fast) {
+        /* bad arguments raise before any wait */
+        r = PyObject_CallMethodObjArgs(op, str_check_send, data, fds, NULL);
+        if (r == NULL)
+            goto done;
+        Py_CLEAR(r);
+    }
+    if (held) {
+        if (!dir_held_by_me(&self->dir[DIR_SEND])) {
+            PyErr_SetString(PyExc_RuntimeError, "_send_held: send direction not held");
+            goto done;
+        }
+    } else if (dir_acquire(self, DIR_SEND, nowait, &dl) < 0) {
+        goto done;
+    }
+    r = SLOW;
+    if (fast && self->pending != NULL && PyList_CheckExact(self->pending) &&
         PyList_GET_SIZE(self->pending) == 0) {
         Py_buffer view;
-        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
-            return NULL;
-        if (view.len <= self->limit) {
-            int fd = channel_fd(self);
-            if (fd == -2) {
-                PyBuffer_Release(&view);
-                return NULL;
+        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+            r = NULL;
+        } else {
+            if (view.len <= self->limit) { /* (a bytearray may have grown meanwhile) */
+                int fd = channel_fd(self);
+                if (fd == -2)
+                    r = NULL;
+                else if (fd >= 0)
+                    r = self->seqpacket ? send_record(self, fd, view.buf, view.len)
+                                        : send_stream(self, fd, view.buf, view.len);
             }
-            if (fd >= 0)
-                r = self->seqpacket ? send_record(self, fd, view.buf, view.len)
-                                    : send_stream(self, fd, view.buf, view.len);
+            PyBuffer_Release(&view);
         }
-        PyBuffer_Release(&view);
     }
-    if (r == SLOW)
-        r = call_python(op, str_send_slow, args, nargs, kwnames);
+    if (r == SLOW) {
+        PyObject *pass[2] = {data, fds};
+        r = call_slow(op, str_send_slow, pass, 2, nowait, &dl);
+    }
+    if (!held)
+        dir_release(self, DIR_SEND);
+    r = closed_error(self, r);
+done:
+    if (v[1] == NULL)
+        Py_DECREF(fds);
     return r;
+}
+
+static PyObject *
+ch_send(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return send_common(op, args, nargs, kwnames, 0);
+}
+
+static PyObject *
+ch_send_held(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return send_common(op, args, nargs, kwnames, 1);
+}
+
+/* _hold(direction, block, timeout) -> the time left (None: no deadline) */
+static PyObject *
+ch_hold(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    unixipc_deadline dl;
+    int nowait;
+    long which;
+
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_hold(direction, block, timeout)");
+        return NULL;
+    }
+    if (unixipc_long_arg(args[0], 0, 0, 1, "direction", &which) < 0 ||
+        parse_deadline(args[1], args[2], &nowait, &dl) < 0 ||
+        dir_acquire(self, (int)which, nowait, &dl) < 0)
+        return NULL;
+    if (dl.infinite)
+        Py_RETURN_NONE;
+    struct timespec left;
+    unixipc_deadline_remaining(&dl, &left);
+    PyObject *t = PyFloat_FromDouble((double)left.tv_sec + (double)left.tv_nsec / 1e9);
+    if (t == NULL)
+        dir_release(self, (int)which);
+    return t;
+}
+
+static PyObject *
+ch_unhold(PyObject *op, PyObject *arg)
+{
+    long which;
+    if (unixipc_long_arg(arg, 0, 0, 1, "direction", &which) < 0)
+        return NULL;
+    dir_release((ChannelObject *)op, (int)which);
+    Py_RETURN_NONE;
+}
+
+/* Without the GIL: waits for a lock and gives it back at once. */
+static long
+pass_lock_fn(void *p, const struct timespec *remaining)
+{
+    long r = lock_wait_fn(p, remaining);
+    if (r == 0)
+        PyThread_release_lock(((lock_wait_ctx *)p)->lock);
+    return r;
+}
+
+/* _close_wait(): marks the channel closed, wakes the threads blocked in it
+ * (shutdown: their calls return at once) and waits until every direction
+ * is free, so the descriptor can be closed with nobody inside a system
+ * call on it. A direction this thread holds (close() from a signal handler
+ * inside receive) is not waited for: that call finds the socket closed
+ * when the handler returns. */
+static PyObject *
+ch_close_wait(PyObject *op, PyObject *unused)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    unixipc_deadline forever = {1, {0, 0}};
+
+    self->closed = 1;
+    int others = 0;
+    for (int i = 0; i < 2; i++) {
+        direction *d = &self->dir[i];
+        if (d->lock == NULL || dir_held_by_me(d))
+            continue;
+        if (!PyThread_acquire_lock(d->lock, NOWAIT_LOCK))
+            others = 1;
+        else
+            PyThread_release_lock(d->lock);
+    }
+    if (!others)
+        Py_RETURN_NONE;
+    int fd = channel_fd(self);
+    if (fd == -2)
+        return NULL;
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR); /* (fails only if it is not connected: nothing to wake) */
+    for (int i = 0; i < 2; i++) {
+        direction *d = &self->dir[i];
+        if (d->lock == NULL || dir_held_by_me(d))
+            continue;
+        if (d->owner != 0 && d->gen != fork_generation)
+            continue; /* a thread of the parent: not here */
+        lock_wait_ctx w = {d->lock, self};
+        if (unixipc_blocking_call("close", pass_lock_fn, &w, &forever, UNIXIPC_WAIT_NATIVE) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ch_get_send_busy(PyObject *op, void *closure)
+{
+    return PyBool_FromLong(((ChannelObject *)op)->dir[DIR_SEND].owner != 0);
+}
+
+static PyObject *
+ch_get_receive_busy(PyObject *op, void *closure)
+{
+    return PyBool_FromLong(((ChannelObject *)op)->dir[DIR_RECEIVE].owner != 0);
 }
 
 /* ---- the type ------------------------------------------------------------- */
@@ -709,6 +1077,13 @@ ch_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         if (self->pending == NULL) {
             Py_DECREF(self);
             return NULL;
+        }
+        for (int i = 0; i < 2; i++) {
+            self->dir[i].lock = PyThread_allocate_lock();
+            if (self->dir[i].lock == NULL) {
+                Py_DECREF(self);
+                return PyErr_NoMemory();
+            }
         }
     }
     return (PyObject *)self;
@@ -745,6 +1120,15 @@ ch_dealloc(PyObject *op)
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
     ch_clear(op);
+    for (int i = 0; i < 2; i++) {
+        direction *d = &((ChannelObject *)op)->dir[i];
+        if (d->lock != NULL) {
+            if (d->owner != 0) /* (only after fork: a parent's thread held it) */
+                PyThread_release_lock(d->lock);
+            PyThread_free_lock(d->lock);
+            d->lock = NULL;
+        }
+    }
     tp->tp_free(op);
     Py_DECREF(tp);
 }
@@ -763,8 +1147,15 @@ static PyMethodDef ch_methods[] = {
      "and is completed before the next message (or by ``flush``), so the\n"
      "stream never loses framing. Signals are handled while waiting and the\n"
      "wait goes on.\n\n"
+     "Threads: one thread sends at a time; a thread that finds another one\n"
+     "sending waits for it (block and timeout apply to that wait too).\n\n"
      "Raises:\n"
-     "    BlockingIOError: block=False and nothing could be written.\n"
+     "    BlockingIOError: block=False and nothing could be written, or\n"
+     "        another thread is sending; or part of a stream frame went out\n"
+     "        (then ``characters_written`` > 0: the frame is committed and\n"
+     "        completed by the next send or flush; do not send it again).\n"
+     "    RuntimeError: a signal handler called send inside this thread's send.\n"
+     "    ValueError: the channel is (or was, during the call) closed.\n"
      "    TimeoutError: the timeout ran out (see above for partial frames).\n"
      "    MessageTooLongError: a seqpacket message larger than the kernel\n"
      "        accepts (SO_SNDBUF, about 4 MiB at most).\n"
@@ -778,15 +1169,44 @@ static PyMethodDef ch_methods[] = {
      "    timeout: seconds to wait (None: forever; 0: one attempt).\n\n"
      "Signals are handled while waiting and the wait goes on with the time\n"
      "left.\n\n"
+     "Threads: one thread receives at a time; a thread that finds another\n"
+     "one receiving waits for it (block and timeout apply to that wait too).\n\n"
      "Raises:\n"
-     "    BlockingIOError: block=False and no whole message is there.\n"
+     "    BlockingIOError: block=False and no whole message is there, or\n"
+     "        another thread is receiving.\n"
+     "    RuntimeError: a signal handler called receive inside this thread's\n"
+     "        receive.\n"
+     "    ValueError: the channel is (or was, during the call) closed.\n"
      "    TimeoutError: no whole message within ``timeout``.\n"
      "    ChannelClosedError: the peer closed at a message boundary.\n"
      "    IncompleteMessageError: the stream ended inside a frame.\n"
      "    FrameTooLargeError: a frame header announced more than max_size.\n"
      "    MessageTooLongError: a seqpacket record longer than max_size\n"
      "        (the kernel dropped its tail; the channel stays usable)."},
+    {"_send_held", (PyCFunction)(void (*)(void))ch_send_held, METH_FASTCALL | METH_KEYWORDS,
+     "_send_held(data, fds=(), *, block=True, timeout=None): send() for a caller that\n"
+     "holds the send direction (see _hold)."},
+    {"_receive_held", (PyCFunction)(void (*)(void))ch_receive_held,
+     METH_FASTCALL | METH_KEYWORDS,
+     "_receive_held(*, block=True, timeout=None): receive() for a caller that holds\n"
+     "the receive direction (see _hold)."},
+    {"_hold", (PyCFunction)(void (*)(void))ch_hold, METH_FASTCALL,
+     "_hold(direction, block, timeout) -> time left (None: no deadline)\n\n"
+     "Take direction 0 (send) or 1 (receive) for this thread, waiting as block and\n"
+     "timeout say (BlockingIOError, TimeoutError; RuntimeError if this thread holds\n"
+     "it already). Give it back with _unhold(direction)."},
+    {"_unhold", ch_unhold, METH_O, "_unhold(direction): give back what _hold took."},
+    {"_close_wait", ch_close_wait, METH_NOARGS,
+     "_close_wait(): mark the channel closed, wake the threads blocked in it and\n"
+     "wait until they are out (close() then closes the socket)."},
     {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef ch_getset[] = {
+    {"_send_busy", ch_get_send_busy, NULL, "a thread holds the send direction", NULL},
+    {"_receive_busy", ch_get_receive_busy, NULL, "a thread holds the receive direction",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMemberDef ch_members[] = {
@@ -802,6 +1222,7 @@ static PyMemberDef ch_members[] = {
     {"seqpacket", T_BOOL, offsetof(ChannelObject, seqpacket), 0,
      "True for a SOCK_SEQPACKET channel"},
     {"unix", T_BOOL, offsetof(ChannelObject, unix_), 0, "True for a Unix socket"},
+    {"_closed", T_BOOL, offsetof(ChannelObject, closed), 0, "set first by close()"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -812,6 +1233,7 @@ static PyType_Slot ch_slots[] = {
     {Py_tp_clear, ch_clear},
     {Py_tp_methods, ch_methods},
     {Py_tp_members, ch_members},
+    {Py_tp_getset, ch_getset},
     {Py_tp_doc, "The C part of unixipc.sockets.MessageChannel: send() and receive()."},
     {0, NULL},
 };
@@ -842,6 +1264,12 @@ PyMethodDef unixipc_sock_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static void
+sock_atfork_child(void)
+{
+    fork_generation++;
+}
+
 int
 unixipc_sock_exec(PyObject *module)
 {
@@ -858,6 +1286,16 @@ unixipc_sock_exec(PyObject *module)
     INTERN(str_make_room, "_make_room");
     INTERN(str_take_fds, "_take_fds");
     INTERN(str_record, "_record");
+    INTERN(str_check_send, "_check_send");
 #undef INTERN
+    static int atfork_done = 0;
+    if (!atfork_done) {
+        int rc = pthread_atfork(NULL, NULL, sock_atfork_child);
+        if (rc != 0) {
+            unixipc_raise_errno("pthread_atfork", rc);
+            return -1;
+        }
+        atfork_done = 1;
+    }
     return unixipc_add_type(module, &ch_spec, "ChannelBase", NULL);
 }

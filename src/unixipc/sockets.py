@@ -65,6 +65,11 @@ _TRUNC = int(_socket.MSG_TRUNC)
 _CTRUNC = int(_socket.MSG_CTRUNC)
 _RECORD_FLAGS = _CLOEXEC | _TRUNC
 _EITHER_TRUNC = _TRUNC | _CTRUNC
+# ChannelBase's directions (_hold / _unhold)
+_SEND = 0
+_RECEIVE = 1
+# How often an async twin looks again while another thread holds its direction.
+_BUSY_POLL = 0.001
 
 
 class ChannelClosedError(EOFError):
@@ -214,8 +219,12 @@ class MessageChannel(_Closable, _core.ChannelBase):
             frame header announcing more raises FrameTooLargeError before
             anything is allocated.
 
-    Not safe for concurrent use by several threads on the same direction
-    (one sender and one receiver thread at a time is fine).
+    Safe for several threads: each direction (sending, receiving) is used
+    by one thread at a time, for a whole message; a thread that finds it
+    in use waits, and its own ``block=`` / ``timeout=`` apply to that wait
+    (BlockingIOError, TimeoutError). A signal handler that calls the
+    direction its thread is already in gets RuntimeError. :meth:`close`
+    wakes the threads blocked in the channel (they raise ValueError).
 
     :meth:`send` and :meth:`receive` are implemented in C (the base class
     ``unixipc._core.ChannelBase``) for the common cases; everything unusual
@@ -226,6 +235,25 @@ class MessageChannel(_Closable, _core.ChannelBase):
     socket: _socket.socket
     _fdq: deque[tuple[int, list[int]]]
     _kind = "channel"
+    _closed: bool  # a member of ChannelBase, seen by the C code
+
+    if TYPE_CHECKING:
+        # implemented in C (ChannelBase): one thread per direction
+        def _hold(self, direction: int, block: bool, timeout: float | None
+                  ) -> float | None: ...
+
+        def _unhold(self, direction: int) -> None: ...
+
+        def _send_held(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (),
+                       *, block: bool = True, timeout: float | None = None) -> None: ...
+
+        def _receive_held(self, *, block: bool = True, timeout: float | None = None
+                          ) -> Message: ...
+
+        def _close_wait(self) -> None: ...
+
+        _send_busy: bool
+        _receive_busy: bool
 
     if TYPE_CHECKING:
         # implemented in C (ChannelBase); declared here with precise types
@@ -328,8 +356,14 @@ class MessageChannel(_Closable, _core.ChannelBase):
     def close(self) -> None:
         """Close the socket and any received-but-unclaimed descriptors.
         Afterwards every method (fileno included) raises ValueError;
-        closing again does nothing."""
+        closing again does nothing.
+
+        Threads blocked in the channel are woken (the socket is shut down
+        first, which the peer sees as the end of the stream) and raise
+        ValueError; the descriptor is closed only once they are out, so
+        none of them can use its number after it names another file."""
         self._closed = True
+        self._close_wait()
         self._pending = []
         while self._fdq:
             _close_fds(self._fdq.popleft()[1])
@@ -382,7 +416,8 @@ class MessageChannel(_Closable, _core.ChannelBase):
                    block: bool = True, timeout: float | None = None) -> None:
         """:meth:`send` for what the C code leaves to Python: descriptors,
         block=False, a timeout, a queued partial frame, other bytes-like
-        types, too large a message (the error), a closed socket."""
+        types, too large a message (the error), a closed socket. Called
+        with the send direction held, ``timeout`` being the time left."""
         self._check_open()
         mv = self._check_send(data, fds)
         deadline = self._deadline(block, timeout)
@@ -415,27 +450,36 @@ class MessageChannel(_Closable, _core.ChannelBase):
         :meth:`send` (no descriptors)."""
         self._check_open()
         views = [self._check_send(m, ()) for m in messages]
-        if self.seqpacket:
-            deadline = self._deadline(block, timeout)
-            for mv in views:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                self.send(mv, block=block, timeout=remaining)
+        check_timeout(timeout)
+        left = self._hold(_SEND, block, timeout)
+        try:
+            deadline = self._deadline(block, left)
+            if self.seqpacket:
+                for mv in views:
+                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    self._send_held(mv, block=block, timeout=remaining)
+                return len(views)
+            if self._pending:
+                self._flush(block, deadline)
+            for i in range(0, len(views), _IOV_MAX // 2):
+                parts: list[memoryview] = []
+                for mv in views[i:i + _IOV_MAX // 2]:
+                    parts.append(memoryview(_pack(mv.nbytes)))
+                    parts.append(mv)
+                self._write(parts, [], block, deadline)
             return len(views)
-        deadline = self._deadline(block, timeout)
-        if self._pending:
-            self._flush(block, deadline)
-        for i in range(0, len(views), _IOV_MAX // 2):
-            parts: list[memoryview] = []
-            for mv in views[i:i + _IOV_MAX // 2]:
-                parts.append(memoryview(_pack(mv.nbytes)))
-                parts.append(mv)
-            self._write(parts, [], block, deadline)
-        return len(views)
+        finally:
+            self._unhold(_SEND)
 
     def flush(self, *, block: bool = True, timeout: float | None = None) -> None:
         """Write the rest of a partly written frame, if any."""
         self._check_open()
-        self._flush(block, self._deadline(block, timeout))
+        check_timeout(timeout)
+        left = self._hold(_SEND, block, timeout)
+        try:
+            self._flush(block, self._deadline(block, left))
+        finally:
+            self._unhold(_SEND)
 
     def _flush(self, block: bool, deadline: float | None) -> None:
         parts, self._pending = self._pending, []
@@ -452,6 +496,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
                block: bool, deadline: float | None) -> None:
         total = sum(p.nbytes for p in parts)
         sent_any = False
+        written = 0
         sendmsg = self.socket.sendmsg
         while True:
             self._arm(block, deadline)
@@ -460,7 +505,13 @@ class MessageChannel(_Closable, _core.ChannelBase):
             except (BlockingIOError, _socket.timeout) as exc:
                 if sent_any:
                     self._pending = parts
-                    raise (_timed_out("sendmsg") if block else exc) from None
+                    if block or not isinstance(exc, BlockingIOError):
+                        raise _timed_out("sendmsg") from None
+                    # as io does: the frame is committed (it stays queued and
+                    # is completed first by the next send or flush), so the
+                    # caller must not send it again
+                    exc.characters_written = written
+                    raise exc from None
                 if isinstance(exc, _socket.timeout) or (block and deadline is not None):
                     raise _timed_out("sendmsg") from None
                 raise
@@ -472,6 +523,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
                 raise
             sent_any = True
             anc = []
+            written += n
             total -= n
             if total <= 0:
                 return
@@ -488,7 +540,9 @@ class MessageChannel(_Closable, _core.ChannelBase):
     # -- receiving
     def _receive_slow(self, *, block: bool = True, timeout: float | None = None) -> Message:
         """:meth:`receive` for what the C code leaves to Python: a buffer
-        to size first, a frame header over max_size, a closed socket."""
+        to size first, a frame header over max_size, a closed socket.
+        Called with the receive direction held, ``timeout`` being the time
+        left."""
         self._check_open()
         if self._broken is not None:
             raise self._broken
@@ -623,6 +677,8 @@ class MessageChannel(_Closable, _core.ChannelBase):
         return _new_message((bytes(self._view[:n]), tuple(fds)))
 
     # -- async twins
+    # Each step holds its direction for one non-blocking attempt, never
+    # across an await; while another thread holds it, the twin polls.
     async def receive_async(self) -> Message:
         """Await one message (asyncio). Cancelling loses nothing: partial
         frames stay buffered in the channel. Errors as :meth:`receive`."""
@@ -630,9 +686,16 @@ class MessageChannel(_Closable, _core.ChannelBase):
         loop = asyncio.get_running_loop()
         while True:
             try:
-                return self.receive(block=False)
+                self._hold(_RECEIVE, False, None)
+            except BlockingIOError:  # another thread is receiving
+                await asyncio.sleep(_BUSY_POLL)
+                continue
+            try:
+                return self._receive_held(block=False)
             except BlockingIOError:
                 pass
+            finally:
+                self._unhold(_RECEIVE)
             await _wait_fd(loop, self._fileno, readable=True)
 
     async def send_async(self, data: bytes | bytearray | memoryview,
@@ -641,27 +704,39 @@ class MessageChannel(_Closable, _core.ChannelBase):
         of a frame is written the frame is completed (also if the await is
         cancelled, by the next send or :meth:`flush`). Errors as :meth:`send`."""
         self._check_open()
+        self._check_send(data, fds)
         loop = asyncio.get_running_loop()
+        committed = False  # our frame is (partly) written
         while True:
-            if self._pending:
-                try:
-                    self.flush(block=False)
-                except BlockingIOError:
-                    await _wait_fd(loop, self._fileno, readable=False)
-                    continue
             try:
-                self.send(data, fds, block=False)
+                self._hold(_SEND, False, None)
+            except BlockingIOError:  # another thread is sending
+                await asyncio.sleep(_BUSY_POLL)
+                continue
+            try:
+                done, committed = self._send_step(data, fds, committed)
+            finally:
+                self._unhold(_SEND)
+            if done:
                 return
-            except BlockingIOError:
-                if self._pending:  # the frame is committed; finish it
-                    while self._pending:
-                        await _wait_fd(loop, self._fileno, readable=False)
-                        try:
-                            self.flush(block=False)
-                        except BlockingIOError:
-                            pass
-                    return
             await _wait_fd(loop, self._fileno, readable=False)
+
+    def _send_step(self, data: bytes | bytearray | memoryview, fds: Sequence[int],
+                   committed: bool) -> tuple[bool, bool]:
+        """One non-blocking attempt of send_async, the send direction held:
+        (done, committed)."""
+        if self._pending:
+            try:
+                self._flush(False, None)
+            except BlockingIOError:
+                return False, committed
+        if committed:
+            return True, True
+        try:
+            self._send_held(data, fds, block=False)
+        except BlockingIOError:
+            return False, bool(self._pending)
+        return True, True
 
 
 async def _wait_fd(loop: asyncio.AbstractEventLoop, fd: int, readable: bool) -> None:
