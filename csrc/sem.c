@@ -555,6 +555,28 @@ core_semctl_setval(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* IPC_STAT of semid, or, when read permission is missing (EACCES), the
+ * same record from the SEM_STAT_ANY walk, which needs none: SETALL needs
+ * only alter permission, and its buffer must still be sized from what the
+ * kernel says now. 0, or -1 with errno set (IPC_STAT's when not found). */
+static int
+stat_even_unreadable(int semid, struct semid_ds *ds)
+{
+    union semun u = {.buf = ds};
+    if (semctl(semid, 0, IPC_STAT, u) == 0)
+        return 0;
+    if (errno != EACCES)
+        return -1;
+    struct seminfo info;
+    union semun iu = {.__buf = &info};
+    int max_index = semctl(0, 0, SEM_INFO, iu);
+    for (int index = 0; index <= max_index; index++)
+        if (semctl(index, 0, SEM_STAT_ANY, u) == semid)
+            return 0;
+    errno = EACCES;
+    return -1;
+}
+
 /* The set's semaphore count now, from a fresh IPC_STAT. When expected > 0
  * (the count a Python handle remembers) and the set has another count, the
  * set the handle opened was removed and its id reused: raise EIDRM naming
@@ -563,8 +585,7 @@ static long
 fresh_nsems(int semid, long expected, const char *syscall)
 {
     struct semid_ds ds;
-    union semun u = {.buf = &ds};
-    if (semctl(semid, 0, IPC_STAT, u) < 0)
+    if (stat_even_unreadable(semid, &ds) < 0)
         return (unixipc_raise_errno(syscall, errno), -1);
     long now = (long)ds.sem_nsems;
     if (expected > 0 && now != expected) {

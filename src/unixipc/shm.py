@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from . import _core
-from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key, open_or_create
+from .keys import (Permissions, each_slot, format_key, merged_perm, normalize_key,
+                   open_or_create, removed_on_failure, stat_even_unreadable)
 
 __all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
            "shared_memory_limits"]
@@ -102,7 +103,7 @@ def _open_existing(key: int, size: int, mode: int) -> int:
         if exc.errno != errno.EINVAL or size == 0:
             raise
         shmid = _core.shmget(key, 0, mode)
-        actual = _core.shmctl_stat(shmid)["size"]
+        actual = SharedMemory._stat_any(shmid).size
         if actual >= size:
             raise
         raise type(exc)(exc.errno, f"{exc.strerror}: the existing segment {shmid} has "
@@ -143,15 +144,17 @@ class SharedMemory:
             lambda: _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode),
             lambda: _open_existing(c_key, size, mode),
             create=create, exclusive=exclusive)
-        # What we created we know: no IPC_STAT, which a mode without the
-        # owner's read bit (0o200) would refuse, leaving the segment behind.
-        self._init(shmid, (c_key, size) if self.created else None)
+        with removed_on_failure(self.created, lambda: _core.shmctl_rmid(shmid)):
+            # What we created we know: no IPC_STAT, which a mode without the
+            # owner's read bit (0o200) would refuse.
+            self._init(shmid, (c_key, size) if self.created else None)
 
     def _init(self, shmid: int, known: tuple[int, int] | None = None) -> None:
-        """Bind to ``shmid``; ``known``: its (key, size), else IPC_STAT."""
+        """Bind to ``shmid``; ``known``: its (key, size), else its stat
+        (also without read permission: SHM_STAT_ANY)."""
         if known is None:
-            raw = _core.shmctl_stat(shmid)
-            known = raw["key"], raw["size"]
+            found = self._stat_any(shmid)
+            known = found.perm.key, found.size
         self.id: int = shmid
         self._key, self._size = known
         self._attachment: _core.Attachment | None = None
@@ -164,7 +167,10 @@ class SharedMemory:
 
     @classmethod
     def from_id(cls, shmid: int) -> SharedMemory:
-        """Open an existing segment by its id (as ``ipcs -m`` shows it)."""
+        """Open an existing segment by its id (as ``ipcs -m`` shows it).
+
+        Opening asks for no access (the kernel checks each call): without
+        read permission the size comes from the SHM_STAT_ANY listing."""
         _check_int(shmid, "shmid")
         self = cls.__new__(cls)
         self._init(shmid)
@@ -252,7 +258,7 @@ class SharedMemory:
 
     def stat(self) -> SharedMemoryStat:
         """``shmctl(IPC_STAT)``: every field of the segment's ``shmid_ds``."""
-        return SharedMemoryStat._from_raw(_core.shmctl_stat(self.id))
+        return self._stat_of(self.id)
 
     def set(self, *, mode: int | None = None, uid: int | None = None,
             gid: int | None = None) -> None:
@@ -267,13 +273,15 @@ class SharedMemory:
 
     def _perm_any(self) -> Permissions:
         """The segment's permissions even without read permission on it."""
-        try:
-            return self.stat().perm
-        except PermissionError:
-            for st in shared_memory_segments():
-                if st.id == self.id:
-                    return st.perm
-            raise
+        return self._stat_any(self.id).perm
+
+    @staticmethod
+    def _stat_any(shmid: int) -> SharedMemoryStat:
+        return stat_even_unreadable(shmid, SharedMemory._stat_of, shared_memory_segments)
+
+    @staticmethod
+    def _stat_of(shmid: int) -> SharedMemoryStat:
+        return SharedMemoryStat._from_raw(_core.shmctl_stat(shmid))
 
     def lock(self) -> None:
         """``SHM_LOCK``: keep the pages in memory (needs privilege or
