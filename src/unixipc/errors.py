@@ -31,11 +31,14 @@ class IPCError(OSError):
 
 
 class ObjectRemovedError(IPCError):
-    """EIDRM: the message queue or semaphore set was removed.
+    """The message queue, semaphore set or segment was removed.
 
-    Raised by a call made on a removed object, and also by a call that was
-    blocked on the object (``receive``, ``send``, ``acquire``) when another
-    process removed it meanwhile.
+    Raised by a call that was blocked on the object (``receive``, ``send``,
+    ``acquire``) when another process removed it meanwhile (errno EIDRM),
+    and by a call made on an object that was removed (by this handle's
+    ``remove()`` or by anyone): the kernel's errno is kept (EINVAL: no
+    object has the id now) and ``filename`` names the object, e.g.
+    ``[Errno 22] msgrcv: Invalid argument: 'message queue 32768 (removed)'``.
     """
 
 
