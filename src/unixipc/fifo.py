@@ -23,6 +23,7 @@ import stat
 from typing import Union
 
 from . import _core
+from ._args import check_fd
 from .errors import IPCError, error_from_errno
 from ._timeouts import check_timeout
 from .pipe import PipeReader, PipeWriter
@@ -47,8 +48,8 @@ def _check_mode(mode: int) -> None:
 
 
 def _check_dir_fd(dir_fd: int | None) -> None:
-    if dir_fd is not None and (isinstance(dir_fd, bool) or not isinstance(dir_fd, int)):
-        raise TypeError(f"dir_fd must be an int or None, not {type(dir_fd).__name__}")
+    if dir_fd is not None:
+        check_fd(dir_fd, "dir_fd")
 
 
 def mkfifo(path: StrPath, mode: int = 0o600, *, dir_fd: int | None = None) -> None:
