@@ -745,7 +745,7 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     if (blocking_args(v[2], v[3], &nowait, &deadline) < 0)
         return NULL;
-    if (PyUnicode_Check(v[0]) || PyBytes_Check(v[0]) || PyByteArray_Check(v[0])) {
+    if (PyUnicode_Check(v[0]) || PyObject_CheckBuffer(v[0])) { /* memoryview too */
         PyErr_SetString(PyExc_TypeError,
                         "send_many() takes a sequence of messages, not one message");
         return NULL;

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from . import _core
 from ._aio import run_cancellable
+from ._args import flat_list
 from .keys import (Permissions, each_slot, format_key, merged_perm, normalize_key,
                    open_or_create, removed_on_failure, stat_even_unreadable)
 
@@ -348,7 +349,7 @@ class SemaphoreSet(_core.SemaphoreSetBase):
 
     @values.setter
     def values(self, values: Sequence[int]) -> None:
-        values = list(values)
+        values = flat_list(values, "values")
         if len(values) != len(self):
             raise ValueError(f"{len(values)} values for a set of {len(self)}")
         for v in values:
