@@ -23,7 +23,7 @@
  * is free). The open of a FIFO has no timed form: it goes through the
  * helper's per-thread timer (UNIXIPC_WAIT_TIMER).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>

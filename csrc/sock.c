@@ -30,7 +30,7 @@
  * A signal handler that raises after part of a stream frame went out
  * leaves the rest queued in _pending, so the stream keeps its framing.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>
