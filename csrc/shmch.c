@@ -77,7 +77,7 @@
 #define SLOT_BYTES 64u
 #define DEFAULT_SLOTS 256u
 #define MAX_SLOTS 4096u
-#define INTENTS 6
+#define INTENTS 7 /* a slot is 64 bytes */
 #define MIN_CAPACITY 4096ULL
 #define MAX_CAPACITY (1ULL << 34)
 #define MAX_RECORD_UNITS ((1u << 23) - 1u) /* a wrapped span stays < 2^24 */
@@ -118,6 +118,7 @@ typedef struct {
     uint32_t pid;   /* for people reading the table; never trusted */
     uint64_t intents[INTENTS];
 } shm_slot;
+_Static_assert(sizeof(shm_slot) == SLOT_BYTES, "a slot is one cache line");
 
 #define INTENT_VALID (1ULL << 32)
 
@@ -158,6 +159,7 @@ typedef struct channel_s {
     unsigned sides;    /* SIDE_SEND | SIDE_RECV still open in this process */
     unsigned long epoch;
     uint32_t intent_bits; /* which of our slot's intents a thread uses */
+    int send_busy;        /* one sending thread of this process at a time (never held across a wait) */
     long long spin_ns;
     Py_ssize_t views;  /* receive views not yet ended */
     PyObject *weakreflist;
@@ -519,21 +521,31 @@ fork_child(void)
         c->owner = c->child_owner;
         c->child_lock_fd = -1;
         c->intent_bits = 0;
+        c->send_busy = 0;
         c->epoch = fork_epoch;
+        c->slots[c->slot].pid = (uint32_t)getpid();
     }
     channels_lock = fresh;
 }
 
 /* ---- the ring --------------------------------------------------------------- */
 
-/* Writes the header of the last reservation (at `pos`, `span` units) if its
- * owner has not yet: RESERVED, so that it is visible to survivors. */
+/* Writes the header of the last reservation, as `tail` was seen (`t`), if
+ * its owner has not yet: RESERVED, so that it is visible to survivors.
+ * Only while `tail` is still `t`: once it moved on, the header was written
+ * (the next reserver saw to it) and the address may already hold a record
+ * of a later lap, which an "invalid for this position" test would take for
+ * an unwritten header. */
 static void
-help_header(Channel *c, uint32_t pos, uint32_t span)
+help_header(Channel *c, uint64_t t)
 {
+    uint32_t span = (uint32_t)(t >> 32), pos = (uint32_t)t - span;
+    if (span == 0 || span > c->cap_units)
+        return;
     uint64_t w = LOAD(word0(c, pos));
-    if (!w0_valid(w, pos))
-        CAS(word0(c, pos), &w, make_w0(pos, ST_RESERVED, span));
+    if (w0_valid(w, pos) || LOAD(&c->hdr->tail) != t)
+        return;
+    CAS(word0(c, pos), &w, make_w0(pos, ST_RESERVED, span));
 }
 
 static int
@@ -566,8 +578,8 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
     for (;;) {
         uint64_t t = LOAD(&c->hdr->tail);
         uint32_t p = (uint32_t)t, prev = (uint32_t)(t >> 32);
-        if (prev != 0 && prev <= c->cap_units)
-            help_header(c, p - prev, prev);
+        if (prev != 0)
+            help_header(c, t);
         uint32_t span = span_for(c, p, len);
         uint32_t used = p - LOAD(&c->hdr->hd);
         if (used > c->cap_units || used + span > c->cap_units) {
@@ -634,18 +646,22 @@ try_send(Channel *c, const char *data, uint32_t len)
     int k, rc;
     if (LOAD(&c->hdr->nrecv) == 0)
         return RES_BROKEN;
+    /* Threads of one process take turns for the (short, never waiting)
+     * reservation and copy. */
+    while (__atomic_exchange_n(&c->send_busy, 1, __ATOMIC_ACQUIRE))
+        sched_yield();
     while ((k = take_intent(c)) < 0)
-        sched_yield(); /* more than INTENTS threads of ours are reserving */
+        sched_yield();
     rc = reserve(c, len, k, &pos, &span);
     if (rc != RES_OK) {
         STORE(&c->slots[c->slot].intents[k], 0);
-        put_intent(c, k);
-        return rc;
+    } else {
+        memcpy(payload_at(c, pos, len), data, len);
+        commit(c, pos, span, len, k);
     }
-    memcpy(payload_at(c, pos, len), data, len);
-    commit(c, pos, span, len, k);
     put_intent(c, k);
-    return RES_OK;
+    __atomic_store_n(&c->send_busy, 0, __ATOMIC_RELEASE);
+    return rc;
 }
 
 /* One attempt to claim the record at rd. RES_OK fills *rec; RES_EMPTY,
@@ -667,7 +683,7 @@ try_claim(Channel *c, record *rec, Py_ssize_t max_len)
         uint64_t w = LOAD(word0(c, r));
         if (!w0_valid(w, r)) {
             if (last != 0 && (uint32_t)(tp - last) == r)
-                help_header(c, r, last);
+                help_header(c, t);
             return RES_NOT_READY;
         }
         uint32_t span;
@@ -734,7 +750,7 @@ recover(Channel *c)
     if (r != tp && (uint32_t)(tp - r) <= c->cap_units) {
         uint64_t w = LOAD(word0(c, r));
         if (!w0_valid(w, r) && last != 0 && (uint32_t)(tp - last) == r) {
-            help_header(c, r, last);
+            help_header(c, t);
             w = LOAD(word0(c, r));
         }
         if (w0_valid(w, r) && w0_state(w) == ST_RESERVED && reservation_abandoned(c, r) &&
@@ -1457,6 +1473,7 @@ reacquire(Channel *c)
     c->lock_fd = fd;
     c->slot = -1;
     c->intent_bits = 0;
+    c->send_busy = 0;
     c->epoch = fork_epoch;
     int err = acquire_slot(c);
     if (err) {
