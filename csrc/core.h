@@ -172,6 +172,7 @@ UNIXIPC_SUBSYSTEM(shm)
 UNIXIPC_SUBSYSTEM(pipe)
 UNIXIPC_SUBSYSTEM(netdb)
 UNIXIPC_SUBSYSTEM(sock)
+UNIXIPC_SUBSYSTEM(shmch)
 
 /* Adds an int constant; returns -1 on error. */
 #define UNIXIPC_ADD_INT(module, name) \

@@ -23,6 +23,7 @@ __all__ = [
     "ObjectRemovedError",
     "MessageTooLongError",
     "NoReaderError",
+    "ChannelClosedError",
 ]
 
 
@@ -53,6 +54,13 @@ class MessageTooLongError(IPCError):
 class NoReaderError(IPCError):
     """ENXIO: a FIFO was opened for writing without blocking, and no process
     has it open for reading."""
+
+
+class ChannelClosedError(EOFError):
+    """No more messages will come: a socket channel's peer closed (or shut
+    down its writing side) at a message boundary, or no process has a
+    shared-memory channel's sending side open any more (closed, exited or
+    killed) and its ring is empty."""
 
 
 #: errno -> class, for the errnos that OSError itself leaves plain. ENOMSG is

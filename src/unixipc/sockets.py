@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 from . import _core
 from ._args import check_fd, flat_list, is_bytes_like
 from ._timeouts import check_timeout
-from .errors import IPCError, MessageTooLongError
+from .errors import ChannelClosedError, IPCError, MessageTooLongError
 
 __all__ = [
     "Message", "MessageChannel", "Listener", "Credentials",
@@ -66,11 +66,6 @@ _TRUNC = int(_socket.MSG_TRUNC)
 _CTRUNC = int(_socket.MSG_CTRUNC)
 _RECORD_FLAGS = _CLOEXEC | _TRUNC
 _EITHER_TRUNC = _TRUNC | _CTRUNC
-
-
-class ChannelClosedError(EOFError):
-    """The peer closed the channel (or shut down its writing side) at a
-    message boundary: no more messages will come."""
 
 
 class IncompleteMessageError(EOFError):
