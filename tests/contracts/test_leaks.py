@@ -42,6 +42,7 @@ import unixipc
 from unixipc import _core, errors, msgqueue, netdb, sockets
 from unixipc.fifo import Fifo
 from unixipc.pipe import Pipe
+from unixipc.shmch import ShmChannel
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -167,8 +168,10 @@ class World:
         os.mkfifo(self.fifo_path)
         self.gone_mq = _core.msgget(_core.IPC_PRIVATE, _core.IPC_CREAT | 0o600)
         _core.msgctl_rmid(self.gone_mq)
+        self.shmch = ShmChannel(capacity=1 << 14)
 
     def close(self) -> None:
+        self.shmch.close()
         self.pipe.reader.close()
         self.pipe.writer.close()
         for a, b in (self.stream, self.packet):
@@ -271,6 +274,41 @@ def _pause_in_thread() -> None:
 
 def _set_error_table(w: World) -> None:
     _core._set_error_table(errors.ERRNO_CLASSES)
+
+
+def _shmch(w: World) -> Callable[[], None]:
+    ch = w.shmch
+
+    def call() -> None:
+        ch.send(b"m" * 100)
+        ch.receive()
+        ch.send_many([b"a", b"b"])
+        ch.receive_many(2)
+        ch.send(b"into")
+        ch.receive_into(bytearray(8))
+        ch.send(b"view")
+        rec = ch._receive_record()
+        with memoryview(rec) as v:
+            v.nbytes
+        rec.nbytes
+        rec.end()
+        ch.capacity, ch.max_message_size, ch.closed, ch._sides, ch._state()
+        ch._after_fork()
+        try:
+            ch.receive(block=False)
+        except BlockingIOError:
+            pass
+    return call
+
+
+def _shmch_lifecycle(w: World) -> None:
+    ch = ShmChannel(capacity=4096)
+    ch.close_sending()
+    ch.close_receiving()
+    ch.close()
+    fd = os.memfd_create("leak", os.MFD_CLOEXEC)
+    _core.shmch_format(fd, 4096, 4)
+    os.close(fd)
 
 
 CaseFactory = Callable[[World], Callable[[], object]]
@@ -384,6 +422,14 @@ CASES: dict[str, CaseFactory] = {
         _raises(BlockingIOError, w.stream[1].receive, block=False),
         _raises(TimeoutError, w.packet[1].receive, timeout=0.0001)),
     "_sock_set_message_type": lambda w: lambda: _core._sock_set_message_type(sockets.Message),
+    # shmch
+    "ShmChannelBase.send ShmChannelBase.receive ShmChannelBase.send_many "
+    "ShmChannelBase.receive_many ShmChannelBase.receive_into ShmChannelBase._receive_record "
+    "ShmRecord.end ShmRecord.nbytes ShmChannelBase.capacity ShmChannelBase.max_message_size "
+    "ShmChannelBase.closed ShmChannelBase._sides ShmChannelBase._state "
+    "ShmChannelBase._after_fork": _shmch,
+    "ShmChannelBase() ShmChannelBase.close_sending ShmChannelBase.close_receiving "
+    "ShmChannelBase._close shmch_format": lambda w: lambda: _shmch_lifecycle(w),
 }
 
 
