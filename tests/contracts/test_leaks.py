@@ -425,7 +425,8 @@ CASES: dict[str, CaseFactory] = {
     # shmch
     "ShmChannelBase.send ShmChannelBase.receive ShmChannelBase.send_many "
     "ShmChannelBase.receive_many ShmChannelBase.receive_into ShmChannelBase._receive_record "
-    "ShmRecord.end ShmRecord.nbytes ShmChannelBase.capacity ShmChannelBase.max_message_size "
+    "ShmRecord.end ShmRecord.nbytes ShmRecord.__buffer__ ShmRecord.__release_buffer__ "
+    "ShmChannelBase.capacity ShmChannelBase.max_message_size "
     "ShmChannelBase.closed ShmChannelBase._sides ShmChannelBase._state "
     "ShmChannelBase._after_fork": _shmch,
     "ShmChannelBase() ShmChannelBase.close_sending ShmChannelBase.close_receiving "
