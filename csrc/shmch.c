@@ -703,7 +703,10 @@ try_claim(Channel *c, record *rec, Py_ssize_t max_len)
             }
             if (!CAS(word0(c, r), &w, make_w0(r, ST_CLAIMED, c->owner)))
                 continue;
-            CAS(&c->hdr->rd, &r, r + span);
+            /* A failed CAS writes the current value into its "expected"
+             * argument: move rd through a copy, `r` is our record. */
+            uint32_t expect_rd = r;
+            CAS(&c->hdr->rd, &expect_rd, r + span);
             if (len > c->max_message)
                 len = 0; /* garbage: an empty message, never a read outside */
             rec->pos = r;

@@ -44,9 +44,10 @@ from unixipc.fifo import Fifo
 from unixipc.pipe import Pipe
 from unixipc.shmch import ShmChannel
 
+from support import SANITIZED
+
 pytestmark = pytest.mark.timeout(240)
 
-SANITIZED = any("libasan" in line for line in open("/proc/self/maps"))
 CALLS = 40 if SANITIZED else 600
 RETRIES = 4
 WARMUP = 10
