@@ -23,6 +23,14 @@
 PyObject *unixipc_raise_errno(const char *syscall, int err);
 /* TimeoutError(ETIMEDOUT, "<syscall>: timed out"); returns NULL. */
 PyObject *unixipc_raise_timeout(const char *syscall);
+/* Called when a call on System V object `id` failed (exception set): the one
+ * way use after removal is reported for queues, sets and segments. When the
+ * error is an OSError with EIDRM, or EINVAL while `exists(id)` says no object
+ * has this id now, it becomes ObjectRemovedError with the same errno and
+ * message, naming the object as its filename ("message queue 32768
+ * (removed)"):  "[Errno 22] msgrcv: Invalid argument: 'message queue 32768
+ * (removed)'". Other errors pass unchanged. Always returns NULL. */
+PyObject *unixipc_name_removed(const char *noun, int id, int (*exists)(int id));
 
 /* ---- blocking.c ---------------------------------------------------------
  * Every blocking system call goes through unixipc_blocking_call. */
@@ -164,6 +172,7 @@ UNIXIPC_SUBSYSTEM(shm)
 UNIXIPC_SUBSYSTEM(pipe)
 UNIXIPC_SUBSYSTEM(netdb)
 UNIXIPC_SUBSYSTEM(sock)
+UNIXIPC_SUBSYSTEM(shmch)
 
 /* Adds an int constant; returns -1 on error. */
 #define UNIXIPC_ADD_INT(module, name) \

@@ -53,6 +53,46 @@ unixipc_raise_timeout(const char *syscall)
                               PyUnicode_FromFormat("%s: timed out", syscall));
 }
 
+PyObject *
+unixipc_name_removed(const char *noun, int id, int (*exists)(int id))
+{
+    PyObject *type = NULL, *value = NULL, *tb = NULL, *removed_cls = NULL, *name = NULL;
+    if (error_table == NULL || !PyErr_ExceptionMatches(PyExc_OSError))
+        return NULL;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyOSErrorObject *exc = (PyOSErrorObject *)value;
+    long err = exc->myerrno != NULL && PyLong_Check(exc->myerrno)
+                   ? PyLong_AsLong(exc->myerrno) : -1;
+    int named = exc->filename != NULL && exc->filename != Py_None;
+    if (!named && (err == EIDRM || (err == EINVAL && !exists(id)))) {
+        PyObject *key = PyLong_FromLong(EIDRM);
+        if (key != NULL) {
+            removed_cls = PyDict_GetItemWithError(error_table, key); /* borrowed */
+            Py_DECREF(key);
+        }
+        name = PyUnicode_FromFormat("%s %d (removed)", noun, id);
+    }
+    if (removed_cls == NULL || name == NULL) { /* not ours, or out of memory: unchanged */
+        Py_XDECREF(name);
+        PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+        return NULL;
+    }
+    PyObject *replaced = PyObject_CallFunction(removed_cls, "lON", err,
+                                               exc->strerror ? exc->strerror : Py_None, name);
+    if (replaced != NULL) {
+        if (tb != NULL)
+            PyException_SetTraceback(replaced, tb);
+        PyErr_SetObject((PyObject *)Py_TYPE(replaced), replaced);
+        Py_DECREF(replaced);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return NULL;
+}
+
 static PyObject *
 set_error_table(PyObject *module, PyObject *table)
 {

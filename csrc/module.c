@@ -19,6 +19,7 @@ static const subsystem subsystems[] = {
     {unixipc_pipe_methods, unixipc_pipe_exec},
     {unixipc_netdb_methods, unixipc_netdb_exec},
     {unixipc_sock_methods, unixipc_sock_exec},
+    {unixipc_shmch_methods, unixipc_shmch_exec},
 };
 
 static int

@@ -745,7 +745,7 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     if (blocking_args(v[2], v[3], &nowait, &deadline) < 0)
         return NULL;
-    if (PyUnicode_Check(v[0]) || PyBytes_Check(v[0]) || PyByteArray_Check(v[0])) {
+    if (PyUnicode_Check(v[0]) || PyObject_CheckBuffer(v[0])) { /* memoryview too */
         PyErr_SetString(PyExc_TypeError,
                         "send_many() takes a sequence of messages, not one message");
         return NULL;
@@ -1021,8 +1021,41 @@ fail:
 
 /* ---- the type -------------------------------------------------------------- */
 
+/* Whether msqid names a queue now (readable or not): the probe behind
+ * unixipc_name_removed. */
+static int
+queue_exists(int msqid)
+{
+    struct msqid_ds ds;
+    return msgctl(msqid, IPC_STAT, &ds) == 0 || (errno != EINVAL && errno != EIDRM);
+}
+
+static PyObject *
+raise_on_queue(int msqid, const char *syscall, int err)
+{
+    unixipc_raise_errno(syscall, err);
+    return unixipc_name_removed("message queue", msqid, queue_exists);
+}
+
+/* The methods as Python calls them: a failure on a queue that was removed
+ * says so (unixipc_name_removed). */
+#define NAMING_REMOVAL(fn)                                                           \
+    static PyObject *fn##_named(MQBase *self, PyObject *const *args, Py_ssize_t nargs, \
+                                PyObject *kwnames)                                   \
+    {                                                                                \
+        PyObject *result = fn(self, args, nargs, kwnames);                           \
+        return result != NULL ? result                                               \
+                              : unixipc_name_removed("message queue", self->msqid,   \
+                                                     queue_exists);                  \
+    }
+NAMING_REMOVAL(mq_send)
+NAMING_REMOVAL(mq_receive)
+NAMING_REMOVAL(mq_send_many)
+NAMING_REMOVAL(mq_receive_many)
+NAMING_REMOVAL(mq_peek)
+
 static PyMethodDef mq_methods[] = {
-    {"send", (PyCFunction)(void (*)(void))mq_send, METH_FASTCALL | METH_KEYWORDS,
+    {"send", (PyCFunction)(void (*)(void))mq_send_named, METH_FASTCALL | METH_KEYWORDS,
      "send($self, /, data, type=1, *, block=True, timeout=None, _cancel=None)\n--\n\n"
      "Append one message to the queue (msgsnd).\n\n"
      "Args:\n"
@@ -1038,7 +1071,7 @@ static PyMethodDef mq_methods[] = {
      "    TimeoutError: the timeout ran out while the queue stayed full.\n"
      "    ObjectRemovedError: the queue was removed (also while waiting).\n"
      "    PermissionError: no write permission on the queue."},
-    {"receive", (PyCFunction)(void (*)(void))mq_receive, METH_FASTCALL | METH_KEYWORDS,
+    {"receive", (PyCFunction)(void (*)(void))mq_receive_named, METH_FASTCALL | METH_KEYWORDS,
      "receive($self, /, type=0, *, block=True, timeout=None, max_size=None, "
      "truncate=False, exclude=False, _cancel=None)\n--\n\n"
      "Take one message off the queue (msgrcv) and return it as a Message.\n\n"
@@ -1062,7 +1095,7 @@ static PyMethodDef mq_methods[] = {
      "    TimeoutError: the timeout ran out.\n"
      "    ObjectRemovedError: the queue was removed (also while waiting).\n"
      "    PermissionError: no read permission on the queue."},
-    {"send_many", (PyCFunction)(void (*)(void))mq_send_many, METH_FASTCALL | METH_KEYWORDS,
+    {"send_many", (PyCFunction)(void (*)(void))mq_send_many_named, METH_FASTCALL | METH_KEYWORDS,
      "send_many($self, /, messages, type=1, *, block=True, timeout=None)\n--\n\n"
      "Send a sequence of messages in one call, in order, and return how many\n"
      "were sent.\n\n"
@@ -1077,7 +1110,7 @@ static PyMethodDef mq_methods[] = {
      "    TypeError, ValueError: a bad item (nothing is sent).\n"
      "    BlockingIOError, TimeoutError, ObjectRemovedError, PermissionError:\n"
      "        as send(), when not even the first message was sent."},
-    {"receive_many", (PyCFunction)(void (*)(void))mq_receive_many,
+    {"receive_many", (PyCFunction)(void (*)(void))mq_receive_many_named,
      METH_FASTCALL | METH_KEYWORDS,
      "receive_many($self, /, max_count, type=0, *, block=True, timeout=None, "
      "max_size=None, truncate=False, exclude=False)\n--\n\n"
@@ -1091,7 +1124,7 @@ static PyMethodDef mq_methods[] = {
      "on the next call. Arguments are as for receive().\n\n"
      "Raises:\n"
      "    As receive(), only when no message was received."},
-    {"_peek", (PyCFunction)(void (*)(void))mq_peek, METH_FASTCALL | METH_KEYWORDS,
+    {"_peek", (PyCFunction)(void (*)(void))mq_peek_named, METH_FASTCALL | METH_KEYWORDS,
      "_peek($self, /, index=0, *, max_size=None)\n--\n\n"
      "Copy the message at position index without removing it (MSG_COPY)."},
     {NULL, NULL, 0, NULL},
@@ -1172,7 +1205,7 @@ py_msgctl_stat(PyObject *module, PyObject *arg)
     if (int_arg(arg, &msqid) < 0)
         return NULL;
     if (msgctl(msqid, IPC_STAT, &ds) < 0)
-        return unixipc_raise_errno("msgctl(IPC_STAT)", errno);
+        return raise_on_queue(msqid, "msgctl(IPC_STAT)", errno);
     return stat_dict(&ds);
 }
 
@@ -1185,7 +1218,7 @@ py_msgctl_set(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "iLLLL:msgctl_set", &msqid, &mode, &uid, &gid, &qbytes))
         return NULL;
     if (msgctl(msqid, IPC_STAT, &ds) < 0)
-        return unixipc_raise_errno("msgctl(IPC_STAT)", errno);
+        return raise_on_queue(msqid, "msgctl(IPC_STAT)", errno);
     if (mode >= 0)
         ds.msg_perm.mode = (ds.msg_perm.mode & ~0777) | (unsigned short)(mode & 0777);
     if (uid >= 0)
@@ -1195,7 +1228,7 @@ py_msgctl_set(PyObject *module, PyObject *args)
     if (qbytes >= 0)
         ds.msg_qbytes = (msglen_t)qbytes;
     if (msgctl(msqid, IPC_SET, &ds) < 0)
-        return unixipc_raise_errno("msgctl(IPC_SET)", errno);
+        return raise_on_queue(msqid, "msgctl(IPC_SET)", errno);
     Py_RETURN_NONE;
 }
 
@@ -1206,7 +1239,7 @@ py_msgctl_rmid(PyObject *module, PyObject *arg)
     if (int_arg(arg, &msqid) < 0)
         return NULL;
     if (msgctl(msqid, IPC_RMID, NULL) < 0)
-        return unixipc_raise_errno("msgctl(IPC_RMID)", errno);
+        return raise_on_queue(msqid, "msgctl(IPC_RMID)", errno);
     Py_RETURN_NONE;
 }
 

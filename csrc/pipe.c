@@ -23,7 +23,7 @@
  * is free). The open of a FIFO has no timed form: it goes through the
  * helper's per-thread timer (UNIXIPC_WAIT_TIMER).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>
@@ -46,6 +46,7 @@ enum io_mode {
 
 typedef struct {
     int fd;
+    const int *slot; /* where the descriptor lives (a PipeEnd's fd): re-read */
     char *buf;
     size_t len;
     enum io_mode mode;
@@ -171,6 +172,71 @@ read_fn(void *p, const struct timespec *remaining)
     return (long)n;
 }
 
+/* After Python code ran (argument conversion, signal handlers; GIL held):
+ * the end must still hold the descriptor the call works on. Code that
+ * closed it may have opened another file under the same number, so the
+ * call ends here instead of reading or writing that file. */
+static int
+recheck_fd(void *p)
+{
+    io_ctx *c = p;
+    if (*c->slot == c->fd)
+        return 0;
+    PyErr_SetString(PyExc_ValueError, "I/O operation on closed file (closed during the call)");
+    return -1;
+}
+
+/* The descriptor in *slot once every argument is converted; ValueError
+ * when the end is closed. */
+static int
+current_fd(io_ctx *c)
+{
+    c->fd = *c->slot;
+    if (c->fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
+        return -1;
+    }
+    return 0;
+}
+
+/* A size argument: an integer (__index__) that fits a Py_ssize_t, else
+ * ValueError (not OverflowError). */
+static int
+size_arg(PyObject *obj, Py_ssize_t *out)
+{
+    PyObject *n = PyNumber_Index(obj);
+    if (n == NULL)
+        return -1;
+    *out = PyLong_AsSsize_t(n);
+    Py_DECREF(n);
+    if (*out == -1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "size must fit a C ssize_t (%zd..%zd)",
+                         PY_SSIZE_T_MIN, PY_SSIZE_T_MAX);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Linux transfers at most this much in one read(2) (MAX_RW_COUNT). */
+#define MAX_ONE_READ ((Py_ssize_t)0x7ffff000)
+
+/* The buffer one read(2) of at most `size` bytes needs: a pipe or FIFO
+ * never returns more than its capacity (what it can hold), nothing returns
+ * more than MAX_ONE_READ. Small sizes are taken as they are. */
+static Py_ssize_t
+read_buffer_size(int fd, Py_ssize_t size)
+{
+    if (size <= 65536)
+        return size;
+    int capacity = fcntl(fd, F_GETPIPE_SZ);
+    if (capacity > 0 && capacity < size)
+        return capacity;
+    return size < MAX_ONE_READ ? size : MAX_ONE_READ;
+}
+
 static int
 as_int(PyObject *obj)
 {
@@ -218,7 +284,7 @@ io_mode_args(PyObject *block, PyObject *timeout, unixipc_deadline *deadline,
 
 /* The body of write(): all of data on a blocking fd, what fits otherwise. */
 static PyObject *
-do_write(int fd, PyObject *data, PyObject *block, PyObject *timeout)
+do_write(const int *slot, PyObject *data, PyObject *block, PyObject *timeout)
 {
     io_ctx ctx;
     unixipc_deadline deadline;
@@ -226,15 +292,20 @@ do_write(int fd, PyObject *data, PyObject *block, PyObject *timeout)
     Py_ssize_t total = 0;
     int nonblocking_fd = -1; /* looked up only if a partial write needs it */
 
-    ctx.fd = fd;
+    ctx.slot = slot;
     if (io_mode_args(block, timeout, &deadline, &ctx.mode) < 0)
         return NULL;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
         return NULL;
+    if (current_fd(&ctx) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     while (total < view.len) {
         ctx.buf = (char *)view.buf + total;
         ctx.len = (size_t)(view.len - total);
-        long n = unixipc_blocking_call("write", write_fn, &ctx, &deadline, UNIXIPC_WAIT_NATIVE);
+        long n = unixipc_blocking_call_recheck("write", write_fn, &ctx, &deadline,
+                                               UNIXIPC_WAIT_NATIVE, recheck_fd);
         if (n < 0) {
             if (total > 0) {
                 if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
@@ -257,9 +328,9 @@ do_write(int fd, PyObject *data, PyObject *block, PyObject *timeout)
             return NULL;
         }
         total += n;
-        if (total < view.len && PyErr_CheckSignals() < 0) {
+        if (total < view.len && (PyErr_CheckSignals() < 0 || recheck_fd(&ctx) < 0)) {
             /* A short write means a signal came: its Python handler raised
-             * (e.g. KeyboardInterrupt). Say how much went. */
+             * (e.g. KeyboardInterrupt) or closed the end. Say how much went. */
             PyObject *type, *exc, *tb;
             PyErr_Fetch(&type, &exc, &tb);
             PyErr_NormalizeException(&type, &exc, &tb);
@@ -290,18 +361,21 @@ do_write(int fd, PyObject *data, PyObject *block, PyObject *timeout)
 
 /* The body of read(): one read(2) of at most size bytes. */
 static PyObject *
-do_read(int fd, Py_ssize_t size, PyObject *block, PyObject *timeout)
+do_read(const int *slot, Py_ssize_t size, PyObject *block, PyObject *timeout)
 {
     io_ctx ctx;
     unixipc_deadline deadline;
 
-    ctx.fd = fd;
+    ctx.slot = slot;
     if (size < 0) {
         PyErr_SetString(PyExc_ValueError, "size must be >= 0");
         return NULL;
     }
     if (io_mode_args(block, timeout, &deadline, &ctx.mode) < 0)
         return NULL;
+    if (current_fd(&ctx) < 0)
+        return NULL;
+    size = read_buffer_size(ctx.fd, size);
     PyObject *result = PyBytes_FromStringAndSize(NULL, size);
     if (result == NULL)
         return NULL;
@@ -309,7 +383,8 @@ do_read(int fd, Py_ssize_t size, PyObject *block, PyObject *timeout)
         return result;
     ctx.buf = PyBytes_AS_STRING(result);
     ctx.len = (size_t)size;
-    long n = unixipc_blocking_call("read", read_fn, &ctx, &deadline, UNIXIPC_WAIT_NATIVE);
+    long n = unixipc_blocking_call_recheck("read", read_fn, &ctx, &deadline,
+                                           UNIXIPC_WAIT_NATIVE, recheck_fd);
     if (n < 0) {
         Py_DECREF(result);
         return NULL;
@@ -330,7 +405,7 @@ pipe_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
         return NULL;
     if (fd_arg(v[0], &fd) < 0)
         return NULL;
-    return do_write(fd, v[1], v[2], v[3]);
+    return do_write(&fd, v[1], v[2], v[3]);
 }
 
 /* read(fd, size, block=True, timeout=None) -> bytes */
@@ -342,12 +417,10 @@ pipe_read(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     int fd;
     if (unixipc_parse_args("read", args, nargs, kwnames, names, 4, 2, v) < 0)
         return NULL;
-    if (fd_arg(v[0], &fd) < 0)
+    Py_ssize_t size;
+    if (fd_arg(v[0], &fd) < 0 || size_arg(v[1], &size) < 0)
         return NULL;
-    Py_ssize_t size = PyLong_AsSsize_t(v[1]);
-    if (size == -1 && PyErr_Occurred())
-        return NULL;
-    return do_read(fd, size, v[2], v[3]);
+    return do_read(&fd, size, v[2], v[3]);
 }
 
 /* ---- PipeEnd: the C base of PipeReader/PipeWriter ------------------------
@@ -427,15 +500,11 @@ end_read(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     PyObject *v[3];
     if (unixipc_parse_args("read", args, nargs, kwnames, names, 1, 0, v) < 0)
         return NULL;
-    int fd = end_fd((PipeEndObject *)op);
-    if (fd < 0)
+    if (end_fd((PipeEndObject *)op) < 0)
         return NULL;
     Py_ssize_t size = -1;
-    if (v[0] != NULL && v[0] != Py_None) {
-        size = PyLong_AsSsize_t(v[0]);
-        if (size == -1 && PyErr_Occurred())
-            return NULL;
-    }
+    if (v[0] != NULL && v[0] != Py_None && size_arg(v[0], &size) < 0)
+        return NULL;
     if (size < 0) {
         /* Until end of file: the Python subclass's readall. */
         PyObject *kw = PyDict_New();
@@ -456,7 +525,8 @@ end_read(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         Py_DECREF(kw);
         return res;
     }
-    return do_read(fd, size, v[1], v[2]);
+    /* The descriptor is read again after the conversions (see do_read). */
+    return do_read(&((PipeEndObject *)op)->fd, size, v[1], v[2]);
 }
 
 static PyObject *
@@ -466,10 +536,9 @@ end_write(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
     PyObject *v[3];
     if (unixipc_parse_args("write", args, nargs, kwnames, names, 1, 1, v) < 0)
         return NULL;
-    int fd = end_fd((PipeEndObject *)op);
-    if (fd < 0)
+    if (end_fd((PipeEndObject *)op) < 0)
         return NULL;
-    return do_write(fd, v[0], v[1], v[2]);
+    return do_write(&((PipeEndObject *)op)->fd, v[0], v[1], v[2]);
 }
 
 static PyObject *

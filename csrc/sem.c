@@ -41,6 +41,24 @@ semopm(void)
 
 #define int_arg unixipc_long_arg
 
+/* Whether semid names a set now (readable or not): the probe behind
+ * unixipc_name_removed. */
+static int
+set_exists(int semid)
+{
+    struct semid_ds ds;
+    union semun u = {.buf = &ds};
+    return semctl(semid, 0, IPC_STAT, u) == 0 || (errno != EINVAL && errno != EIDRM);
+}
+
+/* The error of a call on set semid; use after removal says so. NULL. */
+static PyObject *
+raise_on_set(int semid, const char *syscall, int err)
+{
+    unixipc_raise_errno(syscall, err);
+    return unixipc_name_removed("semaphore set", semid, set_exists);
+}
+
 /* ---- the semop call through the blocking helper ----------------------------- */
 
 typedef struct {
@@ -88,15 +106,17 @@ run_semop(int semid, struct sembuf *ops, size_t nops, const unixipc_deadline *de
     }
     if (!can_block) {
         if (semop(semid, ops, nops) < 0) {
-            unixipc_raise_errno("semop", errno);
+            raise_on_set(semid, "semop", errno);
             return -1;
         }
         return 0;
     }
     semop_ctx c = {semid, ops, nops, user_nowait, cancel};
-    return unixipc_blocking_call("semop", semop_fn, &c, deadline, UNIXIPC_WAIT_NATIVE) < 0
-               ? -1
-               : 0;
+    if (unixipc_blocking_call("semop", semop_fn, &c, deadline, UNIXIPC_WAIT_NATIVE) < 0) {
+        unixipc_name_removed("semaphore set", semid, set_exists);
+        return -1;
+    }
+    return 0;
 }
 
 /* block=, timeout= -> extra per-op flags and a deadline. */
@@ -370,7 +390,7 @@ sem_release(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (fast >= 0) { /* release() or release(undo=...): never blocks */
         struct sembuf op = {self->index, 1, fast ? SEM_UNDO : 0};
         if (semop(self->semid, &op, 1) < 0)
-            return unixipc_raise_errno("semop", errno);
+            return raise_on_set(self->semid, "semop", errno);
         Py_RETURN_NONE;
     }
     if (fast == -2)
@@ -510,7 +530,7 @@ core_semctl_stat(PyObject *module, PyObject *arg)
     if (int_arg(arg, 0, 0, INT_MAX, "semid", &semid) < 0)
         return NULL;
     if (semctl((int)semid, 0, IPC_STAT, u) < 0)
-        return unixipc_raise_errno("semctl(IPC_STAT)", errno);
+        return raise_on_set((int)semid, "semctl(IPC_STAT)", errno);
     return stat_dict((int)semid, &ds);
 }
 
@@ -533,7 +553,7 @@ core_semctl_get(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     int v = semctl((int)semid, (int)index, (int)cmd);
     if (v < 0)
-        return unixipc_raise_errno("semctl", errno);
+        return raise_on_set((int)semid, "semctl", errno);
     return PyLong_FromLong(v);
 }
 
@@ -551,8 +571,30 @@ core_semctl_setval(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     union semun u = {.val = (int)value};
     if (semctl((int)semid, (int)index, SETVAL, u) < 0)
-        return unixipc_raise_errno("semctl(SETVAL)", errno);
+        return raise_on_set((int)semid, "semctl(SETVAL)", errno);
     Py_RETURN_NONE;
+}
+
+/* IPC_STAT of semid, or, when read permission is missing (EACCES), the
+ * same record from the SEM_STAT_ANY walk, which needs none: SETALL needs
+ * only alter permission, and its buffer must still be sized from what the
+ * kernel says now. 0, or -1 with errno set (IPC_STAT's when not found). */
+static int
+stat_even_unreadable(int semid, struct semid_ds *ds)
+{
+    union semun u = {.buf = ds};
+    if (semctl(semid, 0, IPC_STAT, u) == 0)
+        return 0;
+    if (errno != EACCES)
+        return -1;
+    struct seminfo info;
+    union semun iu = {.__buf = &info};
+    int max_index = semctl(0, 0, SEM_INFO, iu);
+    for (int index = 0; index <= max_index; index++)
+        if (semctl(index, 0, SEM_STAT_ANY, u) == semid)
+            return 0;
+    errno = EACCES;
+    return -1;
 }
 
 /* The set's semaphore count now, from a fresh IPC_STAT. When expected > 0
@@ -563,9 +605,8 @@ static long
 fresh_nsems(int semid, long expected, const char *syscall)
 {
     struct semid_ds ds;
-    union semun u = {.buf = &ds};
-    if (semctl(semid, 0, IPC_STAT, u) < 0)
-        return (unixipc_raise_errno(syscall, errno), -1);
+    if (stat_even_unreadable(semid, &ds) < 0)
+        return (raise_on_set(semid, syscall, errno), -1);
     long now = (long)ds.sem_nsems;
     if (expected > 0 && now != expected) {
         char what[200];
@@ -573,7 +614,7 @@ fresh_nsems(int semid, long expected, const char *syscall)
                       "%s: semaphore set %d was removed and its id reused by a set of %ld "
                       "semaphores (this handle opened a set of %ld)",
                       syscall, semid, now, expected);
-        return (unixipc_raise_errno(what, EIDRM), -1);
+        return (raise_on_set(semid, what, EIDRM), -1);
     }
     return now;
 }
@@ -600,7 +641,7 @@ core_semctl_getall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     union semun u = {.array = values};
     if (semctl((int)semid, 0, GETALL, u) < 0) {
         PyMem_Free(values);
-        return unixipc_raise_errno("semctl(GETALL)", errno);
+        return raise_on_set((int)semid, "semctl(GETALL)", errno);
     }
     PyObject *list = PyList_New(nsems);
     for (long i = 0; list != NULL && i < nsems; i++) {
@@ -665,7 +706,7 @@ core_semctl_setall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int err = errno;
     PyMem_Free(values);
     if (rc < 0)
-        return unixipc_raise_errno("semctl(SETALL)", err);
+        return raise_on_set((int)semid, "semctl(SETALL)", err);
     Py_RETURN_NONE;
 }
 
@@ -691,7 +732,7 @@ core_semctl_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     ds.sem_perm.mode = (unsigned short)v[3];
     union semun u = {.buf = &ds};
     if (semctl((int)v[0], 0, IPC_SET, u) < 0)
-        return unixipc_raise_errno("semctl(IPC_SET)", errno);
+        return raise_on_set((int)v[0], "semctl(IPC_SET)", errno);
     Py_RETURN_NONE;
 }
 
@@ -702,7 +743,7 @@ core_semctl_rmid(PyObject *module, PyObject *arg)
     if (int_arg(arg, 0, 0, INT_MAX, "semid", &semid) < 0)
         return NULL;
     if (semctl((int)semid, 0, IPC_RMID) < 0)
-        return unixipc_raise_errno("semctl(IPC_RMID)", errno);
+        return raise_on_set((int)semid, "semctl(IPC_RMID)", errno);
     Py_RETURN_NONE;
 }
 

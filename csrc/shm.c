@@ -22,6 +22,23 @@
 /* Arguments here are never optional. */
 #define long_arg(obj, lo, hi, what, out) unixipc_long_arg((obj), 0, (lo), (hi), (what), (out))
 
+/* Whether shmid names a segment now (readable or not): the probe behind
+ * unixipc_name_removed. */
+static int
+segment_exists(int shmid)
+{
+    struct shmid_ds ds;
+    return shmctl(shmid, IPC_STAT, &ds) == 0 || (errno != EINVAL && errno != EIDRM);
+}
+
+/* The error of a call on segment shmid; use after removal says so. NULL. */
+static PyObject *
+raise_on_segment(int shmid, const char *syscall, int err)
+{
+    unixipc_raise_errno(syscall, err);
+    return unixipc_name_removed("shared memory segment", shmid, segment_exists);
+}
+
 /* ---- Attachment ------------------------------------------------------------ */
 
 typedef struct {
@@ -164,10 +181,10 @@ core_shmat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     struct shmid_ds ds;
     if (shmctl((int)shmid, IPC_STAT, &ds) < 0)
-        return unixipc_raise_errno("shmctl(IPC_STAT)", errno);
+        return raise_on_segment((int)shmid, "shmctl(IPC_STAT)", errno);
     void *addr = shmat((int)shmid, NULL, readonly ? SHM_RDONLY : 0);
     if (addr == (void *)-1)
-        return unixipc_raise_errno("shmat", errno);
+        return raise_on_segment((int)shmid, "shmat", errno);
     Attachment *att = PyObject_New(Attachment, (PyTypeObject *)attachment_type);
     if (att == NULL) {
         shmdt(addr);
@@ -224,7 +241,7 @@ core_shmctl_stat(PyObject *module, PyObject *arg)
     if (long_arg(arg, 0, INT_MAX, "shmid", &shmid) < 0)
         return NULL;
     if (shmctl((int)shmid, IPC_STAT, &ds) < 0)
-        return unixipc_raise_errno("shmctl(IPC_STAT)", errno);
+        return raise_on_segment((int)shmid, "shmctl(IPC_STAT)", errno);
     return stat_dict((int)shmid, &ds);
 }
 
@@ -248,7 +265,7 @@ core_shmctl_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     ds.shm_perm.gid = (gid_t)v[2];
     ds.shm_perm.mode = (unsigned short)v[3];
     if (shmctl((int)v[0], IPC_SET, &ds) < 0)
-        return unixipc_raise_errno("shmctl(IPC_SET)", errno);
+        return raise_on_segment((int)v[0], "shmctl(IPC_SET)", errno);
     Py_RETURN_NONE;
 }
 
@@ -259,7 +276,7 @@ core_shmctl_rmid(PyObject *module, PyObject *arg)
     if (long_arg(arg, 0, INT_MAX, "shmid", &shmid) < 0)
         return NULL;
     if (shmctl((int)shmid, IPC_RMID, NULL) < 0)
-        return unixipc_raise_errno("shmctl(IPC_RMID)", errno);
+        return raise_on_segment((int)shmid, "shmctl(IPC_RMID)", errno);
     Py_RETURN_NONE;
 }
 
@@ -278,7 +295,8 @@ core_shmctl_lock(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (lock < 0)
         return NULL;
     if (shmctl((int)shmid, lock ? SHM_LOCK : SHM_UNLOCK, NULL) < 0)
-        return unixipc_raise_errno(lock ? "shmctl(SHM_LOCK)" : "shmctl(SHM_UNLOCK)", errno);
+        return raise_on_segment((int)shmid, lock ? "shmctl(SHM_LOCK)" : "shmctl(SHM_UNLOCK)",
+                                errno);
     Py_RETURN_NONE;
 }
 

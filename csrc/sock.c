@@ -44,7 +44,7 @@
  * file. A lock taken by a thread of the parent before fork() is given up
  * in the child on first contention (fork_generation).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "core.h"
 
 #include <errno.h>

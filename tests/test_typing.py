@@ -20,9 +20,11 @@ def test_mypy_strict_on_sources():
 
 def test_core_stub_matches_the_extension():
     # The allowlist names what exists at runtime only on newer Pythons
-    # (__buffer__ comes from the C buffer slots on 3.12+).
-    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "unixipc._core",
-                           "--allowlist", str(ROOT / "tests" / "stubtest-allowlist.txt")],
+    # (__buffer__ comes from the C buffer slots on 3.12+). There it would be
+    # an unused entry, which stubtest reports as an error.
+    allowlist = (["--allowlist", str(ROOT / "tests" / "stubtest-allowlist.txt")]
+                 if sys.version_info < (3, 12) else [])
+    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "unixipc._core", *allowlist],
                           cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -8,7 +8,7 @@ See the project's docs/ for one page per mechanism.
 from __future__ import annotations
 
 from . import errors, keys, msgqueue, semaphore, shm, pipe, fifo, coprocess
-from . import netdb, sockets
+from . import netdb, sockets, shmch
 from .errors import *
 from .keys import *
 from .msgqueue import *
@@ -17,6 +17,7 @@ from .shm import *
 from .pipe import *
 from .fifo import *
 from .coprocess import *
+from .shmch import *
 
 __version__ = "0.1.0"
 
@@ -29,3 +30,4 @@ __all__ += shm.__all__
 __all__ += pipe.__all__
 __all__ += fifo.__all__
 __all__ += coprocess.__all__
+__all__ += shmch.__all__

@@ -32,6 +32,7 @@ from typing import Iterator, Mapping, Sequence, Union
 
 from . import _core
 from ._aio import wait_by
+from ._args import check_fd
 from ._timeouts import check_timeout
 from .pipe import _CHILD_DEFAULT_SIGNALS, wait_pid
 
@@ -57,6 +58,23 @@ def _exited(pidfd: int) -> bool:
     return bool(poller.poll(0))
 
 
+def _check_env(env: object) -> None:
+    """What posix_spawn would refuse after the pipes are made: a non-mapping,
+    names or values that are not str/bytes, a name with "=" or a NUL."""
+    if not isinstance(env, Mapping):
+        raise TypeError(f"env must be a mapping of names to values, not {type(env).__name__}")
+    for name, value in env.items():
+        if not isinstance(name, (str, bytes, os.PathLike)) or \
+                not isinstance(value, (str, bytes, os.PathLike)):
+            raise TypeError(f"env names and values must be str or bytes, not "
+                            f"{type(name).__name__}: {type(value).__name__}")
+        raw_name, raw_value = os.fsencode(name), os.fsencode(value)
+        if not raw_name or b"=" in raw_name or b"\0" in raw_name:
+            raise ValueError(f"env name {name!r} is not a valid variable name")
+        if b"\0" in raw_value:
+            raise ValueError(f"env value of {name!r} contains a NUL byte")
+
+
 class Coprocess:
     """Start ``argv`` with its stdin and stdout connected to this process.
 
@@ -74,7 +92,8 @@ class Coprocess:
     with ``subprocess``), not ignored as Python has them.
 
     Raises:
-        TypeError, ValueError: bad ``argv`` (before anything starts).
+        TypeError, ValueError: bad ``argv``, ``env`` or ``stderr`` (before
+            anything starts).
         FileNotFoundError, PermissionError: the program cannot be executed.
     """
 
@@ -87,6 +106,10 @@ class Coprocess:
         args = [os.fsencode(a) for a in argv]
         if any(b"\0" in a for a in args):
             raise ValueError("argv contains a NUL byte")
+        if env is not None:
+            _check_env(env)
+        if stderr is not None:
+            check_fd(stderr, "stderr")
         self.argv = list(argv)
         self.pty = bool(pty)
         self._in = bytearray()   # read from the child, not yet returned

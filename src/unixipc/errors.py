@@ -23,6 +23,7 @@ __all__ = [
     "ObjectRemovedError",
     "MessageTooLongError",
     "NoReaderError",
+    "ChannelClosedError",
 ]
 
 
@@ -31,11 +32,14 @@ class IPCError(OSError):
 
 
 class ObjectRemovedError(IPCError):
-    """EIDRM: the message queue or semaphore set was removed.
+    """The message queue, semaphore set or segment was removed.
 
-    Raised by a call made on a removed object, and also by a call that was
-    blocked on the object (``receive``, ``send``, ``acquire``) when another
-    process removed it meanwhile.
+    Raised by a call that was blocked on the object (``receive``, ``send``,
+    ``acquire``) when another process removed it meanwhile (errno EIDRM),
+    and by a call made on an object that was removed (by this handle's
+    ``remove()`` or by anyone): the kernel's errno is kept (EINVAL: no
+    object has the id now) and ``filename`` names the object, e.g.
+    ``[Errno 22] msgrcv: Invalid argument: 'message queue 32768 (removed)'``.
     """
 
 
@@ -50,6 +54,13 @@ class MessageTooLongError(IPCError):
 class NoReaderError(IPCError):
     """ENXIO: a FIFO was opened for writing without blocking, and no process
     has it open for reading."""
+
+
+class ChannelClosedError(EOFError):
+    """No more messages will come: a socket channel's peer closed (or shut
+    down its writing side) at a message boundary, or no process has a
+    shared-memory channel's sending side open any more (closed, exited or
+    killed) and its ring is empty."""
 
 
 #: errno -> class, for the errnos that OSError itself leaves plain. ENOMSG is

@@ -23,7 +23,8 @@ import stat
 from typing import Union
 
 from . import _core
-from .errors import IPCError, error_from_errno
+from ._args import check_fd
+from .errors import IPCError, error_from_errno, naming
 from ._timeouts import check_timeout
 from .pipe import PipeReader, PipeWriter
 
@@ -47,8 +48,8 @@ def _check_mode(mode: int) -> None:
 
 
 def _check_dir_fd(dir_fd: int | None) -> None:
-    if dir_fd is not None and (isinstance(dir_fd, bool) or not isinstance(dir_fd, int)):
-        raise TypeError(f"dir_fd must be an int or None, not {type(dir_fd).__name__}")
+    if dir_fd is not None:
+        check_fd(dir_fd, "dir_fd")
 
 
 def mkfifo(path: StrPath, mode: int = 0o600, *, dir_fd: int | None = None) -> None:
@@ -65,10 +66,11 @@ def mkfifo(path: StrPath, mode: int = 0o600, *, dir_fd: int | None = None) -> No
     """
     _check_mode(mode)
     _check_dir_fd(dir_fd)
-    try:
-        os.mkfifo(path, mode, dir_fd=dir_fd)
-    except OSError as exc:
-        raise error_from_errno(exc.errno or 0, f"mkfifo({os.fsdecode(path)!r})") from None
+    with naming(os.fsdecode(path)):
+        try:
+            os.mkfifo(path, mode, dir_fd=dir_fd)
+        except OSError as exc:
+            raise error_from_errno(exc.errno or 0, "mkfifo") from None
 
 
 class Fifo:
@@ -128,7 +130,8 @@ class Fifo:
         # open, and O_NOFOLLOW stops a symbolic link planted in between.
         self._check_is_fifo()
         try:
-            fd = _core.open_fifo(self.path, flags, timeout, self.dir_fd)
+            with naming(os.fsdecode(self.path)):
+                fd = _core.open_fifo(self.path, flags, timeout, self.dir_fd)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 self._refuse(None)
@@ -229,10 +232,11 @@ class Fifo:
     def unlink(self) -> None:
         """Remove the FIFO's name. Processes that have it open keep using
         it; FileNotFoundError if it is already gone."""
-        try:
-            os.unlink(self.path, dir_fd=self.dir_fd)
-        except OSError as exc:
-            raise error_from_errno(exc.errno or 0, "unlink") from None
+        with naming(os.fsdecode(self.path)):
+            try:
+                os.unlink(self.path, dir_fd=self.dir_fd)
+            except OSError as exc:
+                raise error_from_errno(exc.errno or 0, "unlink") from None
         self.created = False
 
     def __enter__(self) -> Fifo:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, Protocol, TypeVar
 
 from . import _core
 from .errors import naming
@@ -13,6 +14,14 @@ from .errors import naming
 __all__ = ["IPC_PRIVATE", "Permissions", "ftok"]
 
 _T = TypeVar("_T")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_S = TypeVar("_S", bound=_HasId)
 
 #: The key that always makes a new, private object (``key=None`` does too).
 IPC_PRIVATE: int = _core.IPC_PRIVATE
@@ -132,3 +141,35 @@ def open_or_create(what: str, create_new: Callable[[], int], open_existing: Call
                 return open_existing(), False
             except FileNotFoundError:
                 continue  # removed in between: try creating again
+
+
+@contextlib.contextmanager
+def removed_on_failure(created: bool, remove: Callable[[], None]) -> Iterator[None]:
+    """Around what a constructor does after open_or_create: if it fails
+    (any exception, KeyboardInterrupt included) and the object is ``created``
+    by this call, remove it, so a failed constructor leaves nothing behind;
+    an object that was only opened is never removed."""
+    try:
+        yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                remove()
+        raise
+
+
+def stat_even_unreadable(obj_id: int, stat: Callable[[int], _S],
+                         listing: Callable[[], list[_S]]) -> _S:
+    """``stat(obj_id)`` (IPC_STAT, which needs read permission), or, when
+    read permission is missing, the same record from ``listing`` (the
+    *_STAT_ANY slot walk, which needs none): what opening by id and
+    binding to an object need, so a write-only user (or an owner who
+    removed their own read bit) gets a handle. PermissionError stays when
+    the listing does not have it (a kernel without *_STAT_ANY)."""
+    try:
+        return stat(obj_id)
+    except PermissionError:
+        for found in listing():
+            if found.id == obj_id:
+                return found
+        raise

@@ -19,7 +19,8 @@ from typing import Any, TYPE_CHECKING, NamedTuple
 
 from . import _core
 from ._aio import run_cancellable
-from .keys import Permissions, format_key, normalize_key, open_or_create
+from .keys import (Permissions, format_key, normalize_key, open_or_create, removed_on_failure,
+                   stat_even_unreadable)
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -173,10 +174,11 @@ class MessageQueue(_core.MessageQueueBase):
             lambda: _core.msgget(ckey, _core.IPC_CREAT | _core.IPC_EXCL | mode),
             lambda: _core.msgget(ckey, mode),
             create=create or ckey == _core.IPC_PRIVATE, exclusive=exclusive)
-        self._msqid = msqid
-        self._key = ckey
-        self._created = created
-        self._removed = False
+        with removed_on_failure(created, lambda: _core.msgctl_rmid(msqid)):
+            self._msqid = msqid
+            self._key = ckey
+            self._created = created
+            self._removed = False
 
     def __reduce__(self) -> tuple[Any, tuple[int]]:
         """Pickle as a reference to the kernel object (its id), never as
@@ -192,21 +194,18 @@ class MessageQueue(_core.MessageQueueBase):
             TypeError, ValueError: ``msqid`` is not an int >= 0.
             OSError(EINVAL): no queue has this id.
             ObjectRemovedError: the id belongs to a removed queue.
-            PermissionError: no permission at all (a queue this user may only
-                write is opened: its key comes from the MSG_STAT_ANY walk).
+            PermissionError: IPC_STAT is refused and the kernel has no
+                MSG_STAT_ANY. Opening asks for no access (each call is
+                checked by the kernel): a queue this user may only write is
+                opened, its key taken from the MSG_STAT_ANY walk.
         """
         msqid = _check_int(msqid, "msqid")
         if not 0 <= msqid < 2**31:
             raise ValueError(f"msqid must be in 0..2**31-1, not {msqid}")
-        key: int | None
-        try:
-            key = _core.msgctl_stat(msqid)["key"]
-        except PermissionError:
-            # It exists (else EINVAL/EIDRM), but we may not read it: a
-            # write-only sender. MSG_STAT_ANY's walk names its key.
-            key = next((q.perm.key for q in message_queues() if q.id == msqid), None)
-            if key is None:
-                raise
+        # A write-only sender may not IPC_STAT it: MSG_STAT_ANY's walk names its key.
+        key = stat_even_unreadable(
+            msqid, lambda i: MessageQueueStat._from_core(i, _core.msgctl_stat(i)),
+            message_queues).perm.key
         self = cls.__new__(cls)
         self._msqid = msqid
         self._key = key

@@ -179,7 +179,12 @@ class PipeReader(_PipeEnd):
     returns ``b""`` at end of file (every writer closed) and raises
     BlockingIOError when there is no data yet but a writer exists and the
     call may not wait (``block=False`` or a non-blocking end), TimeoutError
-    when ``timeout`` ran out, ValueError once the end is closed.
+    when ``timeout`` ran out, ValueError once the end is closed (also when
+    code that runs during the call, such as a signal handler or an
+    argument's ``__index__``, closes it: the call never goes on with a
+    number that may name another file by then). A ``size`` larger than the
+    pipe's capacity reads what is there (the buffer is not ``size`` bytes);
+    ValueError for one beyond ``sys.maxsize``.
     """
 
     mode = "rb"
@@ -302,7 +307,10 @@ class PipeWriter(_PipeEnd):
     (``characters_written`` says how much went before); BlockingIOError
     when nothing could be written without waiting; TimeoutError when
     ``timeout`` ran out (``characters_written`` set when part of ``data``
-    was written); ValueError once the end is closed.
+    was written); ValueError once the end is closed, also by a signal
+    handler or an argument's ``__float__``/``__bool__`` during the call
+    (nothing more is written to the number, which may name another file
+    by then).
     """
 
     mode = "wb"

@@ -17,7 +17,9 @@ from typing import Any, Sequence
 
 from . import _core
 from ._aio import run_cancellable
-from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key, open_or_create
+from ._args import flat_list
+from .keys import (Permissions, each_slot, format_key, merged_perm, normalize_key,
+                   open_or_create, removed_on_failure, stat_even_unreadable)
 
 __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
            "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
@@ -195,7 +197,11 @@ class SemaphoreSet(_core.SemaphoreSetBase):
             have at least this many, else ValueError).
         create, exclusive: IPC_CREAT, IPC_EXCL.
         mode: permission bits of a new set (``0o600`` unless asked); when
-            opening an existing set, the access asked for.
+            opening an existing set, the access asked for (semget checks
+            it): the default asks for read and alter, so a set this user
+            may only alter raises PermissionError; ``0o200`` opens it for
+            op/acquire/release/SETALL, ``0`` asks for nothing (enough for
+            the owner's ``remove()``).
         initial: starting values of a NEW set, an int for all or a list, set
             with one SETALL right after creation (see docs/semaphores.md for
             the creation race and how it is closed). When the set already
@@ -236,31 +242,42 @@ class SemaphoreSet(_core.SemaphoreSetBase):
             lambda: _core.semget(c_key, count, _core.IPC_CREAT | _core.IPC_EXCL | mode),
             lambda: _core.semget(c_key, 0, mode),
             create=create, exclusive=exclusive)
-        raw = _core.semctl_stat(semid)
-        if raw["count"] < count:
-            raise ValueError(f"the existing set {semid} has {raw['count']} semaphores, "
-                             f"fewer than count={count}")
-        self._bind(semid, raw["count"])
-        self._key = raw["key"]
-        if self.created and values is not None:
-            try:
+        with removed_on_failure(self.created, lambda: _core.semctl_rmid(semid)):
+            if self.created:
+                # What we created we know: no IPC_STAT, which a mode without
+                # the owner's read bit (0o200) would refuse.
+                nsems = count
+            else:
+                nsems = self._stat_any(semid).count
+                if nsems < count:
+                    raise ValueError(f"the existing set {semid} has {nsems} semaphores, "
+                                     f"fewer than count={count}")
+            self._bind(semid, nsems)
+            self._key = c_key
+            if self.created and values is not None:
                 _core.semctl_setall(semid, values)
                 # A semop that changes nothing sets sem_otime: the sign,
                 # for processes opening the set by key, that it is ready.
                 step = -1 if values[0] > 0 else 1
                 self.op((0, step), (0, -step))
-            except BaseException:
-                _core.semctl_rmid(semid)  # nothing half-done
-                raise
-        elif values is not None:
-            self._wait_initialised(init_timeout)
+            elif values is not None:
+                self._wait_initialised(init_timeout)
+
+    @staticmethod
+    def _stat_any(semid: int) -> SemaphoreSetStat:
+        """The set's stat, also without read permission (SEM_STAT_ANY)."""
+        return stat_even_unreadable(semid, SemaphoreSet._stat_of, semaphore_sets)
+
+    @staticmethod
+    def _stat_of(semid: int) -> SemaphoreSetStat:
+        return SemaphoreSetStat._from_raw(_core.semctl_stat(semid))
 
     def _wait_initialised(self, timeout: float) -> None:
         import time
 
         deadline = time.monotonic() + timeout
         pause = 0.0005
-        while self.stat().op_time == 0:
+        while self._stat_any(self.id).op_time == 0:
             if time.monotonic() >= deadline:
                 raise TimeoutError(errno.ETIMEDOUT, f"semaphore set {self.id} was not "
                                    f"initialised by its creator within {timeout} s")
@@ -275,16 +292,19 @@ class SemaphoreSet(_core.SemaphoreSetBase):
 
     @classmethod
     def from_id(cls, semid: int) -> SemaphoreSet:
-        """Open an existing set by its id (as ``ipcs -s`` shows it)."""
+        """Open an existing set by its id (as ``ipcs -s`` shows it).
+
+        Opening asks for no access (the kernel checks each call): without
+        read permission the size comes from the SEM_STAT_ANY listing."""
         if isinstance(semid, bool) or not isinstance(semid, int):
             raise TypeError(f"semid must be an int, not {type(semid).__name__}")
         if semid < 0:
             raise ValueError(f"semid must be >= 0, not {semid}")
-        raw = _core.semctl_stat(semid)
+        found = cls._stat_any(semid)
         self = cls.__new__(cls)
         _core.SemaphoreSetBase.__init__(self)
-        self._bind(semid, raw["count"])
-        self._key = raw["key"]
+        self._bind(semid, found.count)
+        self._key = found.perm.key
         self.created = False
         return self
 
@@ -329,7 +349,7 @@ class SemaphoreSet(_core.SemaphoreSetBase):
 
     @values.setter
     def values(self, values: Sequence[int]) -> None:
-        values = list(values)
+        values = flat_list(values, "values")
         if len(values) != len(self):
             raise ValueError(f"{len(values)} values for a set of {len(self)}")
         for v in values:
@@ -338,7 +358,7 @@ class SemaphoreSet(_core.SemaphoreSetBase):
 
     def stat(self) -> SemaphoreSetStat:
         """``semctl(IPC_STAT)``: every field of the set's ``semid_ds``."""
-        return SemaphoreSetStat._from_raw(_core.semctl_stat(self.id))
+        return self._stat_of(self.id)
 
     def set(self, *, mode: int | None = None, uid: int | None = None,
             gid: int | None = None) -> None:
@@ -355,13 +375,7 @@ class SemaphoreSet(_core.SemaphoreSetBase):
     def _perm_any(self) -> Permissions:
         """The set's permissions, even without read permission on it (from
         the SEM_STAT_ANY listing), so IPC_SET reports the kernel's verdict."""
-        try:
-            return self.stat().perm
-        except PermissionError:
-            for st in semaphore_sets():
-                if st.id == self.id:
-                    return st.perm
-            raise
+        return self._stat_any(self.id).perm
 
     def remove(self) -> None:
         """``semctl(IPC_RMID)``: waiters wake with ObjectRemovedError."""

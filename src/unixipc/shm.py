@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from . import _core
-from .keys import Permissions, each_slot, format_key, merged_perm, normalize_key, open_or_create
+from .keys import (Permissions, each_slot, format_key, merged_perm, normalize_key,
+                   open_or_create, removed_on_failure, stat_even_unreadable)
 
 __all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
            "shared_memory_limits"]
@@ -102,7 +103,7 @@ def _open_existing(key: int, size: int, mode: int) -> int:
         if exc.errno != errno.EINVAL or size == 0:
             raise
         shmid = _core.shmget(key, 0, mode)
-        actual = _core.shmctl_stat(shmid)["size"]
+        actual = SharedMemory._stat_any(shmid).size
         if actual >= size:
             raise
         raise type(exc)(exc.errno, f"{exc.strerror}: the existing segment {shmid} has "
@@ -121,8 +122,12 @@ class SharedMemory:
         mode: permission bits of a new segment (``0o600`` unless asked);
             when opening an existing one, the access asked for.
 
-    A new segment is zero-filled. ``read``/``write`` attach the segment
-    (read-write) on first use and keep it attached until :meth:`detach`.
+    A new segment is zero-filled. Every :meth:`attach` maps the segment
+    anew (shmat allows any number of mappings, each read-only or not), and
+    the mappings stay until :meth:`detach`. ``read``/``write`` use an
+    internal mapping of their own (read-only for ``read`` until a ``write``
+    needs a read-write one), made on first use and also kept until
+    :meth:`detach`; they never constrain what ``attach`` may return.
     """
 
     def __init__(self, key: int | None = None, size: int = 0, *, create: bool = False,
@@ -143,18 +148,22 @@ class SharedMemory:
             lambda: _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode),
             lambda: _open_existing(c_key, size, mode),
             create=create, exclusive=exclusive)
-        # What we created we know: no IPC_STAT, which a mode without the
-        # owner's read bit (0o200) would refuse, leaving the segment behind.
-        self._init(shmid, (c_key, size) if self.created else None)
+        with removed_on_failure(self.created, lambda: _core.shmctl_rmid(shmid)):
+            # What we created we know: no IPC_STAT, which a mode without the
+            # owner's read bit (0o200) would refuse.
+            self._init(shmid, (c_key, size) if self.created else None)
 
     def _init(self, shmid: int, known: tuple[int, int] | None = None) -> None:
-        """Bind to ``shmid``; ``known``: its (key, size), else IPC_STAT."""
+        """Bind to ``shmid``; ``known``: its (key, size), else its stat
+        (also without read permission: SHM_STAT_ANY)."""
         if known is None:
-            raw = _core.shmctl_stat(shmid)
-            known = raw["key"], raw["size"]
+            found = self._stat_any(shmid)
+            known = found.perm.key, found.size
         self.id: int = shmid
         self._key, self._size = known
-        self._attachment: _core.Attachment | None = None
+        #: Every mapping attach() made, and the one read()/write() use.
+        self._attachments: list[_core.Attachment] = []
+        self._internal: _core.Attachment | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[int]]:
         """Pickle as a reference to the kernel object (its id), never as
@@ -164,7 +173,10 @@ class SharedMemory:
 
     @classmethod
     def from_id(cls, shmid: int) -> SharedMemory:
-        """Open an existing segment by its id (as ``ipcs -m`` shows it)."""
+        """Open an existing segment by its id (as ``ipcs -m`` shows it).
+
+        Opening asks for no access (the kernel checks each call): without
+        read permission the size comes from the SHM_STAT_ANY listing."""
         _check_int(shmid, "shmid")
         self = cls.__new__(cls)
         self._init(shmid)
@@ -185,37 +197,57 @@ class SharedMemory:
 
         The view is the segment itself (writes are seen by every process at
         once). With ``readonly=True`` (SHM_RDONLY) the view is read-only:
-        writing raises TypeError. Attaching again returns another view of the
-        same mapping (the same ``readonly`` is required).
+        writing raises TypeError. Each call makes a mapping of its own, so
+        read-only and read-write views can coexist; each stays mapped until
+        :meth:`detach` (not when its view is released).
 
         Raises:
             PermissionError: the mode does not allow this access.
-            ValueError: already attached with the other ``readonly``.
         """
-        att = self._attachment
-        if att is not None and att.attached:
-            if att.readonly != bool(readonly):
-                raise ValueError("already attached with readonly="
-                                 f"{att.readonly}: detach() first")
-        else:
-            att = self._attachment = _core.shmat(self.id, bool(readonly))
+        att = _core.shmat(self.id, bool(readonly))
+        self._attachments = [a for a in self._attachments if a.attached]
+        self._attachments.append(att)
         return memoryview(att)
 
     def detach(self) -> None:
-        """``shmdt``. BufferError while views of the segment still exist
-        (release them, e.g. ``view.release()``, or drop them)."""
-        if self._attachment is not None:
-            self._attachment.detach()
-            self._attachment = None
+        """``shmdt`` of every mapping this object made (``attach``'s and the
+        internal one of ``read``/``write``). A mapping whose views still
+        exist stays attached: BufferError, after detaching the others
+        (release the views, e.g. ``view.release()``, or drop them)."""
+        busy = self._detach_idle()
+        if busy:
+            raise BufferError(f"cannot detach {busy} mapping(s) of segment {self.id}: "
+                              "views of them still exist (release them first, e.g. "
+                              "view.release())")
+
+    def _detach_idle(self) -> int:
+        """Detach every mapping without views; return how many have views."""
+        kept = [a for a in self._attachments + [self._internal] if a is not None and a.attached]
+        for att in kept:
+            if att.exports == 0:
+                att.detach()
+        self._attachments = [a for a in self._attachments if a.attached]
+        if self._internal is not None and not self._internal.attached:
+            self._internal = None
+        return sum(1 for a in kept if a.attached)
 
     @property
     def attached(self) -> bool:
-        return self._attachment is not None and self._attachment.attached
+        """Whether any mapping this object made is still attached."""
+        return any(a.attached for a in self._attachments + [self._internal] if a is not None)
 
-    def _mapping(self) -> _core.Attachment:
-        if self._attachment is None or not self._attachment.attached:
-            self._attachment = _core.shmat(self.id, False)
-        return self._attachment
+    def _mapping(self, writable: bool) -> _core.Attachment:
+        """The internal mapping of read()/write(): read-only until a write
+        needs a read-write one (which then serves reads too). It is never
+        exported beyond the call, so it can always be replaced."""
+        att = self._internal
+        if att is None or not att.attached or (writable and att.readonly):
+            new = _core.shmat(self.id, not writable)
+            if att is not None and att.exports == 0:
+                att.detach()  # else a read in another thread still uses it: its
+                              # last reference going detaches it
+            att = self._internal = new
+        return att
 
     def _span(self, offset: int, size: int | None) -> tuple[int, int]:
         _check_int(offset, "offset")
@@ -232,7 +264,7 @@ class SharedMemory:
     def read(self, size: int | None = None, offset: int = 0) -> bytes:
         """Copy ``size`` bytes (default: to the end) from ``offset``."""
         offset, size = self._span(offset, size)
-        with memoryview(self._mapping()) as view:
+        with memoryview(self._mapping(writable=False)) as view:
             return bytes(view[offset:offset + size])
 
     def write(self, data: bytes | bytearray | memoryview, offset: int = 0) -> int:
@@ -243,16 +275,13 @@ class SharedMemory:
         with memoryview(data) as src:
             n = src.nbytes
             offset, _ = self._span(offset, n)
-            att = self._mapping()
-            if att.readonly:
-                raise TypeError("the segment is attached read-only")
-            with memoryview(att) as view:
+            with memoryview(self._mapping(writable=True)) as view:
                 view[offset:offset + n] = src.cast("B")
         return n
 
     def stat(self) -> SharedMemoryStat:
         """``shmctl(IPC_STAT)``: every field of the segment's ``shmid_ds``."""
-        return SharedMemoryStat._from_raw(_core.shmctl_stat(self.id))
+        return self._stat_of(self.id)
 
     def set(self, *, mode: int | None = None, uid: int | None = None,
             gid: int | None = None) -> None:
@@ -267,13 +296,15 @@ class SharedMemory:
 
     def _perm_any(self) -> Permissions:
         """The segment's permissions even without read permission on it."""
-        try:
-            return self.stat().perm
-        except PermissionError:
-            for st in shared_memory_segments():
-                if st.id == self.id:
-                    return st.perm
-            raise
+        return self._stat_any(self.id).perm
+
+    @staticmethod
+    def _stat_any(shmid: int) -> SharedMemoryStat:
+        return stat_even_unreadable(shmid, SharedMemory._stat_of, shared_memory_segments)
+
+    @staticmethod
+    def _stat_of(shmid: int) -> SharedMemoryStat:
+        return SharedMemoryStat._from_raw(_core.shmctl_stat(shmid))
 
     def lock(self) -> None:
         """``SHM_LOCK``: keep the pages in memory (needs privilege or
@@ -301,8 +332,7 @@ class SharedMemory:
             if err.errno not in (errno.EINVAL, errno.EIDRM):
                 raise
         finally:
-            if self._attachment is not None and self._attachment.exports == 0:
-                self.detach()
+            self._detach_idle()  # mappings with live views stay
 
     def __repr__(self) -> str:
         return f"<SharedMemory id={self.id} key={format_key(self.key)} size={self.size}>"

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from . import _core
+from ._args import check_fd, flat_list, is_bytes_like
 from ._timeouts import check_timeout
-from .errors import IPCError, MessageTooLongError
+from .errors import ChannelClosedError, IPCError, MessageTooLongError
 
 __all__ = [
     "Message", "MessageChannel", "Listener", "Credentials",
@@ -70,11 +71,6 @@ _SEND = 0
 _RECEIVE = 1
 # How often an async twin looks again while another thread holds its direction.
 _BUSY_POLL = 0.001
-
-
-class ChannelClosedError(EOFError):
-    """The peer closed the channel (or shut down its writing side) at a
-    message boundary: no more messages will come."""
 
 
 class IncompleteMessageError(EOFError):
@@ -405,11 +401,11 @@ class MessageChannel(_Closable, _core.ChannelBase):
         if fds:
             if not self.unix:
                 raise ValueError("descriptors can only be passed over Unix sockets")
+            fds = flat_list(fds, "fds")
             if len(fds) > SCM_MAX_FD:
                 raise ValueError(f"at most {SCM_MAX_FD} descriptors per message")
             for fd in fds:
-                if not isinstance(fd, int) or fd < 0:
-                    raise ValueError("fds must be non-negative ints")
+                check_fd(fd, "fds")
         return mv
 
     def _send_slow(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
@@ -449,6 +445,8 @@ class MessageChannel(_Closable, _core.ChannelBase):
         Returns the number of messages sent; block/timeout/errors as
         :meth:`send` (no descriptors)."""
         self._check_open()
+        if isinstance(messages, str) or is_bytes_like(messages):
+            raise TypeError("send_many() takes a sequence of messages, not one message")
         views = [self._check_send(m, ()) for m in messages]
         check_timeout(timeout)
         left = self._hold(_SEND, block, timeout)

@@ -245,9 +245,13 @@ def test_block_false_and_timeout_zero_make_one_attempt(cpeer):
             except TimeoutError:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
+    # a peer that takes its time to answer: the request is sent, but with
+    # block=False there is no reply at once (co_add2 may answer that fast)
+    slow = ["sh", "-c", "while read line; do sleep 0.3; echo \"$line\"; done"]
+    with Coprocess(slow) as co:
         with pytest.raises(BlockingIOError):
-            co.request("1 2", block=False)  # sent, but no reply at once
-        assert co.readline(timeout=10) == b"3\n"  # the reply comes later
+            co.request("1 2", block=False)
+        assert co.readline(timeout=10) == b"1 2\n"  # the reply comes later
 
 
 def test_block_false_send_keeps_the_rest_queued():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
@@ -299,3 +300,60 @@ def test_default_mode_keeps_other_users_out():
     finally:
         shutil.rmtree(d)
     assert results == ["PermissionError 13", "opened (no reader)"]
+
+
+def _open_errors(path: str) -> list[tuple[str, object, str]]:
+    """What each failing open raised: class name, filename, message."""
+    found = []
+    for opener in (lambda: Fifo(path).open_writer(nonblock=True),
+                   lambda: Fifo(path).open_reader(nonblock=True)):
+        try:
+            opener().close()
+        except OSError as exc:
+            found.append((type(exc).__name__, exc.filename, str(exc)))
+    return found
+
+
+def test_open_errors_name_the_path(tmp_path, fifo):
+    missing = str(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError) as missing_info:
+        Fifo(missing).open_reader(nonblock=True)
+    with pytest.raises(NoReaderError) as no_reader_info:
+        fifo.open_writer(nonblock=True)
+    with pytest.raises(TimeoutError) as timeout_info:
+        fifo.open_writer(timeout=0.05)
+    for info, path in ((missing_info, missing), (no_reader_info, fifo.path),
+                       (timeout_info, fifo.path)):
+        assert info.value.filename == os.fsdecode(path), info.value
+        assert os.fsdecode(path) in str(info.value)
+    assert missing_info.value.errno == errno.ENOENT
+    assert no_reader_info.value.errno == errno.ENXIO
+
+
+def test_permission_error_names_the_path():
+    import shutil
+    import tempfile
+    from support import NOBODY
+    d = tempfile.mkdtemp()  # tmp_path's parents are closed to other users
+    try:
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "private")
+        mkfifo(path)  # 0o600: nobody may not open it
+        child = Child(_open_errors, path, uid=NOBODY)
+        try:
+            found = child.result()
+        finally:
+            child.close()
+    finally:
+        shutil.rmtree(d)
+    assert [(name, filename) for name, filename, _ in found] == \
+        [("PermissionError", path)] * 2, found
+
+
+def test_mkfifo_errors_name_the_path(tmp_path):
+    path = str(tmp_path / "twice")
+    mkfifo(path)
+    with pytest.raises(FileExistsError) as info:
+        mkfifo(path)
+    assert info.value.filename == path
+    assert str(info.value).count(path) == 1

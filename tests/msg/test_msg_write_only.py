@@ -27,3 +27,17 @@ def test_write_only_sender_opens_by_id_and_sends():
         assert key == mq.key and created is False
         assert denied == 13  # EACCES: reading stays refused
         assert mq.receive(timeout=5) == (3, b"from nobody")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to uid 65534")
+def test_owner_without_read_bit_can_remove():
+    def as_nobody():
+        made = unixipc.MessageQueue(0x5E0A0004, exclusive=True)
+        made.set(mode=0o000)
+        unixipc.MessageQueue(0x5E0A0004, mode=0).remove()
+        other = unixipc.MessageQueue(create=True, mode=0o000)
+        unixipc.MessageQueue.from_id(other.id).remove()
+        return made.id, other.id
+
+    ids = Child(as_nobody, uid=NOBODY).result(timeout=10)
+    assert not set(ids) & {q.id for q in unixipc.message_queues()}

@@ -553,3 +553,19 @@ def test_timed_writers_sharing_a_full_pipe_never_overrun_the_timeout():
         for c in children:
             c.close()
         p.close()
+
+
+def test_a_huge_read_size_reads_what_is_there():
+    # The buffer is sized by what one read can return (the pipe's
+    # capacity), not by size: no MemoryError, nothing lost.
+    with Pipe() as p:
+        with pytest.raises(TimeoutError):
+            p.reader.read(2**62, timeout=0)
+        with pytest.raises(BlockingIOError):
+            p.reader.read(sys.maxsize, block=False)
+        p.writer.write(b"abc")
+        assert p.reader.read(2**62, timeout=0) == b"abc"
+        p.capacity = 1 << 20
+        data = bytes(range(256)) * 4096  # 1 MiB: fills the larger pipe
+        assert p.writer.write(data, timeout=10) == len(data)
+        assert p.reader.read(2**62, timeout=10) == data

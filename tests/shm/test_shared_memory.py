@@ -64,10 +64,53 @@ def test_readonly_view_rejects_writes(make_segment):
     assert view.readonly
     with pytest.raises(TypeError):
         view[0] = 1
-    with pytest.raises(ValueError):
-        shm.attach()  # already attached read-only
+    writable = shm.attach()  # a mapping of its own, beside the read-only one
+    writable[0] = 1
+    assert view[0] == 1
     view.release()
+    writable.release()
     shm.detach()
+
+
+def test_each_attach_is_its_own_mapping_and_read_write_do_not_constrain_it(make_segment):
+    shm = make_segment(size=64)
+    assert shm.write(b"hello") == 5  # read-write internally
+    ro = shm.attach(readonly=True)
+    rw = shm.attach()
+    assert ro.readonly and not rw.readonly
+    assert bytes(ro[:5]) == b"hello"
+    rw[:5] = b"HELLO"
+    assert shm.read(5) == b"HELLO" and bytes(ro[:5]) == b"HELLO"
+    assert shm.stat().attach_count == 3  # write()'s mapping, ro's, rw's
+    rw.release()
+    with pytest.raises(BufferError):
+        shm.detach()  # ro still has a view: it stays, the others go
+    assert shm.stat().attach_count == 1 and shm.attached
+    assert bytes(ro[:5]) == b"HELLO"
+    ro.release()
+    shm.detach()
+    assert not shm.attached and shm.stat().attach_count == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to uid 65534")
+def test_read_only_user_can_read_and_attach_read_only(make_segment):
+    shm = make_segment(size=32, mode=0o644)
+    shm.write(b"for everyone")
+
+    def as_nobody():
+        other = unixipc.SharedMemory.from_id(shm.id)
+        seen = other.read(12)
+        with other.attach(readonly=True) as view:
+            first = bytes(view[:3])
+        try:
+            other.write(b"x")
+        except PermissionError as exc:
+            denied = exc.errno
+        other.detach()
+        return seen, first, denied
+
+    assert Child(as_nobody, uid=NOBODY).result(timeout=10) == (b"for everyone", b"for",
+                                                               errno.EACCES)
 
 
 def test_cannot_detach_while_views_exist(make_segment):
@@ -245,8 +288,9 @@ def test_write_through_a_readonly_attachment_is_a_type_error(make_segment):
     shm = make_segment(size=64)
     view = shm.attach(readonly=True)
     with pytest.raises(TypeError):
-        shm.write(b"no")
-    assert shm.read(2) == b"\0\0"
+        view[:2] = b"no"
+    assert shm.write(b"ok") == 2  # write() has a mapping of its own
+    assert bytes(view[:2]) == b"ok"
     view.release()
 
 

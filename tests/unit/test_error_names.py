@@ -31,3 +31,35 @@ def test_opening_smaller_segment_says_both_sizes():
             unixipc.SharedMemory(ABSENT_KEY, 20)
         assert info.value.errno == errno.EINVAL
         assert unixipc.SharedMemory(ABSENT_KEY, 10).id == shm.id
+
+
+@pytest.mark.parametrize("make, use, word", [
+    (lambda: unixipc.MessageQueue(create=True), lambda q: q.receive(block=False),
+     "message queue"),
+    (lambda: unixipc.MessageQueue(create=True), lambda q: q.send(b"x"), "message queue"),
+    (lambda: unixipc.SemaphoreSet(create=True), lambda s: s.op((0, 1)), "semaphore set"),
+    (lambda: unixipc.SemaphoreSet(create=True), lambda s: s[0].acquire(block=False),
+     "semaphore set"),
+    (lambda: unixipc.SemaphoreSet(create=True), lambda s: s.values, "semaphore set"),
+    (lambda: unixipc.SharedMemory(size=16, create=True), lambda m: m.read(),
+     "shared memory segment"),
+    (lambda: unixipc.SharedMemory(size=16, create=True), lambda m: m.stat(),
+     "shared memory segment"),
+])
+def test_use_after_remove_says_removed(make, use, word):
+    obj = make()
+    obj.remove()
+    with pytest.raises(unixipc.ObjectRemovedError) as info:
+        use(obj)
+    assert info.value.errno == errno.EINVAL  # the kernel's errno is kept
+    assert info.value.filename == f"{word} {obj.id} (removed)"
+    assert f"{word} {obj.id} (removed)" in str(info.value)
+
+
+def test_other_errors_are_not_called_removal():
+    with unixipc.SemaphoreSet(create=True) as sems:
+        with pytest.raises(OSError) as info:
+            unixipc._core.semctl_get(sems.id, 5, unixipc._core.GETVAL)  # index past the end
+        assert info.value.errno == errno.EINVAL
+        assert not isinstance(info.value, unixipc.ObjectRemovedError)
+        assert info.value.filename is None

@@ -22,6 +22,8 @@ class Kind:
     noun: str        # "queue"
     listing: Callable[[], list[Any]]
     from_id: Callable[[int], Any]
+    #: Opens by key asking for no access (mode 0): for rm and stat, which
+    #: need ownership or the *_STAT_ANY listing, not read or write.
     from_key: Callable[[int], Any]
     #: (header, value of a stat) pairs for the table, after the common ones.
     columns: list[tuple[str, Callable[[Any], Any]]]
@@ -48,7 +50,7 @@ def _message_queues() -> Kind:
     return Kind(
         name="msg", flag="-q", title="Message queues", noun="queue",
         listing=message_queues, from_id=MessageQueue.from_id,
-        from_key=lambda key: MessageQueue(key),
+        from_key=lambda key: MessageQueue(key, mode=0),
         columns=[("messages", lambda s: s.message_count), ("bytes", lambda s: s.current_bytes),
                  ("max-bytes", lambda s: s.max_bytes), ("lspid", lambda s: s.last_send_pid),
                  ("lrpid", lambda s: s.last_receive_pid),
@@ -69,7 +71,7 @@ def _semaphore_sets() -> Kind:
     return Kind(
         name="sem", flag="-s", title="Semaphore sets", noun="semaphore set",
         listing=semaphore_sets, from_id=SemaphoreSet.from_id,
-        from_key=lambda key: SemaphoreSet(key),
+        from_key=lambda key: SemaphoreSet(key, mode=0),
         columns=[("nsems", lambda s: s.count), ("values", values)],
     )
 
@@ -83,7 +85,7 @@ def _shared_memory() -> Kind:
     return Kind(
         name="shm", flag="-m", title="Shared memory segments", noun="segment",
         listing=shared_memory_segments, from_id=SharedMemory.from_id,
-        from_key=lambda key: SharedMemory(key),
+        from_key=lambda key: SharedMemory(key, mode=0),
         columns=[("bytes", lambda s: s.size), ("nattch", lambda s: s.attach_count),
                  ("cpid", lambda s: s.creator_pid), ("lpid", lambda s: s.last_pid),
                  ("status", status)],

@@ -80,10 +80,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recv.add_argument("--hex", action="store_true", help="print data as hexadecimal")
 
 
-def _open(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace, mode: int) -> Any:
+    """The queue, by id or by key; a key is opened asking only for the
+    access used (``mode``: 0o200 to send, 0o400 to receive), so a sender
+    needs no read permission."""
     from ... import MessageQueue
 
-    return MessageQueue.from_id(args.id) if args.key is None else MessageQueue(args.key)
+    return MessageQueue.from_id(args.id) if args.key is None else MessageQueue(args.key,
+                                                                                 mode=mode)
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
@@ -110,7 +114,7 @@ def _send(args: argparse.Namespace, env: Environment) -> int:
         data = bytes.fromhex(args.data)
     else:
         data = args.data.encode()
-    mq = _open(args)
+    mq = _open(args, 0o200)
     mq.send(data, type=args.type, block=not args.no_wait, timeout=args.timeout)
     return ExitStatus.SUCCESS
 
@@ -120,7 +124,7 @@ def _recv(args: argparse.Namespace, env: Environment) -> int:
 
     if args.count < 1:
         raise UsageError("--count must be at least 1")
-    mq = _open(args)
+    mq = _open(args, 0o400)
     raw = not env.stdout_isatty and not args.hex
     received = 0
     while args.follow or received < args.count:

@@ -1,0 +1,1798 @@
+/* The shared-memory message channel (unixipc.ShmChannel).
+ *
+ * One file (a memfd, or /dev/shm/<name>) holds a header, a table of process
+ * slots and a ring of 16-byte units. Everything that the processes share is
+ * in the mapping; every index read from it is masked into the ring, and every
+ * length is checked before use, so a process that scribbles over the mapping
+ * can garble messages but cannot make another one touch memory outside it.
+ *
+ * Positions are 32-bit counts of units, compared modulo 2^32; the ring size
+ * is a power of two, so a position's place in the ring is `pos & mask`.
+ *
+ * A record is a 16-byte header and its payload. Header word 0 (atomic) holds
+ * the record's position (the tag, so a stale header of an earlier lap is
+ * never taken for a current one), a state and a 24-bit value:
+ *     RESERVED, COMMITTED, FREE, ABANDONED:  value = units the record spans
+ *     CLAIMED:                               value = the claiming owner id
+ * Header word 1 holds the units (again) and the payload length, written by
+ * the sender before it commits. A record that would cross the end of the
+ * ring keeps its header at the end and its payload at offset 0 (the units
+ * in between are padding, counted in the record's span).
+ *
+ * Senders reserve by compare-and-swap on `tail`, a 64-bit word holding the
+ * next free position and the span of the last reservation. The last
+ * reservation is the only one whose header may not be written yet: before a
+ * sender reserves, it writes that header (RESERVED) if its owner has not,
+ * so a sender that dies just after its reservation leaves a record that
+ * survivors can see, and skip (ABANDONED) once no live process can be its
+ * owner. A sender announces the position it tries to reserve in its slot
+ * (an "intent") before the compare-and-swap, and clears it after the
+ * commit: a RESERVED record is abandoned when no live slot has it as an
+ * intent.
+ *
+ * Receivers take records in ring order: the record at `rd` is claimed by
+ * compare-and-swap of its header (COMMITTED -> CLAIMED by owner id), then
+ * `rd` moves past it (anyone may help). After the copy, or when a zero-copy
+ * view ends, the record becomes FREE, and `hd` (the oldest unfreed
+ * position) moves over FREE and ABANDONED records, giving their space back
+ * to senders.
+ *
+ * Liveness: each process that uses the channel holds an open-file-
+ * description lock (F_OFD_SETLK) on one byte far beyond the file's end, one
+ * byte per slot, on its own open file description of the file. The kernel
+ * drops it when the process dies, however it dies, so "slot i is alive" is
+ * "byte i is locked" (F_OFD_GETLK), never a PID. A fork child takes a slot
+ * of its own before its first use of the channel (pthread_atfork bumps an
+ * epoch that every call checks).
+ *
+ * Waiting: a short spin without the GIL, then a futex wait on a word of the
+ * mapping (shared, not private) with an absolute CLOCK_MONOTONIC deadline.
+ * A waiter first counts itself in `rx_waiters`/`tx_waiters`; a sender or
+ * releaser makes the wake-up system call only when that count is non-zero.
+ * Waits are cut into periods of RECHECK_NS so a sleeper notices dead
+ * processes (their reservations, claims and open sides) by itself.
+ */
+#define _GNU_SOURCE 1
+#include "core.h"
+#include "structmember.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAGIC 0x48434853434e5855ULL /* "UXNCSHCH" little-endian */
+#define VERSION 1u
+#define UNIT 16u
+#define HEADER_BYTES 4096u
+#define SLOT_BYTES 64u
+#define DEFAULT_SLOTS 256u
+#define MAX_SLOTS 4096u
+#define INTENTS 7 /* a slot is 64 bytes */
+#define MIN_CAPACITY 4096ULL
+#define MAX_CAPACITY (1ULL << 34)
+#define MAX_RECORD_UNITS ((1u << 23) - 1u) /* a wrapped span stays < 2^24 */
+#define LOCK_BASE (1LL << 40)
+#define RECHECK_NS 100000000LL /* 100 ms: dead processes noticed this often */
+#define SPIN_MIN_NS 1000LL
+#define SPIN_MAX_NS 100000LL
+#define BIG_COPY (256 * 1024) /* copies at least this long run without the GIL */
+
+enum { ST_EMPTY = 0, ST_RESERVED, ST_COMMITTED, ST_CLAIMED, ST_FREE, ST_ABANDONED };
+enum { SIDE_SEND = 1u, SIDE_RECV = 2u, SLOT_USED = 4u };
+enum { RES_OK = 0, RES_EMPTY, RES_NOT_READY, RES_FULL, RES_CLOSED, RES_BROKEN };
+
+typedef struct {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t ring_offset;
+    uint32_t cap_units;
+    uint32_t max_slots;
+    uint32_t max_message;
+    uint32_t reserved0;
+    char pad0[64 - 32];
+    uint64_t tail; /* low 32: next position; high 32: span of the last reservation */
+    char pad1[56];
+    uint32_t rd;
+    char pad2[60];
+    uint32_t hd;
+    char pad3[60];
+    uint32_t data_seq, rx_waiters;
+    char pad4[56];
+    uint32_t space_seq, tx_waiters;
+    char pad5[56];
+    uint32_t nsend, nrecv, hwm;
+} shm_header;
+
+typedef struct {
+    uint32_t flags; /* generation << 16 | sides */
+    uint32_t pid;   /* for people reading the table; never trusted */
+    uint64_t intents[INTENTS];
+} shm_slot;
+_Static_assert(sizeof(shm_slot) == SLOT_BYTES, "a slot is one cache line");
+
+#define INTENT_VALID (1ULL << 32)
+
+/* Shared words are read and written with the GCC atomics only. */
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define CAS(p, expect, want)                                                      \
+    __atomic_compare_exchange_n((p), (expect), (want), 0, __ATOMIC_SEQ_CST, \
+                                __ATOMIC_ACQUIRE)
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static unsigned long fork_epoch = 1; /* bumped in every fork child */
+
+/* ---- the handle ---------------------------------------------------------- */
+
+typedef struct channel_s {
+    PyObject_HEAD
+    char *base;       /* the mapping (NULL once closed) */
+    size_t map_size;
+    shm_header *hdr;
+    shm_slot *slots;
+    char *ring;
+    /* Constants read once at open and validated: never re-read. */
+    uint32_t cap_units, mask, max_slots, max_message;
+    int lock_fd;       /* our own open file description, holding the slot lock */
+    int slot;          /* -1: none */
+    uint32_t owner;    /* slot | (generation & 0xfff) << 12 */
+    unsigned sides;    /* SIDE_SEND | SIDE_RECV still open in this process */
+    unsigned long epoch;
+    uint32_t intent_bits; /* which of our slot's intents a thread uses */
+    int send_busy;        /* one sending thread of this process at a time (never held across a wait) */
+    long long spin_ns;
+    Py_ssize_t views;  /* receive views not yet ended */
+    PyObject *weakreflist;
+    /* fork(): the child's slot, taken by the parent before the fork. */
+    int child_lock_fd, child_slot;
+    uint32_t child_owner;
+    struct channel_s *prev, *next; /* every open channel of the process */
+} Channel;
+
+typedef struct {
+    uint32_t pos, span, len;
+    char *payload;
+} record;
+
+static inline uint64_t *
+word0(Channel *c, uint32_t pos)
+{
+    return (uint64_t *)(c->ring + (size_t)(pos & c->mask) * UNIT);
+}
+
+static inline uint32_t *
+word1(Channel *c, uint32_t pos)
+{
+    return (uint32_t *)(c->ring + (size_t)(pos & c->mask) * UNIT + 8);
+}
+
+static inline uint64_t
+make_w0(uint32_t pos, unsigned state, uint32_t value)
+{
+    return ((uint64_t)pos << 32) | ((uint64_t)state << 24) | (value & 0xffffffu);
+}
+
+static inline int
+w0_valid(uint64_t w, uint32_t pos)
+{
+    return (uint32_t)(w >> 32) == pos && ((w >> 24) & 0xff) != ST_EMPTY;
+}
+
+static inline unsigned
+w0_state(uint64_t w)
+{
+    return (unsigned)((w >> 24) & 0xff);
+}
+
+static inline uint32_t
+w0_value(uint64_t w)
+{
+    return (uint32_t)(w & 0xffffff);
+}
+
+static inline uint32_t
+payload_units(uint32_t len)
+{
+    return (len + UNIT - 1) / UNIT;
+}
+
+/* Whether a record of `len` bytes at `pos` has its payload at offset 0. */
+static inline int
+wraps(Channel *c, uint32_t pos, uint32_t len)
+{
+    return (uint64_t)(pos & c->mask) + 1 + payload_units(len) > c->cap_units;
+}
+
+static inline uint32_t
+span_for(Channel *c, uint32_t pos, uint32_t len)
+{
+    uint32_t off = pos & c->mask;
+    if (wraps(c, pos, len))
+        return (c->cap_units - off) + payload_units(len);
+    return 1 + payload_units(len);
+}
+
+/* Where the payload of a record of `len` bytes (len <= max_message) is:
+ * always inside the ring, whatever the header said. */
+static inline char *
+payload_at(Channel *c, uint32_t pos, uint32_t len)
+{
+    if (wraps(c, pos, len))
+        return c->ring;
+    return c->ring + (size_t)(pos & c->mask) * UNIT + UNIT;
+}
+
+static long long
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+futex_wake_all(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Waits while *word == expected, until `until_ns` (absolute, monotonic). */
+static int
+futex_wait_until(uint32_t *word, uint32_t expected, long long until_ns)
+{
+    struct timespec at;
+    at.tv_sec = (time_t)(until_ns / 1000000000LL);
+    at.tv_nsec = (long)(until_ns % 1000000000LL);
+    if (syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, &at, NULL,
+                FUTEX_BITSET_MATCH_ANY) < 0)
+        return errno; /* EAGAIN (changed), ETIMEDOUT, EINTR */
+    return 0;
+}
+
+static void
+wake(uint32_t *seq, uint32_t *waiters, int always)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (always || LOAD_RELAXED(waiters) != 0) {
+        __atomic_fetch_add(seq, 1, __ATOMIC_SEQ_CST);
+        futex_wake_all(seq);
+    }
+}
+
+/* ---- slots and liveness ---------------------------------------------------- */
+
+static int
+lock_byte(int fd, int slot, short type, int cmd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = LOCK_BASE + slot;
+    fl.l_len = 1;
+    if (fcntl(fd, cmd, &fl) < 0)
+        return -1;
+    return cmd == F_OFD_GETLK ? fl.l_type : 0;
+}
+
+static int
+slot_alive(Channel *c, uint32_t i)
+{
+    if ((int)i == c->slot)
+        return 1;
+    int t = lock_byte(c->lock_fd, (int)i, F_WRLCK, F_OFD_GETLK);
+    return t != F_UNLCK; /* an error counts as alive: never reap by mistake */
+}
+
+static void
+adjust_counts(Channel *c, unsigned old_sides, unsigned new_sides)
+{
+    if ((old_sides & SIDE_SEND) && !(new_sides & SIDE_SEND))
+        __atomic_fetch_sub(&c->hdr->nsend, 1, __ATOMIC_SEQ_CST);
+    if (!(old_sides & SIDE_SEND) && (new_sides & SIDE_SEND))
+        __atomic_fetch_add(&c->hdr->nsend, 1, __ATOMIC_SEQ_CST);
+    if ((old_sides & SIDE_RECV) && !(new_sides & SIDE_RECV))
+        __atomic_fetch_sub(&c->hdr->nrecv, 1, __ATOMIC_SEQ_CST);
+    if (!(old_sides & SIDE_RECV) && (new_sides & SIDE_RECV))
+        __atomic_fetch_add(&c->hdr->nrecv, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Frees the records claimed by `owner` (a dead process's id) between hd
+ * and rd. Positions are tag-checked, so a walk overtaken by hd stops. */
+static int
+release_claims_of(Channel *c, uint32_t owner)
+{
+    uint32_t p = LOAD(&c->hdr->hd), r = LOAD(&c->hdr->rd);
+    int freed = 0;
+    while (p != r && (uint32_t)(r - p) <= c->cap_units) {
+        uint64_t w = LOAD(word0(c, p));
+        uint32_t span;
+        if (!w0_valid(w, p))
+            break;
+        if (w0_state(w) == ST_CLAIMED) {
+            span = LOAD_RELAXED(&word1(c, p)[0]);
+            if (w0_value(w) == owner && span >= 1 && span <= (uint32_t)(r - p) &&
+                CAS(word0(c, p), &w, make_w0(p, ST_FREE, span)))
+                freed = 1;
+        } else if (w0_state(w) == ST_FREE || w0_state(w) == ST_ABANDONED) {
+            span = w0_value(w);
+        } else {
+            break;
+        }
+        if (span == 0 || span > (uint32_t)(r - p))
+            break;
+        p += span;
+    }
+    return freed;
+}
+
+static int advance_head(Channel *c);
+
+/* Takes slot `i` over once its byte is locked by us: the old owner's sides
+ * stop counting, its claims are freed, its intents cleared. Returns the
+ * owner id our claims will carry. */
+static uint32_t
+take_slot(Channel *c, uint32_t i)
+{
+    shm_slot *s = &c->slots[i];
+    uint32_t old = LOAD(&s->flags), gen, want;
+    for (int k = 0; k < INTENTS; k++)
+        STORE(&s->intents[k], 0);
+    s->pid = (uint32_t)getpid();
+    do {
+        gen = ((old >> 16) + 1) & 0xffff;
+        want = (gen << 16) | SLOT_USED | (c->sides & (SIDE_SEND | SIDE_RECV));
+    } while (!CAS(&s->flags, &old, want));
+    adjust_counts(c, old & 3u, want & 3u);
+    uint32_t prev_owner = i | (((old >> 16) & 0xfffu) << 12);
+    if (release_claims_of(c, prev_owner) && advance_head(c))
+        wake(&c->hdr->space_seq, &c->hdr->tx_waiters, 1);
+    uint32_t hwm = LOAD(&c->hdr->hwm);
+    while (hwm < i + 1 && !CAS(&c->hdr->hwm, &hwm, i + 1))
+        ;
+    return i | ((gen & 0xfffu) << 12);
+}
+
+/* Locks a free slot's byte through `fd` and takes the slot; 0 (with *slot,
+ * *owner) or an errno. */
+static int
+grab_slot(Channel *c, int fd, int *slot, uint32_t *owner)
+{
+    for (uint32_t i = 0; i < c->max_slots; i++) {
+        if (lock_byte(fd, (int)i, F_WRLCK, F_OFD_SETLK) == 0) {
+            *owner = take_slot(c, i);
+            *slot = (int)i;
+            return 0;
+        }
+        if (errno != EAGAIN && errno != EACCES)
+            return errno;
+    }
+    return EMFILE; /* every slot is held by a live process */
+}
+
+static int
+acquire_slot(Channel *c)
+{
+    return grab_slot(c, c->lock_fd, &c->slot, &c->owner);
+}
+
+/* Reaps slots whose process died: their open sides stop counting and their
+ * claims are freed. Returns whether anything changed. */
+static int
+reap_dead(Channel *c)
+{
+    uint32_t hwm = LOAD(&c->hdr->hwm);
+    int changed = 0;
+    if (hwm > c->max_slots)
+        hwm = c->max_slots;
+    for (uint32_t i = 0; i < hwm; i++) {
+        shm_slot *s = &c->slots[i];
+        uint32_t w = LOAD(&s->flags);
+        if ((int)i == c->slot || (w & 7u) == 0 || slot_alive(c, i))
+            continue;
+        /* Dead: its sides stop counting, then its claims are freed. */
+        if (CAS(&s->flags, &w, w & 0xffff0000u)) {
+            adjust_counts(c, w & 3u, 0);
+            changed = 1;
+            if (release_claims_of(c, i | (((w >> 16) & 0xfffu) << 12)))
+                changed = 1;
+        }
+    }
+    return changed;
+}
+
+/* Whether no live process can still commit the reservation at `pos`. */
+static int
+reservation_abandoned(Channel *c, uint32_t pos)
+{
+    uint32_t hwm = LOAD(&c->hdr->hwm);
+    if (hwm > c->max_slots)
+        hwm = c->max_slots;
+    for (uint32_t i = 0; i < hwm; i++) {
+        for (int k = 0; k < INTENTS; k++) {
+            if (LOAD(&c->slots[i].intents[k]) == (INTENT_VALID | pos) && slot_alive(c, i))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- fork ------------------------------------------------------------------
+ * A fork child has the channel open from the instant of the fork, as a pipe
+ * end would be: it must count as a sender and a receiver before it runs a
+ * line of code, and stop counting when it dies, even if it never touches
+ * the channel. So before fork() the parent takes a slot for the child, on a
+ * new open file description the child inherits; the parent closes its own
+ * copy after the fork, and the child swaps it in for the parent's slot. */
+
+static Channel *open_channels = NULL;
+static pthread_mutex_t channels_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+link_channel(Channel *c)
+{
+    pthread_mutex_lock(&channels_lock);
+    c->prev = NULL;
+    c->next = open_channels;
+    if (open_channels != NULL)
+        open_channels->prev = c;
+    open_channels = c;
+    pthread_mutex_unlock(&channels_lock);
+}
+
+static void
+unlink_channel(Channel *c)
+{
+    pthread_mutex_lock(&channels_lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else if (open_channels == c)
+        open_channels = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    pthread_mutex_unlock(&channels_lock);
+}
+
+static int own_description(int fd);
+
+static void
+fork_prepare(void)
+{
+    pthread_mutex_lock(&channels_lock);
+    for (Channel *c = open_channels; c != NULL; c = c->next) {
+        c->child_lock_fd = -1;
+        if (c->base == NULL || c->epoch != fork_epoch)
+            continue;
+        int fd = own_description(c->lock_fd);
+        if (fd < 0)
+            continue; /* the child takes a slot at its first use instead */
+        if (grab_slot(c, fd, &c->child_slot, &c->child_owner) != 0) {
+            close(fd);
+            continue;
+        }
+        c->child_lock_fd = fd;
+    }
+}
+
+static void
+fork_parent(void)
+{
+    for (Channel *c = open_channels; c != NULL; c = c->next) {
+        if (c->child_lock_fd >= 0) {
+            close(c->child_lock_fd); /* the child's copy keeps the lock */
+            c->child_lock_fd = -1;
+        }
+    }
+    pthread_mutex_unlock(&channels_lock);
+}
+
+static void
+fork_child(void)
+{
+    static const pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    fork_epoch++;
+    for (Channel *c = open_channels; c != NULL; c = c->next) {
+        if (c->child_lock_fd < 0)
+            continue; /* c->epoch is stale: reacquire() at first use */
+        close(c->lock_fd); /* our copy of the parent's description */
+        c->lock_fd = c->child_lock_fd;
+        c->slot = c->child_slot;
+        c->owner = c->child_owner;
+        c->child_lock_fd = -1;
+        c->intent_bits = 0;
+        c->send_busy = 0;
+        c->epoch = fork_epoch;
+        c->slots[c->slot].pid = (uint32_t)getpid();
+    }
+    channels_lock = fresh;
+}
+
+/* ---- the ring --------------------------------------------------------------- */
+
+/* Writes the header of the last reservation, as `tail` was seen (`t`), if
+ * its owner has not yet: RESERVED, so that it is visible to survivors.
+ * Only while `tail` is still `t`: once it moved on, the header was written
+ * (the next reserver saw to it) and the address may already hold a record
+ * of a later lap, which an "invalid for this position" test would take for
+ * an unwritten header. */
+static void
+help_header(Channel *c, uint64_t t)
+{
+    uint32_t span = (uint32_t)(t >> 32), pos = (uint32_t)t - span;
+    if (span == 0 || span > c->cap_units)
+        return;
+    uint64_t w = LOAD(word0(c, pos));
+    if (w0_valid(w, pos) || LOAD(&c->hdr->tail) != t)
+        return;
+    CAS(word0(c, pos), &w, make_w0(pos, ST_RESERVED, span));
+}
+
+static int
+advance_head(Channel *c)
+{
+    int moved = 0;
+    for (;;) {
+        uint32_t h = LOAD(&c->hdr->hd), r = LOAD(&c->hdr->rd);
+        if (h == r || (uint32_t)(r - h) > c->cap_units)
+            break;
+        uint64_t w = LOAD(word0(c, h));
+        if (!w0_valid(w, h) || (w0_state(w) != ST_FREE && w0_state(w) != ST_ABANDONED))
+            break;
+        uint32_t span = w0_value(w);
+        if (span == 0 || span > (uint32_t)(r - h))
+            break;
+        if (CAS(&c->hdr->hd, &h, h + span))
+            moved = 1;
+    }
+    return moved;
+}
+
+/* Reserves room for `len` bytes; RES_OK with *pos and *span, or RES_FULL. The
+ * caller holds intent `k` of our slot. */
+static int
+reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
+{
+    uint64_t *intent = &c->slots[c->slot].intents[k];
+    int helped_head = 0;
+    for (;;) {
+        uint64_t t = LOAD(&c->hdr->tail);
+        uint32_t p = (uint32_t)t, prev = (uint32_t)(t >> 32);
+        if (prev != 0)
+            help_header(c, t);
+        uint32_t span = span_for(c, p, len);
+        uint32_t used = p - LOAD(&c->hdr->hd);
+        if (used > c->cap_units || used + span > c->cap_units) {
+            if (!helped_head && advance_head(c)) {
+                helped_head = 1;
+                continue;
+            }
+            return RES_FULL;
+        }
+        __atomic_store_n(intent, INTENT_VALID | p, __ATOMIC_SEQ_CST);
+        if (CAS(&c->hdr->tail, &t, ((uint64_t)span << 32) | (uint32_t)(p + span))) {
+            *pos = p;
+            *span_out = span;
+            return RES_OK;
+        }
+    }
+}
+
+static void
+commit(Channel *c, uint32_t pos, uint32_t span, uint32_t len, int k)
+{
+    uint32_t *w1 = word1(c, pos);
+    __atomic_store_n(&w1[0], span, __ATOMIC_RELAXED);
+    __atomic_store_n(&w1[1], len, __ATOMIC_RELAXED);
+    uint64_t w = LOAD(word0(c, pos));
+    for (;;) {
+        if (w0_valid(w, pos) && w0_state(w) != ST_RESERVED)
+            break; /* only garbage can get here: leave it */
+        if (CAS(word0(c, pos), &w, make_w0(pos, ST_COMMITTED, span)))
+            break;
+    }
+    STORE(&c->slots[c->slot].intents[k], 0);
+    wake(&c->hdr->data_seq, &c->hdr->rx_waiters, 0);
+}
+
+/* Which intent of our slot this thread may use; -1 if all are in use. */
+static int
+take_intent(Channel *c)
+{
+    uint32_t bits = __atomic_load_n(&c->intent_bits, __ATOMIC_RELAXED);
+    for (;;) {
+        int k = 0;
+        while (k < INTENTS && (bits & (1u << k)))
+            k++;
+        if (k == INTENTS)
+            return -1;
+        if (__atomic_compare_exchange_n(&c->intent_bits, &bits, bits | (1u << k), 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return k;
+    }
+}
+
+static void
+put_intent(Channel *c, int k)
+{
+    __atomic_fetch_and(&c->intent_bits, ~(1u << k), __ATOMIC_RELEASE);
+}
+
+/* One non-blocking attempt to send `len` bytes from `data`. */
+static int
+try_send(Channel *c, const char *data, uint32_t len)
+{
+    uint32_t pos, span;
+    int k, rc;
+    if (LOAD(&c->hdr->nrecv) == 0)
+        return RES_BROKEN;
+    /* Threads of one process take turns for the (short, never waiting)
+     * reservation and copy. */
+    while (__atomic_exchange_n(&c->send_busy, 1, __ATOMIC_ACQUIRE))
+        sched_yield();
+    while ((k = take_intent(c)) < 0)
+        sched_yield();
+    rc = reserve(c, len, k, &pos, &span);
+    if (rc != RES_OK) {
+        STORE(&c->slots[c->slot].intents[k], 0);
+    } else {
+        memcpy(payload_at(c, pos, len), data, len);
+        commit(c, pos, span, len, k);
+    }
+    put_intent(c, k);
+    __atomic_store_n(&c->send_busy, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
+/* One attempt to claim the record at rd. RES_OK fills *rec; RES_EMPTY,
+ * RES_NOT_READY (its sender is still writing), or RES_CLOSED. */
+static int
+try_claim(Channel *c, record *rec, Py_ssize_t max_len)
+{
+    for (int round = 0;; round++) {
+        uint32_t r = LOAD(&c->hdr->rd);
+        uint64_t t = LOAD(&c->hdr->tail);
+        uint32_t tp = (uint32_t)t, last = (uint32_t)(t >> 32);
+        if (r == tp) {
+            if (LOAD(&c->hdr->nsend) == 0 && round == 0)
+                continue; /* look once more: a last message before the close */
+            return LOAD(&c->hdr->nsend) == 0 ? RES_CLOSED : RES_EMPTY;
+        }
+        if ((uint32_t)(tp - r) > c->cap_units)
+            return RES_NOT_READY; /* garbage in the cursors */
+        uint64_t w = LOAD(word0(c, r));
+        if (!w0_valid(w, r)) {
+            if (last != 0 && (uint32_t)(tp - last) == r)
+                help_header(c, t);
+            return RES_NOT_READY;
+        }
+        uint32_t span;
+        switch (w0_state(w)) {
+        case ST_RESERVED:
+            return RES_NOT_READY;
+        case ST_COMMITTED: {
+            span = w0_value(w);
+            uint32_t len = LOAD_RELAXED(&word1(c, r)[1]);
+            if (span == 0 || span > (uint32_t)(tp - r)) {
+                /* garbage: nothing sane to skip to */
+                return RES_NOT_READY;
+            }
+            if (max_len >= 0 && len <= c->max_message && (Py_ssize_t)len > max_len) {
+                rec->len = len;
+                return RES_FULL; /* the caller's buffer is too small: not claimed */
+            }
+            if (!CAS(word0(c, r), &w, make_w0(r, ST_CLAIMED, c->owner)))
+                continue;
+            /* A failed CAS writes the current value into its "expected"
+             * argument: move rd through a copy, `r` is our record. */
+            uint32_t expect_rd = r;
+            CAS(&c->hdr->rd, &expect_rd, r + span);
+            if (len > c->max_message)
+                len = 0; /* garbage: an empty message, never a read outside */
+            rec->pos = r;
+            rec->span = span;
+            rec->len = len;
+            rec->payload = payload_at(c, r, len);
+            return RES_OK;
+        }
+        case ST_CLAIMED:
+            span = LOAD_RELAXED(&word1(c, r)[0]);
+            break;
+        case ST_FREE:
+        case ST_ABANDONED:
+            span = w0_value(w);
+            break;
+        default:
+            return RES_NOT_READY;
+        }
+        if (span == 0 || span > (uint32_t)(tp - r))
+            return RES_NOT_READY;
+        CAS(&c->hdr->rd, &r, r + span); /* help it past a taken record */
+    }
+}
+
+static void
+release_record(Channel *c, const record *rec)
+{
+    uint64_t w = LOAD(word0(c, rec->pos));
+    if (w0_valid(w, rec->pos) && w0_state(w) == ST_CLAIMED && w0_value(w) == c->owner)
+        CAS(word0(c, rec->pos), &w, make_w0(rec->pos, ST_FREE, rec->span));
+    if (advance_head(c))
+        wake(&c->hdr->space_seq, &c->hdr->tx_waiters, 0);
+}
+
+/* What a sleeper does every RECHECK_NS: reap dead processes and skip an
+ * abandoned reservation at rd. */
+static void
+recover(Channel *c)
+{
+    int changed = reap_dead(c);
+    uint32_t r = LOAD(&c->hdr->rd);
+    uint64_t t = LOAD(&c->hdr->tail);
+    uint32_t tp = (uint32_t)t, last = (uint32_t)(t >> 32);
+    if (r != tp && (uint32_t)(tp - r) <= c->cap_units) {
+        uint64_t w = LOAD(word0(c, r));
+        if (!w0_valid(w, r) && last != 0 && (uint32_t)(tp - last) == r) {
+            help_header(c, t);
+            w = LOAD(word0(c, r));
+        }
+        if (w0_valid(w, r) && w0_state(w) == ST_RESERVED && reservation_abandoned(c, r) &&
+            CAS(word0(c, r), &w, make_w0(r, ST_ABANDONED, w0_value(w)))) {
+            uint32_t span = w0_value(w);
+            if (span >= 1 && span <= (uint32_t)(tp - r))
+                CAS(&c->hdr->rd, &r, r + span);
+            changed = 1;
+        }
+    }
+    if (advance_head(c))
+        changed = 1;
+    if (changed) {
+        wake(&c->hdr->data_seq, &c->hdr->rx_waiters, 1);
+        wake(&c->hdr->space_seq, &c->hdr->tx_waiters, 1);
+    }
+}
+
+/* ---- waiting ------------------------------------------------------------------ */
+
+typedef struct {
+    Channel *c;
+    int sending;
+    const char *data; /* sending */
+    uint32_t len;
+    Py_ssize_t max_len; /* receiving into a buffer: its size; else -1 */
+    record rec;         /* receiving: what was claimed */
+    int outcome;        /* RES_OK, RES_CLOSED, RES_BROKEN, RES_FULL (buffer too small) */
+    const unixipc_deadline *deadline;
+    const char *cancel; /* async twins' cancellation token, or NULL */
+} waiter;
+
+static int
+attempt(waiter *w)
+{
+    if (w->sending)
+        return try_send(w->c, w->data, w->len);
+    return try_claim(w->c, &w->rec, w->max_len);
+}
+
+static int
+done(int rc)
+{
+    return rc == RES_OK || rc == RES_CLOSED || rc == RES_BROKEN;
+}
+
+/* Runs without the GIL: spins, then sleeps on the futex, until the attempt
+ * succeeds, the deadline passes (ETIMEDOUT) or a signal comes (EINTR). */
+static long
+wait_fn(void *p, const struct timespec *remaining)
+{
+    waiter *w = p;
+    Channel *c = w->c;
+    shm_header *h = c->hdr;
+    uint32_t *seq = w->sending ? &h->space_seq : &h->data_seq;
+    uint32_t *waiters = w->sending ? &h->tx_waiters : &h->rx_waiters;
+    long long deadline = -1, start = now_ns(), spin_until;
+    int rc;
+
+    if (remaining != NULL)
+        deadline = start + (long long)remaining->tv_sec * 1000000000LL + remaining->tv_nsec;
+    spin_until = start + __atomic_load_n(&c->spin_ns, __ATOMIC_RELAXED);
+    for (int i = 0;; i++) {
+        rc = attempt(w);
+        if (done(rc) || (rc == RES_FULL && !w->sending))
+            goto finished;
+        if ((i & 63) == 63) {
+            long long now = now_ns();
+            if (now >= spin_until || (deadline >= 0 && now >= deadline))
+                break;
+        }
+        cpu_relax();
+    }
+    {
+        long long s = __atomic_load_n(&c->spin_ns, __ATOMIC_RELAXED) / 2;
+        __atomic_store_n(&c->spin_ns, s < SPIN_MIN_NS ? SPIN_MIN_NS : s, __ATOMIC_RELAXED);
+    }
+    for (;;) {
+        long long now = now_ns(), until = now + RECHECK_NS;
+        int err;
+        if (unixipc_cancelled(w->cancel))
+            return -1;
+        if (deadline >= 0 && now >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (deadline >= 0 && deadline < until)
+            until = deadline;
+        __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+        uint32_t seen = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
+        rc = attempt(w);
+        if (done(rc) || (rc == RES_FULL && !w->sending)) {
+            __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+            return w->outcome = rc, 0;
+        }
+        err = futex_wait_until(seq, seen, until);
+        __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+        if (err == EINTR) {
+            errno = EINTR;
+            return -1;
+        }
+        if (err == ETIMEDOUT)
+            recover(c);
+        rc = attempt(w);
+        if (done(rc) || (rc == RES_FULL && !w->sending))
+            return w->outcome = rc, 0;
+    }
+finished:
+    {
+        long long s = __atomic_load_n(&c->spin_ns, __ATOMIC_RELAXED);
+        s += s / 2 + SPIN_MIN_NS;
+        __atomic_store_n(&c->spin_ns, s > SPIN_MAX_NS ? SPIN_MAX_NS : s, __ATOMIC_RELAXED);
+    }
+    w->outcome = rc;
+    return 0;
+}
+
+/* ---- Python-facing helpers ------------------------------------------------------ */
+
+static PyObject *
+closed_error(const char *what)
+{
+    PyObject *mod = PyImport_ImportModule("unixipc.errors");
+    PyObject *cls = mod ? PyObject_GetAttrString(mod, "ChannelClosedError") : NULL;
+    Py_XDECREF(mod);
+    if (cls == NULL)
+        return NULL;
+    PyErr_Format(cls, "%s: no process has the sending side open and the ring is empty", what);
+    Py_DECREF(cls);
+    return NULL;
+}
+
+static PyObject *
+broken_error(const char *what)
+{
+    errno = EPIPE;
+    PyErr_Format(PyExc_BrokenPipeError, "[Errno %d] %s: no process has the receiving side open",
+                 EPIPE, what);
+    return NULL;
+}
+
+static int reacquire(Channel *c);
+
+/* Open, usable in this process (a fork child takes its own slot first), and
+ * the side asked for still open here. */
+static int
+check_usable(Channel *c, unsigned side)
+{
+    if (c->base == NULL) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed shared-memory channel");
+        return -1;
+    }
+    if (c->epoch != fork_epoch && reacquire(c) < 0)
+        return -1;
+    if (side && !(c->sides & side)) {
+        PyErr_SetString(PyExc_ValueError, side == SIDE_SEND
+                                              ? "the sending side of this channel was closed"
+                                              : "the receiving side of this channel was closed");
+        return -1;
+    }
+    return 0;
+}
+
+/* block/timeout arguments: *deadline set; returns 0/1 for block, -1 error. */
+static int
+wait_args(PyObject *block_obj, PyObject *timeout_obj, unixipc_deadline *deadline)
+{
+    int block = unixipc_bool_arg(block_obj, 1);
+    if (block < 0)
+        return -1;
+    if (unixipc_deadline_from_timeout(timeout_obj, deadline) < 0)
+        return -1;
+    return block; /* block=False never waits: the deadline is not used */
+}
+
+/* Finishes a wait that could not be satisfied at once. Returns 0 with
+ * w->outcome, or -1 with an exception. */
+static int
+blocking_wait(waiter *w, int block, const char *what)
+{
+    if (!block) {
+        errno = EAGAIN;
+        PyErr_Format(PyExc_BlockingIOError, "[Errno %d] %s: %s", EAGAIN, what,
+                     w->sending ? "the ring is full" : "no message");
+        return -1;
+    }
+    if (unixipc_blocking_call(what, wait_fn, w, w->deadline, UNIXIPC_WAIT_NATIVE) < 0)
+        return -1;
+    return 0;
+}
+
+/* Copies, releasing the GIL for long copies. */
+static void
+copy(char *dst, const char *src, size_t n)
+{
+    if (n >= BIG_COPY) {
+        Py_BEGIN_ALLOW_THREADS
+        memcpy(dst, src, n);
+        Py_END_ALLOW_THREADS
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
+static int
+send_one(Channel *c, const Py_buffer *view, int block, const unixipc_deadline *dl,
+         const char *cancel)
+{
+    waiter w;
+    int rc;
+    if (view->len > (Py_ssize_t)c->max_message) {
+        PyErr_Format(PyExc_ValueError,
+                     "message of %zd bytes is larger than the channel's max_message_size (%u)",
+                     view->len, c->max_message);
+        return -1;
+    }
+    if (view->len >= BIG_COPY) {
+        /* No GIL needed: the buffer is pinned. */
+        Py_BEGIN_ALLOW_THREADS
+        rc = try_send(c, view->buf, (uint32_t)view->len);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = try_send(c, view->buf, (uint32_t)view->len);
+    }
+    if (rc == RES_FULL) {
+        memset(&w, 0, sizeof w);
+        w.c = c;
+        w.sending = 1;
+        w.data = view->buf;
+        w.len = (uint32_t)view->len;
+        w.max_len = -1;
+        w.deadline = dl;
+        w.cancel = cancel;
+        if (blocking_wait(&w, block, "send") < 0)
+            return -1;
+        rc = w.outcome;
+    }
+    if (rc == RES_BROKEN) {
+        broken_error("send");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+claim_one(Channel *c, record *rec, Py_ssize_t max_len, int block, const unixipc_deadline *dl,
+          const char *what, const char *cancel)
+{
+    int rc = try_claim(c, rec, max_len);
+    if (rc == RES_EMPTY || rc == RES_NOT_READY) {
+        waiter w;
+        memset(&w, 0, sizeof w);
+        w.c = c;
+        w.max_len = max_len;
+        w.deadline = dl;
+        w.cancel = cancel;
+        if (blocking_wait(&w, block, what) < 0)
+            return -1;
+        rc = w.outcome;
+        *rec = w.rec;
+    }
+    if (rc == RES_CLOSED) {
+        closed_error(what);
+        return -1;
+    }
+    if (rc == RES_FULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: the next message (%u bytes) does not fit in the buffer (%zd bytes)",
+                     what, rec->len, max_len);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+take_bytes(Channel *c, const record *rec)
+{
+    PyObject *out = PyBytes_FromStringAndSize(NULL, rec->len);
+    if (out != NULL)
+        copy(PyBytes_AS_STRING(out), rec->payload, rec->len);
+    release_record(c, rec);
+    return out;
+}
+
+/* ---- methods ------------------------------------------------------------------ */
+
+static const char *const send_names[] = {"data", "block", "timeout", "_cancel", NULL};
+
+static PyObject *
+ch_send(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[4];
+    Py_buffer view, cancel_view;
+    const char *cancel;
+    unixipc_deadline dl;
+    int block, rc;
+    if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 1, 1, v) < 0)
+        return NULL;
+    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(v[0], &view, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    rc = check_usable(self, SIDE_SEND);
+    if (rc == 0)
+        rc = send_one(self, &view, block, &dl, cancel);
+    PyBuffer_Release(&view);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[4], *seq = NULL;
+    Py_buffer *views = NULL, cancel_view = {0};
+    const char *cancel;
+    unixipc_deadline dl;
+    Py_ssize_t n = 0, got = 0, sent = 0;
+    int block;
+    PyObject *result = NULL;
+
+    if (unixipc_parse_args("send_many", args, nargs, kwnames, send_names, 1, 1, v) < 0)
+        return NULL;
+    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+        return NULL;
+    seq = PySequence_Fast(v[0], "send_many() takes an iterable of bytes-like objects");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    views = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Py_buffer));
+    if (views == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    /* Every message is checked before the first is written. */
+    for (got = 0; got < n; got++) {
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &views[got],
+                               PyBUF_C_CONTIGUOUS) < 0)
+            goto out;
+        if (views[got].len > (Py_ssize_t)self->max_message) {
+            PyErr_Format(PyExc_ValueError,
+                         "message %zd of %zd bytes is larger than the channel's "
+                         "max_message_size (%u)",
+                         got, views[got].len, self->max_message);
+            got++;
+            goto out;
+        }
+    }
+    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0)
+        goto out;
+    if (check_usable(self, SIDE_SEND) < 0)
+        goto out;
+    for (sent = 0; sent < n; sent++) {
+        if (send_one(self, &views[sent], block, &dl, cancel) < 0) {
+            /* Part of the batch went: report how much, unless a signal
+             * handler raised something other than our own wait's error. */
+            if (sent > 0 && (PyErr_ExceptionMatches(PyExc_BlockingIOError) ||
+                             PyErr_ExceptionMatches(PyExc_TimeoutError)))
+                PyErr_Clear();
+            break;
+        }
+    }
+    if (!PyErr_Occurred())
+        result = PyLong_FromSsize_t(sent);
+out:
+    for (Py_ssize_t i = 0; i < got; i++)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    Py_DECREF(seq);
+    return result;
+}
+
+static const char *const recv_names[] = {"block", "timeout", "_cancel", NULL};
+
+static PyObject *
+ch_receive(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[3];
+    Py_buffer cancel_view;
+    const char *cancel;
+    unixipc_deadline dl;
+    record rec;
+    int block, rc;
+    if (unixipc_parse_args("receive", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
+        return NULL;
+    if ((block = wait_args(v[0], v[1], &dl)) < 0)
+        return NULL;
+    if (unixipc_cancel_arg(v[2], &cancel_view, &cancel) < 0)
+        return NULL;
+    rc = check_usable(self, SIDE_RECV);
+    if (rc == 0)
+        rc = claim_one(self, &rec, -1, block, &dl, "receive", cancel);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    if (rc < 0)
+        return NULL;
+    return take_bytes(self, &rec);
+}
+
+static const char *const many_names[] = {"max_count", "block", "timeout", "_cancel", NULL};
+
+static PyObject *
+ch_receive_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[4], *list = NULL, *item;
+    Py_buffer cancel_view = {0};
+    const char *cancel;
+    unixipc_deadline dl;
+    record rec;
+    long max_count;
+    int block;
+    if (unixipc_parse_args("receive_many", args, nargs, kwnames, many_names, 1, 1, v) < 0)
+        return NULL;
+    if (unixipc_long_arg(v[0], 0, 1, PY_SSIZE_T_MAX, "max_count", &max_count) < 0)
+        return NULL;
+    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+        return NULL;
+    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0)
+        return NULL;
+    if (check_usable(self, SIDE_RECV) < 0 ||
+        claim_one(self, &rec, -1, block, &dl, "receive_many", cancel) < 0)
+        goto out;
+    list = PyList_New(0);
+    if (list == NULL) {
+        release_record(self, &rec);
+        goto out;
+    }
+    for (long i = 0;;) {
+        item = take_bytes(self, &rec);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(item);
+        if (++i >= max_count || try_claim(self, &rec, -1) != RES_OK)
+            break;
+    }
+out:
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    return list;
+}
+
+static const char *const into_names[] = {"buffer", "block", "timeout", "_cancel", NULL};
+
+static PyObject *
+ch_receive_into(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[4];
+    Py_buffer view, cancel_view = {0};
+    const char *cancel;
+    unixipc_deadline dl;
+    record rec;
+    int block, rc;
+    if (unixipc_parse_args("receive_into", args, nargs, kwnames, into_names, 1, 1, v) < 0)
+        return NULL;
+    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(v[0], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    rc = check_usable(self, SIDE_RECV);
+    if (rc == 0)
+        rc = claim_one(self, &rec, view.len, block, &dl, "receive_into", cancel);
+    if (rc == 0) {
+        copy(view.buf, rec.payload, rec.len);
+        release_record(self, &rec);
+    }
+    PyBuffer_Release(&view);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    if (rc < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(rec.len);
+}
+
+/* ---- zero-copy views ------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    Channel *channel; /* strong: the mapping lives while a view does */
+    record rec;
+    unsigned long epoch;
+    Py_ssize_t exports;
+    int ended;
+} View;
+
+static PyTypeObject *view_type; /* set at exec */
+
+static void
+view_settle(View *v)
+{
+    if (v->ended == 1 && v->exports == 0) {
+        v->ended = 2;
+        if (v->channel->base != NULL && v->epoch == fork_epoch) /* a fork child's copy is not ours */
+            release_record(v->channel, &v->rec);
+        v->channel->views--;
+    }
+}
+
+static int
+view_getbuffer(View *v, Py_buffer *buf, int flags)
+{
+    if (v->ended) {
+        PyErr_SetString(PyExc_ValueError, "the receive view has ended");
+        return -1;
+    }
+    if (PyBuffer_FillInfo(buf, (PyObject *)v, v->rec.payload, v->rec.len, 1, flags) < 0)
+        return -1;
+    v->exports++;
+    return 0;
+}
+
+static void
+view_releasebuffer(View *v, Py_buffer *buf)
+{
+    (void)buf;
+    v->exports--;
+    view_settle(v);
+}
+
+static PyObject *
+view_end(View *v, PyObject *unused)
+{
+    if (v->ended == 0) {
+        v->ended = 1;
+        view_settle(v);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+view_len(View *v, void *closure)
+{
+    return PyLong_FromUnsignedLong(v->rec.len);
+}
+
+static void
+view_dealloc(View *v)
+{
+    PyTypeObject *tp = Py_TYPE(v);
+    if (v->ended == 0) {
+        v->ended = 1;
+        view_settle(v);
+    }
+    Py_XDECREF(v->channel);
+    tp->tp_free(v);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef view_methods[] = {
+    {"end", (PyCFunction)view_end, METH_NOARGS,
+     "Give the record's space back to the ring (once no buffer of it is in use)."},
+    {NULL},
+};
+
+static PyGetSetDef view_getset[] = {
+    {"nbytes", (getter)view_len, NULL, "The message's length.", NULL},
+    {NULL},
+};
+
+static PyType_Slot view_slots[] = {
+    {Py_tp_dealloc, view_dealloc},
+    {Py_bf_getbuffer, view_getbuffer},
+    {Py_bf_releasebuffer, view_releasebuffer},
+    {Py_tp_methods, view_methods},
+    {Py_tp_getset, view_getset},
+    {Py_tp_doc, "A message still in the ring, exposed through the buffer protocol."},
+    {0, NULL},
+};
+
+static PyType_Spec view_spec = {
+    .name = "unixipc._core.ShmRecord",
+    .basicsize = sizeof(View),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = view_slots,
+};
+
+static PyObject *
+ch_receive_record(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[3];
+    Py_buffer cancel_view;
+    const char *cancel;
+    unixipc_deadline dl;
+    record rec;
+    int block, rc;
+    View *out;
+    if (unixipc_parse_args("receive_view", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
+        return NULL;
+    if ((block = wait_args(v[0], v[1], &dl)) < 0)
+        return NULL;
+    if (unixipc_cancel_arg(v[2], &cancel_view, &cancel) < 0)
+        return NULL;
+    rc = check_usable(self, SIDE_RECV);
+    if (rc == 0)
+        rc = claim_one(self, &rec, -1, block, &dl, "receive_view", cancel);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    if (rc < 0)
+        return NULL;
+    out = PyObject_New(View, view_type);
+    if (out == NULL) {
+        release_record(self, &rec);
+        return NULL;
+    }
+    Py_INCREF(self);
+    out->channel = self;
+    out->rec = rec;
+    out->epoch = fork_epoch;
+    out->exports = 0;
+    out->ended = 0;
+    self->views++;
+    return (PyObject *)out;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static int
+map_and_validate(Channel *c, int fd)
+{
+    struct stat st;
+    shm_header *h;
+    if (fstat(fd, &st) < 0) {
+        unixipc_raise_errno("fstat", errno);
+        return -1;
+    }
+    if ((size_t)st.st_size < HEADER_BYTES) {
+        PyErr_Format(PyExc_ValueError, "not a unixipc shared-memory channel (%lld bytes)",
+                     (long long)st.st_size);
+        return -1;
+    }
+    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        unixipc_raise_errno("mmap", errno);
+        return -1;
+    }
+    h = base;
+    uint32_t cap = h->cap_units, slots = h->max_slots, off = h->ring_offset;
+    uint64_t ring_bytes = (uint64_t)cap * UNIT;
+    uint32_t expect_max = 0;
+    if (cap != 0)
+        expect_max = (uint32_t)(((cap / 2 < MAX_RECORD_UNITS ? cap / 2 : MAX_RECORD_UNITS) - 1) * UNIT);
+    if (h->magic != MAGIC || h->version != VERSION || cap == 0 || (cap & (cap - 1)) != 0 ||
+        ring_bytes < MIN_CAPACITY || ring_bytes > MAX_CAPACITY || slots == 0 ||
+        slots > MAX_SLOTS || off < HEADER_BYTES + (uint64_t)slots * SLOT_BYTES ||
+        (uint64_t)off + ring_bytes != (uint64_t)st.st_size || h->max_message != expect_max) {
+        munmap(base, (size_t)st.st_size);
+        PyErr_SetString(PyExc_ValueError,
+                        "not a unixipc shared-memory channel, or one of another version "
+                        "(bad header)");
+        return -1;
+    }
+    c->base = base;
+    c->map_size = (size_t)st.st_size;
+    c->hdr = h;
+    c->slots = (shm_slot *)((char *)base + HEADER_BYTES);
+    c->ring = (char *)base + off;
+    c->cap_units = cap;
+    c->mask = cap - 1;
+    c->max_slots = slots;
+    c->max_message = expect_max;
+    return 0;
+}
+
+/* A new open file description of the same file, for our slot lock. */
+static int
+own_description(int fd)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return open(path, O_RDWR | O_CLOEXEC);
+}
+
+static void
+drop_slot(Channel *c)
+{
+    if (c->slot >= 0) {
+        shm_slot *s = &c->slots[c->slot];
+        uint32_t w = LOAD(&s->flags);
+        while (!CAS(&s->flags, &w, w & 0xffff0000u))
+            ;
+        adjust_counts(c, w & 3u, 0);
+        if (w & SIDE_SEND)
+            wake(&c->hdr->data_seq, &c->hdr->rx_waiters, 1);
+        if (w & SIDE_RECV)
+            wake(&c->hdr->space_seq, &c->hdr->tx_waiters, 1);
+        c->slot = -1;
+    }
+    if (c->lock_fd >= 0) {
+        close(c->lock_fd); /* the kernel drops the slot's lock */
+        c->lock_fd = -1;
+    }
+}
+
+static int
+reacquire(Channel *c)
+{
+    /* In a fork child: the slot and the lock description are the parent's.
+     * Leave both alone (only close our copy of the descriptor). */
+    int fd = own_description(c->lock_fd);
+    if (fd < 0) {
+        unixipc_raise_errno("open", errno);
+        return -1;
+    }
+    close(c->lock_fd);
+    c->lock_fd = fd;
+    c->slot = -1;
+    c->intent_bits = 0;
+    c->send_busy = 0;
+    c->epoch = fork_epoch;
+    int err = acquire_slot(c);
+    if (err) {
+        close(c->lock_fd);
+        c->lock_fd = -1;
+        unlink_channel(c);
+        munmap(c->base, c->map_size);
+        c->base = NULL;
+        unixipc_raise_errno("fcntl(F_OFD_SETLK)", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+ch_init(Channel *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"fd", "send", "receive", NULL};
+    int fd, send = 1, recv = 1, err;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|pp:ShmChannelBase", kwlist, &fd, &send,
+                                     &recv))
+        return -1;
+    if (self->base != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ShmChannelBase.__init__ called twice");
+        return -1;
+    }
+    if (map_and_validate(self, fd) < 0)
+        return -1;
+    self->lock_fd = own_description(fd);
+    if (self->lock_fd < 0) {
+        unixipc_raise_errno("open", errno);
+        goto fail;
+    }
+    self->sides = (send ? SIDE_SEND : 0) | (recv ? SIDE_RECV : 0);
+    self->epoch = fork_epoch;
+    self->spin_ns = SPIN_MAX_NS / 2;
+    if ((err = acquire_slot(self)) != 0) {
+        unixipc_raise_errno("fcntl(F_OFD_SETLK)", err);
+        goto fail;
+    }
+    link_channel(self);
+    return 0;
+fail:
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);
+    self->lock_fd = -1;
+    munmap(self->base, self->map_size);
+    self->base = NULL;
+    return -1;
+}
+
+static PyObject *
+ch_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    Channel *self = (Channel *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->lock_fd = -1;
+        self->slot = -1;
+        self->child_lock_fd = -1;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *
+ch_close_side(Channel *self, unsigned side)
+{
+    if (self->base == NULL || !(self->sides & side))
+        Py_RETURN_NONE;
+    if (check_usable(self, 0) < 0)
+        return NULL;
+    self->sides &= ~side;
+    shm_slot *s = &self->slots[self->slot];
+    uint32_t w = LOAD(&s->flags);
+    while (!CAS(&s->flags, &w, w & ~side))
+        ;
+    adjust_counts(self, w & 3u, w & 3u & ~side);
+    if (side == SIDE_SEND)
+        wake(&self->hdr->data_seq, &self->hdr->rx_waiters, 1);
+    else
+        wake(&self->hdr->space_seq, &self->hdr->tx_waiters, 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ch_close_sending(Channel *self, PyObject *unused)
+{
+    return ch_close_side(self, SIDE_SEND);
+}
+
+static PyObject *
+ch_close_receiving(Channel *self, PyObject *unused)
+{
+    return ch_close_side(self, SIDE_RECV);
+}
+
+static PyObject *
+ch_close(Channel *self, PyObject *unused)
+{
+    if (self->base == NULL)
+        Py_RETURN_NONE;
+    if (self->views > 0) {
+        PyErr_Format(PyExc_BufferError,
+                     "cannot close the channel: %zd receive view(s) still in use", self->views);
+        return NULL;
+    }
+    unlink_channel(self);
+    if (self->epoch == fork_epoch)
+        drop_slot(self);
+    else if (self->lock_fd >= 0) { /* a fork child that never used it: the slot is the parent's */
+        close(self->lock_fd);
+        self->lock_fd = -1;
+    }
+    munmap(self->base, self->map_size);
+    self->base = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ch_after_fork(Channel *self, PyObject *unused)
+{
+    if (self->base != NULL && self->epoch != fork_epoch && reacquire(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static void
+ch_dealloc(Channel *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->base != NULL) {
+        unlink_channel(self);
+        if (self->epoch == fork_epoch)
+            drop_slot(self);
+        else if (self->lock_fd >= 0)
+            close(self->lock_fd);
+        munmap(self->base, self->map_size);
+        self->base = NULL;
+    }
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int
+ch_traverse(Channel *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static PyObject *
+ch_get_closed(Channel *self, void *closure)
+{
+    return PyBool_FromLong(self->base == NULL);
+}
+
+static PyObject *
+ch_get_capacity(Channel *self, void *closure)
+{
+    return PyLong_FromUnsignedLongLong((unsigned long long)self->cap_units * UNIT);
+}
+
+static PyObject *
+ch_get_max_message(Channel *self, void *closure)
+{
+    return PyLong_FromUnsignedLong(self->max_message);
+}
+
+static PyObject *
+ch_get_sides(Channel *self, void *closure)
+{
+    return Py_BuildValue("(OO)", (self->sides & SIDE_SEND) ? Py_True : Py_False,
+                         (self->sides & SIDE_RECV) ? Py_True : Py_False);
+}
+
+/* A snapshot of the shared counters, for tests and `unixipc` diagnostics. */
+static PyObject *
+ch_state(Channel *self, PyObject *unused)
+{
+    if (check_usable(self, 0) < 0)
+        return NULL;
+    shm_header *h = self->hdr;
+    uint64_t t = LOAD(&h->tail);
+    return Py_BuildValue("{sIsIsIsIsIsIsIsisI}", "tail", (unsigned)(uint32_t)t, "rd",
+                         LOAD(&h->rd), "hd", LOAD(&h->hd), "senders", LOAD(&h->nsend),
+                         "receivers", LOAD(&h->nrecv), "rx_waiters", LOAD(&h->rx_waiters),
+                         "tx_waiters", LOAD(&h->tx_waiters), "slot", self->slot, "unit", UNIT);
+}
+
+static PyMethodDef ch_methods[] = {
+    {"send", (PyCFunction)(void (*)(void))ch_send, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"send_many", (PyCFunction)(void (*)(void))ch_send_many, METH_FASTCALL | METH_KEYWORDS,
+     NULL},
+    {"receive", (PyCFunction)(void (*)(void))ch_receive, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"receive_many", (PyCFunction)(void (*)(void))ch_receive_many,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"receive_into", (PyCFunction)(void (*)(void))ch_receive_into,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_receive_record", (PyCFunction)(void (*)(void))ch_receive_record,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"close_sending", (PyCFunction)ch_close_sending, METH_NOARGS, NULL},
+    {"close_receiving", (PyCFunction)ch_close_receiving, METH_NOARGS, NULL},
+    {"_close", (PyCFunction)ch_close, METH_NOARGS, NULL},
+    {"_after_fork", (PyCFunction)ch_after_fork, METH_NOARGS, NULL},
+    {"_state", (PyCFunction)ch_state, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyGetSetDef ch_getset[] = {
+    {"closed", (getter)ch_get_closed, NULL, "True once close() was called.", NULL},
+    {"capacity", (getter)ch_get_capacity, NULL, "The ring's size in bytes.", NULL},
+    {"max_message_size", (getter)ch_get_max_message, NULL,
+     "The longest message send() accepts, in bytes.", NULL},
+    {"_sides", (getter)ch_get_sides, NULL, "(sending open, receiving open) here.", NULL},
+    {NULL},
+};
+
+static PyMemberDef ch_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(Channel, weakreflist), READONLY},
+    {NULL},
+};
+
+static PyType_Slot ch_slots[] = {
+    {Py_tp_new, ch_new},
+    {Py_tp_init, ch_init},
+    {Py_tp_dealloc, ch_dealloc},
+    {Py_tp_traverse, ch_traverse},
+    {Py_tp_methods, ch_methods},
+    {Py_tp_getset, ch_getset},
+    {Py_tp_members, ch_members},
+    {Py_tp_doc, "The C core of unixipc.ShmChannel: use that class."},
+    {0, NULL},
+};
+
+static PyType_Spec ch_spec = {
+    .name = "unixipc._core.ShmChannelBase",
+    .basicsize = sizeof(Channel),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = ch_slots,
+};
+
+/* ---- formatting a new channel file -------------------------------------------------- */
+
+/* shmch_format(fd, capacity, max_slots) -> the ring's size in bytes.
+ * Sizes the file (posix_fallocate, so a full /dev/shm fails here and not
+ * with SIGBUS later) and writes a fresh header. */
+static PyObject *
+shmch_format(PyObject *module, PyObject *args)
+{
+    int fd, err;
+    unsigned long long capacity, cap = MIN_CAPACITY;
+    unsigned int slots;
+    if (!PyArg_ParseTuple(args, "iKI:shmch_format", &fd, &capacity, &slots))
+        return NULL;
+    if (capacity > MAX_CAPACITY) {
+        PyErr_Format(PyExc_ValueError, "capacity must be at most %llu bytes", MAX_CAPACITY);
+        return NULL;
+    }
+    if (slots < 1 || slots > MAX_SLOTS) {
+        PyErr_Format(PyExc_ValueError, "max_processes must be in 1..%u", MAX_SLOTS);
+        return NULL;
+    }
+    while (cap < capacity)
+        cap <<= 1;
+    uint32_t units = (uint32_t)(cap / UNIT);
+    uint32_t off = (uint32_t)((HEADER_BYTES + slots * SLOT_BYTES + 4095) & ~4095u);
+    off_t total = (off_t)off + (off_t)cap;
+    Py_BEGIN_ALLOW_THREADS
+    err = ftruncate(fd, total) < 0 ? errno : 0;
+    if (!err)
+        err = posix_fallocate(fd, 0, total);
+    Py_END_ALLOW_THREADS
+    if (err)
+        return unixipc_raise_errno(err == ENOSPC ? "posix_fallocate" : "ftruncate", err);
+    void *base = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+        return unixipc_raise_errno("mmap", errno);
+    shm_header *h = base;
+    memset(h, 0, HEADER_BYTES);
+    memset((char *)base + HEADER_BYTES, 0, (size_t)slots * SLOT_BYTES);
+    h->version = VERSION;
+    h->ring_offset = off;
+    h->cap_units = units;
+    h->max_slots = slots;
+    h->max_message =
+        (uint32_t)(((units / 2 < MAX_RECORD_UNITS ? units / 2 : MAX_RECORD_UNITS) - 1) * UNIT);
+    __atomic_store_n(&h->magic, MAGIC, __ATOMIC_RELEASE); /* last: the header is whole */
+    munmap(base, (size_t)total);
+    return PyLong_FromUnsignedLongLong(cap);
+}
+
+PyMethodDef unixipc_shmch_methods[] = {
+    {"shmch_format", shmch_format, METH_VARARGS,
+     "shmch_format(fd, capacity, max_processes) -> ring bytes: size and format a channel "
+     "file."},
+    {NULL},
+};
+
+int
+unixipc_shmch_exec(PyObject *module)
+{
+    static int atfork_done = 0;
+    if (!atfork_done) {
+        if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "pthread_atfork failed");
+            return -1;
+        }
+        atfork_done = 1;
+    }
+    if (unixipc_add_type(module, &ch_spec, "ShmChannelBase", NULL) < 0)
+        return -1;
+    if (unixipc_add_type(module, &view_spec, "ShmRecord", (PyObject **)&view_type) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(module, "SHMCH_DEFAULT_SLOTS", DEFAULT_SLOTS) < 0)
+        return -1;
+    return 0;
+}

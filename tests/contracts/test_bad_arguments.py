@@ -1,0 +1,209 @@
+"""Bad arguments raise TypeError or ValueError before any system call, never
+OverflowError, MemoryError, AttributeError or NotImplementedError, and
+leave nothing behind: no descriptor, no child process, no file, no change
+to the kernel object. One row per call; a new mechanism adds its rows.
+
+A multi-dimensional memoryview is not a flat sequence of items (iterating
+one raises NotImplementedError): where a call takes a sequence of ints or
+of messages it is refused with TypeError."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+import unixipc
+from unixipc import sockets
+
+
+def _two_d() -> memoryview:
+    return memoryview(bytearray(8)).cast("B", (2, 4))
+
+
+def _two_d_ints() -> memoryview:
+    return memoryview(bytearray(8)).cast("i", (1, 2))
+
+
+class Objects:
+    """Makes the objects a row calls on, checks afterwards that each is as
+    it was, and removes them."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self._checks: list[Callable[[], None]] = []
+        self._cleanups: list[Callable[[], None]] = []
+
+    def pipe(self, data: bytes = b"") -> unixipc.Pipe:
+        p = unixipc.Pipe()
+        self._cleanups.append(p.close)
+        if data:
+            p.writer.write(data)
+        self._checks.append(lambda: self._pipe_holds(p, data))
+        return p
+
+    @staticmethod
+    def _pipe_holds(p: unixipc.Pipe, data: bytes) -> None:
+        if p.reader.closed:
+            return
+        if data:
+            assert p.reader.read(len(data) + 1, block=False) == data
+        else:
+            with pytest.raises(BlockingIOError):
+                p.reader.read(1, block=False)
+
+    def path(self, name: str) -> str:
+        path = str(self.tmp_path / name)
+        self._checks.append(lambda: self._absent(path))
+        return path
+
+    @staticmethod
+    def _absent(path: str) -> None:
+        assert not os.path.lexists(path), path
+
+    def semaphores(self) -> unixipc.SemaphoreSet:
+        s = unixipc.SemaphoreSet(count=2, create=True)
+        self._cleanups.append(s.remove)
+        s.values = [3, 4]
+        self._checks.append(lambda: self._equal(s.values, [3, 4]))
+        return s
+
+    def queue(self) -> unixipc.MessageQueue:
+        q = unixipc.MessageQueue(create=True)
+        self._cleanups.append(q.remove)
+        self._checks.append(lambda: self._equal(q.stat().message_count, 0))
+        return q
+
+    def channel(self, kind: int = socket.SOCK_STREAM) -> sockets.MessageChannel:
+        a, b = socket.socketpair(socket.AF_UNIX, kind)
+        ours, peer = sockets.MessageChannel(a), sockets.MessageChannel(b)
+        self._cleanups += [ours.close, peer.close]
+        self._checks.append(lambda: self._nothing_arrives(peer))
+        return ours
+
+    @staticmethod
+    def _nothing_arrives(peer: sockets.MessageChannel) -> None:
+        with pytest.raises(BlockingIOError):
+            peer.receive(block=False)
+
+    @staticmethod
+    def _equal(got: object, expected: object) -> None:
+        assert got == expected
+
+    def check(self) -> None:
+        for check in self._checks:
+            check()
+
+    def close(self) -> None:
+        for cleanup in reversed(self._cleanups):
+            cleanup()
+
+
+@dataclass(frozen=True)
+class Row:
+    make: Callable[[Objects], Callable[[], Any]]  # makes the objects, returns the call
+    error: type[Exception]  # TypeError or ValueError
+    match: str  # in the message: it names the argument
+
+
+ROWS: dict[str, Row] = {
+    # pipes
+    "pipe read size above sys.maxsize": Row(
+        lambda o: partial(o.pipe(b"data").reader.read, sys.maxsize + 1), ValueError, "size"),
+    "pipe read size below -sys.maxsize": Row(
+        lambda o: partial(o.pipe(b"data").reader.read, -sys.maxsize - 2), ValueError, "size"),
+    "pipe read size not an int": Row(
+        lambda o: partial(o.pipe(b"data").reader.read, 1.5), TypeError, "integer"),
+    "pipe read timeout negative": Row(
+        lambda o: partial(o.pipe(b"data").reader.read, 4, timeout=-1), ValueError, "timeout"),
+    "pipe write data str": Row(
+        lambda o: partial(o.pipe().writer.write, "text"), TypeError, "bytes-like"),
+    "pipe write timeout str": Row(
+        lambda o: partial(o.pipe().writer.write, b"x", timeout="1"), TypeError, "timeout"),
+    # FIFOs
+    "mkfifo dir_fd above a C int": Row(
+        lambda o: partial(unixipc.mkfifo, o.path("f"), dir_fd=2**40), ValueError, "dir_fd"),
+    "mkfifo dir_fd negative": Row(
+        lambda o: partial(unixipc.mkfifo, o.path("f"), dir_fd=-5), ValueError, "dir_fd"),
+    "mkfifo mode above 0o7777": Row(
+        lambda o: partial(unixipc.mkfifo, o.path("f"), 0o10000), ValueError, "mode"),
+    "Fifo dir_fd above a C int": Row(
+        lambda o: partial(unixipc.Fifo, o.path("f"), create=True, dir_fd=2**40),
+        ValueError, "dir_fd"),
+    # coprocesses
+    "Coprocess env bytes": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], env=b"x"), TypeError, "env"),
+    "Coprocess env list": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], env=["A=1"]), TypeError, "env"),
+    "Coprocess env value int": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], env={"A": 1}), TypeError, "env"),
+    "Coprocess env name with =": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], env={"A=B": "1"}), ValueError, "env"),
+    "Coprocess env value with NUL": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], env={"A": "\0"}), ValueError, "env"),
+    "Coprocess stderr above a C int": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], stderr=2**40), ValueError, "stderr"),
+    "Coprocess stderr negative": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], stderr=-3), ValueError, "stderr"),
+    "Coprocess stderr str": Row(
+        lambda o: partial(unixipc.Coprocess, ["cat"], stderr="2"), TypeError, "stderr"),
+    # semaphore sets
+    "SemaphoreSet.values 2-D memoryview": Row(
+        lambda o: partial(setattr, o.semaphores(), "values", _two_d()), TypeError, "values"),
+    # message queues
+    "MessageQueue.send_many 2-D memoryview": Row(
+        lambda o: partial(o.queue().send_many, _two_d()), TypeError, "sequence of messages"),
+    "MessageQueue.send_many one memoryview": Row(
+        lambda o: partial(o.queue().send_many, memoryview(b"ab")), TypeError,
+        "sequence of messages"),
+    # socket channels
+    "MessageChannel.send fds 2-D memoryview": Row(
+        lambda o: partial(o.channel().send, b"x", fds=_two_d_ints()), TypeError, "fds"),
+    "MessageChannel.send fds 2-D memoryview (seqpacket)": Row(
+        lambda o: partial(o.channel(socket.SOCK_SEQPACKET).send, b"x", fds=_two_d_ints()),
+        TypeError, "fds"),
+    "MessageChannel.send_many 2-D memoryview": Row(
+        lambda o: partial(o.channel().send_many, _two_d()), TypeError, "sequence of messages"),
+}
+
+
+def _descriptors() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def _children() -> set[str]:
+    found: set[str] = set()
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/children") as f:
+            found.update(f.read().split())
+    return found
+
+
+@pytest.fixture
+def objects(tmp_path: Path) -> Iterator[Objects]:
+    o = Objects(tmp_path)
+    try:
+        yield o
+    finally:
+        o.close()
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_bad_argument_is_refused_before_any_call(name: str, objects: Objects) -> None:
+    row = ROWS[name]
+    assert row.error in (TypeError, ValueError)
+    call = row.make(objects)
+    fds, children = _descriptors(), _children()
+    with pytest.raises(Exception) as info:
+        call()
+    assert type(info.value) is row.error, repr(info.value)
+    assert row.match in str(info.value), repr(info.value)
+    assert _descriptors() == fds
+    assert _children() == children
+    objects.check()
