@@ -1053,18 +1053,6 @@ ch_close_wait(PyObject *op, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-ch_get_send_busy(PyObject *op, void *closure)
-{
-    return PyBool_FromLong(((ChannelObject *)op)->dir[DIR_SEND].owner != 0);
-}
-
-static PyObject *
-ch_get_receive_busy(PyObject *op, void *closure)
-{
-    return PyBool_FromLong(((ChannelObject *)op)->dir[DIR_RECEIVE].owner != 0);
-}
-
 /* ---- the type ------------------------------------------------------------- */
 
 static PyObject *
@@ -1202,13 +1190,6 @@ static PyMethodDef ch_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyGetSetDef ch_getset[] = {
-    {"_send_busy", ch_get_send_busy, NULL, "a thread holds the send direction", NULL},
-    {"_receive_busy", ch_get_receive_busy, NULL, "a thread holds the receive direction",
-     NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
 static PyMemberDef ch_members[] = {
     {"socket", T_OBJECT, offsetof(ChannelObject, socket), 0, "the socket.socket"},
     {"_buf", T_OBJECT, offsetof(ChannelObject, buf), 0, "receive buffer (bytearray)"},
@@ -1233,7 +1214,6 @@ static PyType_Slot ch_slots[] = {
     {Py_tp_clear, ch_clear},
     {Py_tp_methods, ch_methods},
     {Py_tp_members, ch_members},
-    {Py_tp_getset, ch_getset},
     {Py_tp_doc, "The C part of unixipc.sockets.MessageChannel: send() and receive()."},
     {0, NULL},
 };

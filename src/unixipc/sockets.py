@@ -248,9 +248,6 @@ class MessageChannel(_Closable, _core.ChannelBase):
 
         def _close_wait(self) -> None: ...
 
-        _send_busy: bool
-        _receive_busy: bool
-
     if TYPE_CHECKING:
         # implemented in C (ChannelBase); declared here with precise types
         def send(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
@@ -433,7 +430,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
                 raise
             return
         if self._pending:
-            self._flush(block, deadline)
+            self._flush_first(block, deadline)
         parts = [memoryview(_pack(mv.nbytes)), mv]
         self._write(parts, anc, block, deadline)
 
@@ -458,7 +455,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
                     self._send_held(mv, block=block, timeout=remaining)
                 return len(views)
             if self._pending:
-                self._flush(block, deadline)
+                self._flush_first(block, deadline)
             for i in range(0, len(views), _IOV_MAX // 2):
                 parts: list[memoryview] = []
                 for mv in views[i:i + _IOV_MAX // 2]:
@@ -478,6 +475,16 @@ class MessageChannel(_Closable, _core.ChannelBase):
             self._flush(block, self._deadline(block, left))
         finally:
             self._unhold(_SEND)
+
+    def _flush_first(self, block: bool, deadline: float | None) -> None:
+        """:meth:`_flush` before a new message: a BlockingIOError then says
+        that nothing of the new message went out (``characters_written``
+        0), even if more of the earlier frame did."""
+        try:
+            self._flush(block, deadline)
+        except BlockingIOError as exc:
+            exc.characters_written = 0
+            raise
 
     def _flush(self, block: bool, deadline: float | None) -> None:
         parts, self._pending = self._pending, []

@@ -255,6 +255,30 @@ def _channel(pair: tuple[sockets.MessageChannel, sockets.MessageChannel],
     return call
 
 
+def _channel_held(pair: tuple[sockets.MessageChannel, sockets.MessageChannel]
+                  ) -> Callable[[], None]:
+    a, b = pair
+
+    def call() -> None:
+        a.send_many([b"m" * 100, b"n" * 10])  # _hold, _send_held (stream: _write), _unhold
+        left = a._hold(0, True, 5.0)
+        try:
+            a._send_held(b"o" * 50, timeout=left)
+        finally:
+            a._unhold(0)
+        b._hold(1, True, None)
+        try:
+            for _ in range(3):
+                b._receive_held(timeout=5)
+            try:
+                b._receive_held(block=False)
+            except BlockingIOError:
+                pass
+        finally:
+            b._unhold(1)
+    return call
+
+
 def _channel_new(w: World) -> None:
     a, b = socket.socketpair()
     chan = sockets.MessageChannel(a)
@@ -416,7 +440,9 @@ CASES: dict[str, CaseFactory] = {
         _raises(ValueError, _core.getnameinfo, "nonsense", 22, 0, 0, 0)()),
     "gai_strerror": lambda w: lambda: _core.gai_strerror(_core.EAI_NONAME),
     # sock
-    "ChannelBase()": lambda w: lambda: _channel_new(w),
+    "ChannelBase() ChannelBase._close_wait": lambda w: lambda: _channel_new(w),
+    "ChannelBase._hold ChannelBase._unhold ChannelBase._send_held ChannelBase._receive_held":
+        lambda w: _channel_held(w.stream),
     "ChannelBase.send ChannelBase.receive": lambda w: _channel(w.stream, fds=False),
     "ChannelBase.send ChannelBase.receive (seqpacket, fds)": lambda w: _channel(w.packet, True),
     "ChannelBase.receive (errors)": lambda w: _both(
