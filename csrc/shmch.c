@@ -1137,27 +1137,48 @@ out:
 
 static const char *const recv_names[] = {"block", "timeout", "_cancel", NULL};
 
+/* What every receive method does before it has a record: reads block,
+ * timeout and _cancel from v[0..2], pins `into` (receive_into's buffer,
+ * or NULL) in *into_view, checks that the receiving side is usable here and
+ * claims one record (waiting as asked). Returns 0 with *rec (and, with
+ * `into`, *into_view for the caller to release), or -1 with an exception
+ * and nothing held. */
+static int
+receive_start(Channel *self, PyObject *const *v, PyObject *into, Py_buffer *into_view,
+              const char *what, record *rec)
+{
+    Py_buffer cancel_view = {0};
+    const char *cancel;
+    unixipc_deadline dl;
+    Py_ssize_t max_len = -1;
+    int block, rc;
+    if ((block = wait_args(v[0], v[1], &dl)) < 0)
+        return -1;
+    if (into != NULL) {
+        if (PyObject_GetBuffer(into, into_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+            return -1;
+        max_len = into_view->len;
+    }
+    rc = unixipc_cancel_arg(v[2], &cancel_view, &cancel);
+    if (rc == 0)
+        rc = check_usable(self, SIDE_RECV);
+    if (rc == 0)
+        rc = claim_one(self, rec, max_len, block, &dl, what, cancel);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    if (rc < 0 && into != NULL)
+        PyBuffer_Release(into_view);
+    return rc;
+}
+
 static PyObject *
 ch_receive(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[3];
-    Py_buffer cancel_view;
-    const char *cancel;
-    unixipc_deadline dl;
     record rec;
-    int block, rc;
     if (unixipc_parse_args("receive", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
         return NULL;
-    if ((block = wait_args(v[0], v[1], &dl)) < 0)
-        return NULL;
-    if (unixipc_cancel_arg(v[2], &cancel_view, &cancel) < 0)
-        return NULL;
-    rc = check_usable(self, SIDE_RECV);
-    if (rc == 0)
-        rc = claim_one(self, &rec, -1, block, &dl, "receive", cancel);
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
-    if (rc < 0)
+    if (receive_start(self, v, NULL, NULL, "receive", &rec) < 0)
         return NULL;
     return take_bytes(self, &rec);
 }
@@ -1167,28 +1188,19 @@ static const char *const many_names[] = {"max_count", "block", "timeout", "_canc
 static PyObject *
 ch_receive_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *v[4], *list = NULL, *item;
-    Py_buffer cancel_view = {0};
-    const char *cancel;
-    unixipc_deadline dl;
+    PyObject *v[4], *list, *item;
     record rec;
     long max_count;
-    int block;
     if (unixipc_parse_args("receive_many", args, nargs, kwnames, many_names, 1, 1, v) < 0)
         return NULL;
     if (unixipc_long_arg(v[0], 0, 1, PY_SSIZE_T_MAX, "max_count", &max_count) < 0)
         return NULL;
-    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+    if (receive_start(self, v + 1, NULL, NULL, "receive_many", &rec) < 0)
         return NULL;
-    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0)
-        return NULL;
-    if (check_usable(self, SIDE_RECV) < 0 ||
-        claim_one(self, &rec, -1, block, &dl, "receive_many", cancel) < 0)
-        goto out;
     list = PyList_New(0);
     if (list == NULL) {
         release_record(self, &rec);
-        goto out;
+        return NULL;
     }
     for (long i = 0;;) {
         item = take_bytes(self, &rec);
@@ -1201,9 +1213,6 @@ ch_receive_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject
         if (++i >= max_count || try_claim(self, &rec, -1) != RES_OK)
             break;
     }
-out:
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
     return list;
 }
 
@@ -1213,33 +1222,15 @@ static PyObject *
 ch_receive_into(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[4];
-    Py_buffer view, cancel_view = {0};
-    const char *cancel;
-    unixipc_deadline dl;
+    Py_buffer view;
     record rec;
-    int block, rc;
     if (unixipc_parse_args("receive_into", args, nargs, kwnames, into_names, 1, 1, v) < 0)
         return NULL;
-    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+    if (receive_start(self, v + 1, v[0], &view, "receive_into", &rec) < 0)
         return NULL;
-    if (PyObject_GetBuffer(v[0], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
-    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    rc = check_usable(self, SIDE_RECV);
-    if (rc == 0)
-        rc = claim_one(self, &rec, view.len, block, &dl, "receive_into", cancel);
-    if (rc == 0) {
-        copy(view.buf, rec.payload, rec.len);
-        release_record(self, &rec);
-    }
+    copy(view.buf, rec.payload, rec.len);
+    release_record(self, &rec);
     PyBuffer_Release(&view);
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
-    if (rc < 0)
-        return NULL;
     return PyLong_FromUnsignedLong(rec.len);
 }
 
@@ -1349,24 +1340,11 @@ static PyObject *
 ch_receive_record(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[3];
-    Py_buffer cancel_view;
-    const char *cancel;
-    unixipc_deadline dl;
     record rec;
-    int block, rc;
     View *out;
     if (unixipc_parse_args("receive_view", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
         return NULL;
-    if ((block = wait_args(v[0], v[1], &dl)) < 0)
-        return NULL;
-    if (unixipc_cancel_arg(v[2], &cancel_view, &cancel) < 0)
-        return NULL;
-    rc = check_usable(self, SIDE_RECV);
-    if (rc == 0)
-        rc = claim_one(self, &rec, -1, block, &dl, "receive_view", cancel);
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
-    if (rc < 0)
+    if (receive_start(self, v, NULL, NULL, "receive_view", &rec) < 0)
         return NULL;
     out = PyObject_New(View, view_type);
     if (out == NULL) {
