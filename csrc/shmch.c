@@ -162,6 +162,8 @@ typedef struct channel_s {
     int send_busy;        /* one sending thread of this process at a time (never held across a wait) */
     long long spin_ns;
     Py_ssize_t views;  /* receive views not yet ended */
+    uint32_t async_held[2]; /* waiter counts held for async twins: [receive, send] */
+    int async_waits;        /* _wait_change calls in progress (without the GIL) */
     PyObject *weakreflist;
     /* fork(): the child's slot, taken by the parent before the fork. */
     int child_lock_fd, child_slot;
@@ -522,6 +524,8 @@ fork_child(void)
         c->child_lock_fd = -1;
         c->intent_bits = 0;
         c->send_busy = 0;
+        c->async_held[0] = c->async_held[1] = 0; /* the parent's */
+        c->async_waits = 0;
         c->epoch = fork_epoch;
         c->slots[c->slot].pid = (uint32_t)getpid();
     }
@@ -1137,27 +1141,48 @@ out:
 
 static const char *const recv_names[] = {"block", "timeout", "_cancel", NULL};
 
+/* What every receive method does before it has a record: reads block,
+ * timeout and _cancel from v[0..2], pins `into` (receive_into's buffer,
+ * or NULL) in *into_view, checks that the receiving side is usable here and
+ * claims one record (waiting as asked). Returns 0 with *rec (and, with
+ * `into`, *into_view for the caller to release), or -1 with an exception
+ * and nothing held. */
+static int
+receive_start(Channel *self, PyObject *const *v, PyObject *into, Py_buffer *into_view,
+              const char *what, record *rec)
+{
+    Py_buffer cancel_view = {0};
+    const char *cancel;
+    unixipc_deadline dl;
+    Py_ssize_t max_len = -1;
+    int block, rc;
+    if ((block = wait_args(v[0], v[1], &dl)) < 0)
+        return -1;
+    if (into != NULL) {
+        if (PyObject_GetBuffer(into, into_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+            return -1;
+        max_len = into_view->len;
+    }
+    rc = unixipc_cancel_arg(v[2], &cancel_view, &cancel);
+    if (rc == 0)
+        rc = check_usable(self, SIDE_RECV);
+    if (rc == 0)
+        rc = claim_one(self, rec, max_len, block, &dl, what, cancel);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    if (rc < 0 && into != NULL)
+        PyBuffer_Release(into_view);
+    return rc;
+}
+
 static PyObject *
 ch_receive(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[3];
-    Py_buffer cancel_view;
-    const char *cancel;
-    unixipc_deadline dl;
     record rec;
-    int block, rc;
     if (unixipc_parse_args("receive", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
         return NULL;
-    if ((block = wait_args(v[0], v[1], &dl)) < 0)
-        return NULL;
-    if (unixipc_cancel_arg(v[2], &cancel_view, &cancel) < 0)
-        return NULL;
-    rc = check_usable(self, SIDE_RECV);
-    if (rc == 0)
-        rc = claim_one(self, &rec, -1, block, &dl, "receive", cancel);
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
-    if (rc < 0)
+    if (receive_start(self, v, NULL, NULL, "receive", &rec) < 0)
         return NULL;
     return take_bytes(self, &rec);
 }
@@ -1167,28 +1192,19 @@ static const char *const many_names[] = {"max_count", "block", "timeout", "_canc
 static PyObject *
 ch_receive_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *v[4], *list = NULL, *item;
-    Py_buffer cancel_view = {0};
-    const char *cancel;
-    unixipc_deadline dl;
+    PyObject *v[4], *list, *item;
     record rec;
     long max_count;
-    int block;
     if (unixipc_parse_args("receive_many", args, nargs, kwnames, many_names, 1, 1, v) < 0)
         return NULL;
     if (unixipc_long_arg(v[0], 0, 1, PY_SSIZE_T_MAX, "max_count", &max_count) < 0)
         return NULL;
-    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+    if (receive_start(self, v + 1, NULL, NULL, "receive_many", &rec) < 0)
         return NULL;
-    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0)
-        return NULL;
-    if (check_usable(self, SIDE_RECV) < 0 ||
-        claim_one(self, &rec, -1, block, &dl, "receive_many", cancel) < 0)
-        goto out;
     list = PyList_New(0);
     if (list == NULL) {
         release_record(self, &rec);
-        goto out;
+        return NULL;
     }
     for (long i = 0;;) {
         item = take_bytes(self, &rec);
@@ -1201,9 +1217,6 @@ ch_receive_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject
         if (++i >= max_count || try_claim(self, &rec, -1) != RES_OK)
             break;
     }
-out:
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
     return list;
 }
 
@@ -1213,33 +1226,15 @@ static PyObject *
 ch_receive_into(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[4];
-    Py_buffer view, cancel_view = {0};
-    const char *cancel;
-    unixipc_deadline dl;
+    Py_buffer view;
     record rec;
-    int block, rc;
     if (unixipc_parse_args("receive_into", args, nargs, kwnames, into_names, 1, 1, v) < 0)
         return NULL;
-    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+    if (receive_start(self, v + 1, v[0], &view, "receive_into", &rec) < 0)
         return NULL;
-    if (PyObject_GetBuffer(v[0], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
-    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    rc = check_usable(self, SIDE_RECV);
-    if (rc == 0)
-        rc = claim_one(self, &rec, view.len, block, &dl, "receive_into", cancel);
-    if (rc == 0) {
-        copy(view.buf, rec.payload, rec.len);
-        release_record(self, &rec);
-    }
+    copy(view.buf, rec.payload, rec.len);
+    release_record(self, &rec);
     PyBuffer_Release(&view);
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
-    if (rc < 0)
-        return NULL;
     return PyLong_FromUnsignedLong(rec.len);
 }
 
@@ -1349,24 +1344,11 @@ static PyObject *
 ch_receive_record(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[3];
-    Py_buffer cancel_view;
-    const char *cancel;
-    unixipc_deadline dl;
     record rec;
-    int block, rc;
     View *out;
     if (unixipc_parse_args("receive_view", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
         return NULL;
-    if ((block = wait_args(v[0], v[1], &dl)) < 0)
-        return NULL;
-    if (unixipc_cancel_arg(v[2], &cancel_view, &cancel) < 0)
-        return NULL;
-    rc = check_usable(self, SIDE_RECV);
-    if (rc == 0)
-        rc = claim_one(self, &rec, -1, block, &dl, "receive_view", cancel);
-    if (cancel_view.obj)
-        PyBuffer_Release(&cancel_view);
-    if (rc < 0)
+    if (receive_start(self, v, NULL, NULL, "receive_view", &rec) < 0)
         return NULL;
     out = PyObject_New(View, view_type);
     if (out == NULL) {
@@ -1381,6 +1363,112 @@ ch_receive_record(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObje
     out->ended = 0;
     self->views++;
     return (PyObject *)out;
+}
+
+/* ---- async twins' waits ------------------------------------------------------
+ * The async twins never block the event loop: they make non-blocking
+ * attempts in the loop thread, and one helper thread per channel side and
+ * process (unixipc._aio.ChangeWatcher) sleeps on the side's sequence word
+ * for all of them. The process counts itself once as a waiter for the side
+ * (_async_waiting) while any async call waits there, before their attempts,
+ * so a commit or release after a failed attempt always bumps the word. */
+
+static uint32_t *
+side_seq(Channel *c, int side)
+{
+    return side ? &c->hdr->space_seq : &c->hdr->data_seq;
+}
+
+/* _async_waiting(side, delta) -> the side's sequence word now. side 0:
+ * receiving (data_seq), 1: sending (space_seq); delta +1 counts this
+ * process as a waiter once more, -1 once less (no-op once closed), 0 only
+ * reads. */
+static PyObject *
+ch_async_waiting(Channel *self, PyObject *args)
+{
+    int side, delta;
+    if (!PyArg_ParseTuple(args, "ii:_async_waiting", &side, &delta))
+        return NULL;
+    if ((side != 0 && side != 1) || delta < -1 || delta > 1) {
+        PyErr_SetString(PyExc_ValueError, "side must be 0 or 1 and delta -1, 0 or 1");
+        return NULL;
+    }
+    if (delta < 0 && (self->base == NULL || self->epoch != fork_epoch))
+        return PyLong_FromLong(0); /* closed: the count was given back */
+    if (check_usable(self, side ? SIDE_SEND : SIDE_RECV) < 0)
+        return NULL;
+    uint32_t *waiters = side ? &self->hdr->tx_waiters : &self->hdr->rx_waiters;
+    if (delta > 0) {
+        self->async_held[side]++;
+        __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+    } else if (delta < 0 && self->async_held[side] > 0) {
+        self->async_held[side]--;
+        __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return PyLong_FromUnsignedLong(__atomic_load_n(side_seq(self, side), __ATOMIC_SEQ_CST));
+}
+
+/* _wait_change(side, seen, timeout) -> the side's sequence word. Sleeps
+ * (without the GIL) while the word is `seen`, at most `timeout` seconds
+ * (capped at RECHECK_NS); a sleep that runs out looks for dead processes,
+ * as a blocking call's sleeper does. A signal ends the sleep early. */
+static PyObject *
+ch_wait_change(Channel *self, PyObject *args)
+{
+    int side, err = 0;
+    unsigned int seen;
+    double timeout;
+    uint32_t now;
+    if (!PyArg_ParseTuple(args, "iId:_wait_change", &side, &seen, &timeout))
+        return NULL;
+    if (side != 0 && side != 1) {
+        PyErr_SetString(PyExc_ValueError, "side must be 0 or 1");
+        return NULL;
+    }
+    if (!(timeout >= 0)) {
+        PyErr_SetString(PyExc_ValueError, "timeout must be >= 0");
+        return NULL;
+    }
+    if (check_usable(self, side ? SIDE_SEND : SIDE_RECV) < 0)
+        return NULL;
+    long long span = timeout * 1e9 < (double)RECHECK_NS ? (long long)(timeout * 1e9) : RECHECK_NS;
+    uint32_t *seq = side_seq(self, side);
+    __atomic_fetch_add(&self->async_waits, 1, __ATOMIC_SEQ_CST);
+    Py_BEGIN_ALLOW_THREADS
+    if (span > 0 && __atomic_load_n(seq, __ATOMIC_SEQ_CST) == seen) {
+        err = futex_wait_until(seq, seen, now_ns() + span);
+        if (err == ETIMEDOUT)
+            recover(self);
+    }
+    now = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
+    /* The last touch of the mapping: close() waits for this. */
+    __atomic_fetch_sub(&self->async_waits, 1, __ATOMIC_SEQ_CST);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromUnsignedLong(now);
+}
+
+/* Before unmapping: gives back the waiter counts the async twins hold and
+ * waits (GIL released) until no _wait_change is still asleep on the
+ * mapping, waking it by bumping both words. */
+static void
+end_async_waits(Channel *c)
+{
+    shm_header *h = c->hdr;
+    if (c->async_held[0])
+        __atomic_fetch_sub(&h->rx_waiters, c->async_held[0], __ATOMIC_SEQ_CST);
+    if (c->async_held[1])
+        __atomic_fetch_sub(&h->tx_waiters, c->async_held[1], __ATOMIC_SEQ_CST);
+    c->async_held[0] = c->async_held[1] = 0;
+    if (__atomic_load_n(&c->async_waits, __ATOMIC_SEQ_CST) == 0)
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    while (__atomic_load_n(&c->async_waits, __ATOMIC_SEQ_CST) != 0) {
+        wake(&h->data_seq, &h->rx_waiters, 1);
+        wake(&h->space_seq, &h->tx_waiters, 1);
+        sched_yield();
+    }
+    Py_END_ALLOW_THREADS
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -1477,6 +1565,8 @@ reacquire(Channel *c)
     c->slot = -1;
     c->intent_bits = 0;
     c->send_busy = 0;
+    c->async_held[0] = c->async_held[1] = 0; /* the parent's */
+    c->async_waits = 0;
     c->epoch = fork_epoch;
     int err = acquire_slot(c);
     if (err) {
@@ -1583,9 +1673,10 @@ ch_close(Channel *self, PyObject *unused)
         return NULL;
     }
     unlink_channel(self);
-    if (self->epoch == fork_epoch)
+    if (self->epoch == fork_epoch) {
+        end_async_waits(self);
         drop_slot(self);
-    else if (self->lock_fd >= 0) { /* a fork child that never used it: the slot is the parent's */
+    } else if (self->lock_fd >= 0) { /* a fork child that never used it: the slot is the parent's */
         close(self->lock_fd);
         self->lock_fd = -1;
     }
@@ -1611,9 +1702,10 @@ ch_dealloc(Channel *self)
         PyObject_ClearWeakRefs((PyObject *)self);
     if (self->base != NULL) {
         unlink_channel(self);
-        if (self->epoch == fork_epoch)
+        if (self->epoch == fork_epoch) {
+            end_async_waits(self);
             drop_slot(self);
-        else if (self->lock_fd >= 0)
+        } else if (self->lock_fd >= 0)
             close(self->lock_fd);
         munmap(self->base, self->map_size);
         self->base = NULL;
@@ -1684,6 +1776,8 @@ static PyMethodDef ch_methods[] = {
     {"_close", (PyCFunction)ch_close, METH_NOARGS, NULL},
     {"_after_fork", (PyCFunction)ch_after_fork, METH_NOARGS, NULL},
     {"_state", (PyCFunction)ch_state, METH_NOARGS, NULL},
+    {"_async_waiting", (PyCFunction)ch_async_waiting, METH_VARARGS, NULL},
+    {"_wait_change", (PyCFunction)ch_wait_change, METH_VARARGS, NULL},
     {NULL},
 };
 

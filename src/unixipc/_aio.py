@@ -9,6 +9,7 @@ interrupts that wait without losing anything: see :func:`run_cancellable`.
 from __future__ import annotations
 
 import asyncio
+import os as _os
 import errno as _errno
 import signal as _signal
 import threading
@@ -107,3 +108,123 @@ async def run_cancellable(call: Callable[[bytearray], _T], name: str = "unixipc-
         return fut.result()  # done before the cancellation could stop it
     raise asyncio.CancelledError() from (exc if not (isinstance(exc, OSError) and
                                                       exc.errno == _errno.ECANCELED) else None)
+
+
+class ChangeWatcher:
+    """One helper thread that sleeps on a shared sequence word for every
+    async call waiting on it in this process (all event loops), instead of a
+    thread per call.
+
+    The object gives two calls: ``hold(delta) -> seq`` (count this process
+    as a waiter once more or less, so that wakers bump the word; 0 only
+    reads it) and ``wait(seen, timeout) -> seq`` (sleep, GIL released, while
+    the word is ``seen``, for at most ``timeout`` seconds).
+
+    :meth:`retry` makes the caller's non-blocking attempt in the loop thread
+    and, while it raises BlockingIOError, parks the task until the word
+    moves past the value it read before that attempt. The attempt (the only
+    thing that takes a message or space) runs only in a task that is still
+    live, so a cancelled task never takes anything. The thread ends as soon
+    as no task is inside :meth:`retry`; a fork child builds its own watcher
+    (see ``owner_pid``).
+    """
+
+    #: The helper wakes at least this often (the channel's dead-process check).
+    PERIOD = 0.1
+
+    def __init__(self, hold: Callable[[int], int], wait: Callable[[int, float], int],
+                 name: str) -> None:
+        self.owner_pid = _os.getpid()
+        self._hold = hold
+        self._wait = wait
+        self._name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._inside = 0  # tasks inside retry()
+        self._parked: dict[int, tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
+        self._thread: threading.Thread | None = None
+
+    def threads(self) -> int:
+        """1 while the helper thread runs, else 0 (for tests)."""
+        return 0 if self._thread is None else 1
+
+    async def retry(self, attempt: Callable[[], _T], deadline: float | None, what: str) -> _T:
+        """``attempt()`` until it does not raise BlockingIOError, or
+        ``TimeoutError(ETIMEDOUT, what)`` at ``deadline`` (the loop's clock,
+        None: no limit). Its other errors propagate."""
+        loop = asyncio.get_running_loop()
+        with self._cond:
+            if self._inside == 0:
+                self._hold(1)
+            self._inside += 1
+        try:
+            while True:
+                seen = self._hold(0)  # before the attempt: no change is missed
+                try:
+                    return attempt()
+                except BlockingIOError:
+                    pass
+                fut: asyncio.Future[None] = loop.create_future()
+                key = id(fut)
+                with self._cond:
+                    self._parked[key] = (seen, loop, fut)
+                    if self._thread is None:
+                        self._thread = threading.Thread(target=self._run, name=self._name,
+                                                        daemon=True)
+                        self._thread.start()
+                    else:
+                        self._cond.notify()
+                try:
+                    await wait_by(fut, deadline, what)
+                finally:
+                    with self._cond:
+                        self._parked.pop(key, None)
+        finally:
+            with self._cond:
+                self._inside -= 1
+                if self._inside == 0:
+                    self._hold(-1)
+                    self._cond.notify()
+
+    def _run(self) -> None:
+        seen: int | None = None
+        try:
+            while True:
+                with self._cond:
+                    while not self._parked:
+                        if self._inside == 0:
+                            return
+                        # Tasks between a wake-up and their next attempt:
+                        # they park again or leave soon.
+                        self._cond.wait(self.PERIOD)
+                    seen = next(iter(self._parked.values()))[0]
+                now = self._wait(seen, self.PERIOD)
+                self._wake(lambda s: s != now)
+        except BaseException:  # closed under us, say: every task retries and sees why
+            self._wake(lambda s: True)
+        finally:
+            with self._cond:
+                self._thread = None
+                if self._parked and self._inside:
+                    # Parked after our last look: hand them a new helper.
+                    self._thread = threading.Thread(target=self._run, name=self._name,
+                                                    daemon=True)
+                    self._thread.start()
+
+    def _wake(self, which: Callable[[int], bool]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        with self._cond:
+            for key, (s, loop, fut) in list(self._parked.items()):
+                if which(s):
+                    del self._parked[key]
+                    by_loop.setdefault(loop, []).append(fut)
+        for loop, futs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, futs)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is waiting any more
+
+
+def _settle_all(futs: "list[asyncio.Future[None]]") -> None:
+    for fut in futs:
+        if not fut.done():
+            fut.set_result(None)

@@ -128,6 +128,7 @@ class ShmChannel(_core.ShmChannelBase):
 
     _fd: int
     _name: str | None
+    _watchers: "list[_aio.ChangeWatcher | None]"
 
     def __init__(self, name: str | None = None, capacity: int = 1 << 20, *,
                  create: bool | None = None, exclusive: bool = False, mode: int = 0o600,
@@ -229,30 +230,55 @@ class ShmChannel(_core.ShmChannelBase):
             view.release()
             record.end()
 
+    def _watcher(self, side: int) -> _aio.ChangeWatcher:
+        """The helper that sleeps for this process's async calls on one side
+        (0: receiving, 1: sending); a fork child makes its own."""
+        watchers: list[_aio.ChangeWatcher | None] | None = getattr(self, "_watchers", None)
+        if watchers is None:
+            watchers = self._watchers = [None, None]
+        w = watchers[side]
+        if w is None or w.owner_pid != os.getpid():
+            w = watchers[side] = _aio.ChangeWatcher(
+                lambda delta: self._async_waiting(side, delta),
+                lambda seen, timeout: self._wait_change(side, seen, timeout),
+                "unixipc-shmch-" + ("send" if side else "receive"))
+        return w
+
+    async def _retry(self, side: int, attempt: Any, block: bool, timeout: float | None,
+                     what: str) -> Any:
+        try:
+            return attempt(timeout)  # also checks the arguments
+        except BlockingIOError:
+            if not block:
+                raise
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        return await self._watcher(side).retry(lambda: attempt(None), deadline, what)
+
     async def send_async(self, data: Any, *, block: bool = True,
                          timeout: float | None = None) -> None:
         """:meth:`send` for asyncio: the same arguments, errors and
-        guarantees; cancelling it loses nothing (the message is sent or not)."""
-        try:
-            return self.send(data, block=False)
-        except BlockingIOError:
-            if not block:
-                raise
-        await _aio.run_cancellable(
-            lambda token: self.send(data, block=True, timeout=timeout, _cancel=token),
-            "unixipc-shmch")
+        guarantees; cancelling it loses nothing (the message is sent or not).
+
+        No thread is used when the ring has room. Otherwise the task waits
+        in the event loop, and one helper thread per process and channel
+        side sleeps on the ring for all such tasks; each try to send is made
+        in the loop thread, so a cancelled call never sends."""
+        await self._retry(1, lambda t: self.send(data, block=False, timeout=t), block,
+                          timeout, "send")
 
     async def receive_async(self, *, block: bool = True, timeout: float | None = None) -> bytes:
         """:meth:`receive` for asyncio: the same arguments and errors; a
-        cancelled call takes no message."""
-        try:
-            return self.receive(block=False)
-        except BlockingIOError:
-            if not block:
-                raise
-        return await _aio.run_cancellable(
-            lambda token: self.receive(block=True, timeout=timeout, _cancel=token),
-            "unixipc-shmch")
+        cancelled call takes no message.
+
+        No thread is used when a message is ready. Otherwise the task waits
+        in the event loop, and one helper thread per process and channel
+        side sleeps on the ring for all such tasks; each try to take a
+        message is made in the loop thread, so a cancelled call never takes
+        one."""
+        result: bytes = await self._retry(0, lambda t: self.receive(block=False, timeout=t),
+                                          block, timeout, "receive")
+        return result
 
     def __enter__(self) -> "ShmChannel":
         return self

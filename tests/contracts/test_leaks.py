@@ -319,6 +319,9 @@ def _shmch(w: World) -> Callable[[], None]:
         rec.end()
         ch.capacity, ch.max_message_size, ch.closed, ch._sides, ch._state()
         ch._after_fork()
+        ch._async_waiting(0, 1)
+        ch._wait_change(0, ch._async_waiting(0, 0) + 1, 0.01)
+        ch._async_waiting(0, -1)
         try:
             ch.receive(block=False)
         except BlockingIOError:
@@ -455,7 +458,8 @@ CASES: dict[str, CaseFactory] = {
     "ShmRecord.end ShmRecord.nbytes ShmRecord.__buffer__ ShmRecord.__release_buffer__ "
     "ShmChannelBase.capacity ShmChannelBase.max_message_size "
     "ShmChannelBase.closed ShmChannelBase._sides ShmChannelBase._state "
-    "ShmChannelBase._after_fork": _shmch,
+    "ShmChannelBase._after_fork ShmChannelBase._async_waiting "
+    "ShmChannelBase._wait_change": _shmch,
     "ShmChannelBase() ShmChannelBase.close_sending ShmChannelBase.close_receiving "
     "ShmChannelBase._close shmch_format": lambda w: lambda: _shmch_lifecycle(w),
 }
