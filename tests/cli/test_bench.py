@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -163,3 +164,22 @@ def test_bench_ctrl_c_is_130_and_leaves_nothing(tmp_path):
     assert sysv_objects() <= before
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # nothing left in its process group
+
+
+def test_mp_queue_link_close_leaves_no_thread_for_the_next_fork():
+    # The engine forks the next child right after a link closes. A feeder
+    # thread that join() has returned from but that is still exiting in the
+    # kernel may hold an allocator lock, and the child inherits it held (the
+    # ASan leg hung in multiprocessing.Queue.get this way). After close(), the
+    # thread must be gone from /proc/self/task. Without the wait it is still
+    # there in about half of the rounds.
+    from unixipc.bench.transports import mp_queue_transport
+
+    transport = mp_queue_transport()
+    for _ in range(40):
+        link = transport.open(8)
+        link.parent.send(b"12345678")  # starts the parent's feeder thread
+        feeder = link.parent.out._thread
+        link.child.recv(8)
+        link.close()
+        assert not os.path.exists(f"/proc/self/task/{feeder.native_id}")

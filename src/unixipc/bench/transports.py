@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from .twoproc import FdEnd, Link, Transport
+from .twoproc import FdEnd, Link, Transport, wait_thread_gone
 
 
 def os_pipe_transport() -> Transport:
@@ -83,6 +83,9 @@ def mp_queue_transport() -> Transport:
         def flush(queue: "multiprocessing.Queue[bytes]") -> None:
             queue.close()  # the feeder thread writes what is left, then stops
             queue.join_thread()
+            feeder = getattr(queue, "_thread", None)
+            if feeder is not None:
+                wait_thread_gone(feeder)  # the next fork must not copy it mid-exit
 
         def close_all() -> None:
             flush(to_child)

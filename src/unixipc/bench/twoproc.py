@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from .harness import Result, latency_stats
 
-__all__ = ["Endpoint", "FdEnd", "Link", "Transport", "round_trip", "one_way", "read_rest"]
+__all__ = ["Endpoint", "FdEnd", "Link", "Transport", "round_trip", "one_way", "read_rest",
+           "wait_thread_gone"]
 
 
 class Endpoint(Protocol):
@@ -100,6 +102,26 @@ class Transport:
     #: Largest message this transport can carry (None: no limit; 0: it
     #: carries no data at all, only a wake-up, and is measured once).
     max_size: int | None = None
+
+
+def wait_thread_gone(thread: threading.Thread, timeout: float = 5.0) -> bool:
+    """Wait until a joined thread has left the kernel (its task is gone from
+    ``/proc/self/task``); True when it has, False after ``timeout`` s.
+
+    ``Thread.join`` returns while the thread is still tearing itself down,
+    and that teardown may hold an allocator lock: ASan's allocator does not
+    lock itself around ``fork``, so a child forked at that moment inherits the
+    lock held and deadlocks at its first ``malloc``. Transports whose thread
+    ends at ``close`` wait here before the engine forks its next child."""
+    tid = thread.native_id
+    if tid is None:
+        return True
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/self/task/{tid}"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.0005)
+    return True
 
 
 def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
