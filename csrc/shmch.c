@@ -642,9 +642,10 @@ put_intent(Channel *c, int k)
     __atomic_fetch_and(&c->intent_bits, ~(1u << k), __ATOMIC_RELEASE);
 }
 
-/* One non-blocking attempt to send `len` bytes from `data`. */
+/* One non-blocking attempt to send one message of `len` bytes, made of the
+ * `nparts` buffers at `parts` one after another. */
 static int
-try_send(Channel *c, const char *data, uint32_t len)
+try_send(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, uint32_t len)
 {
     uint32_t pos, span;
     int k, rc;
@@ -660,7 +661,11 @@ try_send(Channel *c, const char *data, uint32_t len)
     if (rc != RES_OK) {
         STORE(&c->slots[c->slot].intents[k], 0);
     } else {
-        memcpy(payload_at(c, pos, len), data, len);
+        char *dst = payload_at(c, pos, len);
+        for (Py_ssize_t i = 0; i < nparts; i++) {
+            memcpy(dst, parts[i].buf, (size_t)parts[i].len);
+            dst += parts[i].len;
+        }
         commit(c, pos, span, len, k);
     }
     put_intent(c, k);
@@ -781,7 +786,8 @@ recover(Channel *c)
 typedef struct {
     Channel *c;
     int sending;
-    const char *data; /* sending */
+    const Py_buffer *parts; /* sending: the message's pieces */
+    Py_ssize_t nparts;
     uint32_t len;
     Py_ssize_t max_len; /* receiving into a buffer: its size; else -1 */
     record rec;         /* receiving: what was claimed */
@@ -794,7 +800,7 @@ static int
 attempt(waiter *w)
 {
     if (w->sending)
-        return try_send(w->c, w->data, w->len);
+        return try_send(w->c, w->parts, w->nparts, w->len);
     return try_claim(w->c, &w->rec, w->max_len);
 }
 
@@ -962,32 +968,39 @@ copy(char *dst, const char *src, size_t n)
     }
 }
 
+/* Sends one message made of the `nparts` pinned buffers at `parts`. */
 static int
-send_one(Channel *c, const Py_buffer *view, int block, const unixipc_deadline *dl,
-         const char *cancel)
+send_one(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, int block,
+         const unixipc_deadline *dl, const char *cancel)
 {
     waiter w;
     int rc;
-    if (view->len > (Py_ssize_t)c->max_message) {
-        PyErr_Format(PyExc_ValueError,
-                     "message of %zd bytes is larger than the channel's max_message_size (%u)",
-                     view->len, c->max_message);
-        return -1;
+    Py_ssize_t len = 0;
+    for (Py_ssize_t i = 0; i < nparts; i++) {
+        len += parts[i].len; /* each part is at most max_message: no overflow */
+        if (len > (Py_ssize_t)c->max_message || parts[i].len > (Py_ssize_t)c->max_message) {
+            PyErr_Format(PyExc_ValueError,
+                         "message of %zd bytes%s is larger than the channel's "
+                         "max_message_size (%u)", len, i + 1 < nparts ? " or more" : "",
+                         c->max_message);
+            return -1;
+        }
     }
-    if (view->len >= BIG_COPY) {
-        /* No GIL needed: the buffer is pinned. */
+    if (len >= BIG_COPY) {
+        /* No GIL needed: the buffers are pinned. */
         Py_BEGIN_ALLOW_THREADS
-        rc = try_send(c, view->buf, (uint32_t)view->len);
+        rc = try_send(c, parts, nparts, (uint32_t)len);
         Py_END_ALLOW_THREADS
     } else {
-        rc = try_send(c, view->buf, (uint32_t)view->len);
+        rc = try_send(c, parts, nparts, (uint32_t)len);
     }
     if (rc == RES_FULL) {
         memset(&w, 0, sizeof w);
         w.c = c;
         w.sending = 1;
-        w.data = view->buf;
-        w.len = (uint32_t)view->len;
+        w.parts = parts;
+        w.nparts = nparts;
+        w.len = (uint32_t)len;
         w.max_len = -1;
         w.deadline = dl;
         w.cancel = cancel;
@@ -1066,7 +1079,7 @@ ch_send(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     }
     rc = check_usable(self, SIDE_SEND);
     if (rc == 0)
-        rc = send_one(self, &view, block, &dl, cancel);
+        rc = send_one(self, &view, 1, block, &dl, cancel);
     PyBuffer_Release(&view);
     if (cancel_view.obj)
         PyBuffer_Release(&cancel_view);
@@ -1118,7 +1131,7 @@ ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (check_usable(self, SIDE_SEND) < 0)
         goto out;
     for (sent = 0; sent < n; sent++) {
-        if (send_one(self, &views[sent], block, &dl, cancel) < 0) {
+        if (send_one(self, &views[sent], 1, block, &dl, cancel) < 0) {
             /* Part of the batch went: report how much, unless a signal
              * handler raised something other than our own wait's error. */
             if (sent > 0 && (PyErr_ExceptionMatches(PyExc_BlockingIOError) ||
@@ -1129,6 +1142,52 @@ ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     }
     if (!PyErr_Occurred())
         result = PyLong_FromSsize_t(sent);
+out:
+    for (Py_ssize_t i = 0; i < got; i++)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    if (cancel_view.obj)
+        PyBuffer_Release(&cancel_view);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* _send_parts(parts, block=True, timeout=None, _cancel=None): sends ONE
+ * message, the bytes-like objects of `parts` one after another, each copied
+ * straight into the ring (no joined copy first). */
+static PyObject *
+ch_send_parts(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[4], *seq = NULL;
+    Py_buffer *views = NULL, cancel_view = {0};
+    const char *cancel;
+    unixipc_deadline dl;
+    Py_ssize_t n = 0, got = 0;
+    int block;
+    PyObject *result = NULL;
+
+    if (unixipc_parse_args("_send_parts", args, nargs, kwnames, send_names, 1, 1, v) < 0)
+        return NULL;
+    if ((block = wait_args(v[1], v[2], &dl)) < 0)
+        return NULL;
+    seq = PySequence_Fast(v[0], "_send_parts() takes an iterable of bytes-like objects");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    views = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Py_buffer));
+    if (views == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (got = 0; got < n; got++)
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &views[got],
+                               PyBUF_C_CONTIGUOUS) < 0)
+            goto out;
+    if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0)
+        goto out;
+    if (check_usable(self, SIDE_SEND) == 0 &&
+        send_one(self, views, n, block, &dl, cancel) == 0)
+        result = Py_NewRef(Py_None);
 out:
     for (Py_ssize_t i = 0; i < got; i++)
         PyBuffer_Release(&views[i]);
@@ -1762,6 +1821,8 @@ ch_state(Channel *self, PyObject *unused)
 
 static PyMethodDef ch_methods[] = {
     {"send", (PyCFunction)(void (*)(void))ch_send, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_send_parts", (PyCFunction)(void (*)(void))ch_send_parts, METH_FASTCALL | METH_KEYWORDS,
+     NULL},
     {"send_many", (PyCFunction)(void (*)(void))ch_send_many, METH_FASTCALL | METH_KEYWORDS,
      NULL},
     {"receive", (PyCFunction)(void (*)(void))ch_receive, METH_FASTCALL | METH_KEYWORDS, NULL},

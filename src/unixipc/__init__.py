@@ -8,7 +8,7 @@ See the project's docs/ for one page per mechanism.
 from __future__ import annotations
 
 from . import errors, keys, msgqueue, semaphore, shm, pipe, fifo, coprocess
-from . import netdb, sockets, shmch
+from . import netdb, sockets, shmch, queues
 from .errors import *
 from .keys import *
 from .msgqueue import *
@@ -18,6 +18,7 @@ from .pipe import *
 from .fifo import *
 from .coprocess import *
 from .shmch import *
+from .queues import *
 
 __version__ = "0.1.0"
 
@@ -31,3 +32,4 @@ __all__ += pipe.__all__
 __all__ += fifo.__all__
 __all__ += coprocess.__all__
 __all__ += shmch.__all__
+__all__ += queues.__all__

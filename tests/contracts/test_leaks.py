@@ -309,6 +309,12 @@ def _shmch(w: World) -> Callable[[], None]:
         ch.receive()
         ch.send_many([b"a", b"b"])
         ch.receive_many(2)
+        ch._send_parts([b"p", bytearray(b"ar"), memoryview(b"ts")])
+        ch.receive()
+        try:
+            ch._send_parts([b"x" * ch.max_message_size, b"y"])
+        except ValueError:
+            pass
         ch.send(b"into")
         ch.receive_into(bytearray(8))
         ch.send(b"view")
@@ -453,7 +459,7 @@ CASES: dict[str, CaseFactory] = {
         _raises(TimeoutError, w.packet[1].receive, timeout=0.0001)),
     "_sock_set_message_type": lambda w: lambda: _core._sock_set_message_type(sockets.Message),
     # shmch
-    "ShmChannelBase.send ShmChannelBase.receive ShmChannelBase.send_many "
+    "ShmChannelBase.send ShmChannelBase.receive ShmChannelBase.send_many ShmChannelBase._send_parts "
     "ShmChannelBase.receive_many ShmChannelBase.receive_into ShmChannelBase._receive_record "
     "ShmRecord.end ShmRecord.nbytes ShmRecord.__buffer__ ShmRecord.__release_buffer__ "
     "ShmChannelBase.capacity ShmChannelBase.max_message_size "

@@ -316,3 +316,25 @@ def test_a_file_that_is_not_a_channel_is_refused(request):
 def test_the_suite_leaves_nothing_in_dev_shm():
     left = [n for n in os.listdir("/dev/shm") if n.startswith((".unixipc-", "unixipc-test-"))]
     assert left == []
+
+
+def test_send_parts_writes_one_message_from_several_buffers(ch):
+    # the queues' path: the pickle and its buffers go into the ring as one record
+    ch._send_parts([b"ab", bytearray(b"cd"), memoryview(b"xefx")[1:3], b""])
+    ch._send_parts([])
+    assert ch.receive(timeout=1) == b"abcdef"
+    assert ch.receive(timeout=1) == b""
+    half = ch.max_message_size // 2 + 1
+    with pytest.raises(ValueError, match="or more is larger"):
+        ch._send_parts([b"x" * half, b"y" * half, b"z"])
+    with pytest.raises(TypeError):
+        ch._send_parts([b"ok", 3])
+    with pytest.raises(BlockingIOError):
+        ch.receive(block=False)  # nothing was written by the failed calls
+    while True:
+        try:
+            ch._send_parts([b"f", b"g"], block=False)
+        except BlockingIOError:
+            break
+    with pytest.raises(TimeoutError):
+        ch._send_parts([b"late"], timeout=0.01)

@@ -1,0 +1,654 @@
+"""Queues with multiprocessing's API on a shared-memory channel.
+
+:class:`Queue`, :class:`JoinableQueue` and :class:`SimpleQueue` behave as
+``multiprocessing``'s do (the same methods, exceptions, pickling rules and
+exit-time flushing), with a :class:`~unixipc.ShmChannel` in place of the
+pipe and its locks:
+
+- ``put`` pickles in the calling thread with protocol 5, so an object that
+  cannot be pickled raises at ``put`` (multiprocessing reports it later, in
+  its feeder thread, and drops the object). Out-of-band buffers (numpy
+  arrays, bytearray, PickleBuffer) and a bytes object put as a whole are
+  copied straight into the ring, never through a joined pickle first.
+- ``put`` does not wait for the ring: if it is full, the message is kept in
+  a background thread of the process that sends it when there is room (as
+  multiprocessing's feeder thread does), and that process waits for it to
+  leave at exit unless :meth:`Queue.cancel_join_thread` was called.
+- An object larger than the ring's largest message goes in a memory file
+  of its own (a memfd): the ring carries a reference, the receiver maps the
+  file and rebuilds the object from it without copying its buffers again
+  (a numpy array received this way lives in that file). The sending
+  process keeps the file until a receiver has opened it, and waits for that
+  at exit like it waits for the ring.
+
+There is no lock on the path: a process killed while it puts or gets never
+blocks the others (multiprocessing's reader and writer locks stay held
+forever when their owner is killed). What a killed process had not yet put
+into the ring, or an object in a memory file that no receiver opened before
+its sender died, is lost: a later ``get`` skips it with a RuntimeWarning.
+"""
+
+from __future__ import annotations
+
+import collections
+import copyreg
+import errno
+import io
+import mmap
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import pickle
+import queue
+import secrets
+import struct
+import threading
+import time
+import types
+import warnings
+import weakref
+from multiprocessing import context as _mpcontext
+from multiprocessing import reduction as _reduction
+from multiprocessing import util as _mputil
+from typing import Any
+
+from .shmch import ShmChannel
+
+__all__ = ["Queue", "SimpleQueue", "JoinableQueue"]
+
+DEFAULT_CAPACITY = 1 << 22
+"""The ring's size for a queue made without ``capacity=``: 4 MiB."""
+
+# A message: _HEAD (kind, number of out-of-band buffers), then for _PICKLE
+# that many _ENTRY rows (offset from the message's start, length, and the
+# _COPIED flag when unpickling copies the buffer anyway), the pickle, and
+# the buffers at their offsets (aligned). _BYTES: the bytes themselves.
+# _FILE: a _REF to a memory file whose content from _FILE_DATA on is a
+# _PICKLE message.
+_PICKLE, _BYTES, _FILE = 0, 1, 2
+_HEAD = struct.Struct("<HH")
+_ENTRY = struct.Struct("<QQ")
+_COPIED = 1 << 63
+_REF = struct.Struct("<iiQ16s")  # sender's pid, its descriptor, size, token
+_FILE_MAGIC = b"unixipcQ"
+_FILE_STATE = 24                 # offset of the "taken" word in the file
+_FILE_DATA = 64
+_ALIGN_RING, _ALIGN_FILE = 16, 64
+_TAKEN = b"\x01\x00\x00\x00"
+_WRITE_CHUNK = 1 << 30
+_LOST = object()
+
+# -- pickling -------------------------------------------------------------------
+
+_table: dict[Any, Any] = {}
+_table_key: tuple[int, int] = (-1, -1)
+
+
+def _dispatch_table() -> dict[Any, Any]:
+    """copyreg's reducers and multiprocessing's own (ForkingPickler's: for
+    connections, sockets...), rebuilt when either registry grows."""
+    global _table, _table_key
+    extra: dict[Any, Any] = getattr(_reduction.ForkingPickler, "_extra_reducers")
+    key = (len(copyreg.dispatch_table), len(extra))
+    if key != _table_key:
+        _table = dict(copyreg.dispatch_table)
+        _table.update(extra)
+        _table_key = key
+    return _table
+
+
+def _pad(n: int, align: int) -> int:
+    return -n % align
+
+
+def _encode(obj: Any, align: int, base: int = 0) -> tuple[list[Any], int]:
+    """The message for `obj`: (parts, total length). Pickling errors raise
+    here, in the caller's thread."""
+    if type(obj) is bytes:
+        return [_HEAD.pack(_BYTES, 0), obj], _HEAD.size + len(obj)
+    buffers: list[pickle.PickleBuffer] = []
+    f = io.BytesIO()
+    p = pickle.Pickler(f, 5, buffer_callback=buffers.append)
+    p.dispatch_table = _dispatch_table()
+    p.dump(obj)
+    data = f.getbuffer()
+    if not buffers:
+        return [_HEAD.pack(_PICKLE, 0), data], _HEAD.size + len(data)
+    raws: list[Any] = []
+    flags: list[int] = []
+    for pb in buffers:
+        raw: Any
+        try:
+            raw = pb.raw()
+        except BufferError:  # not contiguous: one copy of it
+            raw = memoryview(pb).tobytes()
+        raws.append(raw)
+        # bytearray(buffer) copies while unpickling: no copy of ours needed
+        flags.append(_COPIED if type(memoryview(pb).obj) is bytearray else 0)
+    table = _HEAD.size + _ENTRY.size * len(raws)
+    pos = table + len(data)
+    rows, body = [], []
+    for raw, flag in zip(raws, flags):
+        gap = _pad(base + pos, align)
+        if gap:
+            body.append(bytes(gap))
+        pos += gap
+        rows.append(_ENTRY.pack(pos, raw.nbytes | flag))
+        body.append(raw)
+        pos += raw.nbytes
+    return [_HEAD.pack(_PICKLE, len(raws)), *rows, data, *body], pos
+
+
+def _decode(view: memoryview, zero_copy: bool) -> Any:
+    """The object of one message (`view`: the whole message). With
+    `zero_copy` the buffers are handed over as they are (the memory is the
+    object's from now on); else each is copied out, unless unpickling
+    copies it anyway."""
+    kind, n = _HEAD.unpack_from(view)
+    if kind == _BYTES:
+        return bytes(view[_HEAD.size:])
+    if kind == _FILE:
+        return _take_file(*_REF.unpack_from(view, _HEAD.size))
+    if kind != _PICKLE:
+        raise pickle.UnpicklingError(f"not a queue message (kind {kind})")
+    buffers = []
+    start = _HEAD.size + _ENTRY.size * n
+    for i in range(n):
+        off, length = _ENTRY.unpack_from(view, _HEAD.size + _ENTRY.size * i)
+        flag, length = length & _COPIED, length & ~_COPIED
+        piece = view[off:off + length]
+        if len(piece) != length:
+            raise pickle.UnpicklingError("a buffer runs past the end of the message")
+        buffers.append(piece if zero_copy or flag else bytearray(piece))
+    return pickle.loads(view[start:], buffers=buffers)
+
+
+# -- objects larger than the ring: memory files -----------------------------------
+
+def _write_all(fd: int, parts: list[Any], offset: int) -> None:
+    for part in parts:
+        view = memoryview(part).cast("B")
+        done = 0
+        while done < len(view):  # pwrite releases the GIL
+            done += os.pwrite(fd, view[done:done + _WRITE_CHUNK], offset + done)
+        offset += len(view)
+
+
+def _make_file(obj: Any) -> tuple[int, bytes, bytes]:
+    """A memory file holding `obj`: (its descriptor, the token written in
+    it, the reference message for the ring)."""
+    parts, total = _encode(obj, _ALIGN_FILE, _FILE_DATA)
+    token = secrets.token_bytes(16)
+    fd = os.memfd_create("unixipc-queue-object", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, _FILE_DATA + total)
+        _write_all(fd, [_FILE_MAGIC, token], 0)
+        _write_all(fd, parts, _FILE_DATA)
+    except BaseException:
+        os.close(fd)
+        raise
+    ref = _HEAD.pack(_FILE, 0) + _REF.pack(os.getpid(), fd, total, token)
+    return fd, token, ref
+
+
+def _take_file(pid: int, fd: int, size: int, token: bytes) -> Any:
+    """Opens the sender's memory file through /proc, marks it taken and
+    rebuilds the object from the mapping. _LOST if the sender is gone."""
+    try:
+        mine = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        mine = -1
+    mapping = None
+    if mine >= 0:
+        try:
+            if os.fstat(mine).st_size == _FILE_DATA + size:
+                mapping = mmap.mmap(mine, _FILE_DATA + size)
+        finally:
+            os.close(mine)
+    if mapping is None or mapping[:8] != _FILE_MAGIC or mapping[8:24] != token:
+        warnings.warn(f"an object put by process {pid} was lost: the process exited "
+                      "before any process took it", RuntimeWarning, stacklevel=4)
+        return _LOST
+    mapping[_FILE_STATE:_FILE_STATE + 4] = _TAKEN
+    with memoryview(mapping) as whole:
+        return _decode(whole[_FILE_DATA:], zero_copy=True)
+
+
+class _Files:
+    """The memory files this process has put and no receiver has taken
+    yet, per queue; their descriptors stay open until then."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.waiting: dict[int, tuple[int, Any]] = {}  # fd -> (queue id, queue weakref)
+
+    def add(self, fd: int, q: Any) -> None:
+        self.waiting[fd] = (id(q), weakref.ref(q))
+
+    def reap(self) -> None:
+        for fd in list(self.waiting):
+            if os.pread(fd, 4, _FILE_STATE) == _TAKEN:
+                del self.waiting[fd]
+                os.close(fd)
+
+    def pending(self, q: Any) -> bool:
+        self.reap()
+        return any(qid == id(q) for qid, _ in self.waiting.values())
+
+    def forget_inherited(self) -> None:
+        for fd in self.waiting:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.waiting.clear()
+        self.pid = os.getpid()
+
+
+_files = _Files()
+_files_lock = threading.Lock()
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation, _files_lock
+    _fork_generation += 1
+    _files_lock = threading.Lock()
+    _files.forget_inherited()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- exit: wait for what this process still has to deliver -------------------------
+
+_exit_queues: "weakref.WeakSet[Queue]" = weakref.WeakSet()
+_exit_hook_pid = 0
+
+
+def _watch_at_exit(q: "Queue") -> None:
+    """At this process's exit, wait for `q`'s feeder and memory files (unless
+    its join was cancelled): registered once per process, with
+    multiprocessing's own exit machinery (run by multiprocessing's children
+    and at the main process's exit)."""
+    global _exit_hook_pid
+    _exit_queues.add(q)
+    if _exit_hook_pid != os.getpid():
+        _exit_hook_pid = os.getpid()
+        _exit_queues.clear()
+        _exit_queues.add(q)
+        _mputil.Finalize(None, _join_at_exit, exitpriority=-5)
+
+
+def _join_at_exit() -> None:
+    for q in list(_exit_queues):
+        if q._opid == os.getpid() and not q._joincancelled:
+            q._join()
+
+
+# -- the queues -----------------------------------------------------------------
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _closed_channel_error(q: object) -> OSError:
+    return OSError(errno.EBADF, f"{type(q).__name__} {q!r} is closed")
+
+
+class Queue:
+    """A process-shared FIFO queue with ``multiprocessing.Queue``'s API.
+
+    Args:
+        maxsize: at most this many objects are in the queue at once (``put``
+            waits, or raises ``queue.Full``); 0 or less: the largest count a
+            semaphore can hold.
+        ctx: the multiprocessing context whose semaphores count the objects
+            (``multiprocessing.get_context()`` when None).
+        capacity: the ring's size in bytes (see :class:`~unixipc.ShmChannel`).
+            Objects whose pickle is larger than its ``max_message_size`` go
+            through a memory file of their own.
+
+    A queue passes to processes of ``multiprocessing`` as an inherited
+    argument (``Process(args=...)``, ``Pool(initargs=...)``,
+    ``ProcessPoolExecutor(initargs=...)``) under every start method;
+    pickling it anywhere else raises RuntimeError, as multiprocessing's does.
+    """
+
+    _opid: int
+    _joincancelled: bool
+
+    def __init__(self, maxsize: int = 0, *, ctx: Any = None,
+                 capacity: int = DEFAULT_CAPACITY) -> None:
+        if ctx is None:
+            ctx = multiprocessing.get_context()
+        if maxsize <= 0:
+            maxsize = getattr(multiprocessing.synchronize, "SEM_VALUE_MAX")
+        self._maxsize = maxsize
+        self._sem = ctx.BoundedSemaphore(maxsize)
+        self._channel = ShmChannel(capacity=capacity)
+        self._reset()
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        _mpcontext.assert_spawning(self)
+        return (self._channel, self._sem, self._maxsize, self._used)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self._channel, self._sem, self._maxsize, self._used = state
+        self._reset(self._used)
+
+    def _reset(self, used: bool = False) -> None:
+        """This process's own state (a fork child starts afresh)."""
+        self._opid = os.getpid()
+        self._generation = _fork_generation
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._buffer: collections.deque[bytes] = collections.deque()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._used = used
+        self._joincancelled = False
+        self._stopping = False  # exiting: the feeder ends once it has flushed
+        weakref.finalize(self, ShmChannel.close, self._channel).atexit = False
+
+    def _check_fork(self) -> None:
+        if self._generation != _fork_generation:  # inherited by a fork child
+            self._reset(self._used)
+
+    # -- putting -----------------------------------------------------------------
+
+    def put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Put `obj` in the queue, waiting for a free place if ``maxsize``
+        objects are in it (``queue.Full`` when `block` is false or after
+        `timeout` seconds). Pickling errors raise here."""
+        self._check_fork()
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+        if not self._sem.acquire(block, timeout):
+            raise queue.Full
+        try:
+            self._used = True
+            self._send(obj)
+        except BaseException:
+            self._sem.release()
+            raise
+
+    def put_nowait(self, obj: Any) -> None:
+        """``put(obj, False)``."""
+        return self.put(obj, False)
+
+    def _send(self, obj: Any) -> None:
+        channel = self._channel
+        parts, total = _encode(obj, _ALIGN_RING)
+        if total > channel.max_message_size:
+            with _files_lock:
+                _files.reap()
+                fd, _token, ref = _make_file(obj)
+                _files.add(fd, self)
+            _watch_at_exit(self)
+            parts = [ref]
+        with self._lock:
+            if not self._buffer:
+                try:
+                    channel._send_parts(parts, block=False)
+                    return
+                except BlockingIOError:
+                    pass
+            # the ring is full: a copy now (the caller may change its
+            # buffers), sent in order by this process's feeder thread
+            self._buffer.append(b"".join(parts))
+            if self._thread is None:
+                self._start_thread()
+            self._wake.notify()
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._feed, name="unixipc-queue-feeder",
+                                        daemon=True)
+        self._thread.start()
+        _watch_at_exit(self)
+
+    def _feed(self) -> None:
+        """The feeder thread: sends what the ring had no room for, in
+        order; ends when everything has gone and the queue is closed (then
+        it closes the channel here) or the process exits, or when no process
+        receives any more."""
+        buffer, wake = self._buffer, self._wake
+        while True:
+            with wake:
+                while not buffer and not (self._closed or self._stopping):
+                    wake.wait()
+                if not buffer:
+                    break
+                item = buffer[0]
+            try:
+                self._channel.send(item)
+            except (BrokenPipeError, ValueError):  # no receiver left; closed
+                with wake:
+                    buffer.clear()
+                break
+            with wake:
+                buffer.popleft()
+        with wake:
+            self._thread = None
+            if self._closed:
+                self._channel.close()
+
+    # -- getting -----------------------------------------------------------------
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Remove and return the next object, waiting for one (``queue.Empty``
+        when `block` is false or after `timeout` seconds)."""
+        self._check_fork()
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+        self._used = True
+        deadline = None if timeout is None or not block else time.monotonic() + timeout
+        while True:
+            try:
+                record = self._channel._receive_record(block=block,
+                                                       timeout=_remaining(deadline))
+            except (BlockingIOError, TimeoutError):
+                raise queue.Empty from None
+            try:
+                with memoryview(record) as view:
+                    obj = _decode(view, zero_copy=False)
+            finally:
+                record.end()
+                self._sem.release()
+            if obj is not _LOST:
+                return obj
+
+    def get_nowait(self) -> Any:
+        """``get(False)``."""
+        return self.get(False)
+
+    # -- the state ---------------------------------------------------------------
+
+    def qsize(self) -> int:
+        """How many objects are in the queue (put and not yet got), roughly."""
+        return int(self._maxsize - self._sem._semlock._get_value())
+
+    def empty(self) -> bool:
+        """True if the queue holds no object (roughly). OSError once the queue
+        has been used and closed in this process, as multiprocessing's."""
+        self._check_fork()
+        if self._closed and self._used:
+            raise _closed_channel_error(self)
+        return self.qsize() == 0
+
+    def full(self) -> bool:
+        """True if ``maxsize`` objects are in the queue (roughly)."""
+        return bool(self._sem._semlock._is_zero())
+
+    # -- closing -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """No more ``put`` or ``get`` in this process; what the feeder still
+        holds is sent, then the channel is closed here. A queue never used
+        in this process stays as it is (``empty()`` still answers)."""
+        self._check_fork()
+        with self._wake:
+            if self._closed:
+                return
+            self._closed = True
+            if self._thread is not None:
+                self._wake.notify()  # the feeder flushes, then closes the channel
+            elif self._used:
+                self._channel.close()
+
+    def join_thread(self) -> None:
+        """After :meth:`close`: wait until everything this process put has
+        left it (the feeder's backlog sent, memory files taken by a
+        receiver)."""
+        assert self._closed, f"Queue {self!r} not closed"
+        self._join()
+
+    def _join(self) -> None:
+        with self._wake:
+            thread = self._thread
+            self._stopping = True
+            self._wake.notify()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        pause = 0.001
+        while True:
+            with _files_lock:
+                if not _files.pending(self):
+                    return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def cancel_join_thread(self) -> None:
+        """Do not wait at exit for what this process put and has not
+        delivered yet (it may be lost)."""
+        self._joincancelled = True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} at {id(self):#x} maxsize={self._maxsize}>"
+
+    __class_getitem__: Any = classmethod(types.GenericAlias)
+
+
+class JoinableQueue(Queue):
+    """:class:`Queue` with ``task_done()`` and ``join()``, as
+    ``multiprocessing.JoinableQueue``."""
+
+    def __init__(self, maxsize: int = 0, *, ctx: Any = None,
+                 capacity: int = DEFAULT_CAPACITY) -> None:
+        if ctx is None:
+            ctx = multiprocessing.get_context()
+        super().__init__(maxsize, ctx=ctx, capacity=capacity)
+        self._unfinished_tasks = ctx.Semaphore(0)
+        self._cond = ctx.Condition()
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return super().__getstate__() + (self._cond, self._unfinished_tasks)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        super().__setstate__(state[:-2])
+        self._cond, self._unfinished_tasks = state[-2:]
+
+    def put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None:
+        """:meth:`Queue.put`, counting one more unfinished task."""
+        self._check_fork()
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+        if not self._sem.acquire(block, timeout):
+            raise queue.Full
+        # counted before it is sent, so a task_done() for it can never come first
+        with self._cond:
+            self._unfinished_tasks.release()
+        try:
+            self._used = True
+            self._send(obj)
+        except BaseException:
+            self._sem.release()
+            with self._cond:
+                self._unfinished_tasks.acquire(False)
+                if self._unfinished_tasks._semlock._is_zero():
+                    self._cond.notify_all()
+            raise
+
+    def task_done(self) -> None:
+        """One task got from the queue is finished (ValueError if called more
+        times than objects were put)."""
+        with self._cond:
+            if not self._unfinished_tasks.acquire(False):
+                raise ValueError("task_done() called too many times")
+            if self._unfinished_tasks._semlock._is_zero():
+                self._cond.notify_all()
+
+    def join(self) -> None:
+        """Wait until every object put has been got and its task_done() called."""
+        with self._cond:
+            if not self._unfinished_tasks._semlock._is_zero():
+                self._cond.wait()
+
+
+class SimpleQueue:
+    """``multiprocessing.SimpleQueue`` on a shared-memory channel: ``put``
+    waits while the ring is full (no feeder thread), and an object too large
+    for the ring waits in ``put`` until a receiver has opened its memory
+    file; ``get`` waits for the next object."""
+
+    def __init__(self, *, ctx: Any = None, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._channel = ShmChannel(capacity=capacity)
+        weakref.finalize(self, ShmChannel.close, self._channel).atexit = False
+
+    def __getstate__(self) -> ShmChannel:
+        _mpcontext.assert_spawning(self)
+        return self._channel
+
+    def __setstate__(self, state: ShmChannel) -> None:
+        self._channel = state
+        weakref.finalize(self, ShmChannel.close, self._channel).atexit = False
+
+    def _check_open(self) -> None:
+        if self._channel.closed:
+            raise _closed_channel_error(self)
+
+    def put(self, obj: Any) -> None:
+        """Put `obj` in the queue (pickling errors raise here)."""
+        self._check_open()
+        parts, total = _encode(obj, _ALIGN_RING)
+        if total <= self._channel.max_message_size:
+            self._channel._send_parts(parts)
+            return
+        fd, _token, ref = _make_file(obj)
+        try:
+            self._channel.send(ref)
+            pause = 0.001
+            while os.pread(fd, 4, _FILE_STATE) != _TAKEN:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        finally:
+            os.close(fd)
+
+    def get(self) -> Any:
+        """Remove and return the next object, waiting for one."""
+        self._check_open()
+        while True:
+            record = self._channel._receive_record()
+            try:
+                with memoryview(record) as view:
+                    obj = _decode(view, zero_copy=False)
+            finally:
+                record.end()
+            if obj is not _LOST:
+                return obj
+
+    def empty(self) -> bool:
+        """True if no object is waiting in the ring."""
+        self._check_open()
+        state = self._channel._state()
+        return bool(state["rd"] == state["tail"])
+
+    def close(self) -> None:
+        """Close the queue in this process (idempotent)."""
+        self._channel.close()
+
+    def __repr__(self) -> str:
+        return f"<SimpleQueue at {id(self):#x}>"
+
+    __class_getitem__: Any = classmethod(types.GenericAlias)
+

@@ -1,0 +1,458 @@
+"""unixipc.Queue, JoinableQueue and SimpleQueue between real processes.
+
+Every wait is bounded; children are multiprocessing processes (fork, spawn,
+forkserver) or forked children from support.Child."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import hashlib
+import multiprocessing
+import os
+import pickle
+import queue
+import random
+import signal
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import unixipc
+from unixipc import JoinableQueue, Queue, SimpleQueue
+
+from support import Child, wait_until
+
+METHODS = ["fork", "spawn", "forkserver"]
+
+
+def _fds() -> set[str]:
+    """This process's open descriptors (without the one the listing used)."""
+    gc.collect()  # queues of earlier tests close their channels when collected
+    return {fd for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")}
+
+
+# -- children (module level: spawn and forkserver import them) -------------------
+
+def _put_range(q, start: int, stop: int) -> None:
+    for i in range(start, stop):
+        q.put({"i": i, "s": str(i)})
+
+
+def _put_array(q, n: int) -> None:
+    q.put(np.arange(n, dtype=np.uint8) * 3)
+    q.put("after")
+
+
+def _echo(q_in, q_out) -> None:
+    for obj in iter(q_in.get, None):
+        q_out.put(obj)
+
+
+_worker_queue = None
+
+
+def _init_worker(q) -> None:
+    global _worker_queue
+    _worker_queue = q
+
+
+def _report(x: int) -> int:
+    _worker_queue.put(x * x)
+    return x
+
+
+def _consume_tasks(q) -> None:
+    for _ in iter(q.get, None):
+        time.sleep(0.001)
+        q.task_done()
+    q.task_done()
+
+
+def _simple_child(q_in, q_out) -> None:
+    q_out.put(q_in.get() + 1)
+
+
+def _producer(q, who: int, count: int) -> None:
+    rng = random.Random(who)
+    for seq in range(count):
+        body = rng.randbytes(rng.randrange(0, 2048))
+        q.put((who, seq, hashlib.blake2b(body, digest_size=8).digest(), body))
+
+
+def _consumer(q, out) -> None:
+    got = []
+    for item in iter(q.get, None):
+        who, seq, digest, body = item
+        assert hashlib.blake2b(body, digest_size=8).digest() == digest
+        got.append((who, seq))
+    out.put(got)
+
+
+# -- start methods, pools ---------------------------------------------------------
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method", METHODS)
+def test_objects_from_a_child_under_every_start_method(method):
+    ctx = multiprocessing.get_context(method)
+    q = Queue(ctx=ctx)
+    p = ctx.Process(target=_put_range, args=(q, 0, 2000))
+    p.start()
+    try:
+        assert [q.get(timeout=30)["i"] for _ in range(2000)] == list(range(2000))
+        p.join(30)
+        assert p.exitcode == 0
+        assert q.empty() and q.qsize() == 0
+    finally:
+        p.kill()
+        q.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method", METHODS)
+def test_pool_initializer_and_process_pool_executor_initargs(method):
+    ctx = multiprocessing.get_context(method)
+    q = Queue(ctx=ctx)
+    with ctx.Pool(2, initializer=_init_worker, initargs=(q,)) as pool:
+        assert sorted(pool.map(_report, range(20))) == list(range(20))
+    assert sorted(q.get(timeout=10) for _ in range(20)) == [x * x for x in range(20)]
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx, initializer=_init_worker,
+                                                initargs=(q,)) as ex:
+        assert sorted(ex.map(_report, range(10))) == list(range(10))
+    assert sorted(q.get(timeout=10) for _ in range(10)) == [x * x for x in range(10)]
+    q.close()
+
+
+def test_pickling_outside_a_process_start_is_refused_as_multiprocessing_does():
+    for q in (Queue(), JoinableQueue(), SimpleQueue()):
+        with pytest.raises(RuntimeError, match="inheritance"):
+            pickle.dumps(q)
+        q.close()
+
+
+# -- put and get --------------------------------------------------------------------
+
+def test_pickling_errors_raise_at_put_and_leave_the_queue_as_it_was():
+    class Unpicklable:
+        def __reduce__(self):
+            raise AttributeError("no")
+
+    q = Queue(maxsize=1)
+    with pytest.raises(AttributeError):
+        q.put(Unpicklable())
+    assert q.qsize() == 0 and not q.full()
+    q.put("ok", timeout=1)
+    assert q.get(timeout=1) == "ok"
+    q.close()
+
+
+def test_full_empty_timeouts_and_block_false():
+    q = Queue(maxsize=2)
+    with pytest.raises(queue.Empty):
+        q.get_nowait()
+    start = time.monotonic()
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.05)
+    assert time.monotonic() - start >= 0.04
+    with pytest.raises(queue.Empty):
+        q.get(True, 0)
+    q.put(1)
+    q.put_nowait(2)
+    assert q.full() and q.qsize() == 2 and not q.empty()
+    with pytest.raises(queue.Full):
+        q.put(3, False)
+    with pytest.raises(queue.Full):
+        q.put(3, timeout=0.02)
+    assert [q.get(), q.get(False)] == [1, 2]
+    assert q.empty() and not q.full()
+    q.close()
+
+
+def test_close_rules_follow_multiprocessing():
+    q = Queue()
+    q.close()
+    q.join_thread()
+    assert q.empty()  # never used: close() had nothing to close
+    with pytest.raises(ValueError, match="is closed"):
+        q.put(1)
+    with pytest.raises(ValueError, match="is closed"):
+        q.get()
+    used = JoinableQueue()
+    used.put("x")
+    used.close()
+    used.join_thread()
+    with pytest.raises(OSError, match="is closed") as info:
+        used.empty()
+    assert info.value.errno == 9
+    q2 = Queue()
+    with pytest.raises(AssertionError):
+        q2.join_thread()  # not closed
+    q2.close()
+
+
+def test_bytes_bytearray_and_out_of_band_buffers_round_trip():
+    q = Queue(capacity=1 << 16)
+    arr = np.arange(1000, dtype=np.float64).reshape(10, 100)
+    values = [b"", b"raw bytes", bytearray(b"ba" * 1000), arr, arr[:, ::3],
+              {"nested": [bytearray(b"n"), arr[0], b"b" * 10]}, pickle.PickleBuffer(b"pb")]
+    for v in values:
+        q.put(v)
+    out = [q.get(timeout=5) for _ in values]
+    assert out[0] == b"" and out[1] == b"raw bytes" and type(out[1]) is bytes
+    assert out[2] == values[2] and type(out[2]) is bytearray
+    assert np.array_equal(out[3], arr) and out[3].flags.writeable
+    assert np.array_equal(out[4], arr[:, ::3])
+    assert out[5]["nested"][0] == bytearray(b"n") and np.array_equal(out[5]["nested"][1], arr[0])
+    assert bytes(out[6]) == b"pb"
+    out[3][0, 0] = 42.0  # its own memory, not the ring's
+    q.put(b"next")
+    assert q.get(timeout=5) == b"next"
+    q.close()
+
+
+def test_buffers_are_copied_at_put_even_when_the_ring_is_full():
+    q = Queue(capacity=4096)
+    filler = [b"f" * 1500 for _ in range(10)]
+    for f in filler:
+        q.put(f)  # the ring holds two; the rest waits in the feeder thread
+    arr = np.zeros(100, dtype=np.uint8)
+    q.put(arr)
+    arr[:] = 7  # after put: the queue holds the object as it was at put
+    assert [q.get(timeout=5) for _ in filler] == filler
+    assert not q.get(timeout=5).any()
+    q.close()
+    q.join_thread()
+
+
+@pytest.mark.timeout(60)
+def test_put_never_waits_for_the_ring_and_a_child_flushes_at_exit():
+    ctx = multiprocessing.get_context("fork")
+    q = Queue(ctx=ctx, capacity=4096)
+    n = 500
+    for i in range(n):
+        q.put(i.to_bytes(2, "big") * 500)  # 1000 bytes each, far more than the ring holds
+    p = ctx.Process(target=_put_range, args=(q, 0, 300))
+    p.start()  # it puts into a full ring too, and must deliver before it exits
+    try:
+        got = [q.get(timeout=10) for _ in range(n + 300)]
+        p.join(10)
+        assert p.exitcode == 0
+    finally:
+        p.kill()
+    mine = [g for g in got if isinstance(g, bytes)]
+    theirs = [g["i"] for g in got if isinstance(g, dict)]
+    assert mine == [i.to_bytes(2, "big") * 500 for i in range(n)]
+    assert theirs == list(range(300))
+    q.close()
+    q.join_thread()
+
+
+# -- objects larger than the ring ---------------------------------------------------
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_arrays_larger_than_the_ring_from_a_child(method):
+    ctx = multiprocessing.get_context(method)
+    q = Queue(ctx=ctx, capacity=1 << 16)
+    for n in (1 << 20, 64 << 20):
+        p = ctx.Process(target=_put_array, args=(q, n))
+        p.start()
+        try:
+            a = q.get(timeout=60)
+            assert q.get(timeout=10) == "after"
+            p.join(30)
+            assert p.exitcode == 0
+        finally:
+            p.kill()
+        assert a.shape == (n,) and a.flags.writeable
+        assert np.array_equal(a, np.arange(n, dtype=np.uint8) * 3)
+        a[:10] = 0  # the receiver owns it
+    q.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_one_gib_array_through_the_queue():
+    q = Queue()
+    a = np.ones(1 << 30, dtype=np.uint8)
+    a[::4096] = np.arange(len(a[::4096]), dtype=np.uint8)
+    digest = hashlib.blake2b(a).digest()
+
+    def child() -> None:
+        q.put(a)
+        q.close()
+        q.join_thread()  # returns once the parent has the file
+
+    c = Child(child)
+    del a
+    got = q.get(timeout=120)
+    assert got.nbytes == 1 << 30 and hashlib.blake2b(got).digest() == digest
+    c.result(timeout=60)
+    q.close()
+
+
+def test_a_big_object_whose_sender_was_killed_is_skipped_with_a_warning():
+    fds = _fds()
+    q = Queue(capacity=1 << 16)
+
+    def child() -> None:
+        q.put(np.zeros(1 << 20))
+        q.put("small")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    c = Child(child)
+    c.wait(timeout=20)
+    assert os.WTERMSIG(c._status) == signal.SIGKILL
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert q.get(timeout=10) == "small"
+    assert any("was lost" in str(w.message) for w in caught)
+    assert q.qsize() == 0
+    c.close()
+    q.close()
+    assert _fds() == fds
+
+
+def test_memory_files_are_closed_once_taken():
+    q = Queue(capacity=1 << 16)
+    fds = _fds()
+    for _ in range(5):
+        q.put(np.ones(1 << 17))
+        assert q.get(timeout=5).sum() == 1 << 17
+    q.put(b"x")  # a put reaps the taken files
+    q.get(timeout=5)
+    from unixipc import queues
+    queues._files.reap()
+    assert _fds() == fds
+    q.close()
+
+
+# -- no lock on the path ---------------------------------------------------------------
+
+@pytest.mark.timeout(60)
+def test_a_killed_getter_or_putter_never_blocks_the_others():
+    q = Queue(capacity=1 << 14)
+    getter = Child(lambda: q.get(timeout=30))
+    time.sleep(0.2)  # blocked in get
+    getter.kill()
+    getter.wait()
+
+    def putter() -> None:
+        while True:
+            q.put(b"p" * 100)
+
+    p = Child(putter)
+    wait_until(lambda: q.qsize() > 50, timeout=10)
+    p.kill()
+    p.wait()
+    n = 0
+    while True:
+        try:
+            assert q.get(timeout=0.2) == b"p" * 100
+            n += 1
+        except queue.Empty:
+            break
+    assert n > 50
+    q.put("still works", timeout=1)
+    assert q.get(timeout=1) == "still works"
+    q.close()
+
+
+@pytest.mark.timeout(180)
+def test_four_producers_four_consumers_exactly_once_in_order():
+    ctx = multiprocessing.get_context("fork")
+    q = Queue(ctx=ctx, capacity=1 << 16)
+    out = Queue(ctx=ctx)
+    count = 3000
+    producers = [ctx.Process(target=_producer, args=(q, w, count)) for w in range(4)]
+    consumers = [ctx.Process(target=_consumer, args=(q, out)) for _ in range(4)]
+    for p in producers + consumers:
+        p.start()
+    try:
+        for p in producers:
+            p.join(120)
+            assert p.exitcode == 0
+        for _ in consumers:
+            q.put(None)
+        results = [out.get(timeout=60) for _ in consumers]
+        for p in consumers:
+            p.join(30)
+            assert p.exitcode == 0
+    finally:
+        for p in producers + consumers:
+            p.kill()
+    everything = [x for r in results for x in r]
+    assert sorted(everything) == [(w, s) for w in range(4) for s in range(count)]
+    for r in results:  # each sender's messages reach each receiver in order
+        for w in range(4):
+            seqs = [s for who, s in r if who == w]
+            assert seqs == sorted(seqs)
+    q.close()
+    out.close()
+
+
+# -- JoinableQueue, SimpleQueue ------------------------------------------------------
+
+@pytest.mark.timeout(60)
+def test_joinable_queue_join_waits_for_every_task_done():
+    ctx = multiprocessing.get_context("fork")
+    q = JoinableQueue(ctx=ctx)
+    workers = [ctx.Process(target=_consume_tasks, args=(q,)) for _ in range(3)]
+    for w in workers:
+        w.start()
+    try:
+        for i in range(50):
+            q.put(i)
+        q.join()
+        assert q.qsize() == 0
+        for _ in workers:
+            q.put(None)
+        q.join()
+        for w in workers:
+            w.join(10)
+            assert w.exitcode == 0
+    finally:
+        for w in workers:
+            w.kill()
+    with pytest.raises(ValueError, match="too many"):
+        q.task_done()
+    q.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("method", METHODS)
+def test_simple_queue_under_every_start_method(method):
+    ctx = multiprocessing.get_context(method)
+    q, back = SimpleQueue(ctx=ctx), SimpleQueue(ctx=ctx)
+    assert q.empty()
+    q.put(41)
+    assert not q.empty()
+    p = ctx.Process(target=_simple_child, args=(q, back))
+    p.start()
+    try:
+        wait_until(lambda: not back.empty(), timeout=30)
+        assert back.get() == 42 and q.empty()
+        p.join(20)
+        assert p.exitcode == 0
+    finally:
+        p.kill()
+    q.close()
+    back.close()
+    with pytest.raises(OSError, match="is closed"):
+        q.get()
+
+
+def test_simple_queue_big_object_waits_for_a_receiver():
+    q = SimpleQueue()
+    c = Child(lambda: q.put(np.arange(1 << 20)))
+    a = q.get()
+    assert np.array_equal(a, np.arange(1 << 20))
+    c.result(timeout=20)
+    q.close()
+
+
+def test_the_queues_are_exported_at_the_top_level():
+    for name in ("Queue", "SimpleQueue", "JoinableQueue"):
+        assert name in unixipc.__all__ and getattr(unixipc, name).__module__ == "unixipc.queues"
+    assert Queue[int] is not None  # generic alias, as multiprocessing's
