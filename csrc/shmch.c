@@ -1399,29 +1399,58 @@ static PyType_Spec view_spec = {
     .slots = view_slots,
 };
 
+/* A record object for the claimed `rec` (released if it cannot be made). */
 static PyObject *
-ch_receive_record(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+new_record(Channel *self, const record *rec)
 {
-    PyObject *v[3];
-    record rec;
-    View *out;
-    if (unixipc_parse_args("receive_view", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
-        return NULL;
-    if (receive_start(self, v, NULL, NULL, "receive_view", &rec) < 0)
-        return NULL;
-    out = PyObject_New(View, view_type);
+    View *out = PyObject_New(View, view_type);
     if (out == NULL) {
-        release_record(self, &rec);
+        release_record(self, rec);
         return NULL;
     }
     Py_INCREF(self);
     out->channel = self;
-    out->rec = rec;
+    out->rec = *rec;
     out->epoch = fork_epoch;
     out->exports = 0;
     out->ended = 0;
     self->views++;
     return (PyObject *)out;
+}
+
+static PyObject *
+ch_receive_record(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[3];
+    record rec;
+    if (unixipc_parse_args("receive_view", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
+        return NULL;
+    if (receive_start(self, v, NULL, NULL, "receive_view", &rec) < 0)
+        return NULL;
+    return new_record(self, &rec);
+}
+
+static const char *const auto_names[] = {"limit", "block", "timeout", "_cancel", NULL};
+
+/* _receive_auto(limit, block=True, timeout=None, _cancel=None): the next
+ * message as bytes when it is at most `limit` bytes long (one copy, no view
+ * to end), else as a record, as _receive_record gives it. */
+static PyObject *
+ch_receive_auto(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *v[4];
+    record rec;
+    Py_ssize_t limit;
+    if (unixipc_parse_args("_receive_auto", args, nargs, kwnames, auto_names, 3, 1, v) < 0)
+        return NULL;
+    limit = PyLong_AsSsize_t(v[0]);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    if (receive_start(self, v + 1, NULL, NULL, "receive", &rec) < 0)
+        return NULL;
+    if ((Py_ssize_t)rec.len <= limit)
+        return take_bytes(self, &rec);
+    return new_record(self, &rec);
 }
 
 /* ---- async twins' waits ------------------------------------------------------
@@ -1831,6 +1860,8 @@ static PyMethodDef ch_methods[] = {
     {"receive_into", (PyCFunction)(void (*)(void))ch_receive_into,
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_receive_record", (PyCFunction)(void (*)(void))ch_receive_record,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_receive_auto", (PyCFunction)(void (*)(void))ch_receive_auto,
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"close_sending", (PyCFunction)ch_close_sending, METH_NOARGS, NULL},
     {"close_receiving", (PyCFunction)ch_close_receiving, METH_NOARGS, NULL},

@@ -59,21 +59,26 @@ __all__ = ["Queue", "SimpleQueue", "JoinableQueue"]
 DEFAULT_CAPACITY = 1 << 22
 """The ring's size for a queue made without ``capacity=``: 4 MiB."""
 
-# A message: _HEAD (kind, number of out-of-band buffers), then for _PICKLE
-# that many _ENTRY rows (offset from the message's start, length, and the
-# _COPIED flag when unpickling copies the buffer anyway), the pickle, and
-# the buffers at their offsets (aligned). _BYTES: the bytes themselves.
-# _FILE: a _REF to a memory file whose content from _FILE_DATA on is a
-# _PICKLE message.
-_PICKLE, _BYTES, _FILE = 0, 1, 2
-_HEAD = struct.Struct("<HH")
+# A message is one of:
+# - a plain pickle (protocol 5, so its first byte is PROTO, 0x80): an object
+#   without out-of-band buffers;
+# - _BYTES, then the bytes of a bytes object put as a whole;
+# - _HEAD (_BUFFERS, n), then n _ENTRY rows (offset from the message's
+#   start, length, and the _COPIED flag when unpickling copies the buffer
+#   anyway), the pickle, and the n buffers at their offsets (aligned);
+# - _HEAD (_FILE, 0) and a _REF to a memory file whose content from
+#   _FILE_DATA on is one of the above.
+_PROTO = 0x80
+_BYTES, _BUFFERS, _FILE = 1, 2, 3
+_BYTES_TAG = bytes([_BYTES])
+_HEAD = struct.Struct("<BxxxI")
 _ENTRY = struct.Struct("<QQ")
 _COPIED = 1 << 63
 _REF = struct.Struct("<iiQ16s")  # sender's pid, its descriptor, size, token
 _FILE_MAGIC = b"unixipcQ"
 _FILE_STATE = 24                 # offset of the "taken" word in the file
 _FILE_DATA = 64
-_ALIGN_RING, _ALIGN_FILE = 16, 64
+_ALIGN = 16  # numpy's largest alignment; records and _FILE_DATA are multiples of it
 _TAKEN = b"\x01\x00\x00\x00"
 _WRITE_CHUNK = 1 << 30
 _LOST = object()
@@ -101,19 +106,31 @@ def _pad(n: int, align: int) -> int:
     return -n % align
 
 
-def _encode(obj: Any, align: int, base: int = 0) -> tuple[list[Any], int]:
-    """The message for `obj`: (parts, total length). Pickling errors raise
-    here, in the caller's thread."""
-    if type(obj) is bytes:
-        return [_HEAD.pack(_BYTES, 0), obj], _HEAD.size + len(obj)
-    buffers: list[pickle.PickleBuffer] = []
+def _forking_pickle(obj: Any, buffers: list[pickle.PickleBuffer]) -> Any:
+    """Protocol 5 pickle of `obj` with multiprocessing's reducers too
+    (connections, sockets...): the second try for an object the plain
+    pickler refused; its error is the one that counts."""
+    buffers.clear()
     f = io.BytesIO()
     p = pickle.Pickler(f, 5, buffer_callback=buffers.append)
     p.dispatch_table = _dispatch_table()
     p.dump(obj)
-    data = f.getbuffer()
+    return f.getbuffer()
+
+
+def _encode(obj: Any) -> tuple[list[Any], int]:
+    """The message for `obj`: (parts, total length); its buffers start at
+    multiples of _ALIGN from the message's start. Pickling errors raise
+    here, in the caller's thread."""
+    if type(obj) is bytes:
+        return [_BYTES_TAG, obj], 1 + len(obj)
+    buffers: list[pickle.PickleBuffer] = []
+    try:
+        data = pickle.dumps(obj, 5, buffer_callback=buffers.append)
+    except Exception:
+        data = _forking_pickle(obj, buffers)
     if not buffers:
-        return [_HEAD.pack(_PICKLE, 0), data], _HEAD.size + len(data)
+        return [data], len(data)
     raws: list[Any] = []
     flags: list[int] = []
     for pb in buffers:
@@ -129,28 +146,31 @@ def _encode(obj: Any, align: int, base: int = 0) -> tuple[list[Any], int]:
     pos = table + len(data)
     rows, body = [], []
     for raw, flag in zip(raws, flags):
-        gap = _pad(base + pos, align)
+        gap = _pad(pos, _ALIGN)
         if gap:
             body.append(bytes(gap))
         pos += gap
         rows.append(_ENTRY.pack(pos, raw.nbytes | flag))
         body.append(raw)
         pos += raw.nbytes
-    return [_HEAD.pack(_PICKLE, len(raws)), *rows, data, *body], pos
+    return [_HEAD.pack(_BUFFERS, len(raws)), *rows, data, *body], pos
 
 
-def _decode(view: memoryview, zero_copy: bool) -> Any:
-    """The object of one message (`view`: the whole message). With
-    `zero_copy` the buffers are handed over as they are (the memory is the
-    object's from now on); else each is copied out, unless unpickling
-    copies it anyway."""
-    kind, n = _HEAD.unpack_from(view)
+def _decode(view: Any, zero_copy: bool) -> Any:
+    """The object of one message (`view`: the whole message, bytes or a
+    memoryview). With `zero_copy` the buffers are handed over as they are
+    (the memory is the object's from now on); else each is copied out,
+    unless unpickling copies it anyway."""
+    kind = view[0] if len(view) else -1
+    if kind == _PROTO:
+        return pickle.loads(view)
     if kind == _BYTES:
-        return bytes(view[_HEAD.size:])
+        return bytes(view[1:])
     if kind == _FILE:
         return _take_file(*_REF.unpack_from(view, _HEAD.size))
-    if kind != _PICKLE:
+    if kind != _BUFFERS:
         raise pickle.UnpicklingError(f"not a queue message (kind {kind})")
+    n = _HEAD.unpack_from(view)[1]
     buffers = []
     start = _HEAD.size + _ENTRY.size * n
     for i in range(n):
@@ -161,6 +181,27 @@ def _decode(view: memoryview, zero_copy: bool) -> Any:
             raise pickle.UnpicklingError("a buffer runs past the end of the message")
         buffers.append(piece if zero_copy or flag else bytearray(piece))
     return pickle.loads(view[start:], buffers=buffers)
+
+
+_ROOM_WAIT = 0.001
+"""How long put waits for room in the ring before it hands over to the feeder."""
+
+_SMALL = 4096
+"""Messages up to this size are received as bytes (one copy, no record)."""
+
+
+def _take(message: Any) -> Any:
+    """The object of a message from ShmChannel._receive_auto: bytes, or a
+    record whose space is given back here."""
+    if type(message) is bytes:
+        if message and message[0] == _PROTO:
+            return pickle.loads(message)
+        return _decode(message, zero_copy=False)
+    try:
+        with memoryview(message) as view:
+            return _decode(view, zero_copy=False)
+    finally:
+        message.end()
 
 
 # -- objects larger than the ring: memory files -----------------------------------
@@ -174,10 +215,9 @@ def _write_all(fd: int, parts: list[Any], offset: int) -> None:
         offset += len(view)
 
 
-def _make_file(obj: Any) -> tuple[int, bytes, bytes]:
-    """A memory file holding `obj`: (its descriptor, the token written in
-    it, the reference message for the ring)."""
-    parts, total = _encode(obj, _ALIGN_FILE, _FILE_DATA)
+def _make_file(parts: list[Any], total: int) -> tuple[int, bytes]:
+    """A memory file holding the message `parts` (`total` bytes): (its
+    descriptor, the reference message for the ring)."""
     token = secrets.token_bytes(16)
     fd = os.memfd_create("unixipc-queue-object", os.MFD_CLOEXEC)
     try:
@@ -188,7 +228,7 @@ def _make_file(obj: Any) -> tuple[int, bytes, bytes]:
         os.close(fd)
         raise
     ref = _HEAD.pack(_FILE, 0) + _REF.pack(os.getpid(), fd, total, token)
-    return fd, token, ref
+    return fd, ref
 
 
 def _take_file(pid: int, fd: int, size: int, token: bytes) -> Any:
@@ -349,6 +389,7 @@ class Queue:
         self._used = used
         self._joincancelled = False
         self._stopping = False  # exiting: the feeder ends once it has flushed
+        self._max_message = self._channel.max_message_size
         weakref.finalize(self, ShmChannel.close, self._channel).atexit = False
 
     def _check_fork(self) -> None:
@@ -361,7 +402,8 @@ class Queue:
         """Put `obj` in the queue, waiting for a free place if ``maxsize``
         objects are in it (``queue.Full`` when `block` is false or after
         `timeout` seconds). Pickling errors raise here."""
-        self._check_fork()
+        if self._generation != _fork_generation:
+            self._reset(self._used)
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
         if not self._sem.acquire(block, timeout):
@@ -378,22 +420,26 @@ class Queue:
         return self.put(obj, False)
 
     def _send(self, obj: Any) -> None:
-        channel = self._channel
-        parts, total = _encode(obj, _ALIGN_RING)
-        if total > channel.max_message_size:
+        parts, total = _encode(obj)
+        if total > self._max_message:
             with _files_lock:
                 _files.reap()
-                fd, _token, ref = _make_file(obj)
+                fd, ref = _make_file(parts, total)
                 _files.add(fd, self)
             _watch_at_exit(self)
             parts = [ref]
+        # No lock on the common path: a thread that finds no backlog sends
+        # itself (waiting up to _ROOM_WAIT for room: a consumer that keeps up
+        # frees it sooner than a feeder thread would start); one that left
+        # something to the feeder sees it there and queues behind it, so
+        # each thread's objects stay in order.
+        if not self._buffer:
+            try:
+                self._channel._send_parts(parts, timeout=_ROOM_WAIT)
+                return
+            except TimeoutError:
+                pass
         with self._lock:
-            if not self._buffer:
-                try:
-                    channel._send_parts(parts, block=False)
-                    return
-                except BlockingIOError:
-                    pass
             # the ring is full: a copy now (the caller may change its
             # buffers), sent in order by this process's feeder thread
             self._buffer.append(b"".join(parts))
@@ -438,22 +484,21 @@ class Queue:
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the next object, waiting for one (``queue.Empty``
         when `block` is false or after `timeout` seconds)."""
-        self._check_fork()
+        if self._generation != _fork_generation:
+            self._reset(self._used)
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
         self._used = True
         deadline = None if timeout is None or not block else time.monotonic() + timeout
         while True:
             try:
-                record = self._channel._receive_record(block=block,
-                                                       timeout=_remaining(deadline))
+                message = self._channel._receive_auto(
+                    _SMALL, block, timeout if deadline is None else _remaining(deadline))
             except (BlockingIOError, TimeoutError):
                 raise queue.Empty from None
             try:
-                with memoryview(record) as view:
-                    obj = _decode(view, zero_copy=False)
+                obj = _take(message)
             finally:
-                record.end()
                 self._sem.release()
             if obj is not _LOST:
                 return obj
@@ -610,11 +655,11 @@ class SimpleQueue:
     def put(self, obj: Any) -> None:
         """Put `obj` in the queue (pickling errors raise here)."""
         self._check_open()
-        parts, total = _encode(obj, _ALIGN_RING)
+        parts, total = _encode(obj)
         if total <= self._channel.max_message_size:
             self._channel._send_parts(parts)
             return
-        fd, _token, ref = _make_file(obj)
+        fd, ref = _make_file(parts, total)
         try:
             self._channel.send(ref)
             pause = 0.001
@@ -628,12 +673,7 @@ class SimpleQueue:
         """Remove and return the next object, waiting for one."""
         self._check_open()
         while True:
-            record = self._channel._receive_record()
-            try:
-                with memoryview(record) as view:
-                    obj = _decode(view, zero_copy=False)
-            finally:
-                record.end()
+            obj = _take(self._channel._receive_auto(_SMALL))
             if obj is not _LOST:
                 return obj
 

@@ -21,7 +21,8 @@ def test_bench_json_for_each_mechanism(cli):
     results = json.loads(r.out)
     workloads = {x["workload"] for x in results}
     # every mechanism unixipc offers, round trip and one-way
-    for name in ("pipe", "fifo", "mq", "sem", "shm", "unix stream", "unix seqpacket", "tcp"):
+    for name in ("pipe", "fifo", "mq", "sem", "shm", "unix stream", "unix seqpacket", "tcp",
+                 "shmch", "queue"):
         assert any(w.startswith(name + " round trip") for w in workloads), name
         assert any(w.startswith(name + " one-way") for w in workloads), name
     assert {x["impl"] for x in results} == {"unixipc"}  # peers only with --peers
@@ -95,6 +96,21 @@ def test_bench_peers_add_multiprocessing_pipe_and_queue(cli):
             "multiprocessing.Queue"} <= impls
     r = cli("bench", "--only", "unix", "--peers", "--sizes", "64", "--count", "200", "--json")
     assert "multiprocessing" in {x["impl"] for x in json.loads(r.out)}
+
+
+def test_bench_shmch_and_queue_rows_with_their_peers(cli):
+    r = cli("bench", "--only", "shmch", "--only", "queue", "--peers", "--sizes", "64",
+            "--count", "200", "--json")
+    assert r.status == 0, r.err
+    rows = json.loads(r.out)
+    by_workload: dict[str, set[str]] = {}
+    for x in rows:
+        by_workload.setdefault(x["workload"], set()).add(x["impl"])
+    assert {"unixipc", "unixipc pipe", "unixipc unix channel", "os.pipe",
+            "multiprocessing.Pipe"} <= by_workload["shmch round trip 64 B"]
+    assert {"unixipc", "multiprocessing.Queue",
+            "multiprocessing.SimpleQueue"} <= by_workload["queue round trip 64 B"]
+    assert {"unixipc", "multiprocessing.Queue"} <= by_workload["queue one-way 64 B"]
 
 
 def test_bench_progress_bar_on_a_terminal(cli):

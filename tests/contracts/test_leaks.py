@@ -311,6 +311,10 @@ def _shmch(w: World) -> Callable[[], None]:
         ch.receive_many(2)
         ch._send_parts([b"p", bytearray(b"ar"), memoryview(b"ts")])
         ch.receive()
+        ch.send(b"s" * 10)
+        ch._receive_auto(10)
+        ch.send(b"l" * 11)
+        ch._receive_auto(10).end()
         try:
             ch._send_parts([b"x" * ch.max_message_size, b"y"])
         except ValueError:
@@ -460,6 +464,7 @@ CASES: dict[str, CaseFactory] = {
     "_sock_set_message_type": lambda w: lambda: _core._sock_set_message_type(sockets.Message),
     # shmch
     "ShmChannelBase.send ShmChannelBase.receive ShmChannelBase.send_many ShmChannelBase._send_parts "
+    "ShmChannelBase._receive_auto "
     "ShmChannelBase.receive_many ShmChannelBase.receive_into ShmChannelBase._receive_record "
     "ShmRecord.end ShmRecord.nbytes ShmRecord.__buffer__ ShmRecord.__release_buffer__ "
     "ShmChannelBase.capacity ShmChannelBase.max_message_size "

@@ -338,3 +338,21 @@ def test_send_parts_writes_one_message_from_several_buffers(ch):
             break
     with pytest.raises(TimeoutError):
         ch._send_parts([b"late"], timeout=0.01)
+
+
+def test_receive_auto_gives_bytes_up_to_the_limit_and_a_record_beyond(ch):
+    # the queues' receive path: small messages as bytes, larger ones in place
+    ch.send(b"a" * 8)
+    ch.send(b"b" * 9)
+    assert ch._receive_auto(8) == b"a" * 8
+    rec = ch._receive_auto(8, True, 1)
+    assert not isinstance(rec, bytes) and rec.nbytes == 9
+    with memoryview(rec) as view:
+        assert view.tobytes() == b"b" * 9
+    rec.end()
+    with pytest.raises(BlockingIOError):
+        ch._receive_auto(8, False)
+    with pytest.raises(TimeoutError):
+        ch._receive_auto(8, timeout=0.01)
+    with pytest.raises(TypeError):
+        ch._receive_auto("8")

@@ -30,12 +30,12 @@ class Result:
     workload: str
     impl: str
     value: float
-    unit: str  # "us" (per op, lower is better) or "msg/s", "MB/s" (higher is better)
+    unit: str  # "us" (per op) or "%" (CPU): lower is better; "msg/s", "MB/s": higher is better
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def lower_is_better(self) -> bool:
-        return self.unit in ("us", "ns", "s")
+        return self.unit in ("us", "ns", "s", "%")
 
 
 def time_per_op(fn: Callable[[int], None], count: int, repeat: int = 5) -> float:

@@ -7,10 +7,11 @@ raises ImportError when its library is not installed (peers are optional:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Callable
 
-from .twoproc import FdEnd, Link, Transport, wait_thread_gone
+from .twoproc import FdEnd, Link, Transport, flush_mp_queue
 
 
 def os_pipe_transport() -> Transport:
@@ -80,19 +81,12 @@ def mp_queue_transport() -> Transport:
         to_child: "multiprocessing.Queue[bytes]" = multiprocessing.Queue()
         to_parent: "multiprocessing.Queue[bytes]" = multiprocessing.Queue()
 
-        def flush(queue: "multiprocessing.Queue[bytes]") -> None:
-            queue.close()  # the feeder thread writes what is left, then stops
-            queue.join_thread()
-            feeder = getattr(queue, "_thread", None)
-            if feeder is not None:
-                wait_thread_gone(feeder)  # the next fork must not copy it mid-exit
-
         def close_all() -> None:
-            flush(to_child)
+            flush_mp_queue(to_child)  # the next fork must not copy its feeder mid-exit
             to_parent.close()
 
         return Link(parent=_QueueEnd(to_child, to_parent), child=_QueueEnd(to_parent, to_child),
-                    close=close_all, child_done=lambda: flush(to_parent))
+                    close=close_all, child_done=lambda: flush_mp_queue(to_parent))
 
     return Transport("pipe", "multiprocessing.Queue", open_link)
 
@@ -108,6 +102,26 @@ from .sockets import (mp_connection_transport, raw_seqpacket_transport,  # noqa:
                       tcp_channel_transport, unix_channel_transport, zmq_ipc_transport,
                       zmq_tcp_transport)
 
+from .shmch import (faster_fifo_transport, mp_queue_as_queue_transport,  # noqa: E402
+                    mp_simple_queue_transport, queue_transport, shmch_transport)
+
+
+def _relabeled(factory: Callable[[], Transport], name: str, impl: str) -> Callable[[], Transport]:
+    """Another mechanism's transport, measured in the rows of `name`."""
+    def make() -> Transport:
+        return dataclasses.replace(factory(), name=name, impl=impl)
+    make.__name__ = f"{name}_{factory.__name__}"
+    return make
+
+
+#: What the shared-memory channel is measured against (with --peers).
+SHMCH_PEERS = [_relabeled(unixipc_pipe_transport, "shmch", "unixipc pipe"),
+               _relabeled(unix_channel_transport, "shmch", "unixipc unix channel"),
+               _relabeled(os_pipe_transport, "shmch", "os.pipe"),
+               _relabeled(mp_pipe_transport, "shmch", "multiprocessing.Pipe"),
+               _relabeled(zmq_ipc_transport, "shmch", "pyzmq ipc")]
+QUEUE_PEERS = [mp_queue_as_queue_transport, mp_simple_queue_transport, faster_fifo_transport]
+
 #: Mechanism name -> transport factories, unixipc's first, then peers.
 REGISTRY: dict[str, list[Callable[[], Transport]]] = {
     "pipe": [unixipc_pipe_transport, os_pipe_transport, mp_pipe_transport, mp_queue_transport],
@@ -119,6 +133,8 @@ REGISTRY: dict[str, list[Callable[[], Transport]]] = {
              zmq_ipc_transport],
     "seqpacket": [seqpacket_channel_transport, raw_seqpacket_transport],
     "tcp": [tcp_channel_transport, raw_tcp_transport, zmq_tcp_transport],
+    "shmch": [shmch_transport, *SHMCH_PEERS],
+    "queue": [queue_transport, *QUEUE_PEERS],
 }
 
 #: Factories whose impl is a peer (shown only with --peers).
@@ -126,7 +142,8 @@ PEERS: set[Callable[[], Transport]] = {os_pipe_transport, mp_pipe_transport, mp_
                                        os_fifo_transport, sysv_ipc_transport, sysv_ipc_semaphore_transport,
                                        raw_unix_transport, raw_seqpacket_transport,
                                        raw_tcp_transport, mp_connection_transport,
-                                       zmq_ipc_transport, zmq_tcp_transport}
+                                       zmq_ipc_transport, zmq_tcp_transport,
+                                       *SHMCH_PEERS, *QUEUE_PEERS}
 
 
 def collect(mechanism: str, *, peers: bool) -> list[Transport]:

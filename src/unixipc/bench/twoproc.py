@@ -23,12 +23,31 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from .harness import Result, latency_stats
 
 __all__ = ["Endpoint", "FdEnd", "Link", "Transport", "round_trip", "one_way", "read_rest",
-           "wait_thread_gone"]
+           "wait_thread_gone", "flush_mp_queue", "pin", "fork_child"]
+
+_child_cpu: int | None = None
+
+
+def pin(parent_cpu: int, child_cpu: int) -> None:
+    """Run this process on `parent_cpu` and every child the workloads fork
+    on `child_cpu` from now on (steadier figures than letting the scheduler
+    move them; a wake-up across CPUs is what a real pipeline pays)."""
+    global _child_cpu
+    os.sched_setaffinity(0, {parent_cpu})
+    _child_cpu = child_cpu
+
+
+def fork_child() -> int:
+    """os.fork() for the workloads: the child is pinned as :func:`pin` said."""
+    pid = os.fork()
+    if pid == 0 and _child_cpu is not None:
+        os.sched_setaffinity(0, {_child_cpu})
+    return pid
 
 
 class Endpoint(Protocol):
@@ -124,8 +143,19 @@ def wait_thread_gone(thread: threading.Thread, timeout: float = 5.0) -> bool:
     return True
 
 
+def flush_mp_queue(queue: Any) -> None:
+    """Close a multiprocessing.Queue in this process and wait until its
+    feeder thread has written what is left and left the kernel (see
+    :func:`wait_thread_gone`)."""
+    queue.close()
+    queue.join_thread()
+    feeder = getattr(queue, "_thread", None)
+    if feeder is not None:
+        wait_thread_gone(feeder)
+
+
 def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
-    pid = os.fork()
+    pid = fork_child()
     if pid == 0:
         code = 1
         try:

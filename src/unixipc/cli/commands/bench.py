@@ -13,8 +13,8 @@ DESCRIPTION = """\
 Measure each mechanism between two real processes (a parent and a forked
 child): the round trip of a message (median and 99th percentile, in
 microseconds) and one-way throughput (messages/s and MB/s) for each size.
-With --peers, the same workloads run over multiprocessing, sysv_ipc and pyzmq
-when they are installed (pip install 'unixipc[bench]'), so ratios come from
+With --peers, the same workloads run over multiprocessing, sysv_ipc, pyzmq
+and faster-fifo when they are installed (pip install 'unixipc[bench]'), so ratios come from
 one run on one machine."""
 EPILOG = """\
 examples:

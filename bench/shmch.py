@@ -1,0 +1,174 @@
+"""The shared-memory channel and queues against a C ring and the peers, in one run.
+
+    .venv/bin/python bench/shmch.py [--quick] [--json FILE]
+
+Rows (a parent and a forked child each time):
+- shmch: 64 B round trip (median, p99) and one-way 64 B / 4 KiB / 64 KiB,
+  single calls and batches of 64, for a C ring of this bench's own (both
+  sides spinning, no guarantees: the physical limit), ShmChannel, unixipc's
+  pipe and Unix socket channel, raw os.pipe, multiprocessing.Pipe, pyzmq
+  ipc:// and (batched) faster-fifo;
+- queue: 64 B round trip and one-way for unixipc.Queue, multiprocessing's
+  Queue and SimpleQueue, faster-fifo; objects one way (a small dict, 1 MiB
+  and 64 MiB numpy arrays) and numpy's own array.copy() in one process;
+- the CPU an idle receiver uses while it waits a second.
+Then the issue's targets, as ratios of this run. Peers not installed are
+left out (pip install 'unixipc[bench]'); iceoryx2 is not measured (see
+bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from unixipc import Queue, ShmChannel
+from unixipc.bench import harness, twoproc
+from unixipc.bench.shmch import RING, batched_one_way, idle_cpu, objects_one_way
+from unixipc.bench.transports import collect
+
+HERE = Path(__file__).resolve().parent
+
+
+def _c_ring(trips: int) -> list[harness.Result]:
+    exe = harness.build_c(HERE / "c" / "ring_bench.c")
+    if exe is None:
+        print("  (no C compiler: the C ring is left out)", file=sys.stderr)
+        return []
+    rows = harness.run_c(exe, str(trips))
+    return [harness.Result(str(r["workload"]), str(r["impl"]), float(r["value"]), str(r["unit"]),
+                           {k: float(v) for k, v in r.items() if k.endswith("_us")})
+            for r in rows]
+
+
+def _faster_fifo() -> Any:
+    try:
+        import faster_fifo
+    except ImportError:
+        return None
+    return faster_fifo
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer messages (noisier)")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    args = parser.parse_args()
+    trips = 3000 if args.quick else 20000
+    results: list[harness.Result] = []
+
+    def step(what: str) -> None:
+        print(f"  measuring {what}...", file=sys.stderr)
+
+    step("the C ring")
+    results += _c_ring(trips * 5)  # before pinning: its two processes need both CPUs
+    if len(os.sched_getaffinity(0)) >= 2:
+        cpus = sorted(os.sched_getaffinity(0))
+        twoproc.pin(cpus[0], cpus[1])  # parent and child on CPUs of their own
+    for mech in ("shmch", "queue"):
+        for t in collect(mech, peers=True):
+            step(f"{t.name} ({t.impl})")
+            results.append(twoproc.round_trip(t, 64, trips))
+            for size, count in ((64, trips * 20), (4096, trips * 4), (65536, trips // 2)):
+                if mech == "queue" and size == 65536:
+                    continue
+                results += twoproc.one_way(t, size, count)
+
+    ff = _faster_fifo()
+    for size, count, batch in ((64, trips * 40, 64), (4096, trips * 8, 64),
+                               (65536, trips, 16)):  # a batch: at most a quarter of the ring
+        step(f"batches of {size} B")
+        results += batched_one_way(
+            "shmch", "unixipc", lambda: ShmChannel(capacity=RING),
+            lambda ch, msgs: ch.send_many(msgs), lambda ch: len(ch.receive_many(64)),
+            size, count, batch)
+        if ff is not None:
+            results += batched_one_way(
+                "shmch", "faster-fifo", lambda: ff.Queue(max_size_bytes=RING),
+                lambda q, msgs: q.put_many(msgs, timeout=60),
+                lambda q: len(q.get_many(max_messages_to_get=64, timeout=60)), size, count,
+                batch)
+
+    small = {"id": 12345, "name": "job", "tags": ["a", "b"], "score": 0.5}
+    objects: list[tuple[str, Any, int]] = [
+        ("queue objects: small dict", small, trips * 5),
+        ("queue objects: numpy 1 MiB", np.ones(1 << 17), 40 if args.quick else 200),
+        ("queue objects: numpy 64 MiB", np.ones(1 << 23), 3 if args.quick else 10)]
+    makers: list[tuple[str, Callable[[], Any], Callable[[Any], None] | None]] = [
+        ("unixipc", lambda: Queue(capacity=RING), None),
+        ("multiprocessing.Queue", multiprocessing.Queue, twoproc.flush_mp_queue)]
+    if ff is not None:
+        makers.append(("faster-fifo", lambda: ff.Queue(max_size_bytes=200 << 20), None))
+    for label, obj, count in objects:
+        for impl, make, flush in makers:
+            step(f"{label} ({impl})")
+            results += objects_one_way(label, impl, make, obj, count, flush)
+        if isinstance(obj, np.ndarray):
+            t0 = time.perf_counter()
+            for _ in range(count):
+                obj.copy()
+            rate = count / (time.perf_counter() - t0)
+            results += [harness.Result(label, "array.copy()", rate, "msg/s"),
+                        harness.Result(label + " MB/s", "array.copy()",
+                                       rate * obj.nbytes / 1e6, "MB/s")]
+
+    step("idle receivers")
+    results.append(idle_cpu("unixipc", lambda: ShmChannel(capacity=RING),
+                            lambda ch: ch.receive(timeout=30), lambda ch: ch.send(b"w")))
+    results.append(idle_cpu("unixipc.Queue", lambda: Queue(capacity=RING),
+                            lambda q: q.get(timeout=30), lambda q: q.put(b"w")))
+    results.append(idle_cpu("multiprocessing.Queue", multiprocessing.Queue,
+                            lambda q: q.get(timeout=30), lambda q: q.put(b"w")))
+    if ff is not None:
+        results.append(idle_cpu("faster-fifo", lambda: ff.Queue(max_size_bytes=RING),
+                                lambda q: q.get(timeout=30), lambda q: q.put(b"w")))
+
+    harness.print_table(results, reference="C ring", subject="unixipc")
+    _targets(results)
+    if args.json:
+        Path(args.json).write_text(harness.to_json(results))
+    return 0
+
+
+def _targets(results: list[harness.Result]) -> None:
+    def value(workload: str, impl: str) -> float | None:
+        return next((r.value for r in results if r.workload == workload and r.impl == impl),
+                    None)
+
+    def line(text: str, ratio: float | None, goal: str) -> None:
+        shown = "not measured" if ratio is None else f"{ratio:6.2f}x"
+        print(f"  {text:58} {shown:>12}   target {goal}")
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None or not b else a / b
+
+    rt = "shmch round trip 64 B"
+    print("\ntargets (ratios of this run):")
+    line("round trip: ShmChannel / C ring", ratio(value(rt, "unixipc"), value(rt, "C ring")),
+         "<= 1.5")
+    line("round trip: os.pipe / ShmChannel", ratio(value(rt, "os.pipe"), value(rt, "unixipc")),
+         ">= 20")
+    ow = "shmch one-way 64 B"
+    line("one-way 64 B single calls: ShmChannel / C ring",
+         ratio(value(ow, "unixipc"), value(ow, "C ring")), ">= 0.6")
+    line("one-way 64 B batches: ShmChannel / C ring",
+         ratio(value(ow + " batched x64", "unixipc"), value(ow, "C ring")), ">= 0.9")
+    sd = "queue objects: small dict"
+    line("small dicts: unixipc.Queue / multiprocessing.Queue",
+         ratio(value(sd, "unixipc"), value(sd, "multiprocessing.Queue")), ">= 5")
+    line("small dicts: unixipc.Queue / faster-fifo",
+         ratio(value(sd, "unixipc"), value(sd, "faster-fifo")), ">= 5")
+    big = "queue objects: numpy 64 MiB MB/s"
+    line("numpy 64 MiB: unixipc.Queue / array.copy() bandwidth",
+         ratio(value(big, "unixipc"), value(big, "array.copy()")), ">= 0.5")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
