@@ -11,6 +11,7 @@ Rows (a parent and a forked child each time):
 - queue: 64 B round trip and one-way for unixipc.Queue, multiprocessing's
   Queue and SimpleQueue, faster-fifo; objects one way (a small dict, 1 MiB
   and 64 MiB numpy arrays) and numpy's own array.copy() in one process;
+- 4 producer and 4 consumer processes on one channel or queue;
 - the CPU an idle receiver uses while it waits a second.
 Then the issue's targets, as ratios of this run. Peers not installed are
 left out (pip install 'unixipc[bench]'); iceoryx2 is not measured (see
@@ -31,7 +32,7 @@ import numpy as np
 
 from unixipc import Queue, ShmChannel
 from unixipc.bench import harness, twoproc
-from unixipc.bench.shmch import RING, batched_one_way, idle_cpu, objects_one_way
+from unixipc.bench.shmch import RING, batched_one_way, fan_in_out, idle_cpu, objects_one_way
 from unixipc.bench.transports import collect
 
 HERE = Path(__file__).resolve().parent
@@ -118,6 +119,20 @@ def main() -> int:
             results += [harness.Result(label, "array.copy()", rate, "msg/s"),
                         harness.Result(label + " MB/s", "array.copy()",
                                        rate * obj.nbytes / 1e6, "MB/s")]
+
+    per = 5000 if args.quick else 50000
+    step("fan-in/fan-out")
+    results.append(fan_in_out("unixipc", lambda: ShmChannel(capacity=RING),
+                              lambda ch, m: ch.send(m), lambda ch: ch.receive(), 64, per))
+    results.append(fan_in_out("unixipc.Queue", lambda: Queue(capacity=RING),
+                              lambda q, m: q.put(m), lambda q: q.get(), 64, per))
+    results.append(fan_in_out("multiprocessing.Queue", multiprocessing.Queue,
+                              lambda q, m: q.put(m), lambda q: q.get(), 64, per,
+                              flush=twoproc.flush_mp_queue))
+    if ff is not None:
+        results.append(fan_in_out("faster-fifo", lambda: ff.Queue(max_size_bytes=RING),
+                                  lambda q, m: q.put(m, timeout=60),
+                                  lambda q: q.get(timeout=60), 64, per))
 
     step("idle receivers")
     results.append(idle_cpu("unixipc", lambda: ShmChannel(capacity=RING),

@@ -10,10 +10,11 @@ pipe and its locks:
   its feeder thread, and drops the object). Out-of-band buffers (numpy
   arrays, bytearray, PickleBuffer) and a bytes object put as a whole are
   copied straight into the ring, never through a joined pickle first.
-- ``put`` does not wait for the ring: if it is full, the message is kept in
-  a background thread of the process that sends it when there is room (as
-  multiprocessing's feeder thread does), and that process waits for it to
-  leave at exit unless :meth:`Queue.cancel_join_thread` was called.
+- ``put`` does not wait for the ring (beyond about a millisecond): if it
+  stays full, the message is kept in a background thread of the process
+  that sends it when there is room (as multiprocessing's feeder thread
+  does), and that process waits for it to leave at exit unless
+  :meth:`Queue.cancel_join_thread` was called.
 - An object larger than the ring's largest message goes in a memory file
   of its own (a memfd): the ring carries a reference, the receiver maps the
   file and rebuilds the object from it without copying its buffers again

@@ -14,6 +14,8 @@ import pickle
 import queue
 import random
 import signal
+import subprocess
+import sys
 import time
 import warnings
 
@@ -456,3 +458,67 @@ def test_the_queues_are_exported_at_the_top_level():
     for name in ("Queue", "SimpleQueue", "JoinableQueue"):
         assert name in unixipc.__all__ and getattr(unixipc, name).__module__ == "unixipc.queues"
     assert Queue[int] is not None  # generic alias, as multiprocessing's
+
+
+_EXIT_SCRIPT = r"""
+import multiprocessing, sys
+import unixipc
+
+def consume(q, n, out):
+    out.put(sum(len(q.get(timeout=30)) for _ in range(n)))
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("fork")
+    q = unixipc.Queue(ctx=ctx, capacity=4096)
+    out = unixipc.Queue(ctx=ctx)
+    for i in range(200):
+        q.put(b"m" * 1000)        # most of them wait in the feeder thread
+    p = ctx.Process(target=consume, args=(q, 200, out))
+    p.start()
+    print(out.get(timeout=60), flush=True)
+    p.join(30)
+    q.put(b"late")                 # nobody takes it: exit flushes, and must not hang
+    # no close(): the exit hook ends the feeder once it has sent everything
+"""
+
+
+@pytest.mark.timeout(120)
+def test_exit_flushes_the_feeder_of_an_unclosed_queue_and_does_not_hang(tmp_path):
+    script = tmp_path / "exit_flush.py"
+    script.write_text(_EXIT_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200000"]
+
+
+def test_objects_only_multiprocessing_can_pickle_go_through_its_reducers():
+    # a socket pickles only with multiprocessing's reducers (ForkingPickler):
+    # the queue falls back to them when the plain pickler refuses
+    def child() -> bytes:
+        import socket
+        a, b = socket.socketpair()
+        q = Queue()
+        q.put(a)
+        a2 = q.get(timeout=10)
+        a2.sendall(b"through the copy")
+        got = b.recv(100)
+        for s in (a, a2, b):
+            s.close()
+        q.close()
+        return got
+
+    assert Child(child).result(timeout=30) == b"through the copy"
+
+
+def test_put_waits_briefly_for_room_then_leaves_it_to_the_feeder():
+    q = Queue(capacity=4096)
+    start = time.monotonic()
+    for _ in range(20):
+        q.put(b"x" * 1000)  # the ring holds a few; nothing reads it
+    elapsed = time.monotonic() - start
+    assert q._thread is not None and len(q._buffer) > 0
+    assert elapsed < 5  # bounded: about a millisecond for the first that had no room
+    assert [q.get(timeout=5) for _ in range(20)] == [b"x" * 1000] * 20
+    q.close()
+    q.join_thread()

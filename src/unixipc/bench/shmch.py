@@ -16,11 +16,12 @@ import time
 from typing import Any, Callable
 
 from .harness import Result
-from .twoproc import Link, Transport, flush_mp_queue, fork_child
+from .twoproc import Link, Transport, flush_mp_queue, fork_child, unpin
 
 __all__ = ["shmch_transport", "queue_transport",
            "mp_simple_queue_transport", "mp_queue_as_queue_transport",
-           "faster_fifo_transport", "batched_one_way", "objects_one_way", "idle_cpu"]
+           "faster_fifo_transport", "batched_one_way", "objects_one_way", "idle_cpu",
+           "fan_in_out"]
 
 RING = 1 << 22  # every ring and queue buffer here: 4 MiB
 
@@ -201,3 +202,59 @@ def idle_cpu(impl: str, make: Callable[[], Any], wait: Callable[[Any], Any],
         os.waitpid(pid, 0)
         ch.close()
     return Result("idle receiver CPU", impl, used / seconds * 100, "%")
+
+
+def fan_in_out(impl: str, make: Callable[[], Any], send: Callable[[Any, bytes], Any],
+               take: Callable[[Any], bytes], size: int, per_producer: int,
+               n: int = 4, flush: Callable[[Any], None] | None = None) -> Result:
+    """``n`` producer processes each send ``per_producer`` messages of
+    ``size`` bytes into one channel made by ``make``, ``n`` consumer
+    processes take them (an empty message ends each); messages/s from the
+    first send to the last consumer's end. Every message must arrive."""
+    ch = make()
+    r, w = os.pipe()
+    payload = b"f" * size
+
+    def spawn(body: Callable[[], None]) -> int:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                unpin()
+                body()
+                code = 0
+            finally:
+                os._exit(code)
+        return pid
+
+    def consume() -> None:
+        got = 0
+        while take(ch):
+            got += 1
+        os.write(w, b"%d\n" % got)
+
+    def produce() -> None:
+        for _ in range(per_producer):
+            send(ch, payload)
+        if flush is not None:
+            flush(ch)
+
+    consumers = [spawn(consume) for _ in range(n)]
+    os.close(w)
+    t0 = time.perf_counter()
+    producers = [spawn(produce) for _ in range(n)]
+    for pid in producers:
+        os.waitpid(pid, 0)
+    for _ in range(n):
+        send(ch, b"")
+    for pid in consumers:
+        os.waitpid(pid, 0)
+    elapsed = time.perf_counter() - t0
+    with os.fdopen(r, "rb") as f:
+        total = sum(int(line) for line in f.read().split())
+    if flush is not None:
+        flush(ch)
+    ch.close()
+    if total != n * per_producer:
+        raise RuntimeError(f"{impl}: {total} of {n * per_producer} messages arrived")
+    return Result(f"fan-in/fan-out {n}x{n} {size} B", impl, total / elapsed, "msg/s")

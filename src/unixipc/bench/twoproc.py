@@ -28,18 +28,28 @@ from typing import Any, Callable, Protocol
 from .harness import Result, latency_stats
 
 __all__ = ["Endpoint", "FdEnd", "Link", "Transport", "round_trip", "one_way", "read_rest",
-           "wait_thread_gone", "flush_mp_queue", "pin", "fork_child"]
+           "wait_thread_gone", "flush_mp_queue", "pin", "unpin", "fork_child"]
 
 _child_cpu: int | None = None
+_all_cpus: set[int] | None = None
 
 
 def pin(parent_cpu: int, child_cpu: int) -> None:
     """Run this process on `parent_cpu` and every child the workloads fork
     on `child_cpu` from now on (steadier figures than letting the scheduler
     move them; a wake-up across CPUs is what a real pipeline pays)."""
-    global _child_cpu
+    global _child_cpu, _all_cpus
+    if _all_cpus is None:
+        _all_cpus = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {parent_cpu})
     _child_cpu = child_cpu
+
+
+def unpin() -> None:
+    """In a forked child: run on every CPU this process had before :func:`pin`
+    (for workloads of many processes)."""
+    if _all_cpus is not None:
+        os.sched_setaffinity(0, _all_cpus)
 
 
 def fork_child() -> int:
