@@ -72,6 +72,7 @@ DEFAULT_CAPACITY = 1 << 22
 _PROTO = 0x80
 _BYTES, _BUFFERS, _FILE = 1, 2, 3
 _BYTES_TAG = bytes([_BYTES])
+_PROTO_TAG = bytes([_PROTO])
 _HEAD = struct.Struct("<BxxxI")
 _ENTRY = struct.Struct("<QQ")
 _COPIED = 1 << 63
@@ -130,6 +131,11 @@ def _encode(obj: Any) -> tuple[list[Any], int]:
         data = pickle.dumps(obj, 5, buffer_callback=buffers.append)
     except Exception:
         data = _forking_pickle(obj, buffers)
+    return _layout(data, buffers)
+
+
+def _layout(data: Any, buffers: list[pickle.PickleBuffer]) -> tuple[list[Any], int]:
+    """The message of a pickle and its out-of-band buffers: (parts, total)."""
     if not buffers:
         return [data], len(data)
     raws: list[Any] = []
@@ -421,7 +427,25 @@ class Queue:
         return self.put(obj, False)
 
     def _send(self, obj: Any) -> None:
-        parts, total = _encode(obj)
+        data = None
+        if type(obj) is not bytes:
+            buffers: list[pickle.PickleBuffer] = []
+            try:
+                data = pickle.dumps(obj, 5, buffer_callback=buffers.append)
+            except Exception:
+                pass  # _encode tries multiprocessing's reducers
+        if data is None:
+            parts, total = _encode(obj)
+        elif buffers:
+            parts, total = _layout(data, buffers)
+        else:
+            if len(data) <= self._max_message and not self._buffer:
+                try:  # the common case, inlined: a plain pickle sent as it is
+                    self._channel.send(data, timeout=_ROOM_WAIT)
+                    return
+                except TimeoutError:
+                    pass
+            parts, total = [data], len(data)
         if total > self._max_message:
             with _files_lock:
                 _files.reap()
@@ -498,6 +522,8 @@ class Queue:
             except (BlockingIOError, TimeoutError):
                 raise queue.Empty from None
             try:
+                if type(message) is bytes and message[:1] == _PROTO_TAG:
+                    return pickle.loads(message)  # the common case
                 obj = _take(message)
             finally:
                 self._sem.release()
