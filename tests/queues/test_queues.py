@@ -448,6 +448,7 @@ def test_simple_queue_under_every_start_method(method):
 def test_simple_queue_big_object_waits_for_a_receiver():
     q = SimpleQueue()
     c = Child(lambda: q.put(np.arange(1 << 20)))
+    wait_until(lambda: not q.empty(), timeout=20)  # SimpleQueue.get has no timeout
     a = q.get()
     assert np.array_equal(a, np.arange(1 << 20))
     c.result(timeout=20)
