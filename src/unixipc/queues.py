@@ -266,7 +266,6 @@ class _Files:
     yet, per queue; their descriptors stay open until then."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self.waiting: dict[int, tuple[int, Any]] = {}  # fd -> (queue id, queue weakref)
 
     def add(self, fd: int, q: Any) -> None:
@@ -289,7 +288,6 @@ class _Files:
             except OSError:
                 pass
         self.waiting.clear()
-        self.pid = os.getpid()
 
 
 _files = _Files()
