@@ -243,7 +243,7 @@ def test_an_idle_loop_with_waiters_burns_almost_no_cpu(ch):
         await asyncio.gather(*tasks, return_exceptions=True)
         return used
 
-    assert asyncio.run(main()) < 0.05
+    assert asyncio.run(main()) < 0.1  # a polling loop would use most of the second
     assert ch._state()["rx_waiters"] == 0
 
 
