@@ -18,13 +18,13 @@ from __future__ import annotations
 import array
 import asyncio
 import errno as _errno
-import functools
 import os
 import shutil
 import socket as _socket
 import struct
 import sys
 import tempfile
+import threading
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
@@ -996,15 +996,14 @@ async def connect_async(address: str, *, kind: str = "stream", timeout: float | 
             except BlockingIOError:  # a full backlog
                 if deadline.expired:
                     raise _timed_out("connect") from None
-                loop = asyncio.get_running_loop()
-                work = loop.run_in_executor(None, _connect_unix, sock, addr,
-                                            deadline.remaining())
+                worker = _UnixConnect(sock, addr, deadline.remaining())
+                work = asyncio.get_running_loop().run_in_executor(None, worker.run)
                 try:
                     await asyncio.shield(work)
                 finally:
-                    if not work.done():  # cancelled: the worker closes it when done
-                        owned = False
-                        work.add_done_callback(functools.partial(_close_after, sock))
+                    owned = not worker.abandon()
+                    if not owned:  # its outcome is nobody's now: not "never retrieved"
+                        work.add_done_callback(lambda f: f.cancelled() or f.exception())
         else:
             err = sock.connect_ex(addr)
             if err in (_errno.EINPROGRESS, _errno.EAGAIN):
@@ -1021,12 +1020,36 @@ async def connect_async(address: str, *, kind: str = "stream", timeout: float | 
     return MessageChannel(sock, max_size=max_size)
 
 
-def _close_after(sock: _socket.socket, work: "asyncio.Future[None]") -> None:
-    """Close ``sock`` once the worker connecting it is done (its result no
-    longer matters: the task that wanted it was cancelled)."""
-    if not work.cancelled():
-        work.exception()  # retrieved: not logged as never retrieved
-    sock.close()
+class _UnixConnect:
+    """The blocking part of :func:`connect_async` on a Unix socket, run in
+    a worker thread. If the awaiting task gives up first (cancelled) the
+    worker closes the socket itself when its connect returns: the loop
+    may be gone by then."""
+
+    def __init__(self, sock: _socket.socket, addr: object, timeout: float | None) -> None:
+        self._sock = sock
+        self._addr = addr
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._done = False
+        self._abandoned = False
+
+    def run(self) -> None:
+        try:
+            _connect_unix(self._sock, self._addr, self._timeout)
+        finally:
+            with self._lock:
+                self._done = True
+                if self._abandoned:
+                    self._sock.close()
+
+    def abandon(self) -> bool:
+        """Called once the task stops waiting: True when the worker still
+        runs and now owns the socket (it closes it), False when it is done
+        and the caller keeps the socket."""
+        with self._lock:
+            self._abandoned = not self._done
+            return self._abandoned
 
 
 _TIMEVAL = struct.Struct("@ll")
