@@ -16,6 +16,7 @@ import asyncio
 import select
 from typing import NamedTuple, Sequence
 
+from ._aio import wait_by
 from ._timeouts import Deadline
 
 __all__ = ["Ready", "wait_ready", "wait_readable", "wait_writable",
@@ -102,13 +103,10 @@ async def wait_ready_async(readers: Sequence[int], writers: Sequence[int],
         for fd in writers:
             loop.add_writer(fd, ready, writable, fd)
             watched_w.append(fd)
-        if left is None:
-            await fut
-        else:
-            try:
-                await asyncio.wait_for(fut, left)
-            except asyncio.TimeoutError:
-                pass
+        try:
+            await wait_by(fut, deadline, "")
+        except TimeoutError:
+            pass  # found nothing: the sets stay empty
     finally:
         for fd in watched_r:
             loop.remove_reader(fd)
