@@ -13,14 +13,18 @@ anything (no byte, no connection) that the caller does not return.
 from __future__ import annotations
 
 import asyncio
+import errno
 import select
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence, TypeVar
 
 from ._aio import wait_by
 from ._timeouts import Deadline
 
 __all__ = ["Ready", "wait_ready", "wait_readable", "wait_writable",
-           "wait_ready_async", "wait_readable_async", "wait_writable_async"]
+           "wait_ready_async", "wait_readable_async", "wait_writable_async",
+           "retry_when_ready"]
+
+_T = TypeVar("_T")
 
 _IN_EVENTS = select.POLLIN | select.POLLHUP | select.POLLERR
 _OUT_EVENTS = select.POLLOUT | select.POLLHUP | select.POLLERR
@@ -113,6 +117,27 @@ async def wait_ready_async(readers: Sequence[int], writers: Sequence[int],
         for fd in watched_w:
             loop.remove_writer(fd)
     return Ready(frozenset(readable), frozenset(writable))
+
+
+async def retry_when_ready(attempt: Callable[[], _T], fileno: Callable[[], int],
+                           deadline: Deadline, what: str, *, writable: bool = False) -> _T:
+    """The loop of an async twin: ``attempt()`` (a non-blocking try that
+    raises BlockingIOError when it would have to wait) until it succeeds,
+    awaiting readiness of ``fileno()`` (asked again before each wait, so
+    a closed object raises its ValueError) between tries;
+    ``TimeoutError(ETIMEDOUT, "<what>: timed out")`` at the deadline. The
+    attempt runs only in a live task, after the wait and in the same step,
+    so a cancelled call never takes or sends anything it does not report."""
+    while True:
+        try:
+            return attempt()
+        except BlockingIOError:
+            pass
+        fd = fileno()
+        ready = await (wait_writable_async(fd, deadline) if writable
+                       else wait_readable_async(fd, deadline))
+        if not ready:
+            raise TimeoutError(errno.ETIMEDOUT, f"{what}: timed out")
 
 
 async def wait_readable_async(fd: int, deadline: Deadline) -> bool:

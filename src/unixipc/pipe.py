@@ -27,7 +27,7 @@ from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 
 from . import _core
 from ._timeouts import Deadline
-from ._wait import wait_readable, wait_readable_async, wait_writable_async
+from ._wait import retry_when_ready, wait_readable
 from .errors import error_from_errno
 
 __all__ = ["PIPE_BUF", "Pipe", "PipeReader", "PipeWriter", "PopenFile", "popen", "pclose"]
@@ -196,13 +196,8 @@ class PipeReader(_PipeEnd):
                 if not chunk:
                     return b"".join(parts)
                 parts.append(chunk)
-        while True:
-            try:
-                return self.read(size, block=False)
-            except BlockingIOError:
-                pass
-            if not await wait_readable_async(self.fileno(), deadline):
-                raise TimeoutError(errno.ETIMEDOUT, "read: timed out")
+        return await retry_when_ready(lambda: self.read(size, block=False), self.fileno,
+                                      deadline, "read")
 
     def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer (one blocking read); returns the
@@ -322,14 +317,11 @@ class PipeWriter(_PipeEnd):
         done = 0
         while done < len(view):
             try:
-                done += self.write(view[done:], block=False)
-                continue
-            except BlockingIOError:
-                pass
-            if not await wait_writable_async(self.fileno(), deadline):
-                exc = TimeoutError(errno.ETIMEDOUT, "write: timed out")
+                done += await retry_when_ready(lambda: self.write(view[done:], block=False),
+                                               self.fileno, deadline, "write", writable=True)
+            except TimeoutError as exc:
                 exc.characters_written = done  # type: ignore[attr-defined]
-                raise exc
+                raise
         return done
 
     def writelines(self, lines: Iterable[Any], /) -> None:

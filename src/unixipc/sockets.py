@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 from . import _core
 from ._args import check_fd, flat_list, is_bytes_like
 from ._timeouts import Deadline, check_timeout
-from ._wait import wait_readable_async, wait_writable_async
+from ._wait import retry_when_ready, wait_readable_async, wait_writable_async
 from .errors import ChannelClosedError, IPCError, MessageTooLongError
 
 __all__ = [
@@ -885,13 +885,8 @@ class Listener(_Closable):
         deadline = Deadline(timeout)
         if not block:
             return self.accept(block=False)
-        while True:
-            try:
-                return self.accept(block=False)
-            except BlockingIOError:
-                pass
-            if not await wait_readable_async(self.fileno(), deadline):
-                raise _timed_out("accept")
+        return await retry_when_ready(lambda: self.accept(block=False), self.fileno,
+                                      deadline, "accept")
 
     def close(self) -> None:
         """Close the socket and remove the socket file it created. Then
