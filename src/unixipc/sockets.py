@@ -922,6 +922,29 @@ def listen(address: str, *, kind: str = "stream", backlog: int | None = None,
     return Listener(address, kind=kind, backlog=backlog, max_size=max_size, mode=mode)
 
 
+def _client_address(address: str, kind: str) -> tuple[int, int, str | bytes | tuple[str, int]]:
+    """(family, socket type, address) for connecting to ``address``;
+    ValueError for seqpacket over TCP."""
+    family, addr = parse_address(address)
+    stype = _kind(kind)
+    if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
+        raise ValueError("seqpacket channels are Unix sockets only")
+    return family, stype, addr
+
+
+def _client_socket(family: int, stype: int) -> _socket.socket:
+    """A new socket to connect (seqpacket ones pass credentials, which
+    tells an empty record from end of file)."""
+    sock = _socket.socket(family, stype)
+    if stype == _socket.SOCK_SEQPACKET:
+        try:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+        except BaseException:
+            sock.close()
+            raise
+    return sock
+
+
 def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
             max_size: int | None = None) -> MessageChannel:
     """Connect to a listening address and return a channel.
@@ -936,15 +959,10 @@ def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
             full Unix listen backlog).
         ConnectionRefusedError, FileNotFoundError: nobody listens there.
     """
-    family, addr = parse_address(address)
-    stype = _kind(kind)
-    if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
-        raise ValueError("seqpacket channels are Unix sockets only")
+    family, stype, addr = _client_address(address, kind)
     t = check_timeout(timeout)
-    sock = _socket.socket(family, stype)
+    sock = _client_socket(family, stype)
     try:
-        if stype == _socket.SOCK_SEQPACKET:
-            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         if family == _socket.AF_UNIX:
             _connect_unix(sock, addr, t)
         else:
@@ -974,16 +992,11 @@ async def connect_async(address: str, *, kind: str = "stream", timeout: float | 
     the socket (after that worker returns, if one runs: without a timeout
     it waits for the listener to accept someone).
     """
-    family, addr = parse_address(address)
-    stype = _kind(kind)
-    if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
-        raise ValueError("seqpacket channels are Unix sockets only")
+    family, stype, addr = _client_address(address, kind)
     deadline = Deadline(timeout)
-    sock = _socket.socket(family, stype)
+    sock = _client_socket(family, stype)
     owned = True  # False when a cancelled worker thread still uses the socket
     try:
-        if stype == _socket.SOCK_SEQPACKET:
-            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         sock.setblocking(False)
         if family == _socket.AF_UNIX:
             try:
