@@ -16,18 +16,18 @@ import threading
 from typing import Callable, TypeVar
 
 from . import _core
+from ._timeouts import Deadline
 
 _T = TypeVar("_T")
 
 
-async def wait_by(fut: "asyncio.Future[None]", deadline: float | None, what: str) -> None:
-    """Await ``fut`` until ``deadline`` (the running loop's clock; None:
-    no limit). A deadline already passed fails at once;
-    ``TimeoutError(ETIMEDOUT, what)`` when it runs out."""
-    if deadline is None:
+async def wait_by(fut: "asyncio.Future[None]", deadline: Deadline, what: str) -> None:
+    """Await ``fut`` until ``deadline``; ``TimeoutError(ETIMEDOUT, what)``
+    when it runs out (at once when it has already)."""
+    left = deadline.remaining()
+    if left is None:
         await fut
         return
-    left = deadline - asyncio.get_running_loop().time()
     try:
         if left <= 0:
             raise asyncio.TimeoutError
@@ -147,10 +147,10 @@ class ChangeWatcher:
         """1 while the helper thread runs, else 0 (for tests)."""
         return 0 if self._thread is None else 1
 
-    async def retry(self, attempt: Callable[[], _T], deadline: float | None, what: str) -> _T:
+    async def retry(self, attempt: Callable[[], _T], deadline: Deadline, what: str) -> _T:
         """``attempt()`` until it does not raise BlockingIOError, or
-        ``TimeoutError(ETIMEDOUT, what)`` at ``deadline`` (the loop's clock,
-        None: no limit). Its other errors propagate."""
+        ``TimeoutError(ETIMEDOUT, what)`` at ``deadline``. Its other errors
+        propagate."""
         loop = asyncio.get_running_loop()
         with self._cond:
             if self._inside == 0:

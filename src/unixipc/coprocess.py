@@ -20,20 +20,18 @@ handles both:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
 import select
 import signal
-import time
 import tty
-from typing import Iterator, Mapping, Sequence, Union
+from typing import Generator, Iterator, Mapping, Sequence, Union
 
 from . import _core
-from ._aio import wait_by
 from ._args import check_fd
-from ._timeouts import check_timeout
+from ._timeouts import Deadline
+from ._wait import Ready, wait_readable, wait_readable_async, wait_ready, wait_ready_async
 from .pipe import _CHILD_DEFAULT_SIGNALS, wait_pid
 
 __all__ = ["Coprocess"]
@@ -51,11 +49,7 @@ def _pidfd(pid: int) -> int:
 
 
 def _exited(pidfd: int) -> bool:
-    if pidfd < 0:
-        return False
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    return bool(poller.poll(0))
+    return pidfd >= 0 and wait_readable(pidfd, Deadline(0))
 
 
 def _check_env(env: object) -> None:
@@ -148,117 +142,94 @@ class Coprocess:
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
 
-    # ---- the one loop -------------------------------------------------------------
+    # ---- the one pump ------------------------------------------------------------
 
-    def _pump(self, deadline: float | None, *, want_line: bool = False,
-              want_data: bool = False, want_sent: bool = False, drain: bool = False,
-              stop_fd: int = -1) -> None:
-        """Move bytes both ways until the wanted condition holds; TimeoutError
-        at the deadline. Reading never stops while we wait, writing goes on
-        whenever there is something to send. Returns early once ``stop_fd``
-        (a pidfd) is readable."""
-        attempted = False
+    def _holds(self, until: str) -> bool:
+        """Whether the pump may stop: ``until`` is "line" (a whole line, or
+        end of output, is buffered), "data" (some output or its end) or
+        "sent" (nothing queued for the child)."""
+        if until == "line":
+            return b"\n" in self._in or self._eof
+        if until == "data":
+            return bool(self._in) or self._eof
+        return not self._out
+
+    def _step(self, until: str) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+        """One pass of the pump, never waiting; the blocking side
+        (:meth:`_pump`) and the event-loop side (:meth:`_pump_async`) both
+        drive it, differing only in how they wait between passes.
+
+        Reads whatever the child has written (reading never stops while we
+        wait, so a child that writes before it reads cannot block us) and
+        writes what is queued for it. Returns None once ``until`` holds
+        (see :meth:`_holds`), else the descriptors to wait for before the
+        next pass: (readers, writers).
+
+        Raises:
+            EOFError: nothing is left to wait for (output ended, nothing to send).
+            BrokenPipeError: the child closed its input or exited.
+        """
+        if self._holds(until):
+            return None
+        if self._rfd >= 0 and not self._eof:
+            self._read_some()
+        if self._out and self._wfd >= 0:
+            self._write_some()
+        if self._holds(until):
+            return None
+        readers = (self._rfd,) if self._rfd >= 0 and not self._eof else ()
+        writers = (self._wfd,) if self._out and self._wfd >= 0 else ()
+        if not readers and not writers:
+            raise EOFError("the coprocess closed its output")
+        return readers, writers
+
+    def _timed_out(self) -> TimeoutError:
+        return TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r}: timed out")
+
+    def _passes(self, deadline: Deadline, until: str, stop_fd: int
+                ) -> Generator[tuple[tuple[int, ...], tuple[int, ...]], Ready, None]:
+        """The pump's passes: :meth:`_step` until ``until`` holds, yielding
+        (readers, writers) whenever it must wait and receiving what the
+        wait found. TimeoutError at the deadline (a deadline already passed
+        still makes a pass and one look); it ends early once ``stop_fd`` (a
+        pidfd) is readable. The blocking and the event-loop side differ
+        only in how they wait for each yield (:meth:`_pump`, :meth:`_pump_async`)."""
+        stop = (stop_fd,) if stop_fd >= 0 else ()
+        waited = False
         while True:
-            if want_line and (b"\n" in self._in or self._eof):
+            waits = self._step(until)
+            if waits is None:
                 return
-            if want_data and (self._in or self._eof):
-                return
-            if want_sent and not self._out:
-                return
-            if drain and self._eof:
-                return
-            poller = select.poll()
-            rfd, wfd = self._rfd, self._wfd
-            r_ev = 0 if self._eof or rfd < 0 else select.POLLIN
-            w_ev = select.POLLOUT if self._out and wfd >= 0 else 0
-            if rfd == wfd:
-                if r_ev | w_ev:
-                    poller.register(rfd, r_ev | w_ev)
-            else:
-                if r_ev:
-                    poller.register(rfd, r_ev)
-                if w_ev:
-                    poller.register(wfd, w_ev)
-            if not r_ev and not w_ev:
-                raise EOFError("the coprocess closed its output")
-            if stop_fd >= 0:
-                poller.register(stop_fd, select.POLLIN)
-            if deadline is None:
-                events = poller.poll()
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0 and attempted:  # timeout 0 still makes one pass
-                    raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r}: timed out")
-                events = poller.poll(max(0.0, left) * 1000)
-                attempted = True
-                if not events and deadline - time.monotonic() <= 0:
-                    raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r}: timed out")
-            for fd, ev in events:
-                if fd == rfd and ev & (select.POLLIN | select.POLLHUP | select.POLLERR) and r_ev:
-                    self._read_some()
-                if fd == wfd and w_ev and ev & (select.POLLOUT | select.POLLERR | select.POLLHUP):
-                    self._write_some()
-            if stop_fd >= 0 and any(fd == stop_fd for fd, _ in events):
+            if waited and deadline.expired:
+                raise self._timed_out()
+            ready = yield waits[0] + stop, waits[1]
+            waited = True
+            if not ready:
+                raise self._timed_out()
+            if stop_fd in ready.readable:
                 return
 
-    def _done(self, want_line: bool, want_data: bool, want_sent: bool, drain: bool) -> bool:
-        return ((want_line and (b"\n" in self._in or self._eof))
-                or (want_data and (bool(self._in) or self._eof))
-                or (want_sent and not self._out)
-                or (drain and self._eof))
+    def _pump(self, deadline: Deadline, until: str, stop_fd: int = -1) -> None:
+        """Run :meth:`_passes`, blocking in poll between passes."""
+        passes = self._passes(deadline, until, stop_fd)
+        try:
+            fds = next(passes)
+            while True:
+                fds = passes.send(wait_ready(*fds, deadline))
+        except StopIteration:
+            return
 
-    async def _pump_async(self, deadline: float | None, *, want_line: bool = False,
-                          want_data: bool = False, want_sent: bool = False,
-                          stop_fd: int = -1) -> None:
-        """:meth:`_pump` for an event loop: the same transfers, waiting with
-        add_reader/add_writer instead of poll (deadline on the loop clock)."""
-        loop = asyncio.get_running_loop()
-        while True:
-            if self._rfd >= 0 and not self._eof:
-                self._read_some()
-            if self._out and self._wfd >= 0:
-                self._write_some()
-            if self._done(want_line, want_data, want_sent, False):
-                return
-            rfd, wfd = self._rfd, self._wfd
-            watch_r = rfd >= 0 and not self._eof
-            watch_w = bool(self._out) and wfd >= 0
-            if not watch_r and not watch_w:
-                raise EOFError("the coprocess closed its output")
-            fut: asyncio.Future[None] = loop.create_future()
-
-            def ready() -> None:
-                if not fut.done():
-                    fut.set_result(None)
-
-            stopped: list[bool] = []
-
-            def stop() -> None:
-                stopped.append(True)
-                ready()
-
-            if watch_r:
-                loop.add_reader(rfd, ready)
-            if watch_w:
-                loop.add_writer(wfd, ready)
-            if stop_fd >= 0:
-                loop.add_reader(stop_fd, stop)
-            try:
-                await wait_by(fut, deadline, f"coprocess {self.argv[0]!r}: timed out")
-            finally:
-                if watch_r:
-                    loop.remove_reader(rfd)
-                if watch_w:
-                    loop.remove_writer(wfd)
-                if stop_fd >= 0:
-                    loop.remove_reader(stop_fd)
-            if stopped:
-                return
-
-    @staticmethod
-    def _loop_deadline(timeout: float | None) -> float | None:
-        check_timeout(timeout)
-        return None if timeout is None else asyncio.get_running_loop().time() + timeout
+    async def _pump_async(self, deadline: Deadline, until: str, stop_fd: int = -1) -> None:
+        """Run :meth:`_passes`, waiting in the event loop between passes.
+        Cancelling it loses nothing: what was read stays buffered, what
+        was not written stays queued."""
+        passes = self._passes(deadline, until, stop_fd)
+        try:
+            fds = next(passes)
+            while True:
+                fds = passes.send(await wait_ready_async(*fds, deadline))
+        except StopIteration:
+            return
 
     def _take_line(self) -> bytes:
         i = self._in.find(b"\n")
@@ -271,41 +242,48 @@ class Coprocess:
         return line
 
     async def send_async(self, data: bytes | bytearray | memoryview | str, *,
-                         timeout: float | None = None) -> None:
-        """The async twin of :meth:`send` (waits in the event loop)."""
+                         block: bool = True, timeout: float | None = None) -> None:
+        """The async twin of :meth:`send`: the same arguments and errors,
+        waiting in the event loop."""
         self._check_open()
         if self._wfd < 0:
             raise ValueError("the coprocess's input was closed with close_input()")
-        deadline = self._loop_deadline(timeout)
+        deadline = self._deadline(block, timeout)
         self._out += data.encode() if isinstance(data, str) else data
-        await self._pump_async(deadline, want_sent=True)
+        with self._would_block(block):
+            await self._pump_async(deadline, "sent")
 
-    async def readline_async(self, *, timeout: float | None = None) -> bytes:
-        """The async twin of :meth:`readline`. Cancelling it loses nothing:
-        output read meanwhile stays buffered for the next call."""
+    async def readline_async(self, *, block: bool = True,
+                             timeout: float | None = None) -> bytes:
+        """The async twin of :meth:`readline` (the same arguments and
+        errors). Cancelling it loses nothing: output read meanwhile stays
+        buffered for the next call."""
         self._check_open()
-        await self._pump_async(self._loop_deadline(timeout), want_line=True)
+        deadline = self._deadline(block, timeout)
+        with self._would_block(block):
+            await self._pump_async(deadline, "line")
         return self._take_line()
 
-    async def read_async(self, size: int = _CHUNK, *, timeout: float | None = None) -> bytes:
-        """The async twin of :meth:`read`."""
+    async def read_async(self, size: int = _CHUNK, *, block: bool = True,
+                         timeout: float | None = None) -> bytes:
+        """The async twin of :meth:`read` (the same arguments and errors)."""
         self._check_open()
-        await self._pump_async(self._loop_deadline(timeout), want_data=True)
+        deadline = self._deadline(block, timeout)
+        with self._would_block(block):
+            await self._pump_async(deadline, "data")
         data = bytes(self._in[:size])
         del self._in[:size]
         return data
 
-    async def request_async(self, line: bytes | str, *, timeout: float | None = None) -> bytes:
-        """The async twin of :meth:`request`."""
+    async def request_async(self, line: bytes | str, *, block: bool = True,
+                            timeout: float | None = None) -> bytes:
+        """The async twin of :meth:`request` (the same arguments and errors)."""
         data = line.encode() if isinstance(line, str) else bytes(line)
         if not data.endswith(b"\n"):
             data += b"\n"
-        self._check_open()
-        deadline = self._loop_deadline(timeout)
-        self._out += data
-        await self._pump_async(deadline, want_sent=True)
-        await self._pump_async(deadline, want_line=True)
-        return self._take_line()
+        deadline = self._deadline(block, timeout)
+        await self.send_async(data, block=block, timeout=deadline.remaining())
+        return await self.readline_async(block=block, timeout=deadline.remaining())
 
     def _read_some(self) -> None:
         try:
@@ -348,13 +326,11 @@ class Coprocess:
         del self._out[:n]
 
     @staticmethod
-    def _deadline(block: bool, timeout: float | None) -> float | None:
-        """The monotonic deadline of a call (None: none); ``block=False``
-        is a deadline of now: one pass, no wait."""
-        check_timeout(timeout)
-        if not block:
-            return time.monotonic()
-        return None if timeout is None else time.monotonic() + timeout
+    def _deadline(block: bool, timeout: float | None) -> Deadline:
+        """The deadline of a call; ``block=False`` is a deadline of now:
+        one pass, no wait."""
+        deadline = Deadline(timeout)
+        return deadline if block else Deadline(0)
 
     @contextlib.contextmanager
     def _would_block(self, block: bool) -> Iterator[None]:
@@ -395,10 +371,8 @@ class Coprocess:
             raise ValueError("the coprocess's input was closed with close_input()")
         deadline = self._deadline(block, timeout)
         self._out += data.encode() if isinstance(data, str) else data
-        self._write_some()
-        if self._out:
-            with self._would_block(block):
-                self._pump(deadline, want_sent=True)
+        with self._would_block(block):
+            self._pump(deadline, "sent")
 
     def readline(self, *, block: bool = True, timeout: float | None = None) -> bytes:
         """Return the next line from the child's stdout, with its ``b"\\n"``
@@ -414,8 +388,9 @@ class Coprocess:
             BrokenPipeError: queued input could not be sent (child gone).
         """
         self._check_open()
+        deadline = self._deadline(block, timeout)
         with self._would_block(block):
-            self._pump(self._deadline(block, timeout), want_line=True)
+            self._pump(deadline, "line")
         return self._take_line()
 
     def read(self, size: int = _CHUNK, *, block: bool = True,
@@ -424,8 +399,9 @@ class Coprocess:
         ``timeout``; not at all with ``block=False``: BlockingIOError) until
         there is some; ``b""`` once the output ended."""
         self._check_open()
+        deadline = self._deadline(block, timeout)
         with self._would_block(block):
-            self._pump(self._deadline(block, timeout), want_data=True)
+            self._pump(deadline, "data")
         data = bytes(self._in[:size])
         del self._in[:size]
         return data
@@ -448,10 +424,8 @@ class Coprocess:
         if not data.endswith(b"\n"):
             data += b"\n"
         deadline = self._deadline(block, timeout)
-        self.send(data, block=block,
-                  timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self.readline(block=block, timeout=left)
+        self.send(data, block=block, timeout=deadline.remaining())
+        return self.readline(block=block, timeout=deadline.remaining())
 
     # ---- ending --------------------------------------------------------------------
 
@@ -463,7 +437,7 @@ class Coprocess:
         if self._wfd >= 0:
             try:
                 if self._out:
-                    self._pump(self._deadline(True, timeout), want_sent=True)
+                    self._pump(self._deadline(True, timeout), "sent")
             finally:
                 os.close(self._wfd)
                 self._wfd = -1
@@ -487,7 +461,7 @@ class Coprocess:
         if self._rfd >= 0:
             if not self.pty:
                 try:
-                    self.close_input(timeout=timeout)
+                    self.close_input(timeout=deadline.remaining())
                 except BrokenPipeError:
                     pass
                 pidfd = _pidfd(self.pid)
@@ -495,7 +469,7 @@ class Coprocess:
                     # Until end of output, or until the child itself exited
                     # (a process it started may hold its stdout for long).
                     while not self._eof and not _exited(pidfd):
-                        self._pump(deadline, drain=True, stop_fd=pidfd)
+                        self._pump(deadline, "data", stop_fd=pidfd)
                         self._in.clear()
                 except EOFError:
                     pass
@@ -504,8 +478,7 @@ class Coprocess:
                         os.close(pidfd)
             os.close(self._rfd)
             self._rfd = self._wfd = -1
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        status = wait_pid(self.pid, left)
+        status = wait_pid(self.pid, deadline)
         if status is None:
             raise TimeoutError(errno.ETIMEDOUT,
                                f"coprocess {self.argv[0]!r} (pid {self.pid}) did not exit")
@@ -517,13 +490,12 @@ class Coprocess:
         event loop (the child's exit through a pidfd)."""
         if self.returncode is not None:
             return self.returncode
-        loop = asyncio.get_running_loop()
-        deadline = self._loop_deadline(timeout)
+        deadline = self._deadline(True, timeout)
         if self._rfd >= 0:
             if not self.pty:
                 try:
                     if self._out and self._wfd >= 0:
-                        await self._pump_async(deadline, want_sent=True)
+                        await self._pump_async(deadline, "sent")
                 except BrokenPipeError:
                     pass
                 if self._wfd >= 0:
@@ -532,7 +504,7 @@ class Coprocess:
                 pidfd = _pidfd(self.pid)
                 try:
                     while not self._eof and not _exited(pidfd):
-                        await self._pump_async(deadline, want_data=True, stop_fd=pidfd)
+                        await self._pump_async(deadline, "data", stop_fd=pidfd)
                         self._in.clear()
                 except EOFError:
                     pass
@@ -545,18 +517,9 @@ class Coprocess:
         try:
             done, status = os.waitpid(self.pid, os.WNOHANG)
             if not done:
-                fut: asyncio.Future[None] = loop.create_future()
-
-                def exited() -> None:
-                    if not fut.done():
-                        fut.set_result(None)
-
-                loop.add_reader(pidfd, exited)
-                try:
-                    await wait_by(fut, deadline, f"coprocess {self.argv[0]!r} "
-                                  f"(pid {self.pid}) did not exit")
-                finally:
-                    loop.remove_reader(pidfd)
+                if not await wait_readable_async(pidfd, deadline):
+                    raise TimeoutError(errno.ETIMEDOUT, f"coprocess {self.argv[0]!r} "
+                                       f"(pid {self.pid}) did not exit")
                 status = os.waitpid(self.pid, 0)[1]
         finally:
             os.close(pidfd)

@@ -124,6 +124,17 @@ class Fifo:
         raise NotAFifoError(err, f"open: {os.fsdecode(self.path)!r} is {kind}, not a FIFO; "
                             "refusing to open it")
 
+    def _open_once(self, flags: int, timeout: float | None) -> int:
+        """``block=False``: the one attempt ``timeout=0`` makes, which
+        raises BlockingIOError (EAGAIN) instead of TimeoutError."""
+        check_timeout(timeout)
+        try:
+            return self._open(flags, 0)
+        except TimeoutError:
+            other = "writer" if flags & os.O_WRONLY == 0 else "reader"
+            raise BlockingIOError(errno.EAGAIN, f"open: {os.fsdecode(self.path)!r} has no "
+                                  f"{other} yet") from None
+
     def _open(self, flags: int, timeout: float | None) -> int:
         # Refuse before opening what we can see is wrong (opening a device
         # may have effects); the C side checks again with fstat after the
@@ -142,12 +153,14 @@ class Fifo:
             raise AssertionError("unreachable")  # pragma: no cover
         return fd
 
-    def open_reader(self, *, nonblock: bool = False, timeout: float | None = None) -> PipeReader:
+    def open_reader(self, *, nonblock: bool = False, block: bool = True,
+                    timeout: float | None = None) -> PipeReader:
         """Open the FIFO for reading (close-on-exec).
 
         Without ``nonblock`` the open blocks until a writer opens it,
-        bounded by ``timeout`` seconds (None: forever). ``timeout=0`` makes
-        one attempt that does not wait, which for a reader always succeeds
+        bounded by ``timeout`` seconds (None: forever). ``timeout=0`` (or
+        ``block=False``) makes one attempt that does not wait, which for a
+        reader always succeeds
         (the kernel cannot tell without waiting whether a writer exists; a
         later read then returns b"" while no writer has opened it).
         ``nonblock=True`` opens O_NONBLOCK: it succeeds at once and the end
@@ -161,18 +174,22 @@ class Fifo:
             FileNotFoundError, PermissionError: as open(2).
         """
         flags = os.O_RDONLY | (os.O_NONBLOCK if nonblock else 0)
-        fd = self._open(flags, timeout)
+        fd = self._open(flags, timeout) if block else self._open_once(flags, timeout)
         return PipeReader(fd, name=os.fsdecode(self.path))
 
-    def open_writer(self, *, nonblock: bool = False, timeout: float | None = None) -> PipeWriter:
+    def open_writer(self, *, nonblock: bool = False, block: bool = True,
+                    timeout: float | None = None) -> PipeWriter:
         """Open the FIFO for writing (close-on-exec).
 
         Without ``nonblock`` the open blocks until a reader opens it,
         bounded by ``timeout`` seconds (None: forever; 0: one attempt that
-        does not wait). ``nonblock=True`` opens O_NONBLOCK and the end stays
-        non-blocking.
+        does not wait). ``block=False`` makes that one attempt and raises
+        BlockingIOError when no reader is there; the end it returns is a
+        blocking one (``nonblock=True`` instead opens O_NONBLOCK, fails
+        with NoReaderError, and the end stays non-blocking).
 
         Raises:
+            BlockingIOError: ``block=False`` and no reader is there.
             NoReaderError: ``nonblock=True`` and no process has the FIFO open
                 for reading (ENXIO).
             TimeoutError: no reader came within ``timeout`` (nothing stays open).
@@ -180,7 +197,7 @@ class Fifo:
             FileNotFoundError, PermissionError: as open(2).
         """
         flags = os.O_WRONLY | (os.O_NONBLOCK if nonblock else 0)
-        fd = self._open(flags, timeout)
+        fd = self._open(flags, timeout) if block else self._open_once(flags, timeout)
         return PipeWriter(fd, name=os.fsdecode(self.path))
 
     async def _open_async(self, flags: int, timeout: float | None) -> int:
@@ -199,25 +216,26 @@ class Fifo:
             fut.add_done_callback(close_late)
             raise
 
-    async def open_reader_async(self, *, nonblock: bool = False,
+    async def open_reader_async(self, *, nonblock: bool = False, block: bool = True,
                                 timeout: float | None = None) -> PipeReader:
-        """The async twin of :meth:`open_reader`. A blocking open waits in a
-        worker thread (the kernel offers nothing to wait on in an event
-        loop), bounded by ``timeout``; cancelling the task returns at once,
-        and a descriptor the open yields afterwards is closed. Without a
-        timeout a cancelled open keeps its worker thread until a writer
-        comes."""
-        if nonblock:
-            return self.open_reader(nonblock=True)
+        """The async twin of :meth:`open_reader`, with the same arguments. A
+        blocking open waits in a worker thread (the kernel offers nothing to
+        wait on in an event loop), bounded by ``timeout``; cancelling the
+        task returns at once, and a descriptor the open yields afterwards is
+        closed. Without a timeout a cancelled open keeps its worker thread
+        until a writer comes. ``nonblock=True`` and ``block=False`` never
+        wait, so they use no thread."""
+        if nonblock or not block:
+            return self.open_reader(nonblock=nonblock, block=block, timeout=timeout)
         fd = await self._open_async(os.O_RDONLY, timeout)
         return PipeReader(fd, name=os.fsdecode(self.path))
 
-    async def open_writer_async(self, *, nonblock: bool = False,
+    async def open_writer_async(self, *, nonblock: bool = False, block: bool = True,
                                 timeout: float | None = None) -> PipeWriter:
-        """The async twin of :meth:`open_writer` (see
-        :meth:`open_reader_async` for how it waits and is cancelled)."""
-        if nonblock:
-            return self.open_writer(nonblock=True)
+        """The async twin of :meth:`open_writer`, with the same arguments
+        (see :meth:`open_reader_async` for how it waits and is cancelled)."""
+        if nonblock or not block:
+            return self.open_writer(nonblock=nonblock, block=block, timeout=timeout)
         fd = await self._open_async(os.O_WRONLY, timeout)
         return PipeWriter(fd, name=os.fsdecode(self.path))
 

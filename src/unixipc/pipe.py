@@ -17,19 +17,17 @@ writes, the reader end reads, in order. The rules that matter:
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import fcntl
 import io
 import os
-import select
 import signal
 import time
 from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 
 from . import _core
-from ._aio import wait_by
-from ._timeouts import check_timeout
+from ._timeouts import Deadline
+from ._wait import retry_when_ready, wait_readable
 from .errors import error_from_errno
 
 __all__ = ["PIPE_BUF", "Pipe", "PipeReader", "PipeWriter", "PopenFile", "popen", "pclose"]
@@ -46,34 +44,6 @@ _CHILD_DEFAULT_SIGNALS: tuple[int, ...] = tuple(
 
 _F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-
-async def _wait_ready(fd: int, writable: bool, deadline: float | None, what: str) -> None:
-    """Wait in the running event loop until fd is readable/writable; the
-    deadline is on the loop's clock. TimeoutError(ETIMEDOUT) when it passes."""
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future[None] = loop.create_future()
-
-    def ready() -> None:
-        if not fut.done():
-            fut.set_result(None)
-
-    if writable:
-        loop.add_writer(fd, ready)
-    else:
-        loop.add_reader(fd, ready)
-    try:
-        await wait_by(fut, deadline, f"{what}: timed out")
-    finally:
-        if writable:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)
-
-
-def _loop_deadline(timeout: float | None) -> float | None:
-    check_timeout(timeout)
-    return None if timeout is None else asyncio.get_running_loop().time() + timeout
 
 
 class _PipeEnd(_core.PipeEnd):
@@ -196,41 +166,38 @@ class PipeReader(_PipeEnd):
     def readall(self, *, block: bool = True, timeout: float | None = None) -> bytes:
         """Read until end of file (every writer closed). ``timeout`` bounds
         the whole call (TimeoutError; what was read so far is lost)."""
-        check_timeout(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(timeout)
         parts: list[bytes] = []
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            chunk = self.read(65536, block=block, timeout=left)
+            chunk = self.read(65536, block=block, timeout=deadline.remaining())
             if not chunk:
                 return b"".join(parts)
             parts.append(chunk)
 
-    async def read_async(self, size: int = -1, /, *, timeout: float | None = None) -> bytes:
-        """The async twin of ``read``: waits in the event loop (add_reader)
-        instead of blocking the thread. At most ``size`` bytes (``-1``: until
-        end of file); ``b""`` at end of file; TimeoutError after ``timeout``
-        seconds. Cancelling it loses no data: bytes are only taken by a
-        read(2) made after the wait, in the same step. One waiter per end
-        at a time (the loop keeps one callback per descriptor). Use a
+    async def read_async(self, size: int = -1, /, *, block: bool = True,
+                         timeout: float | None = None) -> bytes:
+        """The async twin of ``read``, with the same arguments: waits in the
+        event loop (add_reader) instead of blocking the thread. At most
+        ``size`` bytes (``-1``: until end of file); ``b""`` at end of file;
+        TimeoutError after ``timeout`` seconds; ``block=False`` makes the
+        one attempt ``read(block=False)`` makes (BlockingIOError when there
+        is nothing yet). Cancelling it loses no data: bytes are only taken
+        by a read(2) made after the wait, in the same step. One waiter per
+        end at a time (the loop keeps one callback per descriptor). Use a
         non-blocking end when several processes read the same pipe: then a
         reader that lost the race waits again instead of blocking."""
-        deadline = _loop_deadline(timeout)
+        deadline = Deadline(timeout)
+        if not block:
+            return self.read(size, block=False)
         if size is None or size < 0:
             parts: list[bytes] = []
             while True:
-                left = None if deadline is None else max(
-                    0.0, deadline - asyncio.get_running_loop().time())
-                chunk = await self.read_async(65536, timeout=left)
+                chunk = await self.read_async(65536, timeout=deadline.remaining())
                 if not chunk:
                     return b"".join(parts)
                 parts.append(chunk)
-        while True:
-            try:
-                return self.read(size, block=False)
-            except BlockingIOError:
-                pass
-            await _wait_ready(self.fileno(), False, deadline, "read")
+        return await retry_when_ready(lambda: self.read(size, block=False), self.fileno,
+                                      deadline, "read")
 
     def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer (one blocking read); returns the
@@ -243,13 +210,11 @@ class PipeReader(_PipeEnd):
     def read_exactly(self, size: int, *, timeout: float | None = None) -> bytes:
         """Read exactly ``size`` bytes. EOFError if the writers close first;
         TimeoutError if ``timeout`` (for the whole call) runs out."""
-        check_timeout(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(timeout)
         parts: list[bytes] = []
         got = 0
         while got < size:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            chunk = self.read(size - got, timeout=left)
+            chunk = self.read(size - got, timeout=deadline.remaining())
             if not chunk:
                 raise EOFError(f"end of file after {got} of {size} bytes")
             parts.append(chunk)
@@ -335,23 +300,25 @@ class PipeWriter(_PipeEnd):
                              "it could be interleaved with other writers' data")
         return self.write(data, block=block, timeout=timeout)
 
-    async def write_async(self, data: Any, /, *, timeout: float | None = None) -> int:
-        """The async twin of ``write``: writes all of ``data``, waiting in the
-        event loop (add_writer) while the pipe is full; returns its length.
-        BrokenPipeError when no reader is left; TimeoutError after
-        ``timeout`` seconds (``characters_written`` says how much went).
-        If cancelled, part of ``data`` may have been written."""
-        deadline = _loop_deadline(timeout)
+    async def write_async(self, data: Any, /, *, block: bool = True,
+                          timeout: float | None = None) -> int:
+        """The async twin of ``write``, with the same arguments: writes all
+        of ``data``, waiting in the event loop (add_writer) while the pipe
+        is full; returns its length. ``block=False`` makes the one attempt
+        ``write(block=False)`` makes (what fits goes, its count is
+        returned; BlockingIOError when nothing fits). BrokenPipeError when
+        no reader is left; TimeoutError after ``timeout`` seconds
+        (``characters_written`` says how much went). If cancelled, part of
+        ``data`` may have been written."""
+        deadline = Deadline(timeout)
+        if not block:
+            return self.write(data, block=False)
         view = memoryview(data).cast("B")
         done = 0
         while done < len(view):
             try:
-                done += self.write(view[done:], block=False)
-                continue
-            except BlockingIOError:
-                pass
-            try:
-                await _wait_ready(self.fileno(), True, deadline, "write")
+                done += await retry_when_ready(lambda: self.write(view[done:], block=False),
+                                               self.fileno, deadline, "write", writable=True)
             except TimeoutError as exc:
                 exc.characters_written = done  # type: ignore[attr-defined]
                 raise
@@ -589,11 +556,10 @@ def pclose(f: PopenFile) -> int:
     return status
 
 
-def wait_pid(pid: int, timeout: float | None) -> int | None:
-    """Wait for child ``pid`` up to ``timeout`` seconds without polling
-    (pidfd); return its raw wait status, or None if it is still running."""
-    check_timeout(timeout)
-    if timeout is None:
+def wait_pid(pid: int, deadline: Deadline) -> int | None:
+    """Wait for child ``pid`` until ``deadline`` without polling (pidfd);
+    return its raw wait status, or None if it is still running."""
+    if deadline.forever:
         return os.waitpid(pid, 0)[1]
     done, status = os.waitpid(pid, os.WNOHANG)
     if done:
@@ -601,18 +567,15 @@ def wait_pid(pid: int, timeout: float | None) -> int | None:
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
-        deadline = time.monotonic() + timeout
         while True:  # fallback without pidfd: short sleeps
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 return status
-            if time.monotonic() >= deadline:
+            if deadline.expired:
                 return None
-            time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(0.01, deadline.remaining() or 0.0))
     try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        if poller.poll(timeout * 1000):  # PEP 475: retried with time left
+        if wait_readable(pidfd, deadline):
             return os.waitpid(pid, 0)[1]
         return None
     finally:

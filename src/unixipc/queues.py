@@ -53,6 +53,7 @@ from multiprocessing import reduction as _reduction
 from multiprocessing import util as _mputil
 from typing import Any
 
+from ._timeouts import Deadline
 from .shmch import ShmChannel
 
 __all__ = ["Queue", "SimpleQueue", "JoinableQueue"]
@@ -333,10 +334,6 @@ def _join_at_exit() -> None:
 
 # -- the queues -----------------------------------------------------------------
 
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-
 def _closed_channel_error(q: object) -> OSError:
     return OSError(errno.EBADF, f"{type(q).__name__} {q!r} is closed")
 
@@ -512,11 +509,11 @@ class Queue:
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
         self._used = True
-        deadline = None if timeout is None or not block else time.monotonic() + timeout
+        # a negative timeout means "do not wait", as in multiprocessing
+        deadline = Deadline(None if timeout is None or not block else max(timeout, 0.0))
         while True:
             try:
-                message = self._channel._receive_auto(
-                    _SMALL, block, timeout if deadline is None else _remaining(deadline))
+                message = self._channel._receive_auto(_SMALL, block, deadline.remaining())
             except (BlockingIOError, TimeoutError):
                 raise queue.Empty from None
             try:

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from . import _core
 from ._aio import run_cancellable
+from ._timeouts import Deadline
 from ._args import flat_list
 from .keys import (Permissions, each_slot, format_key, merged_perm, normalize_key,
                    open_or_create, removed_on_failure, stat_even_unreadable)
@@ -275,10 +276,10 @@ class SemaphoreSet(_core.SemaphoreSetBase):
     def _wait_initialised(self, timeout: float) -> None:
         import time
 
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         pause = 0.0005
         while self._stat_any(self.id).op_time == 0:
-            if time.monotonic() >= deadline:
+            if deadline.expired:
                 raise TimeoutError(errno.ETIMEDOUT, f"semaphore set {self.id} was not "
                                    f"initialised by its creator within {timeout} s")
             time.sleep(pause)

@@ -19,7 +19,6 @@ exact crash guarantees.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
@@ -27,6 +26,7 @@ import warnings
 from typing import Any, Iterable, Iterator
 
 from . import _aio, _core
+from ._timeouts import Deadline
 from .errors import naming
 
 __all__ = ["ShmChannel"]
@@ -251,8 +251,7 @@ class ShmChannel(_core.ShmChannelBase):
         except BlockingIOError:
             if not block:
                 raise
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        deadline = Deadline(timeout)
         return await self._watcher(side).retry(lambda: attempt(None), deadline, what)
 
     async def send_async(self, data: Any, *, block: bool = True,

@@ -24,20 +24,21 @@ import socket as _socket
 import struct
 import sys
 import tempfile
-import time
+import threading
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from . import _core
 from ._args import check_fd, flat_list, is_bytes_like
-from ._timeouts import check_timeout
+from ._timeouts import Deadline, check_timeout
+from ._wait import retry_when_ready, wait_readable_async, wait_writable_async
 from .errors import ChannelClosedError, IPCError, MessageTooLongError
 
 __all__ = [
     "Message", "MessageChannel", "Listener", "Credentials",
     "ChannelClosedError", "IncompleteMessageError", "FrameTooLargeError",
-    "listen", "connect", "parse_address",
+    "listen", "connect", "connect_async", "parse_address",
     "DEFAULT_MAX_SIZE", "SEQPACKET_DEFAULT_MAX_SIZE", "SCM_MAX_FD",
 ]
 
@@ -331,20 +332,22 @@ class MessageChannel(_Closable, _core.ChannelBase):
             self.socket.settimeout(t)
             self._timeout = t
 
-    def _arm(self, block: bool, deadline: float | None) -> None:
+    def _arm(self, block: bool, deadline: Deadline | None) -> None:
         if not block:
             self._set_timeout(0.0)
         elif deadline is None:
             self._set_timeout(None)
         else:
-            self._set_timeout(max(0.0, deadline - time.monotonic()))
+            self._set_timeout(deadline.remaining())
 
     @staticmethod
-    def _deadline(block: bool, timeout: float | None) -> float | None:
+    def _deadline(block: bool, timeout: float | None) -> Deadline | None:
+        """The call's deadline; None when it has none (no timeout, or
+        ``block=False``)."""
         t = check_timeout(timeout)
         if not block or t is None:
             return None
-        return time.monotonic() + t
+        return Deadline(t)
 
     def close(self) -> None:
         """Close the socket and any received-but-unclaimed descriptors.
@@ -451,7 +454,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
             deadline = self._deadline(block, left)
             if self.seqpacket:
                 for mv in views:
-                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    remaining = None if deadline is None else deadline.remaining()
                     self._send_held(mv, block=block, timeout=remaining)
                 return len(views)
             if self._pending:
@@ -476,7 +479,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
         finally:
             self._unhold(_SEND)
 
-    def _flush_first(self, block: bool, deadline: float | None) -> None:
+    def _flush_first(self, block: bool, deadline: Deadline | None) -> None:
         """:meth:`_flush` before a new message: a BlockingIOError then says
         that nothing of the new message went out (``characters_written``
         0), even if more of the earlier frame did."""
@@ -486,7 +489,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
             exc.characters_written = 0
             raise
 
-    def _flush(self, block: bool, deadline: float | None) -> None:
+    def _flush(self, block: bool, deadline: Deadline | None) -> None:
         parts, self._pending = self._pending, []
         try:
             self._write(parts, [], block, deadline)
@@ -498,7 +501,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
             raise
 
     def _write(self, parts: list[memoryview], anc: list[tuple[int, int, bytes]],
-               block: bool, deadline: float | None) -> None:
+               block: bool, deadline: Deadline | None) -> None:
         total = sum(p.nbytes for p in parts)
         sent_any = False
         written = 0
@@ -602,7 +605,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
             self._start = 0
             self._end = end - start
 
-    def _fill(self, block: bool, deadline: float | None) -> None:
+    def _fill(self, block: bool, deadline: Deadline | None) -> None:
         if self._start == self._end:
             # empty: rewind so a small frame never needs a move
             self._pos += self._start
@@ -650,7 +653,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
             raise err
         self._end += n
 
-    def _receive_record(self, block: bool, deadline: float | None) -> Message:
+    def _receive_record(self, block: bool, deadline: Deadline | None) -> Message:
         if len(self._buf) < self.max_size + 1:
             self._view.release()
             self._buf = bytearray(self.max_size + 1)
@@ -684,16 +687,24 @@ class MessageChannel(_Closable, _core.ChannelBase):
     # -- async twins
     # Each step holds its direction for one non-blocking attempt, never
     # across an await; while another thread holds it, the twin polls.
-    async def receive_async(self) -> Message:
-        """Await one message (asyncio). Cancelling loses nothing: partial
-        frames stay buffered in the channel. Errors as :meth:`receive`."""
+    async def receive_async(self, *, block: bool = True,
+                            timeout: float | None = None) -> Message:
+        """The async twin of :meth:`receive`, with the same arguments and
+        errors: awaits one message, the task waiting in the event loop.
+        ``block=False`` makes the one attempt ``receive(block=False)``
+        makes (BlockingIOError when no whole message is there, or another
+        thread is receiving); TimeoutError after ``timeout`` seconds.
+        Cancelling loses nothing: partial frames stay buffered in the
+        channel, and a message is only taken by an attempt that returns it."""
         self._check_open()
-        loop = asyncio.get_running_loop()
+        deadline = Deadline(timeout)
+        if not block:
+            return self.receive(block=False)
         while True:
             try:
                 self._hold(_RECEIVE, False, None)
             except BlockingIOError:  # another thread is receiving
-                await asyncio.sleep(_BUSY_POLL)
+                await _busy_wait(deadline, "recvmsg")
                 continue
             try:
                 return self._receive_held(block=False)
@@ -701,22 +712,30 @@ class MessageChannel(_Closable, _core.ChannelBase):
                 pass
             finally:
                 self._unhold(_RECEIVE)
-            await _wait_fd(loop, self._fileno, readable=True)
+            if not await wait_readable_async(self._fileno, deadline):
+                raise _timed_out("recvmsg")
 
     async def send_async(self, data: bytes | bytearray | memoryview,
-                         fds: Sequence[int] = ()) -> None:
-        """Send one message without blocking the event loop. Once any byte
-        of a frame is written the frame is completed (also if the await is
-        cancelled, by the next send or :meth:`flush`). Errors as :meth:`send`."""
+                         fds: Sequence[int] = (), *, block: bool = True,
+                         timeout: float | None = None) -> None:
+        """The async twin of :meth:`send`, with the same arguments and
+        errors: sends one message without blocking the event loop.
+        ``block=False`` makes the one attempt ``send(block=False)`` makes.
+        Once any byte of a frame is written the frame is completed (also if
+        the await is cancelled or times out, by the next send or
+        :meth:`flush`), so the framing survives."""
         self._check_open()
+        deadline = Deadline(timeout)
+        if not block:
+            self.send(data, fds, block=False)
+            return
         self._check_send(data, fds)
-        loop = asyncio.get_running_loop()
         committed = False  # our frame is (partly) written
         while True:
             try:
                 self._hold(_SEND, False, None)
             except BlockingIOError:  # another thread is sending
-                await asyncio.sleep(_BUSY_POLL)
+                await _busy_wait(deadline, "sendmsg")
                 continue
             try:
                 done, committed = self._send_step(data, fds, committed)
@@ -724,7 +743,8 @@ class MessageChannel(_Closable, _core.ChannelBase):
                 self._unhold(_SEND)
             if done:
                 return
-            await _wait_fd(loop, self._fileno, readable=False)
+            if not await wait_writable_async(self._fileno, deadline):
+                raise _timed_out("sendmsg")
 
     def _send_step(self, data: bytes | bytearray | memoryview, fds: Sequence[int],
                    committed: bool) -> tuple[bool, bool]:
@@ -744,24 +764,14 @@ class MessageChannel(_Closable, _core.ChannelBase):
         return True, True
 
 
-async def _wait_fd(loop: asyncio.AbstractEventLoop, fd: int, readable: bool) -> None:
-    fut: asyncio.Future[None] = loop.create_future()
-
-    def ready() -> None:
-        if not fut.done():
-            fut.set_result(None)
-
-    if readable:
-        loop.add_reader(fd, ready)
-    else:
-        loop.add_writer(fd, ready)
-    try:
-        await fut
-    finally:
-        if readable:
-            loop.remove_reader(fd)
-        else:
-            loop.remove_writer(fd)
+async def _busy_wait(deadline: Deadline, call: str) -> None:
+    """Sleep a little while another thread holds the direction an async
+    twin needs (a thread gives no readiness to wait for); TimeoutError
+    once ``deadline`` passed."""
+    left = deadline.remaining()
+    if left == 0:
+        raise _timed_out(call)
+    await asyncio.sleep(_BUSY_POLL if left is None else min(_BUSY_POLL, left))
 
 
 # ---- listen / connect -------------------------------------------------------
@@ -864,6 +874,20 @@ class Listener(_Closable):
         conn.settimeout(None)
         return MessageChannel(conn, max_size=self.max_size)
 
+    async def accept_async(self, *, block: bool = True,
+                           timeout: float | None = None) -> MessageChannel:
+        """The async twin of :meth:`accept`, with the same arguments and
+        errors: the task waits in the event loop until someone connects.
+        ``block=False`` makes :meth:`accept`'s one attempt. Cancelling
+        loses no connection: one is only taken by an accept made after the
+        wait, in the same step, and it is returned."""
+        self._check_open()
+        deadline = Deadline(timeout)
+        if not block:
+            return self.accept(block=False)
+        return await retry_when_ready(lambda: self.accept(block=False), self.fileno,
+                                      deadline, "accept")
+
     def close(self) -> None:
         """Close the socket and remove the socket file it created. Then
         fileno and accept raise ValueError; closing again does nothing."""
@@ -898,6 +922,29 @@ def listen(address: str, *, kind: str = "stream", backlog: int | None = None,
     return Listener(address, kind=kind, backlog=backlog, max_size=max_size, mode=mode)
 
 
+def _client_address(address: str, kind: str) -> tuple[int, int, str | bytes | tuple[str, int]]:
+    """(family, socket type, address) for connecting to ``address``;
+    ValueError for seqpacket over TCP."""
+    family, addr = parse_address(address)
+    stype = _kind(kind)
+    if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
+        raise ValueError("seqpacket channels are Unix sockets only")
+    return family, stype, addr
+
+
+def _client_socket(family: int, stype: int) -> _socket.socket:
+    """A new socket to connect (seqpacket ones pass credentials, which
+    tells an empty record from end of file)."""
+    sock = _socket.socket(family, stype)
+    if stype == _socket.SOCK_SEQPACKET:
+        try:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+        except BaseException:
+            sock.close()
+            raise
+    return sock
+
+
 def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
             max_size: int | None = None) -> MessageChannel:
     """Connect to a listening address and return a channel.
@@ -912,15 +959,10 @@ def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
             full Unix listen backlog).
         ConnectionRefusedError, FileNotFoundError: nobody listens there.
     """
-    family, addr = parse_address(address)
-    stype = _kind(kind)
-    if stype == _socket.SOCK_SEQPACKET and family != _socket.AF_UNIX:
-        raise ValueError("seqpacket channels are Unix sockets only")
+    family, stype, addr = _client_address(address, kind)
     t = check_timeout(timeout)
-    sock = _socket.socket(family, stype)
+    sock = _client_socket(family, stype)
     try:
-        if stype == _socket.SOCK_SEQPACKET:
-            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         if family == _socket.AF_UNIX:
             _connect_unix(sock, addr, t)
         else:
@@ -934,6 +976,88 @@ def connect(address: str, *, kind: str = "stream", timeout: float | None = None,
         sock.close()
         raise
     return MessageChannel(sock, max_size=max_size)
+
+
+async def connect_async(address: str, *, kind: str = "stream", timeout: float | None = None,
+                        max_size: int | None = None) -> MessageChannel:
+    """The async twin of :func:`connect`, with the same arguments and
+    errors: the task waits in the event loop for the connection.
+
+    A TCP connect is started without blocking and awaited until the socket
+    is writable (the handshake is done). A Unix connect succeeds or fails
+    at once unless the listener's backlog is full; then there is nothing
+    an event loop could wait on, so the rest of the wait (bounded by
+    ``timeout``) runs as the blocking :func:`connect` does, in the loop's
+    default executor. Cancelling the task stops waiting at once and closes
+    the socket (after that worker returns, if one runs: without a timeout
+    it waits for the listener to accept someone).
+    """
+    family, stype, addr = _client_address(address, kind)
+    deadline = Deadline(timeout)
+    sock = _client_socket(family, stype)
+    owned = True  # False when a cancelled worker thread still uses the socket
+    try:
+        sock.setblocking(False)
+        if family == _socket.AF_UNIX:
+            try:
+                sock.connect(addr)
+            except BlockingIOError:  # a full backlog
+                if deadline.expired:
+                    raise _timed_out("connect") from None
+                worker = _UnixConnect(sock, addr, deadline.remaining())
+                work = asyncio.get_running_loop().run_in_executor(None, worker.run)
+                try:
+                    await asyncio.shield(work)
+                finally:
+                    owned = not worker.abandon()
+                    if not owned:  # its outcome is nobody's now: not "never retrieved"
+                        work.add_done_callback(lambda f: f.cancelled() or f.exception())
+        else:
+            err = sock.connect_ex(addr)
+            if err in (_errno.EINPROGRESS, _errno.EAGAIN):
+                if not await wait_writable_async(sock.fileno(), deadline):
+                    raise _timed_out("connect")
+                err = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+            if err:
+                raise OSError(err, f"connect: {os.strerror(err)}")
+        sock.setblocking(True)
+    except BaseException:
+        if owned:
+            sock.close()
+        raise
+    return MessageChannel(sock, max_size=max_size)
+
+
+class _UnixConnect:
+    """The blocking part of :func:`connect_async` on a Unix socket, run in
+    a worker thread. If the awaiting task gives up first (cancelled) the
+    worker closes the socket itself when its connect returns: the loop
+    may be gone by then."""
+
+    def __init__(self, sock: _socket.socket, addr: object, timeout: float | None) -> None:
+        self._sock = sock
+        self._addr = addr
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._done = False
+        self._abandoned = False
+
+    def run(self) -> None:
+        try:
+            _connect_unix(self._sock, self._addr, self._timeout)
+        finally:
+            with self._lock:
+                self._done = True
+                if self._abandoned:
+                    self._sock.close()
+
+    def abandon(self) -> bool:
+        """Called once the task stops waiting: True when the worker still
+        runs and now owns the socket (it closes it), False when it is done
+        and the caller keeps the socket."""
+        with self._lock:
+            self._abandoned = not self._done
+            return self._abandoned
 
 
 _TIMEVAL = struct.Struct("@ll")
@@ -950,13 +1074,13 @@ def _connect_unix(sock: _socket.socket, addr: object, timeout: float | None) -> 
     a signal (the handler has run by then) is made again with the time left:
     the socket module reports an interrupted connect as done, so whether it
     is connected is checked with getpeername."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = Deadline(timeout)
     try:
         while True:
-            if deadline is None:
+            left = deadline.remaining()
+            if left is None:
                 sock.setblocking(True)
             else:
-                left = deadline - time.monotonic()
                 if left <= 0:
                     sock.setblocking(False)  # one attempt
                 else:

@@ -108,3 +108,57 @@ def test_close_async_does_not_wait_for_a_grandchild_holding_stdout():
         finally:
             os.kill(grandchild, signal.SIGKILL)
     run(main())
+
+
+def test_async_twins_take_block_false():
+    async def main():
+        # the child reads nothing until told: a large send cannot all go
+        co = Coprocess(["sh", "-c", "read go; cat"])
+        with pytest.raises(BlockingIOError):
+            await co.readline_async(block=False)
+        with pytest.raises(BlockingIOError):
+            await co.read_async(block=False)
+        with pytest.raises(BlockingIOError):
+            await co.send_async(b"go\n" + b"x" * (1 << 20), block=False)
+        queued = len(co._out)  # the rest stays queued, as for the blocking send
+        await co.send_async(b"\nend\n", timeout=30)
+        lines = []
+        while not lines or lines[-1] != b"end\n":
+            lines.append(await co.readline_async(timeout=30))
+        co.close_input()
+        return queued, b"".join(lines), await co.close_async(timeout=30)
+    queued, out, status = run(main())
+    assert queued > 0
+    assert out == b"x" * (1 << 20) + b"\nend\n"
+    assert status == 0
+
+
+def test_request_async_block_false_and_timeout():
+    async def main():
+        co = Coprocess(["sh", "-c", "while read x; do sleep 0.2; echo $x; done"])
+        with pytest.raises(BlockingIOError):
+            await co.request_async("a", block=False)  # sent; the reply comes later
+        late = await co.readline_async(timeout=10)
+        with pytest.raises(TimeoutError):
+            await co.request_async("b", timeout=0.05)
+        late2 = await co.readline_async(timeout=10)
+        co.close_input()
+        return late, late2, await co.close_async(timeout=10)
+    assert run(main()) == (b"a\n", b"b\n", 0)
+
+
+def test_coprocess_async_twins_refuse_bad_timeouts():
+    async def main():
+        co = Coprocess(["cat"])
+        try:
+            for call in (lambda: co.readline_async(timeout=-1),
+                         lambda: co.read_async(timeout=True),
+                         lambda: co.send_async(b"x\n", timeout="1"),
+                         lambda: co.request_async("x", block=False, timeout=-2)):
+                with pytest.raises((TypeError, ValueError)):
+                    await call()
+            assert not co._out  # nothing was queued by a refused call
+        finally:
+            co.close_input()
+            await co.close_async(timeout=10)
+    run(main())

@@ -145,3 +145,68 @@ def test_cancelled_fifo_open_closes_the_late_descriptor(tmp_path):
     with Fifo(tmp_path / "f", create=True) as fifo:
         before, after = run(main(fifo))
     assert before == after
+
+
+def test_read_async_block_false_is_one_attempt():
+    async def main():
+        with Pipe() as p:
+            with pytest.raises(BlockingIOError):
+                await p.reader.read_async(10, block=False)
+            p.writer.write(b"abc")
+            got = await p.reader.read_async(10, block=False)
+            p.writer.close()
+            end = await p.reader.read_async(10, block=False)
+            return got, end
+    assert run(main()) == (b"abc", b"")
+
+
+def test_write_async_block_false_writes_what_fits():
+    async def main():
+        with Pipe() as p:
+            cap = p.capacity
+            n = await p.writer.write_async(b"x" * (cap + 4096), block=False)
+            with pytest.raises(BlockingIOError):
+                await p.writer.write_async(b"more", block=False)
+            return cap, n
+    cap, n = run(main())
+    assert 0 < n <= cap
+
+
+def test_async_twins_refuse_bad_timeouts_before_any_io():
+    async def main():
+        with Pipe() as p:
+            p.writer.write(b"abc")
+            with pytest.raises(ValueError):
+                await p.reader.read_async(10, block=False, timeout=-1)
+            with pytest.raises(TypeError):
+                await p.writer.write_async(b"x", timeout="1")
+            return p.reader.read(10)
+    assert run(main()) == b"abc"
+
+
+def test_fifo_open_async_block_false(tmp_path):
+    async def main():
+        fifo = Fifo(tmp_path / "f", create=True)
+        with pytest.raises(BlockingIOError):
+            await fifo.open_writer_async(block=False)  # no reader yet
+        reader = await fifo.open_reader_async(block=False)  # always succeeds
+        writer = await fifo.open_writer_async(block=False)
+        try:
+            assert not writer.nonblocking  # a blocking end, unlike nonblock=True
+            writer.write(b"hi")
+            return reader.read(2)
+        finally:
+            writer.close()
+            reader.close()
+    assert run(main()) == b"hi"
+
+
+def test_fifo_open_block_false(tmp_path):
+    fifo = Fifo(tmp_path / "f", create=True)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(BlockingIOError):
+        fifo.open_writer(block=False)
+    assert len(os.listdir("/proc/self/fd")) == before
+    with fifo.open_reader(block=False) as r, fifo.open_writer(block=False) as w:
+        w.write(b"ok")
+        assert r.read(2) == b"ok"

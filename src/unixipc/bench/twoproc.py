@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from .._timeouts import Deadline
 from .harness import Result, latency_stats
 
 __all__ = ["Endpoint", "FdEnd", "Link", "Transport", "round_trip", "one_way", "read_rest",
@@ -145,9 +146,9 @@ def wait_thread_gone(thread: threading.Thread, timeout: float = 5.0) -> bool:
     tid = thread.native_id
     if tid is None:
         return True
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     while os.path.exists(f"/proc/self/task/{tid}"):
-        if time.monotonic() > deadline:
+        if deadline.expired:
             return False
         time.sleep(0.0005)
     return True

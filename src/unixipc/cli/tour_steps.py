@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from .._timeouts import Deadline
 from .environment import Environment
 
 
@@ -318,8 +319,8 @@ def step_semaphore(ctx: TourContext) -> None:
     pid = ctx.fork(child)
     import time
 
-    deadline = time.monotonic() + 5
-    while sems[1].ncount == 0 and time.monotonic() < deadline:
+    deadline = Deadline(5)
+    while sems[1].ncount == 0 and not deadline.expired:
         time.sleep(0.005)
     ctx.say(f"a child blocks in the same op (ncount of sem 1 = {sems[1].ncount})")
     sems[1].release()
