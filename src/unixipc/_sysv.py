@@ -117,6 +117,8 @@ class Kernel(Generic[_St]):
         listing: every object's stat record (the slot walk).
         rmid: IPC_RMID of an id.
         set: IPC_SET of an id with every field given: ``(id, uid, gid, mode)``.
+        key_noun: what errors of opening by key call it, when not ``noun``
+            ("shared memory key 0x00001234", as ipcs says "Shared Memory").
     """
 
     noun: str
@@ -126,6 +128,7 @@ class Kernel(Generic[_St]):
     listing: Callable[[], list[_St]]
     rmid: Callable[[int], None]
     set: Callable[[int, int, int, int], None]
+    key_noun: str = ""
 
 
 class SysVObject(Generic[_St]):
@@ -173,7 +176,7 @@ class SysVObject(Generic[_St]):
         c_key = normalize_key(key)
         mode = check_mode(mode)
         obj_id, created = open_or_create(
-            f"{self._kernel.noun} key {format_key(c_key)}",
+            f"{self._kernel.key_noun or self._kernel.noun} key {format_key(c_key)}",
             lambda: new(c_key, _core.IPC_CREAT | _core.IPC_EXCL | mode),
             lambda: existing(c_key, mode),
             create=creates(c_key, create, exclusive), exclusive=exclusive)

@@ -129,7 +129,7 @@ class SharedMemory(SysVObject[SharedMemoryStat]):
     _kernel = Kernel("shared memory segment", "shmid", "shmctl",
                      stat=lambda i: SharedMemoryStat._from_raw(_core.shmctl_stat(i)),
                      listing=shared_memory_segments, rmid=_core.shmctl_rmid,
-                     set=_core.shmctl_set)
+                     set=_core.shmctl_set, key_noun="shared memory")
 
     def __init__(self, key: int | None = None, size: int = 0, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600) -> None:

@@ -19,18 +19,19 @@ import unixipc
 class Kind:
     cls: type[Any]
     stem: str  # the tracker's kind, and /proc/sys/kernel/<stem>_next_id
-    noun: str  # how errors name an object of the kind
+    noun: str  # how errors name an object of the kind by id
+    key_noun: str  # ... and by key
     listing: Callable[[], list[Any]]
     use: Callable[[Any], object]  # a call that needs the kernel object
     extra: dict[str, Any] = field(default_factory=dict)  # what a new object needs
 
 
 KINDS = {
-    "msg": Kind(unixipc.MessageQueue, "msg", "message queue", unixipc.message_queues,
-                lambda q: q.send(b"x", block=False)),
-    "sem": Kind(unixipc.SemaphoreSet, "sem", "semaphore set", unixipc.semaphore_sets,
-                lambda s: s.op((0, 1)), {"count": 2}),
-    "shm": Kind(unixipc.SharedMemory, "shm", "shared memory segment",
+    "msg": Kind(unixipc.MessageQueue, "msg", "message queue", "message queue",
+                unixipc.message_queues, lambda q: q.send(b"x", block=False)),
+    "sem": Kind(unixipc.SemaphoreSet, "sem", "semaphore set", "semaphore set",
+                unixipc.semaphore_sets, lambda s: s.op((0, 1)), {"count": 2}),
+    "shm": Kind(unixipc.SharedMemory, "shm", "shared memory segment", "shared memory",
                 unixipc.shared_memory_segments, lambda m: m.read(1), {"size": 4096}),
 }
 
@@ -82,7 +83,7 @@ def test_exclusive_implies_create(kind: Kind, make: Callable[..., Any], key: int
     assert obj.created and obj.key == key
     with pytest.raises(FileExistsError) as info:
         kind.cls(key, exclusive=True, **kind.extra)
-    assert info.value.filename == f"{kind.noun} key {key & 0xFFFFFFFF:#010x}"
+    assert info.value.filename == f"{kind.key_noun} key {key & 0xFFFFFFFF:#010x}"
 
 
 def test_private_key_always_creates(kind: Kind, make: Callable[..., Any]) -> None:
