@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import errno as _errno
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import _core
 from ._aio import run_cancellable
-from .keys import (Permissions, format_key, normalize_key, open_or_create, removed_on_failure,
-                   stat_even_unreadable)
+from ._sysv import Kernel, SysVObject, check_int
+from .keys import Permissions, each_slot
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -106,27 +105,17 @@ def msg_limits() -> MessageQueueLimits:
                               default_max_bytes=info["msgmnb"], max_queues=info["msgmni"])
 
 
-def _check_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    return value
-
-
-def _check_mode(mode: object) -> int:
-    mode = _check_int(mode, "mode")
-    if not 0 <= mode <= 0o777:
-        raise ValueError(f"mode must be permission bits in 0..0o777, not {mode:#o}")
-    return mode
-
-
-class MessageQueue(_core.MessageQueueBase):
+class MessageQueue(SysVObject[MessageQueueStat], _core.MessageQueueBase):
     """A System V message queue.
 
     ``MessageQueue(key)`` opens an existing queue; ``create=True`` creates it
     if needed; ``exclusive=True`` insists on a new one (FileExistsError if
     the key is taken); ``key=None`` (IPC_PRIVATE) always makes a new queue
     that only its id leads to. Used as a context manager, the queue is
-    removed on exit only if this object created it.
+    removed on exit only if this object created it (``created``). Opening,
+    ``from_id``, ``created``/``removed``, ``remove``, ``set``, pickling (as
+    a reference) and the context manager follow the rules of the whole
+    System V family (see :mod:`unixipc._sysv`).
 
     Args:
         key: a System V key (``ftok``, or any 32-bit int), or None.
@@ -147,9 +136,11 @@ class MessageQueue(_core.MessageQueueBase):
         OSError(ENOSPC): the system's limit of queues (msgmni) is reached.
     """
 
-    _key: int
-    _created: bool
-    _removed: bool
+    _kernel = Kernel(
+        "message queue", "msqid", "msgctl",
+        stat=lambda i: MessageQueueStat._from_core(i, _core.msgctl_stat(i)),
+        listing=lambda: message_queues(), rmid=_core.msgctl_rmid,
+        set=lambda i, uid, gid, mode: _core.msgctl_set(i, mode, uid, gid, -1))
 
     if TYPE_CHECKING:  # the C methods, with the result types made precise
         def receive(self, type: int = 0, *, block: bool = True,
@@ -165,85 +156,17 @@ class MessageQueue(_core.MessageQueueBase):
 
     def __init__(self, key: int | None = None, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600) -> None:
-        ckey = normalize_key(key)
-        mode = _check_mode(mode)
-        if exclusive:
-            create = True
-        msqid, created = open_or_create(
-            f"message queue key {format_key(ckey)}",
-            lambda: _core.msgget(ckey, _core.IPC_CREAT | _core.IPC_EXCL | mode),
-            lambda: _core.msgget(ckey, mode),
-            create=create or ckey == _core.IPC_PRIVATE, exclusive=exclusive)
-        with removed_on_failure(created, lambda: _core.msgctl_rmid(msqid)):
+        with self._opening(key, create=create, exclusive=exclusive, mode=mode,
+                           new=_core.msgget, existing=_core.msgget) as (msqid, _):
             self._msqid = msqid
-            self._key = ckey
-            self._created = created
-            self._removed = False
 
-    def __reduce__(self) -> tuple[Any, tuple[int]]:
-        """Pickle as a reference to the kernel object (its id), never as
-        its creator: a copy's ``with`` block or ``created`` check cannot
-        remove the original's object."""
-        return (type(self).from_id, (self.id,))
-
-    @classmethod
-    def from_id(cls, msqid: int) -> MessageQueue:
-        """Open a queue by its id (as ``ipcs -q`` shows it).
-
-        Raises:
-            TypeError, ValueError: ``msqid`` is not an int >= 0.
-            OSError(EINVAL): no queue has this id.
-            ObjectRemovedError: the id belongs to a removed queue.
-            PermissionError: IPC_STAT is refused and the kernel has no
-                MSG_STAT_ANY. Opening asks for no access (each call is
-                checked by the kernel): a queue this user may only write is
-                opened, its key taken from the MSG_STAT_ANY walk.
-        """
-        msqid = _check_int(msqid, "msqid")
-        if not 0 <= msqid < 2**31:
-            raise ValueError(f"msqid must be in 0..2**31-1, not {msqid}")
-        # A write-only sender may not IPC_STAT it: MSG_STAT_ANY's walk names its key.
-        key = stat_even_unreadable(
-            msqid, lambda i: MessageQueueStat._from_core(i, _core.msgctl_stat(i)),
-            message_queues).perm.key
-        self = cls.__new__(cls)
-        self._msqid = msqid
-        self._key = key
-        self._created = False
-        self._removed = False
-        return self
-
-    # ---- identity ------------------------------------------------------------
+    def _adopt(self, obj_id: int, found: MessageQueueStat) -> None:
+        self._msqid = obj_id
 
     @property
     def id(self) -> int:
         """The queue id (msqid)."""
         return self._msqid
-
-    @property
-    def key(self) -> int:
-        """The key the queue was opened with (0 for IPC_PRIVATE)."""
-        return self._key
-
-    @property
-    def created(self) -> bool:
-        """True when this object created the queue (and so removes it on
-        leaving a ``with`` block)."""
-        return self._created
-
-    def __repr__(self) -> str:
-        return f"<MessageQueue id={self._msqid} key={format_key(self._key)}>"
-
-    # ---- control ---------------------------------------------------------------
-
-    def stat(self) -> MessageQueueStat:
-        """The queue's status record (``msgctl(IPC_STAT)``).
-
-        Raises:
-            PermissionError: no read permission.
-            ObjectRemovedError, OSError(EINVAL): the queue is gone.
-        """
-        return MessageQueueStat._from_core(self._msqid, _core.msgctl_stat(self._msqid))
 
     def set(self, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
             max_bytes: int | None = None) -> None:
@@ -257,30 +180,12 @@ class MessageQueue(_core.MessageQueueBase):
         Raises:
             TypeError, ValueError: bad arguments (nothing is changed).
             PermissionError: not allowed (EPERM).
+            ObjectRemovedError: the queue was removed.
         """
-        m = -1 if mode is None else _check_mode(mode)
-        u = -1 if uid is None else _check_int(uid, "uid")
-        g = -1 if gid is None else _check_int(gid, "gid")
-        q = -1 if max_bytes is None else _check_int(max_bytes, "max_bytes")
-        for name, value in (("uid", u), ("gid", g)):
-            if value != -1 and not 0 <= value < 2**32 - 1:
-                raise ValueError(f"{name} must be in 0..2**32-2, not {value}")
-        if max_bytes is not None and not 0 <= q < 2**63:
-            raise ValueError(f"max_bytes must be >= 0, not {q}")
-        _core.msgctl_set(self._msqid, m, u, g, q)
-
-    def remove(self) -> None:
-        """Remove the queue now (``msgctl(IPC_RMID)``).
-
-        Every process blocked on it wakes with ObjectRemovedError; queued
-        messages are discarded.
-
-        Raises:
-            PermissionError: neither owner, creator nor privileged (EPERM).
-            OSError(EINVAL): already removed.
-        """
-        _core.msgctl_rmid(self._msqid)
-        self._removed = True
+        if max_bytes is not None and not 0 <= check_int(max_bytes, "max_bytes") < 2**63:
+            raise ValueError(f"max_bytes must be in 0..2**63-1, not {max_bytes}")
+        uid_, gid_, mode_ = self._merged_perm(mode, uid, gid)
+        _core.msgctl_set(self._msqid, mode_, uid_, gid_, -1 if max_bytes is None else max_bytes)
 
     def peek(self, index: int = 0, *, max_size: int | None = None,
              truncate: bool = False) -> Message:
@@ -369,19 +274,6 @@ class MessageQueue(_core.MessageQueueBase):
             type, timeout=timeout, max_size=max_size, truncate=truncate, exclude=exclude,
             _cancel=token), _WORKER)
 
-    def __enter__(self) -> MessageQueue:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._created and not self._removed:
-            try:
-                self.remove()
-            except OSError as err:
-                # Removed by someone else meanwhile: nothing left to do.
-                if err.errno not in (_errno.EINVAL, _errno.EIDRM):
-                    raise
-
 
 def message_queues() -> list[MessageQueueStat]:
     """The status of every message queue in this IPC namespace.
@@ -391,19 +283,17 @@ def message_queues() -> list[MessageQueueStat]:
     falling back to ``MSG_STAT``, which skips queues this user cannot read,
     as ``ipcs -q`` does.
     """
-    highest, info = _core.msgctl_info(_core.MSG_INFO)
+    highest, _ = _core.msgctl_info(_core.MSG_INFO)
+    return list(each_slot(highest, _queue_in_slot))
 
-    def walk(any_: bool) -> list[MessageQueueStat]:
-        found = []
-        for index in range(highest + 1):
-            try:
-                msqid, d = _core.msgctl_msg_stat(index, any_)
-            except OSError:
-                continue  # an empty slot (EINVAL) or not readable (EACCES)
-            found.append(MessageQueueStat._from_core(msqid, d))
-        return found
 
-    found = walk(True)
-    if not found and info["msgpool"] > 0:  # msgpool: queues in use
-        found = walk(False)  # a kernel without MSG_STAT_ANY
-    return found
+def _queue_in_slot(index: int) -> MessageQueueStat:
+    """The queue in kernel slot ``index``: MSG_STAT_ANY, or MSG_STAT where
+    the kernel lacks it (EINVAL for both: an unused slot)."""
+    try:
+        msqid, d = _core.msgctl_msg_stat(index, True)
+    except OSError as exc:
+        if exc.errno != _errno.EINVAL:
+            raise
+        msqid, d = _core.msgctl_msg_stat(index, False)
+    return MessageQueueStat._from_core(msqid, d)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Sequence
+from typing import Sequence
 
 from . import _core
 from ._aio import run_cancellable
 from ._timeouts import Deadline
 from ._args import flat_list
-from .keys import (Permissions, each_slot, format_key, merged_perm, normalize_key,
-                   open_or_create, removed_on_failure, stat_even_unreadable)
+from ._sysv import Kernel, SysVObject, check_int
+from .keys import Permissions, each_slot
 
 __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
            "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
@@ -90,13 +90,6 @@ def _check_value(value: object) -> int:
     if not 0 <= value <= SEMVMX:
         raise ValueError(f"a semaphore value must be in 0..{SEMVMX} (ERANGE), not {value}")
     return value
-
-
-def _check_mode(mode: int) -> None:
-    if isinstance(mode, bool) or not isinstance(mode, int):
-        raise TypeError(f"mode must be an int, not {type(mode).__name__}")
-    if not 0 <= mode <= 0o777:
-        raise ValueError(f"mode must be permission bits 0..0o777, not {mode:#o}")
 
 
 class Semaphore(_core.SemaphoreBase):
@@ -188,15 +181,16 @@ class Semaphore(_core.SemaphoreBase):
         return f"<Semaphore {self.index} of set {self.semid}>"
 
 
-class SemaphoreSet(_core.SemaphoreSetBase):
+class SemaphoreSet(SysVObject[SemaphoreSetStat], _core.SemaphoreSetBase):
     """A System V semaphore set.
 
     Args:
-        key: the set's key (see :func:`unixipc.ftok`); None makes a new
-            private set (IPC_PRIVATE), which needs ``create=True``.
+        key: the set's key (see :func:`unixipc.ftok`); None always makes a
+            new private set (IPC_PRIVATE).
         count: how many semaphores (a new set's size; an existing set must
             have at least this many, else ValueError).
-        create, exclusive: IPC_CREAT, IPC_EXCL.
+        create, exclusive: IPC_CREAT, IPC_EXCL (``exclusive`` implies
+            ``create``).
         mode: permission bits of a new set (``0o600`` unless asked); when
             opening an existing set, the access asked for (semget checks
             it): the default asks for read and alter, so a set this user
@@ -211,26 +205,25 @@ class SemaphoreSet(_core.SemaphoreSetBase):
             initialised it (its sem_otime is set), at most ``init_timeout``
             seconds (TimeoutError).
 
+    Opening, ``from_id``, ``created``/``removed``, ``remove``, ``set``,
+    pickling (as a reference) and the context manager follow the rules of
+    the whole System V family (see :mod:`unixipc._sysv`).
+
     Raises:
         FileNotFoundError, FileExistsError, PermissionError: as semget.
         TypeError, ValueError: bad arguments, before any system call.
     """
+
+    _kernel = Kernel("semaphore set", "semid", "semctl",
+                     stat=lambda i: SemaphoreSetStat._from_raw(_core.semctl_stat(i)),
+                     listing=semaphore_sets, rmid=_core.semctl_rmid, set=_core.semctl_set)
 
     def __init__(self, key: int | None = None, count: int = 1, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600,
                  initial: int | Sequence[int] | None = None,
                  init_timeout: float = 10.0) -> None:
         super().__init__()
-        c_key = normalize_key(key)
-        _check_mode(mode)
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise TypeError(f"count must be an int, not {type(count).__name__}")
-        if count < 1:
-            raise ValueError(f"count must be >= 1, not {count}")
-        if exclusive and not create:
-            raise ValueError("exclusive=True needs create=True")
-        if c_key == _core.IPC_PRIVATE and not create:
-            raise ValueError("a private set (key=None) is always new: pass create=True")
+        count = check_int(count, "count", 1)
         values: list[int] | None = None
         if initial is not None:
             values = [initial] * count if isinstance(initial, int) else list(initial)
@@ -238,13 +231,10 @@ class SemaphoreSet(_core.SemaphoreSetBase):
                 raise ValueError(f"initial has {len(values)} values for {count} semaphores")
             for v in values:
                 _check_value(v)
-        semid, self.created = open_or_create(
-            f"semaphore set key {format_key(c_key)}",
-            lambda: _core.semget(c_key, count, _core.IPC_CREAT | _core.IPC_EXCL | mode),
-            lambda: _core.semget(c_key, 0, mode),
-            create=create, exclusive=exclusive)
-        with removed_on_failure(self.created, lambda: _core.semctl_rmid(semid)):
-            if self.created:
+        with self._opening(key, create=create, exclusive=exclusive, mode=mode,
+                           new=lambda k, flags: _core.semget(k, count, flags),
+                           existing=lambda k, m: _core.semget(k, 0, m)) as (semid, created):
+            if created:
                 # What we created we know: no IPC_STAT, which a mode without
                 # the owner's read bit (0o200) would refuse.
                 nsems = count
@@ -254,8 +244,7 @@ class SemaphoreSet(_core.SemaphoreSetBase):
                     raise ValueError(f"the existing set {semid} has {nsems} semaphores, "
                                      f"fewer than count={count}")
             self._bind(semid, nsems)
-            self._key = c_key
-            if self.created and values is not None:
+            if created and values is not None:
                 _core.semctl_setall(semid, values)
                 # A semop that changes nothing sets sem_otime: the sign,
                 # for processes opening the set by key, that it is ready.
@@ -264,14 +253,12 @@ class SemaphoreSet(_core.SemaphoreSetBase):
             elif values is not None:
                 self._wait_initialised(init_timeout)
 
-    @staticmethod
-    def _stat_any(semid: int) -> SemaphoreSetStat:
-        """The set's stat, also without read permission (SEM_STAT_ANY)."""
-        return stat_even_unreadable(semid, SemaphoreSet._stat_of, semaphore_sets)
+    def _adopt(self, obj_id: int, found: SemaphoreSetStat) -> None:
+        _core.SemaphoreSetBase.__init__(self)
+        self._bind(obj_id, found.count)
 
-    @staticmethod
-    def _stat_of(semid: int) -> SemaphoreSetStat:
-        return SemaphoreSetStat._from_raw(_core.semctl_stat(semid))
+    def _repr_extra(self) -> str:
+        return f" count={len(self)}"
 
     def _wait_initialised(self, timeout: float) -> None:
         import time
@@ -284,34 +271,6 @@ class SemaphoreSet(_core.SemaphoreSetBase):
                                    f"initialised by its creator within {timeout} s")
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
-
-    def __reduce__(self) -> tuple[Any, tuple[int]]:
-        """Pickle as a reference to the kernel object (its id), never as
-        its creator: a copy's ``with`` block or ``created`` check cannot
-        remove the original's object."""
-        return (type(self).from_id, (self.id,))
-
-    @classmethod
-    def from_id(cls, semid: int) -> SemaphoreSet:
-        """Open an existing set by its id (as ``ipcs -s`` shows it).
-
-        Opening asks for no access (the kernel checks each call): without
-        read permission the size comes from the SEM_STAT_ANY listing."""
-        if isinstance(semid, bool) or not isinstance(semid, int):
-            raise TypeError(f"semid must be an int, not {type(semid).__name__}")
-        if semid < 0:
-            raise ValueError(f"semid must be >= 0, not {semid}")
-        found = cls._stat_any(semid)
-        self = cls.__new__(cls)
-        _core.SemaphoreSetBase.__init__(self)
-        self._bind(semid, found.count)
-        self._key = found.perm.key
-        self.created = False
-        return self
-
-    @property
-    def key(self) -> int:
-        return self._key
 
     def __getitem__(self, index: int) -> Semaphore:
         if isinstance(index, bool) or not isinstance(index, int):
@@ -356,43 +315,3 @@ class SemaphoreSet(_core.SemaphoreSetBase):
         for v in values:
             _check_value(v)
         _core.semctl_setall(self.id, values, len(self))
-
-    def stat(self) -> SemaphoreSetStat:
-        """``semctl(IPC_STAT)``: every field of the set's ``semid_ds``."""
-        return self._stat_of(self.id)
-
-    def set(self, *, mode: int | None = None, uid: int | None = None,
-            gid: int | None = None) -> None:
-        """``semctl(IPC_SET)``: owner or permission bits (owner/creator/root
-        only: PermissionError EPERM otherwise)."""
-        if mode is not None:
-            _check_mode(mode)
-        for name, value in (("uid", uid), ("gid", gid)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 0):
-                raise ValueError(f"{name} must be an int >= 0")
-        _core.semctl_set(self.id, *merged_perm(self._perm_any(), mode, uid, gid))
-
-    def _perm_any(self) -> Permissions:
-        """The set's permissions, even without read permission on it (from
-        the SEM_STAT_ANY listing), so IPC_SET reports the kernel's verdict."""
-        return self._stat_any(self.id).perm
-
-    def remove(self) -> None:
-        """``semctl(IPC_RMID)``: waiters wake with ObjectRemovedError."""
-        _core.semctl_rmid(self.id)
-
-    def __enter__(self) -> SemaphoreSet:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self.created:
-            try:
-                self.remove()
-            except OSError as err:
-                if err.errno not in (errno.EINVAL, errno.EIDRM):
-                    raise
-
-    def __repr__(self) -> str:
-        return f"<SemaphoreSet id={self.id} key={format_key(self.key)} count={len(self)}>"

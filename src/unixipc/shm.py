@@ -9,15 +9,13 @@ works on it). The segment cannot be detached while such views exist
 
 from __future__ import annotations
 
-from typing import Any
-
 import errno
 from dataclasses import dataclass
 from types import TracebackType
 
 from . import _core
-from .keys import (Permissions, each_slot, format_key, merged_perm, normalize_key,
-                   open_or_create, removed_on_failure, stat_even_unreadable)
+from ._sysv import Kernel, SysVObject, check_int, creates
+from .keys import Permissions, each_slot, normalize_key
 
 __all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
            "shared_memory_limits"]
@@ -86,14 +84,6 @@ def shared_memory_segments() -> list[SharedMemoryStat]:
     return [SharedMemoryStat._from_raw(raw) for raw in each_slot(max_index, _core.shm_stat)]
 
 
-def _check_int(value: object, what: str, lo: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < lo:
-        raise ValueError(f"{what} must be >= {lo}, not {value}")
-    return value
-
-
 def _open_existing(key: int, size: int, mode: int) -> int:
     """shmget of an existing segment; a ``size`` larger than the segment
     keeps the kernel's EINVAL, and its message says both sizes."""
@@ -110,15 +100,16 @@ def _open_existing(key: int, size: int, mode: int) -> int:
                                    f"{actual} bytes, fewer than size={size}") from None
 
 
-class SharedMemory:
+class SharedMemory(SysVObject[SharedMemoryStat]):
     """A System V shared memory segment.
 
     Args:
-        key: the segment's key; None makes a new private segment (needs
-            ``create=True``).
-        size: bytes of a new segment (> 0 with ``create``); an existing
+        key: the segment's key; None always makes a new private segment
+            (IPC_PRIVATE).
+        size: bytes of a new segment (> 0 when creating); an existing
             segment must be at least this large (EINVAL otherwise).
-        create, exclusive: IPC_CREAT, IPC_EXCL.
+        create, exclusive: IPC_CREAT, IPC_EXCL (``exclusive`` implies
+            ``create``).
         mode: permission bits of a new segment (``0o600`` unless asked);
             when opening an existing one, the access asked for.
 
@@ -128,64 +119,48 @@ class SharedMemory:
     internal mapping of their own (read-only for ``read`` until a ``write``
     needs a read-write one), made on first use and also kept until
     :meth:`detach`; they never constrain what ``attach`` may return.
+
+    Opening, ``from_id``, ``created``/``removed``, ``remove``, ``set``,
+    pickling (as a reference) and the context manager follow the rules of
+    the whole System V family (see :mod:`unixipc._sysv`); leaving a
+    ``with`` block also detaches the mappings that have no views.
     """
+
+    _kernel = Kernel("shared memory segment", "shmid", "shmctl",
+                     stat=lambda i: SharedMemoryStat._from_raw(_core.shmctl_stat(i)),
+                     listing=shared_memory_segments, rmid=_core.shmctl_rmid,
+                     set=_core.shmctl_set, key_noun="shared memory")
 
     def __init__(self, key: int | None = None, size: int = 0, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600) -> None:
-        c_key = normalize_key(key)
-        _check_int(size, "size")
-        _check_int(mode, "mode")
-        if mode > 0o777:
-            raise ValueError(f"mode must be permission bits 0..0o777, not {mode:#o}")
-        if exclusive and not create:
-            raise ValueError("exclusive=True needs create=True")
-        if c_key == _core.IPC_PRIVATE and not create:
-            raise ValueError("a private segment (key=None) is always new: pass create=True")
-        if create and size == 0:
+        check_int(size, "size", 0)
+        if size == 0 and creates(normalize_key(key), create, exclusive):
             raise ValueError("a new segment needs a size > 0")
-        shmid, self.created = open_or_create(
-            f"shared memory key {format_key(c_key)}",
-            lambda: _core.shmget(c_key, size, _core.IPC_CREAT | _core.IPC_EXCL | mode),
-            lambda: _open_existing(c_key, size, mode),
-            create=create, exclusive=exclusive)
-        with removed_on_failure(self.created, lambda: _core.shmctl_rmid(shmid)):
+        with self._opening(key, create=create, exclusive=exclusive, mode=mode,
+                           new=lambda k, flags: _core.shmget(k, size, flags),
+                           existing=lambda k, m: _open_existing(k, size, m)
+                           ) as (shmid, created):
             # What we created we know: no IPC_STAT, which a mode without the
             # owner's read bit (0o200) would refuse.
-            self._init(shmid, (c_key, size) if self.created else None)
+            self._bind_segment(shmid, size if created else self._stat_any(shmid).size)
 
-    def _init(self, shmid: int, known: tuple[int, int] | None = None) -> None:
-        """Bind to ``shmid``; ``known``: its (key, size), else its stat
-        (also without read permission: SHM_STAT_ANY)."""
-        if known is None:
-            found = self._stat_any(shmid)
-            known = found.perm.key, found.size
-        self.id: int = shmid
-        self._key, self._size = known
+    def _bind_segment(self, shmid: int, size: int) -> None:
+        self._shmid = shmid
+        self._size = size
         #: Every mapping attach() made, and the one read()/write() use.
         self._attachments: list[_core.Attachment] = []
         self._internal: _core.Attachment | None = None
 
-    def __reduce__(self) -> tuple[Any, tuple[int]]:
-        """Pickle as a reference to the kernel object (its id), never as
-        its creator: a copy's ``with`` block or ``created`` check cannot
-        remove the original's object."""
-        return (type(self).from_id, (self.id,))
+    def _adopt(self, obj_id: int, found: SharedMemoryStat) -> None:
+        self._bind_segment(obj_id, found.size)
 
-    @classmethod
-    def from_id(cls, shmid: int) -> SharedMemory:
-        """Open an existing segment by its id (as ``ipcs -m`` shows it).
-
-        Opening asks for no access (the kernel checks each call): without
-        read permission the size comes from the SHM_STAT_ANY listing."""
-        _check_int(shmid, "shmid")
-        self = cls.__new__(cls)
-        self._init(shmid)
-        self.created = False
-        return self
+    def _repr_extra(self) -> str:
+        return f" size={self._size}"
 
     @property
-    def key(self) -> int:
-        return self._key
+    def id(self) -> int:
+        """The segment's identifier (shmid)."""
+        return self._shmid
 
     @property
     def size(self) -> int:
@@ -250,12 +225,12 @@ class SharedMemory:
         return att
 
     def _span(self, offset: int, size: int | None) -> tuple[int, int]:
-        _check_int(offset, "offset")
+        check_int(offset, "offset", 0)
         if offset > self._size:
             raise ValueError(f"offset {offset} is past the end of the {self._size}-byte segment")
         if size is None:
             size = self._size - offset
-        _check_int(size, "size")
+        check_int(size, "size", 0)
         if offset + size > self._size:
             raise ValueError(f"{size} bytes at offset {offset} overrun the "
                              f"{self._size}-byte segment")
@@ -279,33 +254,6 @@ class SharedMemory:
                 view[offset:offset + n] = src.cast("B")
         return n
 
-    def stat(self) -> SharedMemoryStat:
-        """``shmctl(IPC_STAT)``: every field of the segment's ``shmid_ds``."""
-        return self._stat_of(self.id)
-
-    def set(self, *, mode: int | None = None, uid: int | None = None,
-            gid: int | None = None) -> None:
-        """``shmctl(IPC_SET)``: owner or permission bits (owner/creator/root
-        only: PermissionError EPERM otherwise)."""
-        if mode is not None and not 0 <= _check_int(mode, "mode") <= 0o777:
-            raise ValueError("mode must be permission bits 0..0o777")
-        for name, value in (("uid", uid), ("gid", gid)):
-            if value is not None:
-                _check_int(value, name)
-        _core.shmctl_set(self.id, *merged_perm(self._perm_any(), mode, uid, gid))
-
-    def _perm_any(self) -> Permissions:
-        """The segment's permissions even without read permission on it."""
-        return self._stat_any(self.id).perm
-
-    @staticmethod
-    def _stat_any(shmid: int) -> SharedMemoryStat:
-        return stat_even_unreadable(shmid, SharedMemory._stat_of, shared_memory_segments)
-
-    @staticmethod
-    def _stat_of(shmid: int) -> SharedMemoryStat:
-        return SharedMemoryStat._from_raw(_core.shmctl_stat(shmid))
-
     def lock(self) -> None:
         """``SHM_LOCK``: keep the pages in memory (needs privilege or
         RLIMIT_MEMLOCK room)."""
@@ -315,24 +263,9 @@ class SharedMemory:
         """``SHM_UNLOCK``."""
         _core.shmctl_lock(self.id, False)
 
-    def remove(self) -> None:
-        """``shmctl(IPC_RMID)``: mark for removal. The segment stays usable by
-        processes attached to it and disappears at the last detach."""
-        _core.shmctl_rmid(self.id)
-
-    def __enter__(self) -> SharedMemory:
-        return self
-
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
-            if self.created:
-                self.remove()
-        except OSError as err:
-            if err.errno not in (errno.EINVAL, errno.EIDRM):
-                raise
+            super().__exit__(exc_type, exc, tb)
         finally:
             self._detach_idle()  # mappings with live views stay
-
-    def __repr__(self) -> str:
-        return f"<SharedMemory id={self.id} key={format_key(self.key)} size={self.size}>"

@@ -86,6 +86,21 @@ def test_rm_usage_errors(cli):
     assert cli("rm", "5").status == ExitStatus.USAGE
 
 
+def _all_objects() -> set[tuple[str, int]]:
+    return {(kind, st.id) for kind, listing in (("q", unixipc.message_queues),
+                                                ("s", unixipc.semaphore_sets),
+                                                ("m", unixipc.shared_memory_segments))
+            for st in listing()}
+
+
+@pytest.mark.parametrize("kind", ["-q", "-s", "-m"])
+def test_private_key_is_refused_without_making_an_object(cli, kind):
+    before = _all_objects()
+    r = cli("rm", kind, "--key", "0")  # IPC_PRIVATE would make a new object to remove
+    assert r.status == ExitStatus.USAGE and "IPC_PRIVATE" in r.err
+    assert _all_objects() == before
+
+
 def test_rm_permission_denied_is_one_line(cli, ipc_tracker):
     ident = ipc_tracker.ipcmk("-Q", "-p", "0666")
 

@@ -131,8 +131,13 @@ COMMON_HEADERS = ["key", "id", "owner", "perms"]
 
 
 def parse_key(text: str) -> int:
-    """A key as ipcs shows it (0x...) or in decimal."""
+    """A key as ipcs shows it (0x...) or in decimal. Key 0 (IPC_PRIVATE) is
+    refused: opening it always makes a new private object, never finds one."""
     try:
-        return int(text, 0)
+        key = int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a key: {text!r} (use 0x... or a decimal)")
+    if key == 0:
+        raise argparse.ArgumentTypeError("key 0 is IPC_PRIVATE: private objects cannot be "
+                                         "found by key, name the id")
+    return key
