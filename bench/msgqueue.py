@@ -78,10 +78,10 @@ def main() -> int:
 #: The targets of the benchmark (issue 2): (workload, subject, reference,
 #: bound, "<=" or ">="), on value / reference value (us: lower is better).
 TARGETS = [
-    ("mq in-process pair 64 B", "unixipc", "C", 1.3, "<="),
-    ("mq round trip 64 B", "unixipc", "C", 1.1, "<="),
-    ("mq one-way 64 B", "unixipc", "sysv_ipc", 1.5, ">="),
-    ("mq one-way 64 B", "unixipc send_many/receive_many", "C", 0.7, ">="),
+    ("msg in-process pair 64 B", "unixipc", "C", 1.3, "<="),
+    ("msg round trip 64 B", "unixipc", "C", 1.1, "<="),
+    ("msg one-way 64 B", "unixipc", "sysv_ipc", 1.5, ">="),
+    ("msg one-way 64 B", "unixipc send_many/receive_many", "C", 0.7, ">="),
 ]
 
 

@@ -117,15 +117,15 @@ main(int argc, char **argv)
     int pairs = argc > 3 ? atoi(argv[3]) : 200000;
     int q = msgget(IPC_PRIVATE, 0600);
     check(q, "msgget");
-    printf("{\"workload\": \"mq round trip 64 B\", \"value\": %.4f, \"unit\": \"us\"}\n",
+    printf("{\"workload\": \"msg round trip 64 B\", \"value\": %.4f, \"unit\": \"us\"}\n",
            round_trip(q, 64, trips));
     size_t sizes[] = {64, 4096, 8192};
     for (int i = 0; i < 3; i++) {
         int n = sizes[i] == 64 ? msgs : msgs / 4;
-        printf("{\"workload\": \"mq one-way %zu B\", \"value\": %.1f, \"unit\": \"msg/s\"}\n",
+        printf("{\"workload\": \"msg one-way %zu B\", \"value\": %.1f, \"unit\": \"msg/s\"}\n",
                sizes[i], one_way(q, sizes[i], n));
     }
-    printf("{\"workload\": \"mq in-process pair 64 B\", \"value\": %.4f, \"unit\": \"us\"}\n",
+    printf("{\"workload\": \"msg in-process pair 64 B\", \"value\": %.4f, \"unit\": \"us\"}\n",
            pair(q, pairs));
     msgctl(q, IPC_RMID, NULL);
     return 0;

@@ -64,7 +64,7 @@ def test_runs_as_a_subprocess(tmp_path):
     assert done.returncode == 0 and "unixipc" in done.stdout
 
 
-SUBCOMMANDS = [["ls"], ["rm"], ["stat"], ["mq"], ["mq", "send"], ["mq", "recv"], ["sem"],
+SUBCOMMANDS = [["ls"], ["rm"], ["stat"], ["msg"], ["msg", "send"], ["msg", "recv"], ["sem"],
                ["sem", "get"], ["sem", "set"], ["sem", "op"], ["shm"], ["shm", "dump"],
                ["ftok"], ["tour"], ["bench"]]
 
@@ -83,7 +83,7 @@ def test_every_command_has_help_with_examples(cli):
 
 
 def test_help_as_a_subprocess():
-    done = subprocess.run([sys.executable, "-m", "unixipc", "mq", "recv", "--help"],
+    done = subprocess.run([sys.executable, "-m", "unixipc", "msg", "recv", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "examples:" in done.stdout and "--follow" in done.stdout
 

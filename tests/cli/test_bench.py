@@ -21,7 +21,7 @@ def test_bench_json_for_each_mechanism(cli):
     results = json.loads(r.out)
     workloads = {x["workload"] for x in results}
     # every mechanism unixipc offers, round trip and one-way
-    for name in ("pipe", "fifo", "mq", "sem", "shm", "unix stream", "unix seqpacket", "tcp",
+    for name in ("pipe", "fifo", "msg", "sem", "shm", "unix stream", "unix seqpacket", "tcp",
                  "shmch", "queue"):
         assert any(w.startswith(name + " round trip") for w in workloads), name
         assert any(w.startswith(name + " one-way") for w in workloads), name
@@ -33,7 +33,7 @@ def test_bench_json_for_each_mechanism(cli):
     assert sysv_objects() <= before
 
 
-@pytest.mark.parametrize("mechanism", ["mq", "sem"])
+@pytest.mark.parametrize("mechanism", ["msg", "sem"])
 def test_bench_only_and_peers(cli, mechanism):
     r = cli("bench", "--only", mechanism, "--peers", "--sizes", "64", "--count", "200", "--json")
     assert r.status == 0, r.err
@@ -47,9 +47,9 @@ def test_bench_only_and_peers(cli, mechanism):
 
 
 def test_bench_table_and_plot_message(cli, tmp_path):
-    r = cli("bench", "--only", "sem", "--only", "mq", "--sizes", "64", "--count", "200")
+    r = cli("bench", "--only", "sem", "--only", "msg", "--sizes", "64", "--count", "200")
     assert r.status == 0 and "vs unixipc" in r.out and "p99" in r.out.splitlines()[0]
-    trip = next(line for line in r.out.splitlines() if line.startswith("mq round trip 64 B"))
+    trip = next(line for line in r.out.splitlines() if line.startswith("msg round trip 64 B"))
     median, unit, p99 = trip.split()[6:9]
     assert unit == "us" and 0 < float(median) <= float(p99)
     r = cli("bench", "--only", "sem", "--count", "200", "--plot", str(tmp_path / "x.png"))
@@ -123,14 +123,14 @@ def test_bench_progress_bar_on_a_terminal(cli):
             return True
 
     err, out = Terminal(), io.StringIO()
-    status = main(["bench", "--only", "sem", "--only", "mq", "--sizes", "64", "--count", "200"],
+    status = main(["bench", "--only", "sem", "--only", "msg", "--sizes", "64", "--count", "200"],
                   Environment(stdout=out, stderr=err))
     assert status == 0
     frames = err.getvalue().split("\r")
-    assert "[" + "." * 24 + "] 1/2 mq 64 B (unixipc)" in frames[1]
+    assert "[" + "." * 24 + "] 1/2 msg 64 B (unixipc)" in frames[1]
     assert "] 2/2 sem 0 B (unixipc)" in frames[2]
     assert frames[-1] == ""  # the bar is erased before the table
-    assert "mq round trip 64 B" in out.getvalue() and "\r" not in out.getvalue()
+    assert "msg round trip 64 B" in out.getvalue() and "\r" not in out.getvalue()
     r = cli("bench", "--only", "sem", "--count", "200")  # not a terminal: no bar
     assert r.err == ""
 
@@ -162,7 +162,7 @@ def test_bench_ctrl_c_is_130_and_leaves_nothing(tmp_path):
     from support import wait_until
 
     before = sysv_objects()
-    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "bench", "--only", "mq",
+    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "bench", "--only", "msg",
                              "--sizes", "64", "--count", "10000000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)

@@ -1,5 +1,5 @@
 """The CLI as uid 65534 on objects it may write but not read (made by root
-with ``ipcmk -p 0622``): mq send and sem op work by id and by key, and rm
+with ``ipcmk -p 0622``): msg send and sem op work by id and by key, and rm
 works for an owner who removed their own read bit."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def as_nobody(cli):
 def test_mq_send_to_write_only_queue(ipc_tracker, as_nobody):
     ident = ipc_tracker.ipcmk("-Q", "-p", "0622")
     mq = unixipc.MessageQueue.from_id(ident)
-    assert as_nobody("mq", "send", str(ident), "by id") == (0, "")
-    assert as_nobody("mq", "send", "--key", hex(mq.key & 0xFFFFFFFF), "--type", "2",
+    assert as_nobody("msg", "send", str(ident), "by id") == (0, "")
+    assert as_nobody("msg", "send", "--key", hex(mq.key & 0xFFFFFFFF), "--type", "2",
                      "by key") == (0, "")
     assert mq.receive(timeout=5) == (1, b"by id")
     assert mq.receive(timeout=5) == (2, b"by key")

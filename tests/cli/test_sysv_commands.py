@@ -1,4 +1,4 @@
-"""ls, rm, stat and mq against objects made by ipcmk and the library."""
+"""ls, rm, stat and msg against objects made by ipcmk and the library."""
 
 from __future__ import annotations
 
@@ -139,32 +139,32 @@ def test_stat_shows_every_field(cli, ipc_tracker):
 def test_mq_send_then_recv_binary_roundtrip(any_cli, ipc_tracker):
     ident = ipc_tracker.ipcmk("-Q")
     payload = bytes(range(256))
-    assert any_cli("mq", "send", str(ident), "-", "--type", "9", stdin=payload).status == 0
-    assert any_cli("mq", "send", str(ident), "--hex", "00ff10").status == 0
-    r = any_cli("mq", "recv", str(ident), "--type", "9")
+    assert any_cli("msg", "send", str(ident), "-", "--type", "9", stdin=payload).status == 0
+    assert any_cli("msg", "send", str(ident), "--hex", "00ff10").status == 0
+    r = any_cli("msg", "recv", str(ident), "--type", "9")
     assert r.status == 0 and r.raw == payload
-    r = any_cli("mq", "recv", str(ident), "--hex")
+    r = any_cli("msg", "recv", str(ident), "--hex")
     assert r.out.strip() == "1\t00ff10"
-    r = any_cli("mq", "recv", str(ident), "--timeout", "0.1")
+    r = any_cli("msg", "recv", str(ident), "--timeout", "0.1")
     assert r.status == ExitStatus.TIMEOUT and r.err.count("\n") == 1
 
 
 def test_mq_recv_terminal_text_and_except(cli, ipc_tracker):
     ident = ipc_tracker.ipcmk("-Q")
     for t, text in ((2, "two"), (3, "three")):
-        assert cli("mq", "send", str(ident), "--type", str(t), text).status == 0
-    r = cli("mq", "recv", str(ident), "--type", "2", "--except", tty=True)
+        assert cli("msg", "send", str(ident), "--type", str(t), text).status == 0
+    r = cli("msg", "recv", str(ident), "--type", "2", "--except", tty=True)
     assert r.out == "3\tthree\n"
-    r = cli("mq", "recv", str(ident), "--truncate", "1", tty=True)
+    r = cli("msg", "recv", str(ident), "--truncate", "1", tty=True)
     assert r.out == "2\tt\n"
 
 
 def test_mq_as_subprocess_with_pipes(ipc_tracker):
     ident = ipc_tracker.ipcmk("-Q")
     exe = [sys.executable, "-m", "unixipc"]
-    subprocess.run(exe + ["mq", "send", str(ident), "-"], input=b"\x00\x01raw", check=True,
+    subprocess.run(exe + ["msg", "send", str(ident), "-"], input=b"\x00\x01raw", check=True,
                    timeout=60)
-    done = subprocess.run(exe + ["mq", "recv", str(ident)], capture_output=True, check=True,
+    done = subprocess.run(exe + ["msg", "recv", str(ident)], capture_output=True, check=True,
                           timeout=60)
     assert done.stdout == b"\x00\x01raw"
 
@@ -196,7 +196,7 @@ def test_ls_shows_only_yours_unless_all_users(ipc_tracker):
 
 def test_ls_table_queue_columns(cli, ipc_tracker):
     ident = ipc_tracker.ipcmk("-Q")
-    assert cli("mq", "send", str(ident), "hello").status == 0
+    assert cli("msg", "send", str(ident), "hello").status == 0
     r = cli("ls", "-q", tty=True)
     header, row = r.out.splitlines()[1:3]
     assert header.split() == ["key", "id", "owner", "perms", "messages", "bytes", "max-bytes",
@@ -214,14 +214,14 @@ def test_mq_send_by_key_and_recv_count(any_cli, ipc_tracker, tmp_path):
     mq = unixipc.MessageQueue(key, create=True)
     ipc_tracker.track("msg", mq.id)
     for i in range(3):
-        r = any_cli("mq", "send", "--key", f"0x{key & 0xffffffff:08x}", "--type", str(i + 1),
+        r = any_cli("msg", "send", "--key", f"0x{key & 0xffffffff:08x}", "--type", str(i + 1),
                     f"m{i}")
         assert r.status == 0, r.err
-    r = any_cli("mq", "recv", "--key", str(key), "--count", "2", "--hex")
+    r = any_cli("msg", "recv", "--key", str(key), "--count", "2", "--hex")
     assert r.status == 0 and r.out == "1\t6d30\n2\t6d31\n"
-    r = any_cli("mq", "recv", str(mq.id), "--count", "2", "--timeout", "0.2")
+    r = any_cli("msg", "recv", str(mq.id), "--count", "2", "--timeout", "0.2")
     assert r.status == ExitStatus.TIMEOUT and r.raw == b"m2"
-    assert any_cli("mq", "recv", str(mq.id), "--count", "0").status == ExitStatus.USAGE
+    assert any_cli("msg", "recv", str(mq.id), "--count", "0").status == ExitStatus.USAGE
 
 
 def test_mq_recv_follow_until_ctrl_c_is_130(ipc_tracker):
@@ -231,7 +231,7 @@ def test_mq_recv_follow_until_ctrl_c_is_130(ipc_tracker):
 
     mq = unixipc.MessageQueue(create=True)
     ipc_tracker.track("msg", mq.id)
-    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "mq", "recv", str(mq.id),
+    proc = subprocess.Popen([sys.executable, "-m", "unixipc", "msg", "recv", str(mq.id),
                              "--follow", "--hex"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
@@ -258,7 +258,7 @@ def test_ctrl_c_in_process_is_130(cli, ipc_tracker):
                                              os.kill(os.getpid(), signal.SIGINT)))
     timer.start()
     try:
-        r = cli("mq", "recv", str(ident), "--timeout", "30")
+        r = cli("msg", "recv", str(ident), "--timeout", "30")
     finally:
         timer.join(10)
     assert r.status == 130 and r.err == "unixipc: interrupted\n"

@@ -63,8 +63,8 @@ def test_tour_holds_and_cleans_up(any_cli):
 
 
 def test_tour_covers_every_mechanism():
-    assert [s.name for s in STEPS] == ["pipe", "popen", "coprocess", "fifo", "ftok", "mq",
-                                       "sem", "shm", "socket", "netdb"]
+    assert [s.name for s in STEPS] == ["pipe", "popen", "coproc", "fifo", "ftok", "msg",
+                                       "sem", "shm", "sock", "netdb"]
 
 
 def test_tour_only_and_list(cli):
@@ -72,11 +72,11 @@ def test_tour_only_and_list(cli):
     assert r.status == 0 and [line.split()[0] for line in r.out.splitlines()] == [
         s.name for s in STEPS]
     r = cli("tour", "--only", "ftok", "--only", "netdb")
-    assert r.status == 0 and "[1/2]" in r.out and "(netdb)" in r.out and "(mq)" not in r.out
+    assert r.status == 0 and "[1/2]" in r.out and "(netdb)" in r.out and "(msg)" not in r.out
     assert cli("tour", "--only", "nonsense").status == 2
 
 
-@pytest.mark.parametrize("step", ["fifo", "mq", "sem", "shm", "socket"])
+@pytest.mark.parametrize("step", ["fifo", "msg", "sem", "shm", "sock"])
 def test_tour_interrupted_midway_cleans_up(step):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it)
     while the tour is inside a step, with the step's objects alive."""
@@ -97,12 +97,12 @@ def test_tour_interrupted_midway_cleans_up(step):
         wait_blocked(proc.pid, timeout=20)
         time.sleep(0.1)
         wait_blocked(proc.pid, timeout=20)
-        if step in ("mq", "sem", "shm"):
+        if step in ("msg", "sem", "shm"):
             assert sysv_objects() - before_objs, "the step's object should exist now"
         else:
             (made,) = tour_dirs() - before_dirs
             assert os.listdir(made), "the step's FIFO or socket should exist now"
-        if step == "socket":
+        if step == "sock":
             assert len(session_members(proc.pid)) == 2  # the tour and its child
         os.killpg(proc.pid, signal.SIGINT)
         out = b""
@@ -145,7 +145,7 @@ def test_tour_interrupted_in_process(monkeypatch):
     status = main(["tour"], Environment(stdout=out, stderr=err, stdout_isatty=False))
     assert status == ExitStatus.INTERRUPTED
     assert seen and {kind for kind, _ in seen[0]} == {"msg"}
-    assert "(mq)" in out.getvalue() and "(sem)" not in out.getvalue()
+    assert "(msg)" in out.getvalue() and "(sem)" not in out.getvalue()
     assert err.getvalue() == "unixipc: interrupted\n"
     assert tour_dirs() == before_dirs and sysv_objects() <= before_objs
 

@@ -9,4 +9,4 @@ Nothing here is collected by pytest.
 #: The mechanisms ``unixipc bench`` measures, in its order (the keys of
 #: ``transports.REGISTRY``; kept here so the command line needs no import of
 #: the workloads to list them).
-MECHANISMS = ("pipe", "fifo", "mq", "sem", "shm", "unix", "seqpacket", "tcp", "shmch", "queue")
+MECHANISMS = ("pipe", "fifo", "msg", "sem", "shm", "unix", "seqpacket", "tcp", "shmch", "queue")

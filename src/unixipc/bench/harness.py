@@ -1,7 +1,7 @@
 """Timing, statistics and the ratio table shared by every benchmark.
 
 A *result* is one measured figure of one implementation ("unixipc", "C",
-"sysv_ipc", ...) on one workload ("mq round trip 64 B"). Figures are kept in
+"sysv_ipc", ...) on one workload ("msg round trip 64 B"). Figures are kept in
 their natural unit: seconds per operation for latencies, operations per
 second for throughput; ``Result.better`` says which direction wins.
 """

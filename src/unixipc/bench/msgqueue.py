@@ -118,7 +118,7 @@ def round_trip(impl: Impl, size: int, count: int) -> Result:
             elapsed = time.perf_counter() - t0
     finally:
         remove()
-    return Result(f"mq round trip {size} B", impl.name, elapsed / count * 1e6, "us")
+    return Result(f"msg round trip {size} B", impl.name, elapsed / count * 1e6, "us")
 
 
 def one_way(impl: Impl, size: int, count: int) -> Result:
@@ -140,7 +140,7 @@ def one_way(impl: Impl, size: int, count: int) -> Result:
             elapsed = time.perf_counter() - t0
     finally:
         remove()
-    return Result(f"mq one-way {size} B", impl.name, count / elapsed, "msg/s")
+    return Result(f"msg one-way {size} B", impl.name, count / elapsed, "msg/s")
 
 
 def pair(impl: Impl, count: int, repeat: int = 5) -> Result:
@@ -157,7 +157,7 @@ def pair(impl: Impl, count: int, repeat: int = 5) -> Result:
             best = min(best, (time.perf_counter() - t0) / count)
     finally:
         remove()
-    return Result("mq in-process pair 64 B", impl.name, best * 1e6, "us")
+    return Result("msg in-process pair 64 B", impl.name, best * 1e6, "us")
 
 
 def batched_one_way(size: int, count: int, batch: int = 64) -> Result:
@@ -183,7 +183,7 @@ def batched_one_way(size: int, count: int, batch: int = 64) -> Result:
             elapsed = time.perf_counter() - t0
     finally:
         q.remove()
-    return Result(f"mq one-way {size} B", "unixipc send_many/receive_many", count / elapsed,
+    return Result(f"msg one-way {size} B", "unixipc send_many/receive_many", count / elapsed,
                   "msg/s")
 
 
@@ -214,7 +214,7 @@ def msgqueue_transport(impl_factory: Callable[[], Impl] = unixipc_impl) -> Trans
         return Link(parent=_Endpoint(send, receive, 1, 2), child=_Endpoint(send, receive, 2, 1),
                     close=remove)
 
-    return Transport("mq", impl.name, open_link, max_size=8192)
+    return Transport("msg", impl.name, open_link, max_size=8192)
 
 
 def sysv_ipc_transport() -> Transport:

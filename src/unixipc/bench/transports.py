@@ -126,7 +126,7 @@ QUEUE_PEERS = [mp_queue_as_queue_transport, mp_simple_queue_transport, faster_fi
 REGISTRY: dict[str, list[Callable[[], Transport]]] = {
     "pipe": [unixipc_pipe_transport, os_pipe_transport, mp_pipe_transport, mp_queue_transport],
     "fifo": [unixipc_fifo_transport, os_fifo_transport],
-    "mq": [msgqueue_transport, sysv_ipc_transport],
+    "msg": [msgqueue_transport, sysv_ipc_transport],
     "sem": [semaphore_transport, sysv_ipc_semaphore_transport],
     "shm": [shared_memory_transport],
     "unix": [unix_channel_transport, raw_unix_transport, mp_connection_transport,

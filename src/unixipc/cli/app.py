@@ -12,7 +12,7 @@ from .environment import Environment
 from .exitcodes import ExitStatus
 
 #: Subcommand name -> module under unixipc.cli.commands (imported on use).
-COMMANDS = ("ls", "rm", "stat", "mq", "sem", "shm", "ftok", "tour", "bench")
+COMMANDS = ("ls", "rm", "stat", "msg", "sem", "shm", "ftok", "tour", "bench")
 
 DESCRIPTION = """\
 Every Unix IPC mechanism from the shell: list, inspect and remove System V
@@ -24,7 +24,7 @@ EPILOG = """\
 examples:
   unixipc tour                      see every mechanism at work, in under 10 s
   unixipc ls --json                 every queue, semaphore set and segment
-  unixipc mq send 32769 hello       send "hello" (type 1) to queue 32769
+  unixipc msg send 32769 hello      send "hello" (type 1) to queue 32769
   unixipc ftok /etc/passwd 65       the key C's ftok gives, as ipcs shows it
 
 Run 'unixipc COMMAND --help' for a command's options and examples.
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     try:
         args, extras = parser.parse_known_args(argv)
         # argparse splits a variable positional list around options
-        # ("mq send 9 --type 2 DATA"); commands that take `words` get the
+        # ("msg send 9 --type 2 DATA"); commands that take `words` get the
         # rest of them back here.
         if extras and isinstance(getattr(args, "words", None), list) and not any(
                 e.startswith("-") and e != "-" for e in extras):

@@ -47,7 +47,7 @@ class Environment:
             self.colors = bool(self.stdout_isatty) and not os.environ.get("NO_COLOR")
 
     def out(self, text: str = "") -> None:
-        """Print a line on stdout, flushed: a slow command (tour, mq recv
+        """Print a line on stdout, flushed: a slow command (tour, msg recv
         --follow) shows its progress line by line even through a pipe."""
         print(text, file=self.stdout, flush=True)
 

@@ -439,12 +439,12 @@ def step_netdb(ctx: TourContext) -> None:
 STEPS: list[Step] = [
     Step("pipe", "Anonymous pipes: EOF, capacity, PIPE_BUF, EPIPE", step_pipe),
     Step("popen", "popen and pclose", step_popen),
-    Step("coprocess", "A coprocess on a pseudo-terminal", step_coprocess),
+    Step("coproc", "A coprocess on a pseudo-terminal", step_coprocess),
     Step("fifo", "FIFOs: the open rules", step_fifo),
     Step("ftok", "System V keys: ftok", step_ftok),
-    Step("mq", "System V message queues: type selection", step_message_queue),
+    Step("msg", "System V message queues: type selection", step_message_queue),
     Step("sem", "System V semaphore sets: atomic operations", step_semaphore),
     Step("shm", "System V shared memory between processes", step_shared_memory),
-    Step("socket", "Socket message channels: boundaries, descriptors, credentials", step_socket),
+    Step("sock", "Socket message channels: boundaries, descriptors, credentials", step_socket),
     Step("netdb", "Network databases: getaddrinfo and services", step_netdb),
 ]

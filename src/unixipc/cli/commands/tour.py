@@ -18,7 +18,7 @@ hold on this machine."""
 EPILOG = """\
 examples:
   unixipc tour                  the whole tour
-  unixipc tour --only mq        one mechanism (repeatable)
+  unixipc tour --only msg        one mechanism (repeatable)
   unixipc tour --list           the mechanisms, in tour order"""
 
 

@@ -1,4 +1,4 @@
-"""unixipc mq send|recv: poke a System V message queue from the shell."""
+"""unixipc msg send|recv: poke a System V message queue from the shell."""
 
 from __future__ import annotations
 
@@ -16,24 +16,24 @@ data goes to standard output raw when it is not a terminal, else shown as
 text (or hex with --hex), one message per line with its type."""
 EPILOG = """\
 examples:
-  unixipc mq send 32768 hello                  type 1
-  unixipc mq send --key 0x41000c02 --type 7 -  data from stdin
-  unixipc mq recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
-  unixipc mq recv 32768 --follow               print messages as they come
-  unixipc mq recv 32768 --count 10 > out.bin   raw bytes of 10 messages"""
+  unixipc msg send 32768 hello                  type 1
+  unixipc msg send --key 0x41000c02 --type 7 -  data from stdin
+  unixipc msg recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
+  unixipc msg recv 32768 --follow               print messages as they come
+  unixipc msg recv 32768 --count 10 > out.bin   raw bytes of 10 messages"""
 
 SEND_EPILOG = """\
 examples:
-  unixipc mq send 32768 hello                  type 1
-  unixipc mq send 32768 --type 7 --hex 00ff10  three bytes, type 7
-  unixipc mq send --key 0x41000c02 - < f.bin   one message from stdin"""
+  unixipc msg send 32768 hello                  type 1
+  unixipc msg send 32768 --type 7 --hex 00ff10  three bytes, type 7
+  unixipc msg send --key 0x41000c02 - < f.bin   one message from stdin"""
 RECV_EPILOG = """\
 examples:
-  unixipc mq recv 32768                        the first message
-  unixipc mq recv 32768 --type 3 --except      the first NOT of type 3
-  unixipc mq recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
-  unixipc mq recv 32768 --truncate 16 --hex    at most 16 bytes, in hex
-  unixipc mq recv 32768 --follow               until Ctrl-C (status 130)"""
+  unixipc msg recv 32768                        the first message
+  unixipc msg recv 32768 --type 3 --except      the first NOT of type 3
+  unixipc msg recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
+  unixipc msg recv 32768 --truncate 16 --hex    at most 16 bytes, in hex
+  unixipc msg recv 32768 --follow               until Ctrl-C (status 130)"""
 
 
 def _queue_args(p: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def _queue_args(p: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     send = sub.add_parser("send", help="send one message",
-                          usage="unixipc mq send (ID | --key KEY) DATA [options]",
+                          usage="unixipc msg send (ID | --key KEY) DATA [options]",
                           description="Send DATA (or standard input with '-') as one message.",
                           epilog=SEND_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     from ..sysv import parse_key
