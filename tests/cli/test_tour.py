@@ -64,7 +64,7 @@ def test_tour_holds_and_cleans_up(any_cli):
 
 def test_tour_covers_every_mechanism():
     assert [s.name for s in STEPS] == ["pipe", "popen", "coproc", "fifo", "ftok", "msg",
-                                       "sem", "shm", "sock", "netdb"]
+                                       "sem", "shm", "sock", "shmch", "netdb"]
 
 
 def test_tour_only_and_list(cli):

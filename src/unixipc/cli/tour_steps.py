@@ -404,6 +404,35 @@ def step_socket(ctx: TourContext) -> None:
              "descriptors of the receiver.")
 
 
+def step_shmch(ctx: TourContext) -> None:
+    from .. import ChannelClosedError, ShmChannel
+
+    ch = ShmChannel(capacity=1 << 16)
+    ctx.defer(ch.close)
+
+    def child() -> None:
+        ch.close_receiving()
+        ch.send_many([b"one", b"two", b"three"])
+        ch.close()
+
+    pid = ctx.fork(child)
+    ch.close_sending()  # the child is now the only sender
+    got = [ch.receive(timeout=5) for _ in range(3)]
+    ctx.check(ctx.wait(pid) == 0, "the child failed")
+    ctx.say(f"a child sent 3 messages through a {ch.capacity} B ring in shared memory "
+            f"(no system call per message) and exited; the parent received {got}")
+    try:
+        ch.receive(timeout=5)
+        ended = False
+    except ChannelClosedError:
+        ended = True
+    ctx.say(f"the next receive, with no sender left and the ring empty: "
+            f"ChannelClosedError = {ended}")
+    ctx.check(got == [b"one", b"two", b"three"] and ended, "messages or end of stream wrong")
+    ctx.rule("a shared-memory channel ends when every sending side is gone, "
+             "closed, exited or killed, and the ring is empty.")
+
+
 def step_netdb(ctx: TourContext) -> None:
     import socket
 
@@ -446,5 +475,6 @@ STEPS: list[Step] = [
     Step("sem", "System V semaphore sets: atomic operations", step_semaphore),
     Step("shm", "System V shared memory between processes", step_shared_memory),
     Step("sock", "Socket message channels: boundaries, descriptors, credentials", step_socket),
+    Step("shmch", "A message channel in shared memory: end of stream", step_shmch),
     Step("netdb", "Network databases: getaddrinfo and services", step_netdb),
 ]
