@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import unixipc
-from unixipc import sockets
+from unixipc import netdb, sockets
 
 
 def _two_d() -> memoryview:
@@ -87,8 +87,14 @@ class Objects:
         self._checks.append(lambda: self._nothing_arrives(peer))
         return ours
 
+    def shm_channel(self) -> unixipc.ShmChannel:
+        ch = unixipc.ShmChannel(capacity=4096)
+        self._cleanups.append(ch.close)
+        self._checks.append(lambda: self._nothing_arrives(ch))
+        return ch
+
     @staticmethod
-    def _nothing_arrives(peer: sockets.MessageChannel) -> None:
+    def _nothing_arrives(peer: sockets.MessageChannel | unixipc.ShmChannel) -> None:
         with pytest.raises(BlockingIOError):
             peer.receive(block=False)
 
@@ -170,6 +176,39 @@ ROWS: dict[str, Row] = {
         TypeError, "fds"),
     "MessageChannel.send_many 2-D memoryview": Row(
         lambda o: partial(o.channel().send_many, _two_d()), TypeError, "sequence of messages"),
+    # shared-memory channels
+    "ShmChannel capacity above 64 bits": Row(
+        lambda o: partial(unixipc.ShmChannel, capacity=2**64), ValueError, "capacity"),
+    "ShmChannel max_processes above 32 bits": Row(
+        lambda o: partial(unixipc.ShmChannel, capacity=4096, max_processes=2**32 + 1),
+        ValueError, "max_processes"),
+    "ShmChannel.send_many 2-D memoryview": Row(
+        lambda o: partial(o.shm_channel().send_many, _two_d()), TypeError,
+        "sequence of messages"),
+    "ShmChannel.send_many one bytes": Row(
+        lambda o: partial(o.shm_channel().send_many, b"ab"), TypeError, "sequence of messages"),
+    # network databases
+    "name_info port above 64 bits": Row(
+        lambda o: partial(netdb.name_info, ("127.0.0.1", 2**64)), ValueError, "port"),
+    "name_info flowinfo above 32 bits": Row(
+        lambda o: partial(netdb.name_info, ("::1", 80, 2**32, 0)), ValueError, "flowinfo"),
+    "name_info scope_id above 32 bits": Row(
+        lambda o: partial(netdb.name_info, ("::1", 80, 0, 2**32)), ValueError, "scope_id"),
+    "name_info flags above 64 bits": Row(
+        lambda o: partial(netdb.name_info, ("127.0.0.1", 80), 2**64), ValueError, "flags"),
+    "address_info family above 64 bits": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, family=2**64), ValueError,
+        "family"),
+    "address_info type above a C int": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, type=2**40), ValueError, "type"),
+    "address_info protocol above a C int": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, protocol=2**40), ValueError,
+        "protocol"),
+    "address_info flags above 64 bits": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, flags=2**64), ValueError,
+        "flags"),
+    "network_by_address type above a C int": Row(
+        lambda o: partial(netdb.network_by_address, 0, type=2**40), ValueError, "type"),
 }
 
 
