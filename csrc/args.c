@@ -112,48 +112,29 @@ integer_in(PyObject *obj, long long lo, long long hi, const char *what, long lon
 }
 
 int
-unixipc_conv_int_in(PyObject *obj, int lo, int hi, const char *what, int *out)
-{
-    long long v;
-    if (obj == NULL)
-        return 1;
-    if (!integer_in(obj, lo, hi, what, &v))
-        return 0;
-    *out = (int)v;
-    return 1;
-}
-
-int
-unixipc_conv_long_in(PyObject *obj, long lo, long hi, const char *what, long *out)
-{
-    long long v;
-    if (obj == NULL)
-        return 1;
-    if (!integer_in(obj, lo, hi, what, &v))
-        return 0;
-    *out = (long)v;
-    return 1;
-}
-
-int
 unixipc_conv_llong_in(PyObject *obj, long long lo, long long hi, const char *what,
                       long long *out)
 {
     return obj == NULL || integer_in(obj, lo, hi, what, out);
 }
 
-int
-unixipc_conv_size_in(PyObject *obj, Py_ssize_t lo, Py_ssize_t hi, const char *what,
-                     Py_ssize_t *out)
-{
-    long long v;
-    if (obj == NULL)
-        return 1;
-    if (!integer_in(obj, lo, hi, what, &v))
-        return 0;
-    *out = (Py_ssize_t)v;
-    return 1;
-}
+/* The narrower forms: integer_in, the value stored in the caller's type
+ * (lo..hi fit that type, so the value does). */
+#define NARROW_INTEGER_IN(name, type)                                      \
+    int name(PyObject *obj, type lo, type hi, const char *what, type *out) \
+    {                                                                      \
+        long long v;                                                       \
+        if (obj == NULL)                                                   \
+            return 1;                                                      \
+        if (!integer_in(obj, lo, hi, what, &v))                            \
+            return 0;                                                      \
+        *out = (type)v;                                                    \
+        return 1;                                                          \
+    }
+NARROW_INTEGER_IN(unixipc_conv_int_in, int)
+NARROW_INTEGER_IN(unixipc_conv_long_in, long)
+NARROW_INTEGER_IN(unixipc_conv_size_in, Py_ssize_t)
+#undef NARROW_INTEGER_IN
 
 int
 unixipc_conv_opt_size(PyObject *obj, const char *what, Py_ssize_t *out)
@@ -196,6 +177,21 @@ int
 unixipc_conv_size(PyObject *obj, void *out)
 {
     return unixipc_conv_size_in(obj, 0, PY_SSIZE_T_MAX, "argument", out);
+}
+
+/* ---- block= and timeout= ------------------------------------------------------- */
+
+int
+unixipc_conv_wait(PyObject *block_obj, PyObject *timeout_obj, int *block,
+                  unixipc_deadline *deadline)
+{
+    *block = 1;
+    if (!unixipc_conv_bool(block_obj, block) ||
+        unixipc_deadline_from_timeout(timeout_obj, deadline) < 0)
+        return 0;
+    if (!*block)
+        deadline->infinite = 1; /* never waits: the timeout was checked, not used */
+    return 1;
 }
 
 /* ---- strings ------------------------------------------------------------------- */

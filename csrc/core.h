@@ -101,8 +101,10 @@ void unixipc_deadline_remaining(const unixipc_deadline *d, struct timespec *out)
  * One parsing style: a function of one argument is METH_O; any other takes
  * METH_FASTCALL (| METH_KEYWORDS when it has keywords) and parses with
  * unixipc_parse_args, which also checks the arity of positional-only ones
- * (kwnames NULL). Every argument is then converted with a unixipc_conv_*
- * function, before any system call. */
+ * (kwnames NULL). A tp_init, which gets a tuple and a dict, uses
+ * PyArg_ParseTupleAndKeywords with "O&" and the converters below only (no
+ * other format codes: "i", "K", "I" overflow or wrap). Every argument is
+ * converted with a unixipc_conv_* function before any system call. */
 
 /* A small keyword parser for METH_FASTCALL | METH_KEYWORDS functions that
  * avoids building tuples and dicts on hot paths. `names` lists every
@@ -141,6 +143,13 @@ int unixipc_conv_bool(PyObject *obj, void *out);
 int unixipc_conv_int(PyObject *obj, void *out);
 int unixipc_conv_nonneg_int(PyObject *obj, void *out);
 int unixipc_conv_size(PyObject *obj, void *out);
+/* block= and timeout= of a blocking call (both NULL when not given), in
+ * this order: *block = the truth of block_obj (default True), *deadline
+ * from timeout_obj (unixipc_deadline_from_timeout); with block false the
+ * deadline is infinite, as such a call never waits. The private _cancel=
+ * argument converts with unixipc_cancel_arg (blocking.c). */
+int unixipc_conv_wait(PyObject *block_obj, PyObject *timeout_obj, int *block,
+                      unixipc_deadline *deadline);
 /* "O&": *(const char **)out = the UTF-8 text of a str (TypeError for any
  * other type, ValueError for an embedded NUL), borrowed from obj; the
  * _opt_ form also takes None (-> NULL). */

@@ -251,10 +251,8 @@ static int
 blocking_args(PyObject *block_obj, PyObject *timeout_obj, int *nowait,
               unixipc_deadline *deadline)
 {
-    int block = 1;
-    if (!unixipc_conv_bool(block_obj, &block))
-        return -1;
-    if (unixipc_deadline_from_timeout(timeout_obj, deadline) < 0)
+    int block;
+    if (!unixipc_conv_wait(block_obj, timeout_obj, &block, deadline))
         return -1;
     *nowait = !block;
     return 0;
@@ -286,14 +284,16 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     long mtype = 1;
     int nowait;
     unixipc_deadline deadline;
-    Py_buffer view;
     const char *data;
     Py_ssize_t len;
     union {
         long mtype;
         char bytes[sizeof(long) + STACK_TEXT];
     } stack;
-    char *buf;
+    /* released at done: */
+    Py_buffer view = {0}, token_view = {0};
+    const char *token = NULL;
+    char *buf = NULL;
     PyObject *result = NULL;
 
     if (nargs >= 1 && nargs <= 2 && (kwnames == NULL || type_keyword_only(nargs, kwnames))) {
@@ -304,13 +304,10 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     } else if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 2, 1, v) < 0) {
         return NULL;
     }
-    Py_buffer token_view;
-    const char *token;
     if (!unixipc_conv_long_in(v[1], 1, LONG_MAX, "message type", &mtype))
         return NULL;
     if (blocking_args(v[2], v[3], &nowait, &deadline) < 0)
         return NULL;
-    view.obj = NULL;
     if (PyBytes_CheckExact(v[0])) {
         data = PyBytes_AS_STRING(v[0]);
         len = PyBytes_GET_SIZE(v[0]);
@@ -359,9 +356,9 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         if (unixipc_blocking_call("msgsnd", snd_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER) >= 0)
             result = Py_None;
     }
+done:
     if (buf != stack.bytes)
         PyMem_Free(buf);
-done:
     if (view.obj != NULL)
         PyBuffer_Release(&view);
     if (token_view.obj != NULL)
@@ -819,12 +816,13 @@ static PyObject *
 mq_receive_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[7];
-    long mtype, max_count;
+    long mtype, max_count = 1;
     int flags, truncate;
     Py_ssize_t limit, alloc;
     unixipc_deadline deadline;
+    /* released at fail: */
     PyObject *list = NULL;
-    rcvm_ctx ctx;
+    rcvm_ctx ctx = {0};
 
     if (unixipc_parse_args("receive_many", args, nargs, kwnames, receive_many_names, 2, 1,
                            v) < 0)
@@ -837,7 +835,6 @@ mq_receive_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
     if (limit >= 0 && limit < alloc)
         alloc = limit;
 
-    memset(&ctx, 0, sizeof ctx);
     ctx.msqid = self->msqid;
     ctx.type = mtype;
     ctx.first = 1;

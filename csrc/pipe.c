@@ -235,14 +235,11 @@ static int
 io_mode_args(PyObject *block, PyObject *timeout, unixipc_deadline *deadline,
              enum io_mode *mode)
 {
-    int b = 1;
-    if (!unixipc_conv_bool(block, &b))
-        return -1;
-    if (unixipc_deadline_from_timeout(timeout, deadline) < 0)
+    int b;
+    if (!unixipc_conv_wait(block, timeout, &b, deadline))
         return -1;
     if (!b) {
         *mode = IO_NOWAIT;
-        deadline->infinite = 1;
     } else {
         *mode = deadline->infinite ? IO_PLAIN : IO_TIMED;
     }

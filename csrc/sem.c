@@ -122,14 +122,11 @@ run_semop(int semid, struct sembuf *ops, size_t nops, const unixipc_deadline *de
 static int
 wait_args(PyObject *block_obj, PyObject *timeout_obj, short *flags, unixipc_deadline *d)
 {
-    int block = 1;
-    if (!unixipc_conv_bool(block_obj, &block) ||
-        unixipc_deadline_from_timeout(timeout_obj, d) < 0)
+    int block;
+    if (!unixipc_conv_wait(block_obj, timeout_obj, &block, d))
         return -1;
-    if (!block) {
+    if (!block)
         *flags |= IPC_NOWAIT;
-        d->infinite = 1;
-    }
     return 0;
 }
 

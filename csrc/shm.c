@@ -163,27 +163,33 @@ static PyType_Spec att_spec = {
 
 static PyObject *attachment_type = NULL;
 
-/* shmat(shmid, readonly) -> Attachment */
+/* shmat(shmid, readonly) -> Attachment. The size exported is what IPC_STAT
+ * says once the segment is attached: an attached segment keeps its id until
+ * the last detach, so the id cannot name another segment (of another size)
+ * by then, as it could between a stat made first and the attach. */
 static PyObject *
 core_shmat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long shmid;
     static const char *const names[] = {"shmid", "readonly", NULL};
     PyObject *v[2];
-    if (unixipc_parse_args("shmat", args, nargs, NULL, names, 2, 2, v) < 0)
-        return NULL;
-    if (!unixipc_conv_long_in(v[0], 0, INT_MAX, "shmid", &shmid))
-        return NULL;
-    int readonly = 0;
-    if (!unixipc_conv_bool(v[1], &readonly))
-        return NULL;
+    int shmid = -1, readonly = 0;
     struct shmid_ds ds;
-    if (shmctl((int)shmid, IPC_STAT, &ds) < 0)
-        return raise_on_segment((int)shmid, "shmctl(IPC_STAT)", errno);
-    void *addr = shmat((int)shmid, NULL, readonly ? SHM_RDONLY : 0);
+    void *addr;
+    Attachment *att;
+
+    if (unixipc_parse_args("shmat", args, nargs, NULL, names, 2, 2, v) < 0 ||
+        !unixipc_conv_int_in(v[0], 0, INT_MAX, "shmid", &shmid) ||
+        !unixipc_conv_bool(v[1], &readonly))
+        return NULL;
+    addr = shmat(shmid, NULL, readonly ? SHM_RDONLY : 0);
     if (addr == (void *)-1)
-        return raise_on_segment((int)shmid, "shmat", errno);
-    Attachment *att = PyObject_New(Attachment, (PyTypeObject *)attachment_type);
+        return raise_on_segment(shmid, "shmat", errno);
+    if (shmctl(shmid, IPC_STAT, &ds) < 0) {
+        int err = errno;
+        shmdt(addr);
+        return raise_on_segment(shmid, "shmctl(IPC_STAT)", err);
+    }
+    att = PyObject_New(Attachment, (PyTypeObject *)attachment_type);
     if (att == NULL) {
         shmdt(addr);
         return NULL;

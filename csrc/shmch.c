@@ -931,12 +931,10 @@ check_usable(Channel *c, unsigned side)
 static int
 wait_args(PyObject *block_obj, PyObject *timeout_obj, unixipc_deadline *deadline)
 {
-    int block = 1;
-    if (!unixipc_conv_bool(block_obj, &block))
+    int block;
+    if (!unixipc_conv_wait(block_obj, timeout_obj, &block, deadline))
         return -1;
-    if (unixipc_deadline_from_timeout(timeout_obj, deadline) < 0)
-        return -1;
-    return block; /* block=False never waits: the deadline is not used */
+    return block;
 }
 
 /* Finishes a wait that could not be satisfied at once. Returns 0 with
