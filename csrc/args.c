@@ -162,21 +162,9 @@ unixipc_conv_bool(PyObject *obj, void *out)
 }
 
 int
-unixipc_conv_int(PyObject *obj, void *out)
-{
-    return unixipc_conv_int_in(obj, INT_MIN, INT_MAX, "argument", out);
-}
-
-int
 unixipc_conv_nonneg_int(PyObject *obj, void *out)
 {
     return unixipc_conv_int_in(obj, 0, INT_MAX, "argument", out);
-}
-
-int
-unixipc_conv_size(PyObject *obj, void *out)
-{
-    return unixipc_conv_size_in(obj, 0, PY_SSIZE_T_MAX, "argument", out);
 }
 
 /* ---- block= and timeout= ------------------------------------------------------- */

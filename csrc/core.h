@@ -101,9 +101,10 @@ void unixipc_deadline_remaining(const unixipc_deadline *d, struct timespec *out)
  * One parsing style: a function of one argument is METH_O; any other takes
  * METH_FASTCALL (| METH_KEYWORDS when it has keywords) and parses with
  * unixipc_parse_args, which also checks the arity of positional-only ones
- * (kwnames NULL). A tp_init, which gets a tuple and a dict, uses
- * PyArg_ParseTupleAndKeywords with "O&" and the converters below only (no
- * other format codes: "i", "K", "I" overflow or wrap). Every argument is
+ * (kwnames NULL). A tp_init gets a tuple and a dict: it takes its
+ * arguments from them, with PyArg_ParseTupleAndKeywords if it must, but
+ * only through "O&" and the converters below (other format codes such as
+ * "i", "K" or "I" raise OverflowError or wrap silently). Every argument is
  * converted with a unixipc_conv_* function before any system call. */
 
 /* A small keyword parser for METH_FASTCALL | METH_KEYWORDS functions that
@@ -125,7 +126,8 @@ int unixipc_parse_args(const char *funcname, PyObject *const *args,
  * An integer argument is an int or an object with __index__, never a bool
  * or a float: TypeError "<what> must be an integer, not <type>". A value
  * outside lo..hi, however large, is ValueError "<what> must be in lo..hi"
- * (never OverflowError). `what` names the argument. */
+ * (">= lo" when hi is LLONG_MAX), never OverflowError. `what` names the
+ * argument. */
 int unixipc_conv_int_in(PyObject *obj, int lo, int hi, const char *what, int *out);
 int unixipc_conv_long_in(PyObject *obj, long lo, long hi, const char *what, long *out);
 int unixipc_conv_llong_in(PyObject *obj, long long lo, long long hi, const char *what,
@@ -136,13 +138,10 @@ int unixipc_conv_size_in(PyObject *obj, Py_ssize_t lo, Py_ssize_t hi, const char
 int unixipc_conv_opt_size(PyObject *obj, const char *what, Py_ssize_t *out);
 /* "O&": *(int *)out = the truth of obj (any object, as `if obj:`). */
 int unixipc_conv_bool(PyObject *obj, void *out);
-/* "O&": an int (*(int *)out) of any C int value; of 0..INT_MAX (ids,
- * descriptors, slot indexes); a Py_ssize_t of 0..PY_SSIZE_T_MAX. Their
- * messages say "argument": name it with the _in forms where the caller
- * sees it. */
-int unixipc_conv_int(PyObject *obj, void *out);
+/* "O&": *(int *)out = an int of 0..INT_MAX (a descriptor, an id, a slot
+ * index); its message says "argument": where the caller sees the argument,
+ * name it with unixipc_conv_int_in. */
 int unixipc_conv_nonneg_int(PyObject *obj, void *out);
-int unixipc_conv_size(PyObject *obj, void *out);
 /* block= and timeout= of a blocking call (both NULL when not given), in
  * this order: *block = the truth of block_obj (default True), *deadline
  * from timeout_obj (unixipc_deadline_from_timeout); with block false the

@@ -39,7 +39,6 @@ semopm(void)
     return cached_semopm;
 }
 
-
 /* Whether semid names a set now (readable or not): the probe behind
  * unixipc_name_removed. */
 static int
@@ -147,7 +146,8 @@ parse_op(PyObject *item, int nsems, short extra_flags, struct sembuf *out)
         return -1;
     }
     long index, delta, flags = 0;
-    if (!unixipc_conv_long_in(PyTuple_GET_ITEM(item, 0), 0, nsems - 1, "semaphore index", &index) ||
+    if (!unixipc_conv_long_in(PyTuple_GET_ITEM(item, 0), 0, nsems - 1, "semaphore index",
+                              &index) ||
         !unixipc_conv_long_in(PyTuple_GET_ITEM(item, 1), SHRT_MIN, SHRT_MAX, "delta", &delta))
         return -1;
     if (PyTuple_GET_SIZE(item) == 3) {
@@ -271,7 +271,8 @@ static PyMethodDef set_methods[] = {
     {"op", UNIXIPC_FASTCALL(set_op), FASTKW,
      "op($self, /, *ops, block=True, undo=False, timeout=None, _cancel=None)\n--\n\n"
      "Apply every (index, delta[, flags]) operation in ONE atomic semop: all or none."},
-    {"_bind", UNIXIPC_FASTCALL(set_bind), METH_FASTCALL, "Set the semid and size this object uses."},
+    {"_bind", UNIXIPC_FASTCALL(set_bind), METH_FASTCALL,
+     "Set the semid and size this object uses."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -459,7 +460,8 @@ static PyMethodDef sem_methods[] = {
      "release($self, /, delta=1, *, undo=True)\n--\n\nAdd delta (never blocks)."},
     {"wait_zero", UNIXIPC_FASTCALL(sem_wait_zero), FASTKW,
      "wait_zero($self, /, *, block=True, timeout=None, _cancel=None)\n--\n\nWait until the value is 0."},
-    {"_bind", UNIXIPC_FASTCALL(sem_bind), METH_FASTCALL, "Set the semid and index this object uses."},
+    {"_bind", UNIXIPC_FASTCALL(sem_bind), METH_FASTCALL,
+     "Set the semid and index this object uses."},
     {NULL, NULL, 0, NULL},
 };
 
