@@ -124,6 +124,8 @@ ROWS: dict[str, Row] = {
         lambda o: partial(o.pipe(b"data").reader.read, sys.maxsize + 1), ValueError, "size"),
     "pipe read size below -sys.maxsize": Row(
         lambda o: partial(o.pipe(b"data").reader.read, -sys.maxsize - 2), ValueError, "size"),
+    "pipe read size bool": Row(
+        lambda o: partial(o.pipe(b"data").reader.read, True), TypeError, "size"),
     "pipe read size not an int": Row(
         lambda o: partial(o.pipe(b"data").reader.read, 1.5), TypeError, "integer"),
     "pipe read timeout negative": Row(
@@ -245,4 +247,29 @@ def test_bad_argument_is_refused_before_any_call(name: str, objects: Objects) ->
     assert row.match in str(info.value), repr(info.value)
     assert _descriptors() == fds
     assert _children() == children
+    objects.check()
+
+
+class _Index:
+    """An integer that is not an int (as numpy's are): the C converters take
+    it through __index__, as the standard library does."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+def test_integer_arguments_take_index_objects(objects: Objects) -> None:
+    q = objects.queue()
+    q.send(b"x", type=_Index(3))  # type: ignore[arg-type]
+    assert q.receive(type=_Index(3), max_size=_Index(8)) == (3, b"x")  # type: ignore[arg-type]
+    s = objects.semaphores()
+    s.op((_Index(0), _Index(1)), (_Index(1), _Index(-1)))  # type: ignore[arg-type]
+    assert s.values == [4, 3]
+    s.values = [3, 4]
+    p = objects.pipe(b"data")
+    assert p.reader.read(_Index(4)) == b"data"  # type: ignore[arg-type]
+    p.writer.write(b"data")
     objects.check()
