@@ -1,6 +1,7 @@
 /* unixipc._core: the thin C layer under unixipc.
  *
- * One file per subsystem (msg.c, sem.c, ...). Each subsystem file defines
+ * One file per subsystem (sem.c, shm.c, ...; msg_ctl.c and msg_io.c for
+ * message queues, which share msg.h). Each subsystem file defines
  *   PyMethodDef unixipc_<name>_methods[]   (terminated by {NULL})
  *   int unixipc_<name>_exec(PyObject *module)  (types, constants; 0 or -1)
  * and module.c registers them all. Functions seen from Python are named after
@@ -96,8 +97,17 @@ int unixipc_cancel_arg(PyObject *obj, Py_buffer *view, const char **token);
 /* Time left until `d` (zero if passed). `d` must be finite. */
 void unixipc_deadline_remaining(const unixipc_deadline *d, struct timespec *out);
 
-/* ---- argument helpers (module.c) ---------------------------------------
- * A small keyword parser for METH_FASTCALL | METH_KEYWORDS functions that
+/* ---- arguments (args.c) -------------------------------------------------
+ * One parsing style: a function of one argument is METH_O; any other takes
+ * METH_FASTCALL (| METH_KEYWORDS when it has keywords) and parses with
+ * unixipc_parse_args, which also checks the arity of positional-only ones
+ * (kwnames NULL). A tp_init gets a tuple and a dict: it takes its
+ * arguments from them, with PyArg_ParseTupleAndKeywords if it must, but
+ * only through "O&" and the converters below (other format codes such as
+ * "i", "K" or "I" raise OverflowError or wrap silently). Every argument is
+ * converted with a unixipc_conv_* function before any system call. */
+
+/* A small keyword parser for METH_FASTCALL | METH_KEYWORDS functions that
  * avoids building tuples and dicts on hot paths. `names` lists every
  * parameter name (positional ones first), NULL-terminated; `values` gets one
  * borrowed reference (or NULL when not given) per name. At most
@@ -108,14 +118,57 @@ int unixipc_parse_args(const char *funcname, PyObject *const *args,
                        const char *const *names, Py_ssize_t max_positional,
                        Py_ssize_t required, PyObject **values);
 
-/* Truth of an optional argument (NULL -> default). -1 on error. */
-int unixipc_bool_arg(PyObject *obj, int default_value);
+/* The converters. Each returns 1 on success and 0 with the exception set
+ * (PyArg's "O&" convention; the (obj, void *out) ones are "O&" converters).
+ * obj NULL (an optional argument that was not given) leaves *out as it is:
+ * the value *out was initialised with is the default.
+ *
+ * An integer argument is an int or an object with __index__, never a bool
+ * or a float: TypeError "<what> must be an integer, not <type>". A value
+ * outside lo..hi, however large, is ValueError "<what> must be in lo..hi"
+ * (">= lo" when hi is LLONG_MAX), never OverflowError. `what` names the
+ * argument. */
+int unixipc_conv_int_in(PyObject *obj, int lo, int hi, const char *what, int *out);
+int unixipc_conv_long_in(PyObject *obj, long lo, long hi, const char *what, long *out);
+int unixipc_conv_llong_in(PyObject *obj, long long lo, long long hi, const char *what,
+                          long long *out);
+int unixipc_conv_size_in(PyObject *obj, Py_ssize_t lo, Py_ssize_t hi, const char *what,
+                         Py_ssize_t *out);
+/* A size or None ("no limit"): None -> -1, else 0..PY_SSIZE_T_MAX. */
+int unixipc_conv_opt_size(PyObject *obj, const char *what, Py_ssize_t *out);
+/* "O&": *(int *)out = the truth of obj (any object, as `if obj:`). */
+int unixipc_conv_bool(PyObject *obj, void *out);
+/* "O&": *(int *)out = an int of 0..INT_MAX (a descriptor, an id, a slot
+ * index); its message says "argument": where the caller sees the argument,
+ * name it with unixipc_conv_int_in. */
+int unixipc_conv_nonneg_int(PyObject *obj, void *out);
+/* block= and timeout= of a blocking call (both NULL when not given), in
+ * this order: *block = the truth of block_obj (default True), *deadline
+ * from timeout_obj (unixipc_deadline_from_timeout); with block false the
+ * deadline is infinite, as such a call never waits. The private _cancel=
+ * argument converts with unixipc_cancel_arg (blocking.c). */
+int unixipc_conv_wait(PyObject *block_obj, PyObject *timeout_obj, int *block,
+                      unixipc_deadline *deadline);
+/* "O&": *(const char **)out = the UTF-8 text of a str (TypeError for any
+ * other type, ValueError for an embedded NUL), borrowed from obj; the
+ * _opt_ form also takes None (-> NULL). */
+int unixipc_conv_str(PyObject *obj, void *out);
+int unixipc_conv_opt_str(PyObject *obj, void *out);
+/* A sequence of messages (send_many): a new reference to a PySequence_Fast
+ * of obj, or NULL with TypeError naming `funcname` when obj is one message
+ * (str or bytes-like, a multi-dimensional memoryview included) or not
+ * iterable. */
+PyObject *unixipc_conv_messages(PyObject *obj, const char *funcname);
 
-/* An int argument within lo..hi: TypeError for a non-int (bool included),
- * ValueError outside the range, `default_value` when obj is NULL.
- * `what` names it in the message. Returns 0, or -1 with the exception. */
+/* Older forms, kept only for sock.c until it moves to the converters above:
+ * the truth of obj (NULL -> default_value; -1 on error), and an int in
+ * lo..hi into a long (NULL -> default_value; 0, or -1 on error). */
+int unixipc_bool_arg(PyObject *obj, int default_value);
 int unixipc_long_arg(PyObject *obj, long default_value, long lo, long hi, const char *what,
                      long *out);
+
+/* A PyMethodDef's ml_meth for a METH_FASTCALL (| METH_KEYWORDS) function. */
+#define UNIXIPC_FASTCALL(f) ((PyCFunction)(void (*)(void))(f))
 
 /* Creates a heap type from `spec` and adds it to the module as `name`;
  * *out (if not NULL) gets a new reference too. Returns 0 or -1. */
@@ -166,7 +219,8 @@ unixipc_new_pair(PyObject *cls, PyObject *first, PyObject *second)
 UNIXIPC_SUBSYSTEM(errors)
 UNIXIPC_SUBSYSTEM(blocking)
 UNIXIPC_SUBSYSTEM(keys)
-UNIXIPC_SUBSYSTEM(msg)
+UNIXIPC_SUBSYSTEM(msg_ctl)
+UNIXIPC_SUBSYSTEM(msg_io)
 UNIXIPC_SUBSYSTEM(sem)
 UNIXIPC_SUBSYSTEM(shm)
 UNIXIPC_SUBSYSTEM(pipe)
@@ -175,7 +229,10 @@ UNIXIPC_SUBSYSTEM(sock)
 UNIXIPC_SUBSYSTEM(shmch)
 
 /* Adds an int constant; returns -1 on error. */
-#define UNIXIPC_ADD_INT(module, name) \
-    if (PyModule_AddIntConstant((module), #name, (name)) < 0) return -1
+#define UNIXIPC_ADD_INT(module, name)                              \
+    do {                                                           \
+        if (PyModule_AddIntConstant((module), #name, (name)) < 0) \
+            return -1;                                             \
+    } while (0)
 
 #endif

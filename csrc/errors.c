@@ -108,30 +108,24 @@ set_error_table(PyObject *module, PyObject *table)
 static PyObject *
 raise_errno(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    static const char *const names[] = {"syscall", "errno", NULL};
     const char *syscall;
-    int err;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_raise_errno(syscall, errno)");
+    int err = 0;
+    PyObject *v[2];
+    if (unixipc_parse_args("_raise_errno", args, nargs, NULL, names, 2, 2, v) < 0)
         return NULL;
-    }
-    syscall = PyUnicode_AsUTF8(args[0]);
+    syscall = PyUnicode_AsUTF8(v[0]);
     if (syscall == NULL)
         return NULL;
-    long value = PyLong_AsLong(args[1]);
-    if (value == -1 && PyErr_Occurred())
+    if (!unixipc_conv_int_in(v[1], 0, INT_MAX, "errno", &err))
         return NULL;
-    if (value < 0 || value > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "errno out of range");
-        return NULL;
-    }
-    err = (int)value;
     return unixipc_raise_errno(syscall, err);
 }
 
 PyMethodDef unixipc_errors_methods[] = {
     {"_set_error_table", set_error_table, METH_O,
      "Install the errno -> exception class table used by the C core."},
-    {"_raise_errno", (PyCFunction)(void (*)(void))raise_errno, METH_FASTCALL,
+    {"_raise_errno", UNIXIPC_FASTCALL(raise_errno), METH_FASTCALL,
      "Raise the exception the C core raises for (syscall, errno)."},
     {NULL, NULL, 0, NULL},
 };

@@ -2,23 +2,21 @@
 #include "core.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sys/ipc.h>
 
 static PyObject *
 core_ftok(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *path_bytes = NULL;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "ftok(path, proj_id) takes 2 arguments");
+    static const char *const names[] = {"path", "proj_id", NULL};
+    PyObject *v[2];
+    if (unixipc_parse_args("ftok", args, nargs, NULL, names, 2, 2, v) < 0)
         return NULL;
-    }
-    if (!PyUnicode_FSConverter(args[0], &path_bytes))
+    int proj_id = 0;
+    if (!unixipc_conv_int_in(v[1], INT_MIN, INT_MAX, "proj_id", &proj_id) ||
+        !PyUnicode_FSConverter(v[0], &path_bytes))
         return NULL;
-    int proj_id = (int)PyLong_AsLong(args[1]);
-    if (proj_id == -1 && PyErr_Occurred()) {
-        Py_DECREF(path_bytes);
-        return NULL;
-    }
     key_t key;
     Py_BEGIN_ALLOW_THREADS
     key = ftok(PyBytes_AS_STRING(path_bytes), proj_id);
@@ -31,7 +29,7 @@ core_ftok(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 PyMethodDef unixipc_keys_methods[] = {
-    {"ftok", (PyCFunction)(void (*)(void))core_ftok, METH_FASTCALL,
+    {"ftok", UNIXIPC_FASTCALL(core_ftok), METH_FASTCALL,
      "ftok(path, proj_id) -> key: the C library's ftok (stat of path)."},
     {NULL, NULL, 0, NULL},
 };

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -346,76 +347,68 @@ lookup(const struct lookup *q, const char *syscall)
     return out;
 }
 
-static int
-opt_str(PyObject *obj, const char **out)
-{
-    if (obj == Py_None) {
-        *out = NULL;
-        return 1;
-    }
-    if (!PyUnicode_Check(obj)) {
-        PyErr_SetString(PyExc_TypeError, "expected str or None");
-        return 0;
-    }
-    *out = PyUnicode_AsUTF8(obj);
-    return *out != NULL;
-}
-
 static PyObject *
-core_getservbyname_r(PyObject *m, PyObject *args)
+core_getservbyname_r(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *proto;
+    static const char *const names[] = {"name", "proto", NULL};
+    PyObject *v[2];
     struct lookup q = {0};
-    if (!PyArg_ParseTuple(args, "sO:getservbyname_r", &q.name, &proto) ||
-        !opt_str(proto, &q.proto))
+    if (unixipc_parse_args("getservbyname_r", args, nargs, NULL, names, 2, 2, v) < 0 ||
+        !unixipc_conv_str(v[0], &q.name) || !unixipc_conv_opt_str(v[1], &q.proto))
         return NULL;
     return lookup(&q, "getservbyname_r");
 }
 
 static PyObject *
-core_getservbyport_r(PyObject *m, PyObject *args)
+core_getservbyport_r(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *proto;
+    static const char *const names[] = {"port", "proto", NULL};
+    PyObject *v[2];
     struct lookup q = {.kind = 1};
-    if (!PyArg_ParseTuple(args, "lO:getservbyport_r", &q.number, &proto) ||
-        !opt_str(proto, &q.proto))
+    if (unixipc_parse_args("getservbyport_r", args, nargs, NULL, names, 2, 2, v) < 0 ||
+        !unixipc_conv_long_in(v[0], 0, 65535, "port", &q.number) ||
+        !unixipc_conv_opt_str(v[1], &q.proto))
         return NULL;
     return lookup(&q, "getservbyport_r");
 }
 
 static PyObject *
-core_getprotobyname_r(PyObject *m, PyObject *args)
+core_getprotobyname_r(PyObject *m, PyObject *arg)
 {
     struct lookup q = {.kind = 2};
-    if (!PyArg_ParseTuple(args, "s:getprotobyname_r", &q.name))
+    if (!unixipc_conv_str(arg, &q.name))
         return NULL;
     return lookup(&q, "getprotobyname_r");
 }
 
 static PyObject *
-core_getprotobynumber_r(PyObject *m, PyObject *args)
+core_getprotobynumber_r(PyObject *m, PyObject *arg)
 {
     struct lookup q = {.kind = 3};
-    if (!PyArg_ParseTuple(args, "l:getprotobynumber_r", &q.number))
+    if (!unixipc_conv_long_in(arg, INT_MIN, INT_MAX, "number", &q.number))
         return NULL;
     return lookup(&q, "getprotobynumber_r");
 }
 
 static PyObject *
-core_getnetbyname_r(PyObject *m, PyObject *args)
+core_getnetbyname_r(PyObject *m, PyObject *arg)
 {
     struct lookup q = {.kind = 4};
-    if (!PyArg_ParseTuple(args, "s:getnetbyname_r", &q.name))
+    if (!unixipc_conv_str(arg, &q.name))
         return NULL;
     return lookup(&q, "getnetbyname_r");
 }
 
 static PyObject *
-core_getnetbyaddr_r(PyObject *m, PyObject *args)
+core_getnetbyaddr_r(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
+    static const char *const names[] = {"net", "type", NULL};
+    PyObject *v[2];
     struct lookup q = {.kind = 5};
-    unsigned long net;
-    if (!PyArg_ParseTuple(args, "ki:getnetbyaddr_r", &net, &q.type))
+    long long net = 0;
+    if (unixipc_parse_args("getnetbyaddr_r", args, nargs, NULL, names, 2, 2, v) < 0 ||
+        !unixipc_conv_llong_in(v[0], 0, UINT32_MAX, "network", &net) ||
+        !unixipc_conv_int_in(v[1], INT_MIN, INT_MAX, "type", &q.type))
         return NULL;
     q.number = (long)(uint32_t)net;
     return lookup(&q, "getnetbyaddr_r");
@@ -445,15 +438,19 @@ sockaddr_tuple(const struct sockaddr *sa)
 /* getaddrinfo(host|None, service|None, family, type, protocol, flags)
  * -> (code, errno, [(family, type, protocol, canonname|None, address), ...]) */
 static PyObject *
-core_getaddrinfo(PyObject *m, PyObject *args)
+core_getaddrinfo(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *host_obj, *serv_obj;
-    const char *host, *serv;
+    static const char *const names[] = {"host", "service", "family", "type", "protocol",
+                                        "flags", NULL};
+    PyObject *v[6];
+    const char *host = NULL, *serv = NULL;
     struct addrinfo hints = {0}, *res = NULL;
-    if (!PyArg_ParseTuple(args, "OOiiii:getaddrinfo", &host_obj, &serv_obj,
-                          &hints.ai_family, &hints.ai_socktype, &hints.ai_protocol,
-                          &hints.ai_flags) ||
-        !opt_str(host_obj, &host) || !opt_str(serv_obj, &serv))
+    if (unixipc_parse_args("getaddrinfo", args, nargs, NULL, names, 6, 6, v) < 0 ||
+        !unixipc_conv_opt_str(v[0], &host) || !unixipc_conv_opt_str(v[1], &serv) ||
+        !unixipc_conv_int_in(v[2], INT_MIN, INT_MAX, "family", &hints.ai_family) ||
+        !unixipc_conv_int_in(v[3], INT_MIN, INT_MAX, "type", &hints.ai_socktype) ||
+        !unixipc_conv_int_in(v[4], INT_MIN, INT_MAX, "protocol", &hints.ai_protocol) ||
+        !unixipc_conv_int_in(v[5], INT_MIN, INT_MAX, "flags", &hints.ai_flags))
         return NULL;
     int rc, err;
     Py_BEGIN_ALLOW_THREADS
@@ -486,17 +483,20 @@ core_getaddrinfo(PyObject *m, PyObject *args)
 
 /* getnameinfo(host, port, flowinfo, scope_id, flags) -> (code, errno, host, serv) */
 static PyObject *
-core_getnameinfo(PyObject *m, PyObject *args)
+core_getnameinfo(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    const char *host;
-    int port, flags;
-    unsigned int flowinfo, scope;
-    if (!PyArg_ParseTuple(args, "siIIi:getnameinfo", &host, &port, &flowinfo, &scope, &flags))
+    static const char *const names[] = {"host", "port", "flowinfo", "scope_id", "flags", NULL};
+    PyObject *v[5];
+    const char *host = NULL;
+    int port = 0, flags = 0;
+    long long flowinfo = 0, scope = 0;
+    if (unixipc_parse_args("getnameinfo", args, nargs, NULL, names, 5, 5, v) < 0 ||
+        !unixipc_conv_str(v[0], &host) ||
+        !unixipc_conv_int_in(v[1], 0, 65535, "port", &port) ||
+        !unixipc_conv_llong_in(v[2], 0, UINT32_MAX, "flowinfo", &flowinfo) ||
+        !unixipc_conv_llong_in(v[3], 0, UINT32_MAX, "scope_id", &scope) ||
+        !unixipc_conv_int_in(v[4], INT_MIN, INT_MAX, "flags", &flags))
         return NULL;
-    if (port < 0 || port > 65535) {
-        PyErr_SetString(PyExc_ValueError, "port must be 0-65535");
-        return NULL;
-    }
     struct sockaddr_storage ss = {0};
     socklen_t salen;
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -508,12 +508,11 @@ core_getnameinfo(PyObject *m, PyObject *args)
     } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)port);
-        in6->sin6_flowinfo = htonl(flowinfo);
-        in6->sin6_scope_id = scope;
+        in6->sin6_flowinfo = htonl((uint32_t)flowinfo);
+        in6->sin6_scope_id = (uint32_t)scope;
         salen = sizeof *in6;
     } else {
-        PyErr_Format(PyExc_ValueError, "not a numeric IPv4 or IPv6 address: %R",
-                     PyTuple_GET_ITEM(args, 0));
+        PyErr_Format(PyExc_ValueError, "not a numeric IPv4 or IPv6 address: %R", v[0]);
         return NULL;
     }
     char hbuf[NI_MAXHOST], sbuf[NI_MAXSERV];
@@ -532,8 +531,8 @@ core_getnameinfo(PyObject *m, PyObject *args)
 static PyObject *
 core_gai_strerror(PyObject *m, PyObject *arg)
 {
-    int code = (int)PyLong_AsLong(arg);
-    if (code == -1 && PyErr_Occurred())
+    int code = 0;
+    if (!unixipc_conv_int_in(arg, INT_MIN, INT_MAX, "code", &code))
         return NULL;
     return PyUnicode_FromString(gai_strerror(code));
 }
@@ -547,21 +546,21 @@ PyMethodDef unixipc_netdb_methods[] = {
      "getnetent() -> [(name, aliases, addrtype, net)]: the whole networks database."},
     {"gethostent", core_gethostent, METH_NOARGS,
      "gethostent() -> [(name, aliases, addrtype, addresses)]: the whole hosts database."},
-    {"getservbyname_r", core_getservbyname_r, METH_VARARGS,
+    {"getservbyname_r", UNIXIPC_FASTCALL(core_getservbyname_r), METH_FASTCALL,
      "getservbyname_r(name, proto|None) -> servent tuple or None."},
-    {"getservbyport_r", core_getservbyport_r, METH_VARARGS,
+    {"getservbyport_r", UNIXIPC_FASTCALL(core_getservbyport_r), METH_FASTCALL,
      "getservbyport_r(port, proto|None) -> servent tuple or None (port in host order)."},
-    {"getprotobyname_r", core_getprotobyname_r, METH_VARARGS,
+    {"getprotobyname_r", core_getprotobyname_r, METH_O,
      "getprotobyname_r(name) -> protoent tuple or None."},
-    {"getprotobynumber_r", core_getprotobynumber_r, METH_VARARGS,
+    {"getprotobynumber_r", core_getprotobynumber_r, METH_O,
      "getprotobynumber_r(number) -> protoent tuple or None."},
-    {"getnetbyname_r", core_getnetbyname_r, METH_VARARGS,
+    {"getnetbyname_r", core_getnetbyname_r, METH_O,
      "getnetbyname_r(name) -> netent tuple or None."},
-    {"getnetbyaddr_r", core_getnetbyaddr_r, METH_VARARGS,
+    {"getnetbyaddr_r", UNIXIPC_FASTCALL(core_getnetbyaddr_r), METH_FASTCALL,
      "getnetbyaddr_r(net, type) -> netent tuple or None (net in host order)."},
-    {"getaddrinfo", core_getaddrinfo, METH_VARARGS,
+    {"getaddrinfo", UNIXIPC_FASTCALL(core_getaddrinfo), METH_FASTCALL,
      "getaddrinfo(host, service, family, type, protocol, flags) -> (code, errno, list)."},
-    {"getnameinfo", core_getnameinfo, METH_VARARGS,
+    {"getnameinfo", UNIXIPC_FASTCALL(core_getnameinfo), METH_FASTCALL,
      "getnameinfo(host, port, flowinfo, scope_id, flags) -> (code, errno, host, serv)."},
     {"gai_strerror", core_gai_strerror, METH_O, "gai_strerror(code) -> str."},
     {NULL, NULL, 0, NULL},

@@ -199,27 +199,6 @@ current_fd(io_ctx *c)
     return 0;
 }
 
-/* A size argument: an integer (__index__) that fits a Py_ssize_t, else
- * ValueError (not OverflowError). */
-static int
-size_arg(PyObject *obj, Py_ssize_t *out)
-{
-    PyObject *n = PyNumber_Index(obj);
-    if (n == NULL)
-        return -1;
-    *out = PyLong_AsSsize_t(n);
-    Py_DECREF(n);
-    if (*out == -1 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "size must fit a C ssize_t (%zd..%zd)",
-                         PY_SSIZE_T_MIN, PY_SSIZE_T_MAX);
-        }
-        return -1;
-    }
-    return 0;
-}
-
 /* Linux transfers at most this much in one read(2) (MAX_RW_COUNT). */
 #define MAX_ONE_READ ((Py_ssize_t)0x7ffff000)
 
@@ -237,24 +216,12 @@ read_buffer_size(int fd, Py_ssize_t size)
     return size < MAX_ONE_READ ? size : MAX_ONE_READ;
 }
 
-static int
-as_int(PyObject *obj)
-{
-    long v = PyLong_AsLong(obj);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (v > INT_MAX || v < INT_MIN) {
-        PyErr_SetString(PyExc_OverflowError, "value out of range for a C int");
-        return -1;
-    }
-    return (int)v;
-}
-
+/* A descriptor argument of the module functions: < 0 is a closed end. */
 static int
 fd_arg(PyObject *obj, int *fd)
 {
-    int v = as_int(obj);
-    if (v == -1 && PyErr_Occurred())
+    int v = -1;
+    if (!unixipc_conv_int_in(obj, INT_MIN, INT_MAX, "fd", &v))
         return -1;
     if (v < 0) {
         PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
@@ -268,14 +235,11 @@ static int
 io_mode_args(PyObject *block, PyObject *timeout, unixipc_deadline *deadline,
              enum io_mode *mode)
 {
-    int b = unixipc_bool_arg(block, 1);
-    if (b < 0)
-        return -1;
-    if (unixipc_deadline_from_timeout(timeout, deadline) < 0)
+    int b;
+    if (!unixipc_conv_wait(block, timeout, &b, deadline))
         return -1;
     if (!b) {
         *mode = IO_NOWAIT;
-        deadline->infinite = 1;
     } else {
         *mode = deadline->infinite ? IO_PLAIN : IO_TIMED;
     }
@@ -417,8 +381,9 @@ pipe_read(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     int fd;
     if (unixipc_parse_args("read", args, nargs, kwnames, names, 4, 2, v) < 0)
         return NULL;
-    Py_ssize_t size;
-    if (fd_arg(v[0], &fd) < 0 || size_arg(v[1], &size) < 0)
+    Py_ssize_t size = 0;
+    if (fd_arg(v[0], &fd) < 0 ||
+        !unixipc_conv_size_in(v[1], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "size", &size))
         return NULL;
     return do_read(&fd, size, v[2], v[3]);
 }
@@ -463,17 +428,9 @@ end_init(PyObject *op, PyObject *args, PyObject *kwds)
         return -1;
     }
     fdobj = PyTuple_GET_ITEM(args, 0);
-    if (!PyLong_Check(fdobj) || PyBool_Check(fdobj)) {
-        PyErr_Format(PyExc_TypeError, "fd must be an int, not %.100s", Py_TYPE(fdobj)->tp_name);
+    int fd = -1;
+    if (!unixipc_conv_int_in(fdobj, 0, INT_MAX, "fd", &fd))
         return -1;
-    }
-    int fd = as_int(fdobj);
-    if (fd == -1 && PyErr_Occurred())
-        return -1;
-    if (fd < 0) {
-        PyErr_SetString(PyExc_ValueError, "fd must be >= 0");
-        return -1;
-    }
     self->fd = fd;
     return 0;
 }
@@ -503,7 +460,8 @@ end_read(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     if (end_fd((PipeEndObject *)op) < 0)
         return NULL;
     Py_ssize_t size = -1;
-    if (v[0] != NULL && v[0] != Py_None && size_arg(v[0], &size) < 0)
+    if (v[0] != Py_None &&
+        !unixipc_conv_size_in(v[0], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "size", &size))
         return NULL;
     if (size < 0) {
         /* Until end of file: the Python subclass's readall. */
@@ -579,9 +537,9 @@ end_get_closed(PyObject *op, void *unused)
 }
 
 static PyMethodDef end_methods[] = {
-    {"read", (PyCFunction)(void (*)(void))end_read, METH_FASTCALL | METH_KEYWORDS,
+    {"read", UNIXIPC_FASTCALL(end_read), METH_FASTCALL | METH_KEYWORDS,
      "read(size=-1, /, *, block=True, timeout=None) -> bytes"},
-    {"write", (PyCFunction)(void (*)(void))end_write, METH_FASTCALL | METH_KEYWORDS,
+    {"write", UNIXIPC_FASTCALL(end_write), METH_FASTCALL | METH_KEYWORDS,
      "write(data, /, *, block=True, timeout=None) -> int"},
     {"fileno", end_fileno, METH_NOARGS, "fileno() -> int (ValueError once closed)"},
     {"_close_fd", end_close_fd, METH_NOARGS, "Close the descriptor once; idempotent."},
@@ -670,15 +628,11 @@ open_fifo(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 
     if (unixipc_parse_args("open_fifo", args, nargs, kwnames, names, 4, 2, v) < 0)
         return NULL;
-    ctx.flags = as_int(v[1]);
-    if (ctx.flags == -1 && PyErr_Occurred())
-        return NULL;
+    ctx.flags = 0;
     ctx.dir_fd = AT_FDCWD;
-    if (v[3] != NULL && v[3] != Py_None) {
-        ctx.dir_fd = as_int(v[3]);
-        if (ctx.dir_fd == -1 && PyErr_Occurred())
-            return NULL;
-    }
+    if (!unixipc_conv_int_in(v[1], INT_MIN, INT_MAX, "flags", &ctx.flags) ||
+        (v[3] != Py_None && !unixipc_conv_int_in(v[3], INT_MIN, INT_MAX, "dir_fd", &ctx.dir_fd)))
+        return NULL;
     if (unixipc_deadline_from_timeout(v[2], &deadline) < 0)
         return NULL;
     if (!PyUnicode_FSConverter(v[0], &path_bytes))
@@ -702,12 +656,12 @@ open_fifo(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 }
 
 PyMethodDef unixipc_pipe_methods[] = {
-    {"write", (PyCFunction)(void (*)(void))pipe_write, METH_FASTCALL | METH_KEYWORDS,
+    {"write", UNIXIPC_FASTCALL(pipe_write), METH_FASTCALL | METH_KEYWORDS,
      "write(fd, data, block=True, timeout=None) -> int: write all of data "
      "(blocking fd) with SIGPIPE blocked in this thread: EPIPE -> BrokenPipeError."},
-    {"read", (PyCFunction)(void (*)(void))pipe_read, METH_FASTCALL | METH_KEYWORDS,
+    {"read", UNIXIPC_FASTCALL(pipe_read), METH_FASTCALL | METH_KEYWORDS,
      "read(fd, size, block=True, timeout=None) -> bytes: one read(2)."},
-    {"open_fifo", (PyCFunction)(void (*)(void))open_fifo, METH_FASTCALL | METH_KEYWORDS,
+    {"open_fifo", UNIXIPC_FASTCALL(open_fifo), METH_FASTCALL | METH_KEYWORDS,
      "open_fifo(path, flags, timeout=None, dir_fd=None) -> int | None: openat "
      "with O_CLOEXEC|O_NOFOLLOW bounded by timeout; None if not a FIFO."},
     {NULL, NULL, 0, NULL},

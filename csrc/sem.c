@@ -39,8 +39,6 @@ semopm(void)
     return cached_semopm;
 }
 
-#define int_arg unixipc_long_arg
-
 /* Whether semid names a set now (readable or not): the probe behind
  * unixipc_name_removed. */
 static int
@@ -123,13 +121,11 @@ run_semop(int semid, struct sembuf *ops, size_t nops, const unixipc_deadline *de
 static int
 wait_args(PyObject *block_obj, PyObject *timeout_obj, short *flags, unixipc_deadline *d)
 {
-    int block = unixipc_bool_arg(block_obj, 1);
-    if (block < 0 || unixipc_deadline_from_timeout(timeout_obj, d) < 0)
+    int block;
+    if (!unixipc_conv_wait(block_obj, timeout_obj, &block, d))
         return -1;
-    if (!block) {
+    if (!block)
         *flags |= IPC_NOWAIT;
-        d->infinite = 1;
-    }
     return 0;
 }
 
@@ -150,11 +146,12 @@ parse_op(PyObject *item, int nsems, short extra_flags, struct sembuf *out)
         return -1;
     }
     long index, delta, flags = 0;
-    if (int_arg(PyTuple_GET_ITEM(item, 0), 0, 0, nsems - 1, "semaphore index", &index) < 0 ||
-        int_arg(PyTuple_GET_ITEM(item, 1), 0, SHRT_MIN, SHRT_MAX, "delta", &delta) < 0)
+    if (!unixipc_conv_long_in(PyTuple_GET_ITEM(item, 0), 0, nsems - 1, "semaphore index",
+                              &index) ||
+        !unixipc_conv_long_in(PyTuple_GET_ITEM(item, 1), SHRT_MIN, SHRT_MAX, "delta", &delta))
         return -1;
     if (PyTuple_GET_SIZE(item) == 3) {
-        if (int_arg(PyTuple_GET_ITEM(item, 2), 0, 0, SHRT_MAX, "flags", &flags) < 0)
+        if (!unixipc_conv_long_in(PyTuple_GET_ITEM(item, 2), 0, SHRT_MAX, "flags", &flags))
             return -1;
         if (flags & ~(IPC_NOWAIT | SEM_UNDO)) {
             PyErr_SetString(PyExc_ValueError, "per-op flags may be IPC_NOWAIT and SEM_UNDO");
@@ -202,8 +199,8 @@ set_op(SetBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
                      semopm());
         return NULL;
     }
-    int undo = unixipc_bool_arg(undo_obj, 0);
-    if (undo < 0 || wait_args(block, timeout, &flags, &deadline) < 0)
+    int undo = 0;
+    if (!unixipc_conv_bool(undo_obj, &undo) || wait_args(block, timeout, &flags, &deadline) < 0)
         return NULL;
     if (undo)
         flags |= SEM_UNDO;
@@ -236,12 +233,12 @@ static PyObject *
 set_bind(SetBase *self, PyObject *const *args, Py_ssize_t nargs)
 {
     long semid, nsems;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_bind(semid, nsems)");
+    static const char *const names[] = {"semid", "nsems", NULL};
+    PyObject *v[2];
+    if (unixipc_parse_args("_bind", args, nargs, NULL, names, 2, 2, v) < 0)
         return NULL;
-    }
-    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
-        int_arg(args[1], 0, 1, INT_MAX, "nsems", &nsems) < 0)
+    if (!unixipc_conv_long_in(v[0], 0, INT_MAX, "semid", &semid) ||
+        !unixipc_conv_long_in(v[1], 1, INT_MAX, "nsems", &nsems))
         return NULL;
     self->semid = (int)semid;
     self->nsems = (int)nsems;
@@ -269,13 +266,13 @@ set_init(SetBase *self, PyObject *args, PyObject *kwds)
 }
 
 #define FASTKW (METH_FASTCALL | METH_KEYWORDS)
-#define CAST(f) (PyCFunction)(void (*)(void))(f)
 
 static PyMethodDef set_methods[] = {
-    {"op", CAST(set_op), FASTKW,
+    {"op", UNIXIPC_FASTCALL(set_op), FASTKW,
      "op($self, /, *ops, block=True, undo=False, timeout=None, _cancel=None)\n--\n\n"
      "Apply every (index, delta[, flags]) operation in ONE atomic semop: all or none."},
-    {"_bind", CAST(set_bind), METH_FASTCALL, "Set the semid and size this object uses."},
+    {"_bind", UNIXIPC_FASTCALL(set_bind), METH_FASTCALL,
+     "Set the semid and size this object uses."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -328,8 +325,8 @@ only_undo(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
         return -2;
     if (PyTuple_GET_ITEM(kwnames, 0) != kw_undo)
         return -1;
-    int undo = unixipc_bool_arg(args[0], 1);
-    return undo < 0 ? -2 : undo;
+    int undo = 1;
+    return unixipc_conv_bool(args[0], &undo) ? undo : -2;
 }
 
 static PyObject *
@@ -354,7 +351,7 @@ sem_acquire(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 {
     static const char *const names[] = {"delta", "block", "undo", "timeout", "_cancel", NULL};
     PyObject *v[5];
-    long delta;
+    long delta = 1;
     short flags = 0;
     unixipc_deadline deadline;
     int fast = only_undo(args, nargs, kwnames);
@@ -369,10 +366,10 @@ sem_acquire(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     if (unixipc_parse_args("acquire", args, nargs, kwnames, names, 1, 0, v) < 0)
         return NULL;
-    if (int_arg(v[0], 1, 1, SHRT_MAX, "delta", &delta) < 0)
+    if (!unixipc_conv_long_in(v[0], 1, SHRT_MAX, "delta", &delta))
         return NULL;
-    int undo = unixipc_bool_arg(v[2], 1);
-    if (undo < 0 || wait_args(v[1], v[3], &flags, &deadline) < 0)
+    int undo = 1;
+    if (!unixipc_conv_bool(v[2], &undo) || wait_args(v[1], v[3], &flags, &deadline) < 0)
         return NULL;
     if (undo)
         flags |= SEM_UNDO;
@@ -384,7 +381,7 @@ sem_release(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 {
     static const char *const names[] = {"delta", "undo", NULL};
     PyObject *v[2];
-    long delta;
+    long delta = 1;
     unixipc_deadline forever = {1, {0, 0}};
     int fast = only_undo(args, nargs, kwnames);
     if (fast >= 0) { /* release() or release(undo=...): never blocks */
@@ -397,10 +394,10 @@ sem_release(SemBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     if (unixipc_parse_args("release", args, nargs, kwnames, names, 1, 0, v) < 0)
         return NULL;
-    if (int_arg(v[0], 1, 1, SHRT_MAX, "delta", &delta) < 0)
+    if (!unixipc_conv_long_in(v[0], 1, SHRT_MAX, "delta", &delta))
         return NULL;
-    int undo = unixipc_bool_arg(v[1], 1);
-    if (undo < 0)
+    int undo = 1;
+    if (!unixipc_conv_bool(v[1], &undo))
         return NULL;
     return one_op(self, (short)delta, undo ? SEM_UNDO : 0, &forever, NULL);
 }
@@ -423,12 +420,12 @@ static PyObject *
 sem_bind(SemBase *self, PyObject *const *args, Py_ssize_t nargs)
 {
     long semid, index;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_bind(semid, index)");
+    static const char *const names[] = {"semid", "index", NULL};
+    PyObject *v[2];
+    if (unixipc_parse_args("_bind", args, nargs, NULL, names, 2, 2, v) < 0)
         return NULL;
-    }
-    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
-        int_arg(args[1], 0, 0, USHRT_MAX, "index", &index) < 0)
+    if (!unixipc_conv_long_in(v[0], 0, INT_MAX, "semid", &semid) ||
+        !unixipc_conv_long_in(v[1], 0, USHRT_MAX, "index", &index))
         return NULL;
     self->semid = (int)semid;
     self->index = (unsigned short)index;
@@ -456,14 +453,15 @@ sem_init(SemBase *self, PyObject *args, PyObject *kwds)
 }
 
 static PyMethodDef sem_methods[] = {
-    {"acquire", CAST(sem_acquire), FASTKW,
+    {"acquire", UNIXIPC_FASTCALL(sem_acquire), FASTKW,
      "acquire($self, /, delta=1, *, block=True, undo=True, timeout=None, _cancel=None)\n--\n\n"
      "Subtract delta, waiting while the value is smaller."},
-    {"release", CAST(sem_release), FASTKW,
+    {"release", UNIXIPC_FASTCALL(sem_release), FASTKW,
      "release($self, /, delta=1, *, undo=True)\n--\n\nAdd delta (never blocks)."},
-    {"wait_zero", CAST(sem_wait_zero), FASTKW,
+    {"wait_zero", UNIXIPC_FASTCALL(sem_wait_zero), FASTKW,
      "wait_zero($self, /, *, block=True, timeout=None, _cancel=None)\n--\n\nWait until the value is 0."},
-    {"_bind", CAST(sem_bind), METH_FASTCALL, "Set the semid and index this object uses."},
+    {"_bind", UNIXIPC_FASTCALL(sem_bind), METH_FASTCALL,
+     "Set the semid and index this object uses."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -495,13 +493,13 @@ static PyObject *
 core_semget(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     long key, nsems, flags;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "semget(key, nsems, flags)");
+    static const char *const names[] = {"key", "nsems", "flags", NULL};
+    PyObject *v[3];
+    if (unixipc_parse_args("semget", args, nargs, NULL, names, 3, 3, v) < 0)
         return NULL;
-    }
-    if (int_arg(args[0], 0, INT_MIN, INT_MAX, "key", &key) < 0 ||
-        int_arg(args[1], 0, 0, INT_MAX, "nsems", &nsems) < 0 ||
-        int_arg(args[2], 0, 0, INT_MAX, "flags", &flags) < 0)
+    if (!unixipc_conv_long_in(v[0], INT_MIN, INT_MAX, "key", &key) ||
+        !unixipc_conv_long_in(v[1], 0, INT_MAX, "nsems", &nsems) ||
+        !unixipc_conv_long_in(v[2], 0, INT_MAX, "flags", &flags))
         return NULL;
     int id = semget((key_t)key, (int)nsems, (int)flags);
     if (id < 0)
@@ -527,7 +525,7 @@ core_semctl_stat(PyObject *module, PyObject *arg)
     long semid;
     struct semid_ds ds;
     union semun u = {.buf = &ds};
-    if (int_arg(arg, 0, 0, INT_MAX, "semid", &semid) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "semid", &semid))
         return NULL;
     if (semctl((int)semid, 0, IPC_STAT, u) < 0)
         return raise_on_set((int)semid, "semctl(IPC_STAT)", errno);
@@ -539,35 +537,35 @@ static PyObject *
 core_semctl_get(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     long semid, index, cmd;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "semctl_get(semid, index, cmd)");
+    static const char *const names[] = {"semid", "index", "cmd", NULL};
+    PyObject *v[3];
+    if (unixipc_parse_args("semctl_get", args, nargs, NULL, names, 3, 3, v) < 0)
         return NULL;
-    }
-    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
-        int_arg(args[1], 0, 0, USHRT_MAX, "index", &index) < 0 ||
-        int_arg(args[2], 0, 0, INT_MAX, "cmd", &cmd) < 0)
+    if (!unixipc_conv_long_in(v[0], 0, INT_MAX, "semid", &semid) ||
+        !unixipc_conv_long_in(v[1], 0, USHRT_MAX, "index", &index) ||
+        !unixipc_conv_long_in(v[2], 0, INT_MAX, "cmd", &cmd))
         return NULL;
     if (cmd != GETVAL && cmd != GETNCNT && cmd != GETZCNT && cmd != GETPID) {
         PyErr_SetString(PyExc_ValueError, "cmd must be GETVAL, GETNCNT, GETZCNT or GETPID");
         return NULL;
     }
-    int v = semctl((int)semid, (int)index, (int)cmd);
-    if (v < 0)
+    int got = semctl((int)semid, (int)index, (int)cmd);
+    if (got < 0)
         return raise_on_set((int)semid, "semctl", errno);
-    return PyLong_FromLong(v);
+    return PyLong_FromLong(got);
 }
 
 static PyObject *
 core_semctl_setval(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     long semid, index, value;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "semctl_setval(semid, index, value)");
+    static const char *const names[] = {"semid", "index", "value", NULL};
+    PyObject *v[3];
+    if (unixipc_parse_args("semctl_setval", args, nargs, NULL, names, 3, 3, v) < 0)
         return NULL;
-    }
-    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
-        int_arg(args[1], 0, 0, USHRT_MAX, "index", &index) < 0 ||
-        int_arg(args[2], 0, 0, SEMVMX_DEFAULT, "semaphore value", &value) < 0)
+    if (!unixipc_conv_long_in(v[0], 0, INT_MAX, "semid", &semid) ||
+        !unixipc_conv_long_in(v[1], 0, USHRT_MAX, "index", &index) ||
+        !unixipc_conv_long_in(v[2], 0, SEMVMX_DEFAULT, "semaphore value", &value))
         return NULL;
     union semun u = {.val = (int)value};
     if (semctl((int)semid, (int)index, SETVAL, u) < 0)
@@ -625,12 +623,12 @@ static PyObject *
 core_semctl_getall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     long semid, expected;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "semctl_getall(semid, nsems)");
+    static const char *const names[] = {"semid", "nsems", NULL};
+    PyObject *v[2];
+    if (unixipc_parse_args("semctl_getall", args, nargs, NULL, names, 2, 2, v) < 0)
         return NULL;
-    }
-    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
-        int_arg(args[1], 0, 0, INT_MAX, "nsems", &expected) < 0)
+    if (!unixipc_conv_long_in(v[0], 0, INT_MAX, "semid", &semid) ||
+        !unixipc_conv_long_in(v[1], 0, INT_MAX, "nsems", &expected))
         return NULL;
     long nsems = fresh_nsems((int)semid, expected, "semctl(GETALL)");
     if (nsems < 0)
@@ -662,52 +660,53 @@ core_semctl_getall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 core_semctl_setall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long semid, expected = 0;
-    if (nargs != 2 && nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "semctl_setall(semid, values[, nsems])");
+    static const char *const names[] = {"semid", "values", "nsems", NULL};
+    PyObject *v[3], *seq = NULL, *result = NULL;
+    unsigned short *values = NULL;
+    long semid = 0, expected = 0, nsems;
+    union semun u;
+    Py_ssize_t n;
+    int rc, err;
+
+    if (unixipc_parse_args("semctl_setall", args, nargs, NULL, names, 3, 2, v) < 0 ||
+        !unixipc_conv_long_in(v[0], 0, INT_MAX, "semid", &semid) ||
+        !unixipc_conv_long_in(v[2], 0, INT_MAX, "nsems", &expected))
         return NULL;
-    }
-    if (int_arg(args[0], 0, 0, INT_MAX, "semid", &semid) < 0 ||
-        (nargs == 3 && int_arg(args[2], 0, 0, INT_MAX, "nsems", &expected) < 0))
-        return NULL;
-    PyObject *seq = PySequence_Fast(args[1], "values must be a sequence of ints");
+    seq = PySequence_Fast(v[1], "values must be a sequence of ints");
     if (seq == NULL)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    long nsems = fresh_nsems((int)semid, expected, "semctl(SETALL)");
-    if (nsems < 0) {
-        Py_DECREF(seq);
-        return NULL;
-    }
+    n = PySequence_Fast_GET_SIZE(seq);
+    nsems = fresh_nsems((int)semid, expected, "semctl(SETALL)");
+    if (nsems < 0)
+        goto done;
     if ((long)n != nsems) {
-        Py_DECREF(seq);
         PyErr_Format(PyExc_ValueError, "%zd values for semaphore set %ld of %ld", n, semid,
                      nsems);
-        return NULL;
+        goto done;
     }
-    unsigned short *values = PyMem_Calloc(nsems > 0 ? (size_t)nsems : 1, sizeof *values);
+    values = PyMem_Calloc(nsems > 0 ? (size_t)nsems : 1, sizeof *values);
     if (values == NULL) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        long v;
-        if (int_arg(PySequence_Fast_GET_ITEM(seq, i), 0, 0, SEMVMX_DEFAULT, "semaphore value",
-                    &v) < 0) {
-            PyMem_Free(values);
-            Py_DECREF(seq);
-            return NULL;
-        }
-        values[i] = (unsigned short)v;
+        long value = 0;
+        if (!unixipc_conv_long_in(PySequence_Fast_GET_ITEM(seq, i), 0, SEMVMX_DEFAULT,
+                                  "semaphore value", &value))
+            goto done;
+        values[i] = (unsigned short)value;
     }
-    Py_DECREF(seq);
-    union semun u = {.array = values};
-    int rc = semctl((int)semid, 0, SETALL, u);
-    int err = errno;
-    PyMem_Free(values);
+    u.array = values;
+    rc = semctl((int)semid, 0, SETALL, u);
+    err = errno;
     if (rc < 0)
-        return raise_on_set((int)semid, "semctl(SETALL)", err);
-    Py_RETURN_NONE;
+        raise_on_set((int)semid, "semctl(SETALL)", err);
+    else
+        result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(values);
+    Py_XDECREF(seq);
+    return result;
 }
 
 /* semctl_set(semid, uid, gid, mode): IPC_SET with exactly these values.
@@ -716,14 +715,13 @@ core_semctl_setall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 core_semctl_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long v[4];
-    static const char *const what[] = {"semid", "uid", "gid", "mode"};
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "semctl_set(semid, uid, gid, mode)");
+    static const char *const names[] = {"semid", "uid", "gid", "mode", NULL};
+    PyObject *args_v[4];
+    long v[4] = {0, 0, 0, 0};
+    if (unixipc_parse_args("semctl_set", args, nargs, NULL, names, 4, 4, args_v) < 0)
         return NULL;
-    }
     for (int i = 0; i < 4; i++)
-        if (int_arg(args[i], 0, 0, i == 3 ? 0777 : INT_MAX, what[i], &v[i]) < 0)
+        if (!unixipc_conv_long_in(args_v[i], 0, i == 3 ? 0777 : INT_MAX, names[i], &v[i]))
             return NULL;
     struct semid_ds ds;
     memset(&ds, 0, sizeof ds);
@@ -740,7 +738,7 @@ static PyObject *
 core_semctl_rmid(PyObject *module, PyObject *arg)
 {
     long semid;
-    if (int_arg(arg, 0, 0, INT_MAX, "semid", &semid) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "semid", &semid))
         return NULL;
     if (semctl((int)semid, 0, IPC_RMID) < 0)
         return raise_on_set((int)semid, "semctl(IPC_RMID)", errno);
@@ -752,7 +750,7 @@ core_sem_info(PyObject *module, PyObject *arg)
 {
     long which;
     struct seminfo info;
-    if (int_arg(arg, 0, 0, INT_MAX, "which", &which) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "which", &which))
         return NULL;
     if (which != IPC_INFO && which != SEM_INFO) {
         PyErr_SetString(PyExc_ValueError, "which must be IPC_INFO or SEM_INFO");
@@ -776,7 +774,7 @@ core_sem_stat(PyObject *module, PyObject *arg)
     long index;
     struct semid_ds ds;
     union semun u = {.buf = &ds};
-    if (int_arg(arg, 0, 0, INT_MAX, "index", &index) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "index", &index))
         return NULL;
     int id = semctl((int)index, 0, SEM_STAT_ANY, u);
     if (id < 0 && errno == EINVAL)
@@ -787,17 +785,17 @@ core_sem_stat(PyObject *module, PyObject *arg)
 }
 
 PyMethodDef unixipc_sem_methods[] = {
-    {"semget", CAST(core_semget), METH_FASTCALL, "semget(key, nsems, flags) -> semid"},
+    {"semget", UNIXIPC_FASTCALL(core_semget), METH_FASTCALL, "semget(key, nsems, flags) -> semid"},
     {"semctl_stat", core_semctl_stat, METH_O, "semctl IPC_STAT -> dict of semid_ds"},
-    {"semctl_get", CAST(core_semctl_get), METH_FASTCALL,
+    {"semctl_get", UNIXIPC_FASTCALL(core_semctl_get), METH_FASTCALL,
      "semctl_get(semid, index, cmd): GETVAL, GETNCNT, GETZCNT or GETPID"},
-    {"semctl_setval", CAST(core_semctl_setval), METH_FASTCALL,
+    {"semctl_setval", UNIXIPC_FASTCALL(core_semctl_setval), METH_FASTCALL,
      "semctl SETVAL (semid, index, value)"},
-    {"semctl_getall", CAST(core_semctl_getall), METH_FASTCALL,
+    {"semctl_getall", UNIXIPC_FASTCALL(core_semctl_getall), METH_FASTCALL,
      "semctl GETALL (semid, nsems) -> list; nsems is checked against a fresh IPC_STAT"},
-    {"semctl_setall", CAST(core_semctl_setall), METH_FASTCALL,
+    {"semctl_setall", UNIXIPC_FASTCALL(core_semctl_setall), METH_FASTCALL,
      "semctl SETALL (semid, values[, nsems]); nsems is checked against a fresh IPC_STAT"},
-    {"semctl_set", CAST(core_semctl_set), METH_FASTCALL,
+    {"semctl_set", UNIXIPC_FASTCALL(core_semctl_set), METH_FASTCALL,
      "semctl IPC_SET (semid, uid, gid, mode), all fields given"},
     {"semctl_rmid", core_semctl_rmid, METH_O, "semctl IPC_RMID"},
     {"sem_info", core_sem_info, METH_O, "semctl IPC_INFO / SEM_INFO -> dict"},

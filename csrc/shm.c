@@ -19,8 +19,6 @@
 #define SHM_STAT_ANY 15 /* Linux >= 4.17 */
 #endif
 
-/* Arguments here are never optional. */
-#define long_arg(obj, lo, hi, what, out) unixipc_long_arg((obj), 0, (lo), (hi), (what), (out))
 
 /* Whether shmid names a segment now (readable or not): the probe behind
  * unixipc_name_removed. */
@@ -165,27 +163,33 @@ static PyType_Spec att_spec = {
 
 static PyObject *attachment_type = NULL;
 
-/* shmat(shmid, readonly) -> Attachment */
+/* shmat(shmid, readonly) -> Attachment. The size exported is what IPC_STAT
+ * says once the segment is attached: an attached segment keeps its id until
+ * the last detach, so the id cannot name another segment (of another size)
+ * by then, as it could between a stat made first and the attach. */
 static PyObject *
 core_shmat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long shmid;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "shmat(shmid, readonly)");
-        return NULL;
-    }
-    if (long_arg(args[0], 0, INT_MAX, "shmid", &shmid) < 0)
-        return NULL;
-    int readonly = PyObject_IsTrue(args[1]);
-    if (readonly < 0)
-        return NULL;
+    static const char *const names[] = {"shmid", "readonly", NULL};
+    PyObject *v[2];
+    int shmid = -1, readonly = 0;
     struct shmid_ds ds;
-    if (shmctl((int)shmid, IPC_STAT, &ds) < 0)
-        return raise_on_segment((int)shmid, "shmctl(IPC_STAT)", errno);
-    void *addr = shmat((int)shmid, NULL, readonly ? SHM_RDONLY : 0);
+    void *addr;
+    Attachment *att;
+
+    if (unixipc_parse_args("shmat", args, nargs, NULL, names, 2, 2, v) < 0 ||
+        !unixipc_conv_int_in(v[0], 0, INT_MAX, "shmid", &shmid) ||
+        !unixipc_conv_bool(v[1], &readonly))
+        return NULL;
+    addr = shmat(shmid, NULL, readonly ? SHM_RDONLY : 0);
     if (addr == (void *)-1)
-        return raise_on_segment((int)shmid, "shmat", errno);
-    Attachment *att = PyObject_New(Attachment, (PyTypeObject *)attachment_type);
+        return raise_on_segment(shmid, "shmat", errno);
+    if (shmctl(shmid, IPC_STAT, &ds) < 0) {
+        int err = errno;
+        shmdt(addr);
+        return raise_on_segment(shmid, "shmctl(IPC_STAT)", err);
+    }
+    att = PyObject_New(Attachment, (PyTypeObject *)attachment_type);
     if (att == NULL) {
         shmdt(addr);
         return NULL;
@@ -203,13 +207,13 @@ static PyObject *
 core_shmget(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     long key, size, flags;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "shmget(key, size, flags)");
+    static const char *const names[] = {"key", "size", "flags", NULL};
+    PyObject *v[3];
+    if (unixipc_parse_args("shmget", args, nargs, NULL, names, 3, 3, v) < 0)
         return NULL;
-    }
-    if (long_arg(args[0], INT_MIN, INT_MAX, "key", &key) < 0 ||
-        long_arg(args[1], 0, LONG_MAX, "size", &size) < 0 ||
-        long_arg(args[2], 0, INT_MAX, "flags", &flags) < 0)
+    if (!unixipc_conv_long_in(v[0], INT_MIN, INT_MAX, "key", &key) ||
+        !unixipc_conv_long_in(v[1], 0, LONG_MAX, "size", &size) ||
+        !unixipc_conv_long_in(v[2], 0, INT_MAX, "flags", &flags))
         return NULL;
     int id = shmget((key_t)key, (size_t)size, (int)flags);
     if (id < 0)
@@ -238,7 +242,7 @@ core_shmctl_stat(PyObject *module, PyObject *arg)
 {
     long shmid;
     struct shmid_ds ds;
-    if (long_arg(arg, 0, INT_MAX, "shmid", &shmid) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "shmid", &shmid))
         return NULL;
     if (shmctl((int)shmid, IPC_STAT, &ds) < 0)
         return raise_on_segment((int)shmid, "shmctl(IPC_STAT)", errno);
@@ -250,14 +254,13 @@ core_shmctl_stat(PyObject *module, PyObject *arg)
 static PyObject *
 core_shmctl_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    long v[4];
-    static const char *const what[] = {"shmid", "uid", "gid", "mode"};
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "shmctl_set(shmid, uid, gid, mode)");
+    static const char *const names[] = {"shmid", "uid", "gid", "mode", NULL};
+    PyObject *args_v[4];
+    long v[4] = {0, 0, 0, 0};
+    if (unixipc_parse_args("shmctl_set", args, nargs, NULL, names, 4, 4, args_v) < 0)
         return NULL;
-    }
     for (int i = 0; i < 4; i++)
-        if (long_arg(args[i], 0, i == 3 ? 0777 : INT_MAX, what[i], &v[i]) < 0)
+        if (!unixipc_conv_long_in(args_v[i], 0, i == 3 ? 0777 : INT_MAX, names[i], &v[i]))
             return NULL;
     struct shmid_ds ds;
     memset(&ds, 0, sizeof ds);
@@ -273,7 +276,7 @@ static PyObject *
 core_shmctl_rmid(PyObject *module, PyObject *arg)
 {
     long shmid;
-    if (long_arg(arg, 0, INT_MAX, "shmid", &shmid) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "shmid", &shmid))
         return NULL;
     if (shmctl((int)shmid, IPC_RMID, NULL) < 0)
         return raise_on_segment((int)shmid, "shmctl(IPC_RMID)", errno);
@@ -285,14 +288,14 @@ static PyObject *
 core_shmctl_lock(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     long shmid;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "shmctl_lock(shmid, lock)");
+    static const char *const names[] = {"shmid", "lock", NULL};
+    PyObject *v[2];
+    if (unixipc_parse_args("shmctl_lock", args, nargs, NULL, names, 2, 2, v) < 0)
         return NULL;
-    }
-    if (long_arg(args[0], 0, INT_MAX, "shmid", &shmid) < 0)
+    if (!unixipc_conv_long_in(v[0], 0, INT_MAX, "shmid", &shmid))
         return NULL;
-    int lock = PyObject_IsTrue(args[1]);
-    if (lock < 0)
+    int lock = 0;
+    if (!unixipc_conv_bool(v[1], &lock))
         return NULL;
     if (shmctl((int)shmid, lock ? SHM_LOCK : SHM_UNLOCK, NULL) < 0)
         return raise_on_segment((int)shmid, lock ? "shmctl(SHM_LOCK)" : "shmctl(SHM_UNLOCK)",
@@ -304,7 +307,7 @@ static PyObject *
 core_shm_info(PyObject *module, PyObject *arg)
 {
     long which;
-    if (long_arg(arg, 0, INT_MAX, "which", &which) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "which", &which))
         return NULL;
     if (which == IPC_INFO) {
         struct shminfo info;
@@ -337,7 +340,7 @@ core_shm_stat(PyObject *module, PyObject *arg)
 {
     long index;
     struct shmid_ds ds;
-    if (long_arg(arg, 0, INT_MAX, "index", &index) < 0)
+    if (!unixipc_conv_long_in(arg, 0, INT_MAX, "index", &index))
         return NULL;
     int id = shmctl((int)index, SHM_STAT_ANY, &ds);
     if (id < 0 && errno == EINVAL)
@@ -347,16 +350,16 @@ core_shm_stat(PyObject *module, PyObject *arg)
     return stat_dict(id, &ds);
 }
 
-#define CAST(f) (PyCFunction)(void (*)(void))(f)
 
 PyMethodDef unixipc_shm_methods[] = {
-    {"shmget", CAST(core_shmget), METH_FASTCALL, "shmget(key, size, flags) -> shmid"},
-    {"shmat", CAST(core_shmat), METH_FASTCALL, "shmat(shmid, readonly) -> Attachment"},
+    {"shmget", UNIXIPC_FASTCALL(core_shmget), METH_FASTCALL, "shmget(key, size, flags) -> shmid"},
+    {"shmat", UNIXIPC_FASTCALL(core_shmat), METH_FASTCALL, "shmat(shmid, readonly) -> Attachment"},
     {"shmctl_stat", core_shmctl_stat, METH_O, "shmctl IPC_STAT -> dict of shmid_ds"},
-    {"shmctl_set", CAST(core_shmctl_set), METH_FASTCALL,
+    {"shmctl_set", UNIXIPC_FASTCALL(core_shmctl_set), METH_FASTCALL,
      "shmctl IPC_SET (shmid, uid, gid, mode), all fields given"},
     {"shmctl_rmid", core_shmctl_rmid, METH_O, "shmctl IPC_RMID"},
-    {"shmctl_lock", CAST(core_shmctl_lock), METH_FASTCALL, "shmctl SHM_LOCK / SHM_UNLOCK"},
+    {"shmctl_lock", UNIXIPC_FASTCALL(core_shmctl_lock), METH_FASTCALL,
+     "shmctl SHM_LOCK / SHM_UNLOCK"},
     {"shm_info", core_shm_info, METH_O, "shmctl IPC_INFO / SHM_INFO -> dict"},
     {"shm_stat", core_shm_stat, METH_O, "shmctl SHM_STAT(_ANY) of a slot index -> dict"},
     {NULL, NULL, 0, NULL},

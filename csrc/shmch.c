@@ -931,12 +931,10 @@ check_usable(Channel *c, unsigned side)
 static int
 wait_args(PyObject *block_obj, PyObject *timeout_obj, unixipc_deadline *deadline)
 {
-    int block = unixipc_bool_arg(block_obj, 1);
-    if (block < 0)
+    int block;
+    if (!unixipc_conv_wait(block_obj, timeout_obj, &block, deadline))
         return -1;
-    if (unixipc_deadline_from_timeout(timeout_obj, deadline) < 0)
-        return -1;
-    return block; /* block=False never waits: the deadline is not used */
+    return block;
 }
 
 /* Finishes a wait that could not be satisfied at once. Returns 0 with
@@ -1103,7 +1101,7 @@ ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         return NULL;
     if ((block = wait_args(v[1], v[2], &dl)) < 0)
         return NULL;
-    seq = PySequence_Fast(v[0], "send_many() takes an iterable of bytes-like objects");
+    seq = unixipc_conv_messages(v[0], "send_many");
     if (seq == NULL)
         return NULL;
     n = PySequence_Fast_GET_SIZE(seq);
@@ -1256,7 +1254,7 @@ ch_receive_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject
     long max_count;
     if (unixipc_parse_args("receive_many", args, nargs, kwnames, many_names, 1, 1, v) < 0)
         return NULL;
-    if (unixipc_long_arg(v[0], 0, 1, PY_SSIZE_T_MAX, "max_count", &max_count) < 0)
+    if (!unixipc_conv_long_in(v[0], 1, LONG_MAX, "max_count", &max_count))
         return NULL;
     if (receive_start(self, v + 1, NULL, NULL, "receive_many", &rec) < 0)
         return NULL;
@@ -1440,11 +1438,9 @@ ch_receive_auto(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject
 {
     PyObject *v[4];
     record rec;
-    Py_ssize_t limit;
-    if (unixipc_parse_args("_receive_auto", args, nargs, kwnames, auto_names, 3, 1, v) < 0)
-        return NULL;
-    limit = PyLong_AsSsize_t(v[0]);
-    if (limit == -1 && PyErr_Occurred())
+    Py_ssize_t limit = 0;
+    if (unixipc_parse_args("_receive_auto", args, nargs, kwnames, auto_names, 3, 1, v) < 0 ||
+        !unixipc_conv_size_in(v[0], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "limit", &limit))
         return NULL;
     if (receive_start(self, v + 1, NULL, NULL, "receive", &rec) < 0)
         return NULL;
@@ -1472,15 +1468,15 @@ side_seq(Channel *c, int side)
  * process as a waiter once more, -1 once less (no-op once closed), 0 only
  * reads. */
 static PyObject *
-ch_async_waiting(Channel *self, PyObject *args)
+ch_async_waiting(Channel *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    int side, delta;
-    if (!PyArg_ParseTuple(args, "ii:_async_waiting", &side, &delta))
+    static const char *const names[] = {"side", "delta", NULL};
+    PyObject *v[2];
+    int side = 0, delta = 0;
+    if (unixipc_parse_args("_async_waiting", args, nargs, NULL, names, 2, 2, v) < 0 ||
+        !unixipc_conv_int_in(v[0], 0, 1, "side", &side) ||
+        !unixipc_conv_int_in(v[1], -1, 1, "delta", &delta))
         return NULL;
-    if ((side != 0 && side != 1) || delta < -1 || delta > 1) {
-        PyErr_SetString(PyExc_ValueError, "side must be 0 or 1 and delta -1, 0 or 1");
-        return NULL;
-    }
     if (delta < 0 && (self->base == NULL || self->epoch != fork_epoch))
         return PyLong_FromLong(0); /* closed: the count was given back */
     if (check_usable(self, side ? SIDE_SEND : SIDE_RECV) < 0)
@@ -1502,18 +1498,21 @@ ch_async_waiting(Channel *self, PyObject *args)
  * (capped at RECHECK_NS); a sleep that runs out looks for dead processes,
  * as a blocking call's sleeper does. A signal ends the sleep early. */
 static PyObject *
-ch_wait_change(Channel *self, PyObject *args)
+ch_wait_change(Channel *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    int side, err = 0;
-    unsigned int seen;
+    static const char *const names[] = {"side", "seen", "timeout", NULL};
+    PyObject *v[3];
+    int side = 0, err = 0;
+    long long seen = 0;
     double timeout;
     uint32_t now;
-    if (!PyArg_ParseTuple(args, "iId:_wait_change", &side, &seen, &timeout))
+    if (unixipc_parse_args("_wait_change", args, nargs, NULL, names, 3, 3, v) < 0 ||
+        !unixipc_conv_int_in(v[0], 0, 1, "side", &side) ||
+        !unixipc_conv_llong_in(v[1], 0, UINT32_MAX, "seen", &seen))
         return NULL;
-    if (side != 0 && side != 1) {
-        PyErr_SetString(PyExc_ValueError, "side must be 0 or 1");
+    timeout = PyFloat_AsDouble(v[2]);
+    if (timeout == -1.0 && PyErr_Occurred())
         return NULL;
-    }
     if (!(timeout >= 0)) {
         PyErr_SetString(PyExc_ValueError, "timeout must be >= 0");
         return NULL;
@@ -1524,8 +1523,8 @@ ch_wait_change(Channel *self, PyObject *args)
     uint32_t *seq = side_seq(self, side);
     __atomic_fetch_add(&self->async_waits, 1, __ATOMIC_SEQ_CST);
     Py_BEGIN_ALLOW_THREADS
-    if (span > 0 && __atomic_load_n(seq, __ATOMIC_SEQ_CST) == seen) {
-        err = futex_wait_until(seq, seen, now_ns() + span);
+    if (span > 0 && __atomic_load_n(seq, __ATOMIC_SEQ_CST) == (uint32_t)seen) {
+        err = futex_wait_until(seq, (uint32_t)seen, now_ns() + span);
         if (err == ETIMEDOUT)
             recover(self);
     }
@@ -1673,9 +1672,10 @@ static int
 ch_init(Channel *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"fd", "send", "receive", NULL};
-    int fd, send = 1, recv = 1, err;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|pp:ShmChannelBase", kwlist, &fd, &send,
-                                     &recv))
+    int fd = -1, send = 1, recv = 1, err;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|O&O&:ShmChannelBase", kwlist,
+                                     unixipc_conv_nonneg_int, &fd, unixipc_conv_bool, &send,
+                                     unixipc_conv_bool, &recv))
         return -1;
     if (self->base != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "ShmChannelBase.__init__ called twice");
@@ -1849,27 +1849,27 @@ ch_state(Channel *self, PyObject *unused)
 }
 
 static PyMethodDef ch_methods[] = {
-    {"send", (PyCFunction)(void (*)(void))ch_send, METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_send_parts", (PyCFunction)(void (*)(void))ch_send_parts, METH_FASTCALL | METH_KEYWORDS,
+    {"send", UNIXIPC_FASTCALL(ch_send), METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_send_parts", UNIXIPC_FASTCALL(ch_send_parts), METH_FASTCALL | METH_KEYWORDS,
      NULL},
-    {"send_many", (PyCFunction)(void (*)(void))ch_send_many, METH_FASTCALL | METH_KEYWORDS,
+    {"send_many", UNIXIPC_FASTCALL(ch_send_many), METH_FASTCALL | METH_KEYWORDS,
      NULL},
-    {"receive", (PyCFunction)(void (*)(void))ch_receive, METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"receive_many", (PyCFunction)(void (*)(void))ch_receive_many,
+    {"receive", UNIXIPC_FASTCALL(ch_receive), METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"receive_many", UNIXIPC_FASTCALL(ch_receive_many),
      METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"receive_into", (PyCFunction)(void (*)(void))ch_receive_into,
+    {"receive_into", UNIXIPC_FASTCALL(ch_receive_into),
      METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_receive_record", (PyCFunction)(void (*)(void))ch_receive_record,
+    {"_receive_record", UNIXIPC_FASTCALL(ch_receive_record),
      METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_receive_auto", (PyCFunction)(void (*)(void))ch_receive_auto,
+    {"_receive_auto", UNIXIPC_FASTCALL(ch_receive_auto),
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"close_sending", (PyCFunction)ch_close_sending, METH_NOARGS, NULL},
     {"close_receiving", (PyCFunction)ch_close_receiving, METH_NOARGS, NULL},
     {"_close", (PyCFunction)ch_close, METH_NOARGS, NULL},
     {"_after_fork", (PyCFunction)ch_after_fork, METH_NOARGS, NULL},
     {"_state", (PyCFunction)ch_state, METH_NOARGS, NULL},
-    {"_async_waiting", (PyCFunction)ch_async_waiting, METH_VARARGS, NULL},
-    {"_wait_change", (PyCFunction)ch_wait_change, METH_VARARGS, NULL},
+    {"_async_waiting", UNIXIPC_FASTCALL(ch_async_waiting), METH_FASTCALL, NULL},
+    {"_wait_change", UNIXIPC_FASTCALL(ch_wait_change), METH_FASTCALL, NULL},
     {NULL},
 };
 
@@ -1912,22 +1912,19 @@ static PyType_Spec ch_spec = {
  * Sizes the file (posix_fallocate, so a full /dev/shm fails here and not
  * with SIGBUS later) and writes a fresh header. */
 static PyObject *
-shmch_format(PyObject *module, PyObject *args)
+shmch_format(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    int fd, err;
-    unsigned long long capacity, cap = MIN_CAPACITY;
-    unsigned int slots;
-    if (!PyArg_ParseTuple(args, "iKI:shmch_format", &fd, &capacity, &slots))
+    static const char *const names[] = {"fd", "capacity", "max_processes", NULL};
+    PyObject *v[3];
+    int fd = -1, err, slots = 0;
+    long long capacity = 0;
+    unsigned long long cap = MIN_CAPACITY;
+    if (unixipc_parse_args("shmch_format", args, nargs, NULL, names, 3, 3, v) < 0 ||
+        !unixipc_conv_int_in(v[0], 0, INT_MAX, "fd", &fd) ||
+        !unixipc_conv_llong_in(v[1], 0, (long long)MAX_CAPACITY, "capacity", &capacity) ||
+        !unixipc_conv_int_in(v[2], 1, (int)MAX_SLOTS, "max_processes", &slots))
         return NULL;
-    if (capacity > MAX_CAPACITY) {
-        PyErr_Format(PyExc_ValueError, "capacity must be at most %llu bytes", MAX_CAPACITY);
-        return NULL;
-    }
-    if (slots < 1 || slots > MAX_SLOTS) {
-        PyErr_Format(PyExc_ValueError, "max_processes must be in 1..%u", MAX_SLOTS);
-        return NULL;
-    }
-    while (cap < capacity)
+    while (cap < (unsigned long long)capacity)
         cap <<= 1;
     uint32_t units = (uint32_t)(cap / UNIT);
     uint32_t off = (uint32_t)((HEADER_BYTES + slots * SLOT_BYTES + 4095) & ~4095u);
@@ -1957,7 +1954,7 @@ shmch_format(PyObject *module, PyObject *args)
 }
 
 PyMethodDef unixipc_shmch_methods[] = {
-    {"shmch_format", shmch_format, METH_VARARGS,
+    {"shmch_format", UNIXIPC_FASTCALL(shmch_format), METH_FASTCALL,
      "shmch_format(fd, capacity, max_processes) -> ring bytes: size and format a channel "
      "file."},
     {NULL},

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import unixipc
-from unixipc import sockets
+from unixipc import netdb, sockets
 
 
 def _two_d() -> memoryview:
@@ -87,8 +87,14 @@ class Objects:
         self._checks.append(lambda: self._nothing_arrives(peer))
         return ours
 
+    def shm_channel(self) -> unixipc.ShmChannel:
+        ch = unixipc.ShmChannel(capacity=4096)
+        self._cleanups.append(ch.close)
+        self._checks.append(lambda: self._nothing_arrives(ch))
+        return ch
+
     @staticmethod
-    def _nothing_arrives(peer: sockets.MessageChannel) -> None:
+    def _nothing_arrives(peer: sockets.MessageChannel | unixipc.ShmChannel) -> None:
         with pytest.raises(BlockingIOError):
             peer.receive(block=False)
 
@@ -118,6 +124,8 @@ ROWS: dict[str, Row] = {
         lambda o: partial(o.pipe(b"data").reader.read, sys.maxsize + 1), ValueError, "size"),
     "pipe read size below -sys.maxsize": Row(
         lambda o: partial(o.pipe(b"data").reader.read, -sys.maxsize - 2), ValueError, "size"),
+    "pipe read size bool": Row(
+        lambda o: partial(o.pipe(b"data").reader.read, True), TypeError, "size"),
     "pipe read size not an int": Row(
         lambda o: partial(o.pipe(b"data").reader.read, 1.5), TypeError, "integer"),
     "pipe read timeout negative": Row(
@@ -170,6 +178,39 @@ ROWS: dict[str, Row] = {
         TypeError, "fds"),
     "MessageChannel.send_many 2-D memoryview": Row(
         lambda o: partial(o.channel().send_many, _two_d()), TypeError, "sequence of messages"),
+    # shared-memory channels
+    "ShmChannel capacity above 64 bits": Row(
+        lambda o: partial(unixipc.ShmChannel, capacity=2**64), ValueError, "capacity"),
+    "ShmChannel max_processes above 32 bits": Row(
+        lambda o: partial(unixipc.ShmChannel, capacity=4096, max_processes=2**32 + 1),
+        ValueError, "max_processes"),
+    "ShmChannel.send_many 2-D memoryview": Row(
+        lambda o: partial(o.shm_channel().send_many, _two_d()), TypeError,
+        "sequence of messages"),
+    "ShmChannel.send_many one bytes": Row(
+        lambda o: partial(o.shm_channel().send_many, b"ab"), TypeError, "sequence of messages"),
+    # network databases
+    "name_info port above 64 bits": Row(
+        lambda o: partial(netdb.name_info, ("127.0.0.1", 2**64)), ValueError, "port"),
+    "name_info flowinfo above 32 bits": Row(
+        lambda o: partial(netdb.name_info, ("::1", 80, 2**32, 0)), ValueError, "flowinfo"),
+    "name_info scope_id above 32 bits": Row(
+        lambda o: partial(netdb.name_info, ("::1", 80, 0, 2**32)), ValueError, "scope_id"),
+    "name_info flags above 64 bits": Row(
+        lambda o: partial(netdb.name_info, ("127.0.0.1", 80), 2**64), ValueError, "flags"),
+    "address_info family above 64 bits": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, family=2**64), ValueError,
+        "family"),
+    "address_info type above a C int": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, type=2**40), ValueError, "type"),
+    "address_info protocol above a C int": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, protocol=2**40), ValueError,
+        "protocol"),
+    "address_info flags above 64 bits": Row(
+        lambda o: partial(netdb.address_info, "localhost", 80, flags=2**64), ValueError,
+        "flags"),
+    "network_by_address type above a C int": Row(
+        lambda o: partial(netdb.network_by_address, 0, type=2**40), ValueError, "type"),
 }
 
 
@@ -206,4 +247,29 @@ def test_bad_argument_is_refused_before_any_call(name: str, objects: Objects) ->
     assert row.match in str(info.value), repr(info.value)
     assert _descriptors() == fds
     assert _children() == children
+    objects.check()
+
+
+class _Index:
+    """An integer that is not an int (as numpy's are): the C converters take
+    it through __index__, as the standard library does."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+def test_integer_arguments_take_index_objects(objects: Objects) -> None:
+    q = objects.queue()
+    q.send(b"x", type=_Index(3))  # type: ignore[arg-type]
+    assert q.receive(type=_Index(3), max_size=_Index(8)) == (3, b"x")  # type: ignore[arg-type]
+    s = objects.semaphores()
+    s.op((_Index(0), _Index(1)), (_Index(1), _Index(-1)))  # type: ignore[arg-type]
+    assert s.values == [4, 3]
+    s.values = [3, 4]
+    p = objects.pipe(b"data")
+    assert p.reader.read(_Index(4)) == b"data"  # type: ignore[arg-type]
+    p.writer.write(b"data")
     objects.check()

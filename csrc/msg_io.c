@@ -1,4 +1,5 @@
-/* System V message queues: msgget, msgsnd, msgrcv, msgctl.
+/* System V message queues, I/O: msgsnd and msgrcv (msgget and msgctl are in
+ * msg_ctl.c).
  *
  * The hot path (send, receive and their batched forms) lives on a C base
  * type, _core.MessageQueueBase, which holds the queue id; unixipc.msgqueue
@@ -18,23 +19,14 @@
  * copy are used instead.
  */
 #define _GNU_SOURCE 1
-#include "core.h"
+#include "msg.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
 #include <signal.h>
 #include <structmember.h>
-
-#ifndef MSG_COPY
-#define MSG_COPY 040000
-#endif
-#ifndef MSG_STAT_ANY
-#define MSG_STAT_ANY 13
-#endif
 
 /* The layout trick is usable when the hash is a long-sized field right before
  * the text: a compile-time constant, so the compiler drops the unused branch.
@@ -61,69 +53,12 @@ reset_bytes_hash(PyObject *bytes)
 #define STACK_TEXT 8192
 
 static int rcv_eager = 1;  /* _msg_receive_eager(False): always via the helper */
-static Py_ssize_t sys_msgmax = 0; /* cached IPC_INFO msgmax; GIL held to touch */
 static PyObject *message_type = NULL; /* unixipc.msgqueue.Message */
-
-static Py_ssize_t
-query_msgmax(void)
-{
-    struct msginfo info;
-    if (msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&info) >= 0 && info.msgmax > 0)
-        sys_msgmax = info.msgmax;
-    else if (sys_msgmax <= 0)
-        sys_msgmax = 8192; /* Linux's default, if IPC_INFO is unavailable */
-    return sys_msgmax;
-}
 
 static int
 is_zero(const struct timespec *remaining)
 {
     return remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0;
-}
-
-/* ---- argument conversion ------------------------------------------------- */
-
-/* A message type: int (not bool) that fits a C long. */
-static int
-long_arg(PyObject *obj, const char *what, long *out)
-{
-    if (!PyLong_CheckExact(obj) && (!PyLong_Check(obj) || PyBool_Check(obj))) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    int overflow;
-    *out = PyLong_AsLongAndOverflow(obj, &overflow);
-    if (overflow) {
-        PyErr_Format(PyExc_ValueError, "%s does not fit in a C long", what);
-        return -1;
-    }
-    if (*out == -1 && PyErr_Occurred())
-        return -1;
-    return 0;
-}
-
-/* A size: None -> -1, else an int >= 0 that fits Py_ssize_t. */
-static int
-size_arg(PyObject *obj, const char *what, Py_ssize_t *out)
-{
-    long value;
-    if (obj == NULL || obj == Py_None) {
-        *out = -1;
-        return 0;
-    }
-    if (long_arg(obj, what, &value) < 0)
-        return -1;
-    if (value < 0) {
-        PyErr_Format(PyExc_ValueError, "%s must be >= 0 (or None), not %ld", what, value);
-        return -1;
-    }
-    if ((unsigned long)value > (unsigned long)PY_SSIZE_T_MAX) {
-        PyErr_Format(PyExc_ValueError, "%s is too large", what);
-        return -1;
-    }
-    *out = (Py_ssize_t)value;
-    return 0;
 }
 
 /* ---- the base type ------------------------------------------------------- */
@@ -169,8 +104,8 @@ static Py_ssize_t
 grown_buffer(Py_ssize_t alloc, Py_ssize_t limit)
 {
     Py_ssize_t grown = alloc > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : alloc * 2;
-    if (grown < query_msgmax())
-        grown = sys_msgmax;
+    if (grown < unixipc_msg_query_max())
+        grown = unixipc_msgmax;
     if (limit >= 0 && grown > limit)
         grown = limit;
     return grown;
@@ -291,12 +226,12 @@ too_large_for_queue(int msqid, size_t len)
 static int
 over_msgmax(size_t len)
 {
-    if ((Py_ssize_t)len <= sys_msgmax)
+    if ((Py_ssize_t)len <= unixipc_msgmax)
         return 0;
-    if (len > (size_t)PY_SSIZE_T_MAX || (Py_ssize_t)len > query_msgmax()) {
+    if (len > (size_t)PY_SSIZE_T_MAX || (Py_ssize_t)len > unixipc_msg_query_max()) {
         PyErr_Format(PyExc_ValueError,
                      "a message of %zu bytes exceeds the system limit msgmax "
-                     "(%zd bytes, /proc/sys/kernel/msgmax)", len, sys_msgmax);
+                     "(%zd bytes, /proc/sys/kernel/msgmax)", len, unixipc_msgmax);
         return 1;
     }
     return 0;
@@ -307,7 +242,7 @@ over_msgmax(size_t len)
 static int
 msgmax_lowered(size_t len)
 {
-    query_msgmax();
+    unixipc_msg_query_max();
     return over_msgmax(len);
 }
 
@@ -316,10 +251,8 @@ static int
 blocking_args(PyObject *block_obj, PyObject *timeout_obj, int *nowait,
               unixipc_deadline *deadline)
 {
-    int block = unixipc_bool_arg(block_obj, 1);
-    if (block < 0)
-        return -1;
-    if (unixipc_deadline_from_timeout(timeout_obj, deadline) < 0)
+    int block;
+    if (!unixipc_conv_wait(block_obj, timeout_obj, &block, deadline))
         return -1;
     *nowait = !block;
     return 0;
@@ -351,14 +284,16 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     long mtype = 1;
     int nowait;
     unixipc_deadline deadline;
-    Py_buffer view;
     const char *data;
     Py_ssize_t len;
     union {
         long mtype;
         char bytes[sizeof(long) + STACK_TEXT];
     } stack;
-    char *buf;
+    /* released at done: */
+    Py_buffer view = {0}, token_view = {0};
+    const char *token = NULL;
+    char *buf = NULL;
     PyObject *result = NULL;
 
     if (nargs >= 1 && nargs <= 2 && (kwnames == NULL || type_keyword_only(nargs, kwnames))) {
@@ -369,19 +304,10 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     } else if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 2, 1, v) < 0) {
         return NULL;
     }
-    Py_buffer token_view;
-    const char *token;
-    if (v[1] != NULL) {
-        if (long_arg(v[1], "type", &mtype) < 0)
-            return NULL;
-        if (mtype < 1) {
-            PyErr_Format(PyExc_ValueError, "message type must be >= 1, not %ld", mtype);
-            return NULL;
-        }
-    }
+    if (!unixipc_conv_long_in(v[1], 1, LONG_MAX, "message type", &mtype))
+        return NULL;
     if (blocking_args(v[2], v[3], &nowait, &deadline) < 0)
         return NULL;
-    view.obj = NULL;
     if (PyBytes_CheckExact(v[0])) {
         data = PyBytes_AS_STRING(v[0]);
         len = PyBytes_GET_SIZE(v[0]);
@@ -430,9 +356,9 @@ mq_send(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
         if (unixipc_blocking_call("msgsnd", snd_fn, &ctx, &deadline, UNIXIPC_WAIT_TIMER) >= 0)
             result = Py_None;
     }
+done:
     if (buf != stack.bytes)
         PyMem_Free(buf);
-done:
     if (view.obj != NULL)
         PyBuffer_Release(&view);
     if (token_view.obj != NULL)
@@ -479,7 +405,7 @@ receive_message(MQBase *self, long mtype, int flags, int truncate, Py_ssize_t li
                 const unixipc_deadline *deadline, const char *name, const char *cancel)
 {
     int msqid = self->msqid;
-    Py_ssize_t alloc = sys_msgmax > 0 ? sys_msgmax : query_msgmax();
+    Py_ssize_t alloc = unixipc_msgmax > 0 ? unixipc_msgmax : unixipc_msg_query_max();
     if (limit >= 0 && limit < alloc)
         alloc = limit;
     for (;;) {
@@ -574,17 +500,16 @@ static int
 receive_args(PyObject **v, long *mtype, int *flags, int *truncate, Py_ssize_t *limit,
              unixipc_deadline *deadline)
 {
-    int nowait, exclude;
+    int nowait, exclude = 0;
     *mtype = 0;
-    if (v[0] != NULL && long_arg(v[0], "type", mtype) < 0)
+    *limit = -1;
+    *truncate = 0;
+    if (!unixipc_conv_long_in(v[0], LONG_MIN, LONG_MAX, "type", mtype))
         return -1;
     if (blocking_args(v[1], v[2], &nowait, deadline) < 0)
         return -1;
-    if (size_arg(v[3], "max_size", limit) < 0)
-        return -1;
-    if ((*truncate = unixipc_bool_arg(v[4], 0)) < 0)
-        return -1;
-    if ((exclude = unixipc_bool_arg(v[5], 0)) < 0)
+    if (!unixipc_conv_opt_size(v[3], "max_size", limit) ||
+        !unixipc_conv_bool(v[4], truncate) || !unixipc_conv_bool(v[5], &exclude))
         return -1;
     if (exclude && *mtype < 0) {
         PyErr_SetString(PyExc_ValueError,
@@ -614,7 +539,7 @@ mq_receive(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     }
     if (kwnames == NULL ? nargs == 1 : (nargs == 0 && type_keyword_only(1, kwnames))) {
         /* receive(t) or receive(type=t): the other common case */
-        if (long_arg(args[0], "type", &mtype) < 0)
+        if (!unixipc_conv_long_in(args[0], LONG_MIN, LONG_MAX, "type", &mtype))
             return NULL;
         deadline.infinite = 1;
         return receive_message(self, mtype, 0, 0, -1, &deadline, "msgrcv", NULL);
@@ -641,18 +566,13 @@ mq_peek(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 {
     PyObject *v[2];
     long index = 0;
-    Py_ssize_t limit;
+    Py_ssize_t limit = -1;
     unixipc_deadline deadline = {1};
 
     if (unixipc_parse_args("peek", args, nargs, kwnames, peek_names, 1, 0, v) < 0)
         return NULL;
-    if (v[0] != NULL && long_arg(v[0], "index", &index) < 0)
-        return NULL;
-    if (index < 0) {
-        PyErr_Format(PyExc_ValueError, "index must be >= 0, not %ld", index);
-        return NULL;
-    }
-    if (size_arg(v[1], "max_size", &limit) < 0)
+    if (!unixipc_conv_long_in(v[0], 0, LONG_MAX, "index", &index) ||
+        !unixipc_conv_opt_size(v[1], "max_size", &limit))
         return NULL;
     /* No MSG_NOERROR: the kernel refuses to truncate a copy (EINVAL). */
     return receive_message(self, index, MSG_COPY | IPC_NOWAIT, 0, limit,
@@ -734,23 +654,11 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 
     if (unixipc_parse_args("send_many", args, nargs, kwnames, send_many_names, 2, 1, v) < 0)
         return NULL;
-    if (v[1] != NULL) {
-        if (long_arg(v[1], "type", &default_type) < 0)
-            return NULL;
-        if (default_type < 1) {
-            PyErr_Format(PyExc_ValueError, "message type must be >= 1, not %ld",
-                         default_type);
-            return NULL;
-        }
-    }
+    if (!unixipc_conv_long_in(v[1], 1, LONG_MAX, "message type", &default_type))
+        return NULL;
     if (blocking_args(v[2], v[3], &nowait, &deadline) < 0)
         return NULL;
-    if (PyUnicode_Check(v[0]) || PyObject_CheckBuffer(v[0])) { /* memoryview too */
-        PyErr_SetString(PyExc_TypeError,
-                        "send_many() takes a sequence of messages, not one message");
-        return NULL;
-    }
-    seq = PySequence_Fast(v[0], "send_many() takes a sequence of messages");
+    seq = unixipc_conv_messages(v[0], "send_many");
     if (seq == NULL)
         return NULL;
     n = PySequence_Fast_GET_SIZE(seq);
@@ -777,13 +685,9 @@ mq_send_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
                              "message %zd: a tuple must be (type, data)", i);
                 goto done;
             }
-            if (long_arg(PyTuple_GET_ITEM(item, 0), "type", &types[i]) < 0)
+            if (!unixipc_conv_long_in(PyTuple_GET_ITEM(item, 0), 1, LONG_MAX,
+                                      "message type", &types[i]))
                 goto done;
-            if (types[i] < 1) {
-                PyErr_Format(PyExc_ValueError, "message %zd: type must be >= 1, not %ld",
-                             i, types[i]);
-                goto done;
-            }
             data = PyTuple_GET_ITEM(item, 1);
         }
         if (PyUnicode_Check(data)) {
@@ -912,29 +816,25 @@ static PyObject *
 mq_receive_many(MQBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[7];
-    long mtype, max_count;
+    long mtype, max_count = 1;
     int flags, truncate;
     Py_ssize_t limit, alloc;
     unixipc_deadline deadline;
+    /* released at fail: */
     PyObject *list = NULL;
-    rcvm_ctx ctx;
+    rcvm_ctx ctx = {0};
 
     if (unixipc_parse_args("receive_many", args, nargs, kwnames, receive_many_names, 2, 1,
                            v) < 0)
         return NULL;
-    if (long_arg(v[0], "max_count", &max_count) < 0)
+    if (!unixipc_conv_long_in(v[0], 1, LONG_MAX, "max_count", &max_count))
         return NULL;
-    if (max_count < 1) {
-        PyErr_Format(PyExc_ValueError, "max_count must be >= 1, not %ld", max_count);
-        return NULL;
-    }
     if (receive_args(v + 1, &mtype, &flags, &truncate, &limit, &deadline) < 0)
         return NULL;
-    alloc = sys_msgmax > 0 ? sys_msgmax : query_msgmax();
+    alloc = unixipc_msgmax > 0 ? unixipc_msgmax : unixipc_msg_query_max();
     if (limit >= 0 && limit < alloc)
         alloc = limit;
 
-    memset(&ctx, 0, sizeof ctx);
     ctx.msqid = self->msqid;
     ctx.type = mtype;
     ctx.first = 1;
@@ -1021,22 +921,6 @@ fail:
 
 /* ---- the type -------------------------------------------------------------- */
 
-/* Whether msqid names a queue now (readable or not): the probe behind
- * unixipc_name_removed. */
-static int
-queue_exists(int msqid)
-{
-    struct msqid_ds ds;
-    return msgctl(msqid, IPC_STAT, &ds) == 0 || (errno != EINVAL && errno != EIDRM);
-}
-
-static PyObject *
-raise_on_queue(int msqid, const char *syscall, int err)
-{
-    unixipc_raise_errno(syscall, err);
-    return unixipc_name_removed("message queue", msqid, queue_exists);
-}
-
 /* The methods as Python calls them: a failure on a queue that was removed
  * says so (unixipc_name_removed). */
 #define NAMING_REMOVAL(fn)                                                           \
@@ -1046,7 +930,7 @@ raise_on_queue(int msqid, const char *syscall, int err)
         PyObject *result = fn(self, args, nargs, kwnames);                           \
         return result != NULL ? result                                               \
                               : unixipc_name_removed("message queue", self->msqid,   \
-                                                     queue_exists);                  \
+                                                     unixipc_msg_queue_exists);                  \
     }
 NAMING_REMOVAL(mq_send)
 NAMING_REMOVAL(mq_receive)
@@ -1055,7 +939,7 @@ NAMING_REMOVAL(mq_receive_many)
 NAMING_REMOVAL(mq_peek)
 
 static PyMethodDef mq_methods[] = {
-    {"send", (PyCFunction)(void (*)(void))mq_send_named, METH_FASTCALL | METH_KEYWORDS,
+    {"send", UNIXIPC_FASTCALL(mq_send_named), METH_FASTCALL | METH_KEYWORDS,
      "send($self, /, data, type=1, *, block=True, timeout=None, _cancel=None)\n--\n\n"
      "Append one message to the queue (msgsnd).\n\n"
      "Args:\n"
@@ -1071,7 +955,7 @@ static PyMethodDef mq_methods[] = {
      "    TimeoutError: the timeout ran out while the queue stayed full.\n"
      "    ObjectRemovedError: the queue was removed (also while waiting).\n"
      "    PermissionError: no write permission on the queue."},
-    {"receive", (PyCFunction)(void (*)(void))mq_receive_named, METH_FASTCALL | METH_KEYWORDS,
+    {"receive", UNIXIPC_FASTCALL(mq_receive_named), METH_FASTCALL | METH_KEYWORDS,
      "receive($self, /, type=0, *, block=True, timeout=None, max_size=None, "
      "truncate=False, exclude=False, _cancel=None)\n--\n\n"
      "Take one message off the queue (msgrcv) and return it as a Message.\n\n"
@@ -1095,7 +979,7 @@ static PyMethodDef mq_methods[] = {
      "    TimeoutError: the timeout ran out.\n"
      "    ObjectRemovedError: the queue was removed (also while waiting).\n"
      "    PermissionError: no read permission on the queue."},
-    {"send_many", (PyCFunction)(void (*)(void))mq_send_many_named, METH_FASTCALL | METH_KEYWORDS,
+    {"send_many", UNIXIPC_FASTCALL(mq_send_many_named), METH_FASTCALL | METH_KEYWORDS,
      "send_many($self, /, messages, type=1, *, block=True, timeout=None)\n--\n\n"
      "Send a sequence of messages in one call, in order, and return how many\n"
      "were sent.\n\n"
@@ -1110,7 +994,7 @@ static PyMethodDef mq_methods[] = {
      "    TypeError, ValueError: a bad item (nothing is sent).\n"
      "    BlockingIOError, TimeoutError, ObjectRemovedError, PermissionError:\n"
      "        as send(), when not even the first message was sent."},
-    {"receive_many", (PyCFunction)(void (*)(void))mq_receive_many_named,
+    {"receive_many", UNIXIPC_FASTCALL(mq_receive_many_named),
      METH_FASTCALL | METH_KEYWORDS,
      "receive_many($self, /, max_count, type=0, *, block=True, timeout=None, "
      "max_size=None, truncate=False, exclude=False)\n--\n\n"
@@ -1124,7 +1008,7 @@ static PyMethodDef mq_methods[] = {
      "on the next call. Arguments are as for receive().\n\n"
      "Raises:\n"
      "    As receive(), only when no message was received."},
-    {"_peek", (PyCFunction)(void (*)(void))mq_peek_named, METH_FASTCALL | METH_KEYWORDS,
+    {"_peek", UNIXIPC_FASTCALL(mq_peek_named), METH_FASTCALL | METH_KEYWORDS,
      "_peek($self, /, index=0, *, max_size=None)\n--\n\n"
      "Copy the message at position index without removing it (MSG_COPY)."},
     {NULL, NULL, 0, NULL},
@@ -1152,137 +1036,6 @@ static PyType_Spec mq_spec = {
     .slots = mq_slots,
 };
 
-/* ---- module functions: msgget, msgctl --------------------------------------- */
-
-/* An int argument (the private _PyLong_AsInt is gone in 3.13). */
-static int
-int_arg(PyObject *obj, int *out)
-{
-    long value = PyLong_AsLong(obj);
-    if (value == -1 && PyErr_Occurred())
-        return -1;
-    if (value < INT_MIN || value > INT_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "value does not fit in a C int");
-        return -1;
-    }
-    *out = (int)value;
-    return 0;
-}
-
-static PyObject *
-py_msgget(PyObject *module, PyObject *args)
-{
-    int key, flags, id;
-    if (!PyArg_ParseTuple(args, "ii:msgget", &key, &flags))
-        return NULL;
-    id = msgget((key_t)key, flags);
-    if (id < 0)
-        return unixipc_raise_errno("msgget", errno);
-    return PyLong_FromLong(id);
-}
-
-static PyObject *
-stat_dict(const struct msqid_ds *ds)
-{
-    return Py_BuildValue(
-        "{s:i,s:k,s:k,s:k,s:k,s:I,s:i,s:L,s:L,s:L,s:k,s:k,s:k,s:l,s:l}",
-        "key", (int)ds->msg_perm.__key, "uid", (unsigned long)ds->msg_perm.uid,
-        "gid", (unsigned long)ds->msg_perm.gid, "cuid", (unsigned long)ds->msg_perm.cuid,
-        "cgid", (unsigned long)ds->msg_perm.cgid, "mode",
-        (unsigned int)(ds->msg_perm.mode & 0777), "seq", (int)ds->msg_perm.__seq,
-        "send_time", (long long)ds->msg_stime, "receive_time", (long long)ds->msg_rtime,
-        "change_time", (long long)ds->msg_ctime, "current_bytes",
-        (unsigned long)ds->__msg_cbytes, "message_count", (unsigned long)ds->msg_qnum,
-        "max_bytes", (unsigned long)ds->msg_qbytes, "last_send_pid", (long)ds->msg_lspid,
-        "last_receive_pid", (long)ds->msg_lrpid);
-}
-
-static PyObject *
-py_msgctl_stat(PyObject *module, PyObject *arg)
-{
-    struct msqid_ds ds;
-    int msqid;
-    if (int_arg(arg, &msqid) < 0)
-        return NULL;
-    if (msgctl(msqid, IPC_STAT, &ds) < 0)
-        return raise_on_queue(msqid, "msgctl(IPC_STAT)", errno);
-    return stat_dict(&ds);
-}
-
-static PyObject *
-py_msgctl_set(PyObject *module, PyObject *args)
-{
-    struct msqid_ds ds;
-    int msqid;
-    long long mode, uid, gid, qbytes;
-    if (!PyArg_ParseTuple(args, "iLLLL:msgctl_set", &msqid, &mode, &uid, &gid, &qbytes))
-        return NULL;
-    if (msgctl(msqid, IPC_STAT, &ds) < 0)
-        return raise_on_queue(msqid, "msgctl(IPC_STAT)", errno);
-    if (mode >= 0)
-        ds.msg_perm.mode = (ds.msg_perm.mode & ~0777) | (unsigned short)(mode & 0777);
-    if (uid >= 0)
-        ds.msg_perm.uid = (uid_t)uid;
-    if (gid >= 0)
-        ds.msg_perm.gid = (gid_t)gid;
-    if (qbytes >= 0)
-        ds.msg_qbytes = (msglen_t)qbytes;
-    if (msgctl(msqid, IPC_SET, &ds) < 0)
-        return raise_on_queue(msqid, "msgctl(IPC_SET)", errno);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-py_msgctl_rmid(PyObject *module, PyObject *arg)
-{
-    int msqid;
-    if (int_arg(arg, &msqid) < 0)
-        return NULL;
-    if (msgctl(msqid, IPC_RMID, NULL) < 0)
-        return raise_on_queue(msqid, "msgctl(IPC_RMID)", errno);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-py_msgctl_info(PyObject *module, PyObject *arg)
-{
-    struct msginfo info;
-    int cmd;
-    if (int_arg(arg, &cmd) < 0)
-        return NULL;
-    if (cmd != IPC_INFO && cmd != MSG_INFO) {
-        PyErr_SetString(PyExc_ValueError, "msgctl_info: cmd must be IPC_INFO or MSG_INFO");
-        return NULL;
-    }
-    int highest = msgctl(0, cmd, (struct msqid_ds *)(void *)&info);
-    if (highest < 0)
-        return unixipc_raise_errno(cmd == IPC_INFO ? "msgctl(IPC_INFO)" : "msgctl(MSG_INFO)",
-                                   errno);
-    if (cmd == IPC_INFO && info.msgmax > 0)
-        sys_msgmax = info.msgmax;
-    return Py_BuildValue("(i{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i})", highest, "msgpool",
-                         info.msgpool, "msgmap", info.msgmap, "msgmax", info.msgmax,
-                         "msgmnb", info.msgmnb, "msgmni", info.msgmni, "msgssz",
-                         info.msgssz, "msgtql", info.msgtql, "msgseg",
-                         (int)info.msgseg);
-}
-
-static PyObject *
-py_msgctl_msg_stat(PyObject *module, PyObject *args)
-{
-    struct msqid_ds ds;
-    int index, any;
-    if (!PyArg_ParseTuple(args, "ip:msgctl_msg_stat", &index, &any))
-        return NULL;
-    int msqid = msgctl(index, any ? MSG_STAT_ANY : MSG_STAT, &ds);
-    if (msqid < 0)
-        return unixipc_raise_errno(any ? "msgctl(MSG_STAT_ANY)" : "msgctl(MSG_STAT)", errno);
-    PyObject *d = stat_dict(&ds);
-    if (d == NULL)
-        return NULL;
-    return Py_BuildValue("(iN)", msqid, d);
-}
-
 static PyObject *
 set_message_type(PyObject *module, PyObject *cls)
 {
@@ -1298,29 +1051,15 @@ set_message_type(PyObject *module, PyObject *cls)
 static PyObject *
 set_receive_eager(PyObject *module, PyObject *flag)
 {
-    int on = PyObject_IsTrue(flag);
-    if (on < 0)
+    int on = 0;
+    if (!unixipc_conv_bool(flag, &on))
         return NULL;
     int was = rcv_eager;
     rcv_eager = on;
     return PyBool_FromLong(was);
 }
 
-PyMethodDef unixipc_msg_methods[] = {
-    {"msgget", py_msgget, METH_VARARGS,
-     "msgget(key, flags, /) -> msqid: open or create a queue."},
-    {"msgctl_stat", py_msgctl_stat, METH_O,
-     "msgctl_stat(msqid, /) -> dict of the msqid_ds fields (IPC_STAT)."},
-    {"msgctl_set", py_msgctl_set, METH_VARARGS,
-     "msgctl_set(msqid, mode, uid, gid, qbytes, /): IPC_STAT then IPC_SET of the "
-     "fields that are >= 0."},
-    {"msgctl_rmid", py_msgctl_rmid, METH_O, "msgctl_rmid(msqid, /): remove the queue."},
-    {"msgctl_info", py_msgctl_info, METH_O,
-     "msgctl_info(cmd, /) -> (highest index, dict of struct msginfo): IPC_INFO or "
-     "MSG_INFO."},
-    {"msgctl_msg_stat", py_msgctl_msg_stat, METH_VARARGS,
-     "msgctl_msg_stat(index, any, /) -> (msqid, dict): MSG_STAT (or MSG_STAT_ANY) "
-     "of a kernel slot index."},
+PyMethodDef unixipc_msg_io_methods[] = {
     {"_msg_set_message_type", set_message_type, METH_O,
      "Register the Message class that receive() returns."},
     {"_msg_receive_eager", set_receive_eager, METH_O,
@@ -1330,7 +1069,7 @@ PyMethodDef unixipc_msg_methods[] = {
 };
 
 int
-unixipc_msg_exec(PyObject *module)
+unixipc_msg_io_exec(PyObject *module)
 {
     PyObject *type = PyType_FromModuleAndSpec(module, &mq_spec, NULL);
     if (type == NULL)
@@ -1339,13 +1078,9 @@ unixipc_msg_exec(PyObject *module)
         Py_DECREF(type);
         return -1;
     }
-    query_msgmax();
     UNIXIPC_ADD_INT(module, MSG_NOERROR);
     UNIXIPC_ADD_INT(module, MSG_EXCEPT);
     UNIXIPC_ADD_INT(module, MSG_COPY);
-    UNIXIPC_ADD_INT(module, MSG_STAT);
-    UNIXIPC_ADD_INT(module, MSG_INFO);
-    UNIXIPC_ADD_INT(module, MSG_STAT_ANY);
     if (PyModule_AddIntConstant(module, "MSG_RECEIVE_DIRECT", DIRECT_LAYOUT) < 0)
         return -1;
     return 0;
