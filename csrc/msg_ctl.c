@@ -91,21 +91,18 @@ py_msgctl_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     long long mode = -1, uid = -1, gid = -1, qbytes = -1;
     if (unixipc_parse_args("msgctl_set", args, nargs, NULL, set_names, 5, 5, v) < 0 ||
         !unixipc_conv_int_in(v[0], 0, INT_MAX, "msqid", &msqid) ||
-        !unixipc_conv_llong_in(v[1], -1, 0777, "mode", &mode) ||
-        !unixipc_conv_llong_in(v[2], -1, (long long)UINT_MAX - 1, "uid", &uid) ||
-        !unixipc_conv_llong_in(v[3], -1, (long long)UINT_MAX - 1, "gid", &gid) ||
-        !unixipc_conv_llong_in(v[4], -1, LLONG_MAX, "qbytes", &qbytes))
+        !unixipc_conv_llong_in(v[1], 0, 0777, "mode", &mode) ||
+        !unixipc_conv_llong_in(v[2], 0, (long long)UINT_MAX - 1, "uid", &uid) ||
+        !unixipc_conv_llong_in(v[3], 0, (long long)UINT_MAX - 1, "gid", &gid) ||
+        !unixipc_conv_llong_in(v[4], 0, LLONG_MAX, "qbytes", &qbytes))
         return NULL;
-    if (msgctl(msqid, IPC_STAT, &ds) < 0)
-        return unixipc_msg_raise(msqid, "msgctl(IPC_STAT)", errno);
-    if (mode >= 0)
-        ds.msg_perm.mode = (ds.msg_perm.mode & ~0777) | (unsigned short)mode;
-    if (uid >= 0)
-        ds.msg_perm.uid = (uid_t)uid;
-    if (gid >= 0)
-        ds.msg_perm.gid = (gid_t)gid;
-    if (qbytes >= 0)
-        ds.msg_qbytes = (msglen_t)qbytes;
+    /* No IPC_STAT first (it needs read permission, IPC_SET only ownership):
+     * the kernel takes just these four fields from the struct. */
+    memset(&ds, 0, sizeof ds);
+    ds.msg_perm.mode = (unsigned short)mode;
+    ds.msg_perm.uid = (uid_t)uid;
+    ds.msg_perm.gid = (gid_t)gid;
+    ds.msg_qbytes = (msglen_t)qbytes;
     if (msgctl(msqid, IPC_SET, &ds) < 0)
         return unixipc_msg_raise(msqid, "msgctl(IPC_SET)", errno);
     Py_RETURN_NONE;
@@ -173,8 +170,8 @@ PyMethodDef unixipc_msg_ctl_methods[] = {
     {"msgctl_stat", py_msgctl_stat, METH_O,
      "msgctl_stat(msqid, /) -> dict of the msqid_ds fields (IPC_STAT)."},
     {"msgctl_set", UNIXIPC_FASTCALL(py_msgctl_set), METH_FASTCALL,
-     "msgctl_set(msqid, mode, uid, gid, qbytes, /): IPC_STAT then IPC_SET of the "
-     "fields that are >= 0."},
+     "msgctl_set(msqid, mode, uid, gid, qbytes, /): IPC_SET with exactly these "
+     "values, all given."},
     {"msgctl_rmid", py_msgctl_rmid, METH_O, "msgctl_rmid(msqid, /): remove the queue."},
     {"msgctl_info", py_msgctl_info, METH_O,
      "msgctl_info(cmd, /) -> (highest index, dict of struct msginfo): IPC_INFO or "

@@ -140,7 +140,8 @@ class MessageQueue(SysVObject[MessageQueueStat], _core.MessageQueueBase):
         "message queue", "msqid", "msgctl",
         stat=lambda i: MessageQueueStat._from_core(i, _core.msgctl_stat(i)),
         listing=lambda: message_queues(), rmid=_core.msgctl_rmid,
-        set=lambda i, uid, gid, mode: _core.msgctl_set(i, mode, uid, gid, -1))
+        set=lambda i, uid, gid, mode: _core.msgctl_set(
+            i, mode, uid, gid, MessageQueue._stat_any(i).max_bytes))
 
     if TYPE_CHECKING:  # the C methods, with the result types made precise
         def receive(self, type: int = 0, *, block: bool = True,
@@ -185,7 +186,9 @@ class MessageQueue(SysVObject[MessageQueueStat], _core.MessageQueueBase):
         if max_bytes is not None and not 0 <= check_int(max_bytes, "max_bytes") < 2**63:
             raise ValueError(f"max_bytes must be in 0..2**63-1, not {max_bytes}")
         uid_, gid_, mode_ = self._merged_perm(mode, uid, gid)
-        _core.msgctl_set(self._msqid, mode_, uid_, gid_, -1 if max_bytes is None else max_bytes)
+        if max_bytes is None:  # IPC_SET sets all four fields: keep the current limit
+            max_bytes = self._stat_any(self._msqid).max_bytes
+        _core.msgctl_set(self._msqid, mode_, uid_, gid_, max_bytes)
 
     def peek(self, index: int = 0, *, max_size: int | None = None,
              truncate: bool = False) -> Message:

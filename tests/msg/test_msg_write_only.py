@@ -41,3 +41,18 @@ def test_owner_without_read_bit_can_remove():
 
     ids = Child(as_nobody, uid=NOBODY).result(timeout=10)
     assert not set(ids) & {q.id for q in unixipc.message_queues()}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to uid 65534")
+def test_owner_without_read_bit_can_set_it_back():
+    """IPC_SET needs ownership, not read permission: the owner of a queue
+    with mode 0o200 gives itself read permission back (the byte limit it
+    did not name stays as it was)."""
+    def as_nobody():
+        with unixipc.MessageQueue(create=True, mode=0o200) as q:
+            q.set(max_bytes=4096)
+            q.set(mode=0o600)
+            stat = q.stat()  # readable again
+            return stat.perm.mode & 0o777, stat.max_bytes
+
+    assert Child(as_nobody, uid=NOBODY).result(timeout=10) == (0o600, 4096)
