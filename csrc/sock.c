@@ -653,6 +653,53 @@ closed_error(ChannelObject *self, PyObject *result)
     return result;
 }
 
+/* The start of a call with block= and timeout=: the channel must be
+ * open, the deadline is parsed, and direction `which` is taken for this
+ * thread (held: checked to be held by it already, for _*_held). 0, or -1
+ * with an exception. */
+static int
+enter(ChannelObject *self, int which, int held, PyObject *block, PyObject *timeout,
+      int *nowait, unixipc_deadline *dl)
+{
+    if (self->closed) {
+        raise_closed();
+        return -1;
+    }
+    if (parse_deadline(block, timeout, nowait, dl) < 0)
+        return -1;
+    if (!held)
+        return dir_acquire(self, which, *nowait, dl);
+    if (!dir_held_by_me(&self->dir[which])) {
+        PyErr_Format(PyExc_RuntimeError, "this thread does not hold the %s direction "
+                     "(see _hold)", dir_call[which]);
+        return -1;
+    }
+    return 0;
+}
+
+/* enter() for a call whose only arguments are (*, block, timeout). */
+static int
+enter_timed(ChannelObject *self, const char *call, int which, int held, PyObject *const *args,
+            Py_ssize_t nargs, PyObject *kwnames, int *nowait, unixipc_deadline *dl)
+{
+    static const char *const names[] = {"block", "timeout", NULL};
+    PyObject *v[2];
+    if (unixipc_parse_args(call, args, nargs, kwnames, names, 0, 0, v) < 0)
+        return -1;
+    return enter(self, which, held, v[0], v[1], nowait, dl);
+}
+
+/* The end of such a call: gives the direction back (unless held) and
+ * returns `result`, an error of a call that close() cut short as
+ * ValueError. */
+static PyObject *
+leave(ChannelObject *self, int which, int held, PyObject *result)
+{
+    if (!held)
+        dir_release(self, which);
+    return closed_error(self, result);
+}
+
 /* ---- the receive side ------------------------------------------------------ */
 
 /* Moves the buffered bytes to the front and makes room for `need` bytes
@@ -945,32 +992,14 @@ static PyObject *
 receive_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                int held)
 {
-    static const char *const names[] = {"block", "timeout", NULL};
     ChannelObject *self = (ChannelObject *)op;
-    PyObject *v[2];
     unixipc_deadline dl;
     int nowait;
 
-    if (unixipc_parse_args("receive", args, nargs, kwnames, names, 0, 0, v) < 0)
-        return NULL;
-    if (self->broken != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(self->broken), self->broken);
-        return NULL;
-    }
-    if (parse_deadline(v[0], v[1], &nowait, &dl) < 0)
-        return NULL;
-    if (held) {
-        if (!dir_held_by_me(&self->dir[DIR_RECEIVE])) {
-            PyErr_SetString(PyExc_RuntimeError, "_receive_held: receive direction not held");
-            return NULL;
-        }
-        return closed_error(self, receive_held(self, nowait, &dl));
-    }
-    if (dir_acquire(self, DIR_RECEIVE, nowait, &dl) < 0)
+    if (enter_timed(self, "receive", DIR_RECEIVE, held, args, nargs, kwnames, &nowait, &dl) < 0)
         return NULL;
     PyObject *r = receive_held(self, nowait, &dl);
-    dir_release(self, DIR_RECEIVE);
-    return closed_error(self, r);
+    return leave(self, DIR_RECEIVE, held, r);
 }
 
 static PyObject *
@@ -1205,26 +1234,14 @@ send_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         raise_closed();
         return NULL;
     }
-    if (parse_deadline(v[2], v[3], &nowait, &dl) < 0)
-        return NULL;
     /* bad arguments raise before any wait */
     if (data_arg(self, v[0], &view) < 0)
         return NULL;
     PyObject *r = NULL;
-    if (fds_arg(self, v[1], fds, &nfds) < 0)
+    if (fds_arg(self, v[1], fds, &nfds) < 0 ||
+        enter(self, DIR_SEND, held, v[2], v[3], &nowait, &dl) < 0)
         goto done;
-    if (held) {
-        if (!dir_held_by_me(&self->dir[DIR_SEND])) {
-            PyErr_SetString(PyExc_RuntimeError, "_send_held: send direction not held");
-            goto done;
-        }
-    } else if (dir_acquire(self, DIR_SEND, nowait, &dl) < 0) {
-        goto done;
-    }
-    r = send_message(self, &view, fds, nfds, nowait, &dl);
-    if (!held)
-        dir_release(self, DIR_SEND);
-    r = closed_error(self, r);
+    r = leave(self, DIR_SEND, held, send_message(self, &view, fds, nfds, nowait, &dl));
 done:
     PyBuffer_Release(&view);
     return r;
@@ -1316,12 +1333,7 @@ ch_send_many(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         raise_closed();
         return NULL;
     }
-    if (PyUnicode_Check(v[0]) || PyObject_CheckBuffer(v[0])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "send_many() takes a sequence of messages, not one message");
-        return NULL;
-    }
-    seq = PySequence_Fast(v[0], "send_many() takes a sequence of messages");
+    seq = unixipc_messages_arg(v[0]);
     if (seq == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -1333,12 +1345,10 @@ ch_send_many(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     for (; pinned < n; pinned++)
         if (data_arg(self, PySequence_Fast_GET_ITEM(seq, pinned), &views[pinned]) < 0)
             goto done;
-    if (parse_deadline(v[1], v[2], &nowait, &dl) < 0 ||
-        dir_acquire(self, DIR_SEND, nowait, &dl) < 0)
+    if (enter(self, DIR_SEND, 0, v[1], v[2], &nowait, &dl) < 0)
         goto done;
     Py_ssize_t sent = send_views(self, views, n, nowait, &dl);
-    dir_release(self, DIR_SEND);
-    r = closed_error(self, sent < 0 ? NULL : PyLong_FromSsize_t(sent));
+    r = leave(self, DIR_SEND, 0, sent < 0 ? NULL : PyLong_FromSsize_t(sent));
 done:
     for (Py_ssize_t i = 0; i < pinned; i++)
         PyBuffer_Release(&views[i]);
@@ -1352,36 +1362,18 @@ static PyObject *
 flush_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
              int held)
 {
-    static const char *const names[] = {"block", "timeout", NULL};
     ChannelObject *self = (ChannelObject *)op;
-    PyObject *v[2];
     unixipc_deadline dl;
     int nowait;
 
-    if (unixipc_parse_args("flush", args, nargs, kwnames, names, 0, 0, v) < 0)
+    if (enter_timed(self, "flush", DIR_SEND, held, args, nargs, kwnames, &nowait, &dl) < 0)
         return NULL;
-    if (self->closed) {
-        raise_closed();
-        return NULL;
-    }
-    if (parse_deadline(v[0], v[1], &nowait, &dl) < 0)
-        return NULL;
-    if (held) {
-        if (!dir_held_by_me(&self->dir[DIR_SEND])) {
-            PyErr_SetString(PyExc_RuntimeError, "_flush_held: send direction not held");
-            return NULL;
-        }
-    } else if (dir_acquire(self, DIR_SEND, nowait, &dl) < 0) {
-        return NULL;
-    }
     int r = 0;
     if (self->pending != NULL) {
         int fd = channel_fd(self, "sendmsg");
         r = fd < 0 ? -1 : flush_pending(self, fd, nowait, &dl);
     }
-    if (!held)
-        dir_release(self, DIR_SEND);
-    return closed_error(self, r < 0 ? NULL : Py_NewRef(Py_None));
+    return leave(self, DIR_SEND, held, r < 0 ? NULL : Py_NewRef(Py_None));
 }
 
 static PyObject *

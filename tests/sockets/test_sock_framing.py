@@ -12,6 +12,7 @@ import os
 import socket
 import struct
 import warnings
+from collections.abc import Iterator
 
 import pytest
 
@@ -54,15 +55,19 @@ for _name in _OLD_CALLBACKS:
     setattr(Meddling, _name, _refuse(_name))
 
 
-def _pipe_fd() -> tuple[int, int]:
-    return os.pipe()
+@pytest.fixture
+def pipe_fds() -> Iterator[tuple[int, int]]:
+    """Two descriptors to pass around (a pipe), closed afterwards."""
+    r, w = os.pipe()
+    yield r, w
+    os.close(r)
+    os.close(w)
 
 
-def test_a_subclass_cannot_change_the_stream_framing():
+def test_a_subclass_cannot_change_the_stream_framing(pipe_fds):
     a_raw, b_raw = socket.socketpair()
-    a, b = Meddling(a_raw), Meddling(b_raw)
-    r, w = _pipe_fd()
-    try:
+    r, _ = pipe_fds
+    with Meddling(a_raw) as a, Meddling(b_raw) as b:
         # plain, with descriptors, timed, non-blocking, batched
         a.send(b"one")
         a.send(b"two", [r])
@@ -99,18 +104,12 @@ def test_a_subclass_cannot_change_the_stream_framing():
         a.socket.shutdown(socket.SHUT_WR)
         with pytest.raises(IncompleteMessageError):
             b.receive(timeout=5)
-    finally:
-        a.close()
-        b.close()
-        os.close(r)
-        os.close(w)
 
 
-def test_a_subclass_cannot_change_the_seqpacket_framing():
+def test_a_subclass_cannot_change_the_seqpacket_framing(pipe_fds):
     a_raw, b_raw = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    a, b = Meddling(a_raw, max_size=100), Meddling(b_raw, max_size=100)
-    r, w = _pipe_fd()
-    try:
+    r, w = pipe_fds
+    with Meddling(a_raw, max_size=100) as a, Meddling(b_raw, max_size=100) as b:
         a.send(b"rec", [r, w])
         msg = b.receive(timeout=5)
         assert msg.data == b"rec" and len(msg.fds) == 2
@@ -125,11 +124,6 @@ def test_a_subclass_cannot_change_the_seqpacket_framing():
         a.close()
         with pytest.raises(ChannelClosedError):
             b.receive(timeout=5)
-    finally:
-        a.close()
-        b.close()
-        os.close(r)
-        os.close(w)
 
 
 def test_frame_too_large_breaks_the_stream_for_good():
@@ -147,14 +141,13 @@ def test_frame_too_large_breaks_the_stream_for_good():
         raw.close()
 
 
-def test_the_state_is_an_explicit_output():
+def test_the_state_is_an_explicit_output(pipe_fds):
     """_state() reports what the C base holds: a partial frame's bytes, the
     descriptors that came with it, the buffer; completing the frame hands
     both over and empties them."""
     raw, other = socket.socketpair()
-    ch = MessageChannel(other)
-    r, w = _pipe_fd()
-    try:
+    r, _ = pipe_fds
+    with MessageChannel(other) as ch, raw:
         assert ch._state() == {"buffer_size": 0, "buffered": 0, "queued_fds": 0,
                                "pending": 0, "broken": None}
         raw.sendmsg([struct.pack("<Q", 6) + b"abc"],
@@ -170,11 +163,6 @@ def test_the_state_is_an_explicit_output():
         os.close(msg.fds[0])
         state = ch._state()
         assert (state["buffered"], state["queued_fds"]) == (0, 0)
-    finally:
-        ch.close()
-        raw.close()
-        os.close(r)
-        os.close(w)
 
 
 def test_set_up_once_and_read_only_fields():
@@ -201,29 +189,23 @@ def test_set_up_once_and_read_only_fields():
 
 
 @pytest.mark.parametrize("kind", ["stream", "seqpacket"])
-def test_descriptors_given_as_an_iterator_are_passed(kind):
+def test_descriptors_given_as_an_iterator_are_passed(kind, pipe_fds):
     """fds= read once: an iterator used to be read twice (check, then send),
     and the descriptors silently stayed behind."""
     a, b = MessageChannel.pair(kind)
-    r, w = _pipe_fd()
-    try:
-        a.send(b"x", (fd for fd in [r, w]))
+    with a, b:
+        a.send(b"x", (fd for fd in pipe_fds))
         msg = b.receive(timeout=5)
         assert msg.data == b"x" and len(msg.fds) == 2
         for fd in msg.fds:
             os.close(fd)
-    finally:
-        a.close()
-        b.close()
-        os.close(r)
-        os.close(w)
 
 
-def test_unclaimed_descriptors_are_closed_when_the_channel_is_collected():
+def test_unclaimed_descriptors_are_closed_when_the_channel_is_collected(pipe_fds):
     raw, other = socket.socketpair()
     ch = MessageChannel(other)
-    r, w = _pipe_fd()
-    try:
+    r, _ = pipe_fds
+    with raw, other:
         raw.sendmsg([struct.pack("<Q", 100) + b"abc"],
                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", r))])
         before = set(os.listdir("/proc/self/fd"))
@@ -236,8 +218,3 @@ def test_unclaimed_descriptors_are_closed_when_the_channel_is_collected():
             del ch
             gc.collect()
         assert not queued & set(os.listdir("/proc/self/fd"))
-    finally:
-        raw.close()
-        other.close()
-        os.close(r)
-        os.close(w)
