@@ -363,26 +363,6 @@ parse_deadline(PyObject *block, PyObject *timeout, int *nowait, unixipc_deadline
     return 0;
 }
 
-/* Closes the descriptors that arrived in SCM_RIGHTS (when they cannot be
- * handed to anyone). */
-static void
-close_received_fds(struct msghdr *mh)
-{
-    if (mh->msg_controllen == 0)
-        return;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int fds[SCM_MAX_FD];
-            if (n > SCM_MAX_FD)
-                n = SCM_MAX_FD;
-            memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
-            for (size_t i = 0; i < n; i++)
-                close(fds[i]);
-        }
-    }
-}
-
 /* The descriptors (SCM_RIGHTS) of one recvmsg into out[SCM_MAX_FD]; their
  * count, and *creds set when SCM_CREDENTIALS came too. */
 static int
@@ -393,7 +373,7 @@ received_fds(struct msghdr *mh, int *out, int *creds)
     if (mh->msg_controllen == 0)
         return 0;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET)
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_len < CMSG_LEN(0))
             continue;
         if (cm->cmsg_type == SCM_CREDENTIALS) {
             *creds = 1;
