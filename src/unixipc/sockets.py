@@ -21,11 +21,10 @@ import os
 import shutil
 import socket as _socket
 import struct
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from . import _core
 from ._timeouts import check_timeout
@@ -211,9 +210,6 @@ class MessageChannel(_Closable, _core.ChannelBase):
 
         def receive(self, *, block: bool = True, timeout: float | None = None
                     ) -> Message: ...
-
-        def send_many(self, messages: Iterable[bytes | bytearray | memoryview], *,
-                      block: bool = True, timeout: float | None = None) -> int: ...
 
     def __init__(self, sock: _socket.socket, *, max_size: int | None = None) -> None:
         if not isinstance(sock, _socket.socket):
