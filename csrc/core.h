@@ -235,4 +235,19 @@ UNIXIPC_SUBSYSTEM(shmch)
             return -1;                                             \
     } while (0)
 
+/* ---- send_many's argument (msg.c, sock.c) --------------------------------
+ * `obj` as a fast sequence of messages (PySequence_Fast: new reference);
+ * one message (str, or any bytes-like object, a memoryview too) is a
+ * TypeError, as is anything that is not iterable. NULL with TypeError. */
+static inline PyObject *
+unixipc_messages_arg(PyObject *obj)
+{
+    if (PyUnicode_Check(obj) || PyObject_CheckBuffer(obj)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "send_many() takes a sequence of messages, not one message");
+        return NULL;
+    }
+    return PySequence_Fast(obj, "send_many() takes a sequence of messages");
+}
+
 #endif

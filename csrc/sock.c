@@ -1,48 +1,60 @@
-/* sock subsystem: the hot paths of unixipc.sockets.MessageChannel.
+/* sock subsystem: the framing of unixipc.sockets.MessageChannel, all of it.
  *
- * ChannelBase is the C base of MessageChannel. It holds the state the hot
- * paths touch (the socket object, the receive buffer and its offsets, the
- * queue of received descriptors, the unsent rest of a frame, the error that
- * broke the stream) as members the Python subclass reads and writes under
- * the same names, and implements send() and receive() for the common cases:
+ * ChannelBase owns the channel's whole state machine; its Python subclass
+ * (MessageChannel) hands it the socket once (_setup) and then only calls
+ * its methods, with explicit arguments and results. No field is shared
+ * with the subclass by name and nothing here calls back into it:
  *
+ * - send side (stream): the unsent rest of a frame that was partly written
+ *   when a timeout, block=False or a raising signal handler ended the call
+ *   (`pending`: a bytes object and an offset). It is completed before the
+ *   next message (or by flush()), so the stream never loses framing.
+ * - receive side (stream): the buffer frames are cut from (rbuf[start:end];
+ *   pos is the stream offset of rbuf[0]), the received descriptors queued
+ *   with the stream offset of the last byte of the read that brought them
+ *   (the kernel hands descriptors over with the read that reaches their
+ *   skb and stops in it, so they belong to the frame holding that byte),
+ *   and the error that broke the stream (IncompleteMessageError,
+ *   FrameTooLargeError), raised again by every later receive.
+ * - max_size (a Python int) and `limit`, the same clamped to Py_ssize_t.
+ *
+ * The calls:
  * - stream send: one sendmsg of two iovecs (8-byte little-endian length,
- *   then the data) with MSG_NOSIGNAL, first with MSG_DONTWAIT while holding
- *   the GIL, then (buffer full) through unixipc_blocking_call until the
- *   whole frame is written;
- * - seqpacket send: one send of the record, the same way;
- * - stream receive: frames are cut out of the channel's bytearray; when it
- *   holds no whole frame one recvmsg (with room for SCM_RIGHTS) reads as
- *   much as fits, so a small frame costs one system call;
- * - seqpacket receive: one recvmsg of a record into the buffer.
- *
- * Everything unusual goes back to Python: descriptors to send, block=False
- * or timed sends and a queued partial frame (_send_slow); a frame too large
- * for max_size or for the buffer, received ancillary data, end of file,
- * truncated records (_receive_slow, _make_room, _took, _take_fds, _record).
+ *   then the data) with MSG_NOSIGNAL, SCM_RIGHTS on the first sendmsg when
+ *   descriptors go along; without a deadline first with MSG_DONTWAIT while
+ *   holding the GIL (up to EAGER_SEND_MAX), then through the blocking
+ *   helper until the whole frame is written. send_many puts up to 512
+ *   frames in one sendmsg.
+ * - seqpacket send: one sendmsg of the record, the same way.
+ * - stream receive: frames are cut out of the buffer; when it holds no
+ *   whole frame one recvmsg (with room for SCM_RIGHTS) reads as much as
+ *   fits, so a small frame costs one system call.
+ * - seqpacket receive: one recvmsg of a record (MSG_TRUNC: its real size)
+ *   into a buffer of max_size + 1 bytes.
  *
  * Waiting: an infinite wait makes the plain call with the GIL released
- * (one system call); the descriptor may be non-blocking (the Python socket
- * had a timeout earlier), then EAGAIN leads to ppoll and a MSG_DONTWAIT
- * retry. A timed wait is ppoll with the remaining time, then MSG_DONTWAIT;
- * losing the data to another reader means waiting again with the time
- * left. EINTR runs the Python signal handlers and retries (the helper).
- * A signal handler that raises after part of a stream frame went out
- * leaves the rest queued in _pending, so the stream keeps its framing.
+ * (one system call); the descriptor may be non-blocking (someone set a
+ * timeout on the socket object), then EAGAIN leads to ppoll and a
+ * MSG_DONTWAIT retry. A timed wait is ppoll with the remaining time, then
+ * MSG_DONTWAIT; losing the data to another reader means waiting again with
+ * the time left. block=False is one MSG_DONTWAIT attempt per system call.
+ * EINTR runs the Python signal handlers and retries (the helper). The
+ * descriptor is read from socket.fileno() again after any Python code ran
+ * (argument conversion, the wait for a direction, signal handlers): a
+ * handler that closed the socket, its number perhaps reused by another
+ * file, ends the call with EBADF instead of I/O on that other file.
  *
  * Threads: each direction (send, receive) has a lock, held by one thread
- * for a whole message: the C path, the Python path it hands over to, and
- * the state both touch (the receive buffer and descriptor queue; the
- * pending rest of a frame). Taking a free lock is one atomic operation
- * with the GIL held; a thread that finds it taken waits for it with the
- * GIL released, through the blocking helper (its own block=/timeout=,
- * signal handlers run, EINTR retried). Re-entering a direction the thread
- * holds (a signal handler calling receive inside receive) is a
- * RuntimeError, not a deadlock. close() wakes the threads inside the
- * channel (shutdown) and waits until they are out before the descriptor
- * is closed, so none of them can use its number once it names another
- * file. A lock taken by a thread of the parent before fork() is given up
- * in the child on first contention (fork_generation).
+ * for a whole message together with the state of that direction. Taking
+ * a free lock is one atomic operation with the GIL held; a thread that
+ * finds it taken waits for it with the GIL released, through the blocking
+ * helper (its own block=/timeout=, signal handlers run, EINTR retried).
+ * Re-entering a direction the thread holds (a signal handler calling
+ * receive inside receive) is a RuntimeError, not a deadlock. close() wakes
+ * the threads inside the channel (shutdown) and waits until they are out
+ * before the descriptor is closed, so none of them can use its number once
+ * it names another file. A lock taken by a thread of the parent before
+ * fork() is given up in the child on first contention (fork_generation).
  */
 #define _GNU_SOURCE 1
 #include "core.h"
@@ -62,11 +74,22 @@
 #define HSIZE 8
 #define SCM_MAX_FD 253
 #define ANC_SPACE (CMSG_SPACE(SCM_MAX_FD * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)))
-/* Larger stream frames skip the eager attempt with the GIL held (copying
- * them into the kernel would hold the GIL for long). */
+#define RIGHTS_SPACE CMSG_SPACE(SCM_MAX_FD * sizeof(int))
+/* Larger frames skip the eager attempt with the GIL held (copying them
+ * into the kernel would hold the GIL for long). */
 #define EAGER_SEND_MAX 65536
+/* The stream receive buffer's smallest size. */
+#define READ_CHUNK (256 * 1024)
+/* Frames per sendmsg of send_many (two iovecs each, IOV_MAX 1024). */
+#define MANY_CHUNK 512
 
-static PyObject *message_type = NULL; /* unixipc.sockets.Message */
+/* Registered by unixipc.sockets (_sock_set_types): what receive returns
+ * and what it raises. */
+static PyObject *message_type = NULL;     /* sockets.Message */
+static PyObject *closed_type = NULL;      /* errors.ChannelClosedError */
+static PyObject *incomplete_type = NULL;  /* sockets.IncompleteMessageError */
+static PyObject *too_large_type = NULL;   /* sockets.FrameTooLargeError */
+static PyObject *too_long_type = NULL;    /* errors.MessageTooLongError */
 /* Bumped in every child of fork(): locks taken in an earlier generation
  * were taken by threads the child does not have. */
 static volatile unsigned long fork_generation = 0;
@@ -78,24 +101,32 @@ typedef struct {
     unsigned long owner;   /* PyThread ident of the holder (0: none); GIL held */
     unsigned long gen;     /* fork_generation when taken */
 } direction;
-static PyObject *str_fileno, *str_send_slow, *str_receive_slow, *str_took, *str_make_room,
-    *str_take_fds, *str_record, *str_check_send;
+static PyObject *str_fileno, *str_characters_written;
+
+typedef struct {
+    Py_ssize_t at;   /* stream offset of the last byte of the read that brought it */
+    int fd;
+} queued_fd;
 
 typedef struct {
     PyObject_HEAD
-    PyObject *socket;   /* the socket.socket */
-    PyObject *buf;      /* bytearray: receive buffer */
-    Py_ssize_t start;   /* buffered bytes are buf[start:end] */
-    Py_ssize_t end;
-    Py_ssize_t pos;     /* stream offset of buf[0] */
-    Py_ssize_t limit;   /* max_size (clamped to Py_ssize_t) */
-    PyObject *fdq;      /* deque of (stream offset, [fds]) */
-    PyObject *pending;  /* list of memoryviews: rest of a partly sent frame */
-    PyObject *broken;   /* exception that ended the stream, or NULL/None */
+    PyObject *socket;     /* the socket.socket (set once by _setup) */
+    PyObject *max_size;   /* int */
+    Py_ssize_t limit;     /* max_size clamped to Py_ssize_t */
+    /* receive side: the receive direction's lock guards these */
+    char *rbuf;           /* buffered bytes are rbuf[start:end] */
+    Py_ssize_t rcap, start, end;
+    Py_ssize_t pos;       /* stream offset of rbuf[0] */
+    queued_fd *fdq;       /* fdq[fdq_head:fdq_len], ascending offsets */
+    Py_ssize_t fdq_head, fdq_len, fdq_cap;
+    PyObject *broken;     /* the exception that ended the stream, or NULL */
+    /* send side: the send direction's lock guards these */
+    PyObject *pending;    /* bytes: pending[poff:] is the rest of a frame */
+    Py_ssize_t poff;
     char seqpacket;
     char unix_;
-    char closed;        /* _closed: set first by close() */
-    direction dir[2];   /* DIR_SEND, DIR_RECEIVE */
+    char closed;          /* _closed: set first by close() */
+    direction dir[2];     /* DIR_SEND, DIR_RECEIVE */
 } ChannelObject;
 
 /* ---- the system calls --------------------------------------------------- */
@@ -146,7 +177,48 @@ io_fn(void *p, const struct timespec *remaining)
     return (long)n;
 }
 
-static int channel_fd(ChannelObject *self);
+static void
+raise_closed(void)
+{
+    PyErr_SetString(PyExc_ValueError, "I/O operation on closed channel");
+}
+
+/* The socket's descriptor: -1 when its socket object is closed (or not
+ * set up), -2 with an exception. */
+static int
+socket_fd(ChannelObject *self)
+{
+    if (self->socket == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethodNoArgs(self->socket, str_fileno);
+    if (r == NULL)
+        return -2;
+    long fd = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (fd == -1 && PyErr_Occurred())
+        return -2;
+    return fd < 0 || fd > INT32_MAX ? -1 : (int)fd;
+}
+
+/* The descriptor to use, or -1 with an exception: ValueError once the
+ * channel is closed, EBADF (named `call`) when its socket object was
+ * closed under it, as the socket module's calls raise. */
+static int
+channel_fd(ChannelObject *self, const char *call)
+{
+    if (self->closed) {
+        raise_closed();
+        return -1;
+    }
+    if (self->socket == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "MessageChannel: ChannelBase not set up");
+        return -1;
+    }
+    int fd = socket_fd(self);
+    if (fd == -1)
+        unixipc_raise_errno(call, EBADF);
+    return fd < 0 ? -1 : fd;
+}
 
 /* After signal handlers ran (GIL held): the channel's socket must still be
  * the descriptor the call started on. A handler that closed it (and maybe
@@ -156,17 +228,12 @@ static int
 recheck_fd(void *p)
 {
     io_ctx *c = p;
-    if (c->owner == NULL)
-        return 0;
-    if (((ChannelObject *)c->owner)->closed) {
-        PyErr_SetString(PyExc_ValueError, "I/O operation on closed channel");
-        return -1;
-    }
-    int fd = channel_fd((ChannelObject *)c->owner);
-    if (fd == -2)
+    const char *call = c->send ? "sendmsg" : "recvmsg";
+    int fd = channel_fd((ChannelObject *)c->owner, call);
+    if (fd < 0)
         return -1;
     if (fd != c->fd) {
-        unixipc_raise_errno(c->send ? "sendmsg" : "recvmsg", EBADF);
+        unixipc_raise_errno(call, EBADF);
         return -1;
     }
     return 0;
@@ -177,7 +244,7 @@ recheck_fd(void *p)
 static long
 io_call(io_ctx *c, const char *name, int eager, int nowait, const unixipc_deadline *dl)
 {
-    if (c->used && recheck_fd(c) < 0) /* after our callbacks or handlers */
+    if (c->used && recheck_fd(c) < 0) /* after handlers ran */
         return -1;
     c->used = 1;
     if (eager || nowait) {
@@ -203,29 +270,6 @@ io_call(io_ctx *c, const char *name, int eager, int nowait, const unixipc_deadli
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* The socket's descriptor (-1 when closed: the caller goes the Python way,
- * which raises as the socket module does). -2 with an exception. */
-static int
-channel_fd(ChannelObject *self)
-{
-    if (self->socket == NULL)
-        return -1;
-    PyObject *r = PyObject_CallMethodNoArgs(self->socket, str_fileno);
-    if (r == NULL)
-        return -2;
-    long fd = PyLong_AsLong(r);
-    Py_DECREF(r);
-    if (fd == -1 && PyErr_Occurred())
-        return -2;
-    return fd < 0 || fd > INT32_MAX ? -1 : (int)fd;
-}
-
-static PyObject *
-make_message(PyObject *data, PyObject *fds)
-{
-    return unixipc_new_pair(message_type, data, fds);
-}
-
 static uint64_t
 get_le64(const unsigned char *p)
 {
@@ -235,73 +279,74 @@ get_le64(const unsigned char *p)
     return v;
 }
 
-/* The ancillary data of a recvmsg as the socket module gives it: a list of
- * (level, type, bytes). */
-static PyObject *
-anc_list(struct msghdr *mh)
-{
-    PyObject *list = PyList_New(0);
-    if (list == NULL)
-        return NULL;
-    if (mh->msg_controllen == 0)
-        return list;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-        size_t len = cm->cmsg_len >= CMSG_LEN(0) ? cm->cmsg_len - CMSG_LEN(0) : 0;
-        PyObject *item = Py_BuildValue("(iiy#)", cm->cmsg_level, cm->cmsg_type,
-                                       (const char *)CMSG_DATA(cm), (Py_ssize_t)len);
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(item);
-    }
-    return list;
-}
-
-/* Closes descriptors that arrived in SCM_RIGHTS (used only if building the
- * Python view of the ancillary data fails). */
 static void
-close_received_fds(struct msghdr *mh)
+put_le64(unsigned char *p, uint64_t v)
 {
-    if (mh->msg_controllen == 0)
-        return;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int *fds = (int *)CMSG_DATA(cm);
-            for (size_t i = 0; i < n; i++)
-                close(fds[i]);
-        }
-    }
+    for (int i = 0; i < HSIZE; i++)
+        p[i] = (unsigned char)((v >> (8 * i)) & 0xff);
 }
 
-/* Hands one read with ancillary data (or end of file) to self._took or
- * self._record; returns its result (new reference) or NULL. */
+/* Raises cls(*args) built from `format` (Py_BuildValue); returns NULL. */
 static PyObject *
-hand_over(ChannelObject *self, PyObject *method, Py_ssize_t n, struct msghdr *mh, int none_anc)
+raise_new(PyObject *cls, const char *format, ...)
 {
-    PyObject *anc;
-    if (none_anc) {
-        anc = Py_NewRef(Py_None);
-    } else {
-        anc = anc_list(mh);
-        if (anc == NULL) {
-            close_received_fds(mh);
-            return NULL;
+    if (cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "unixipc.sockets did not register its types");
+        return NULL;
+    }
+    va_list va;
+    va_start(va, format);
+    PyObject *args = Py_VaBuildValue(format, va);
+    va_end(va);
+    if (args == NULL)
+        return NULL;
+    PyObject *exc = PyObject_CallObject(cls, args);
+    Py_DECREF(args);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+/* Sets `characters_written` on the BlockingIOError being raised. */
+static void
+set_characters_written(Py_ssize_t n)
+{
+    if (!PyErr_ExceptionMatches(PyExc_BlockingIOError))
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *count = PyLong_FromSsize_t(n);
+    if (count == NULL || value == NULL ||
+        PyObject_SetAttr(value, str_characters_written, count) < 0)
+        PyErr_Clear(); /* (the error itself is more important) */
+    Py_XDECREF(count);
+    PyErr_Restore(type, value, tb);
+}
+
+/* The errno of the OSError being raised, or 0. */
+static int
+raised_errno(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_OSError))
+        return 0;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    long err = 0;
+    if (value != NULL) {
+        PyObject *e = ((PyOSErrorObject *)value)->myerrno;
+        if (e != NULL && PyLong_Check(e))
+            err = PyLong_AsLong(e);
+        if (err == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            err = 0;
         }
     }
-    PyObject *count = PyLong_FromSsize_t(n);
-    PyObject *flags = PyLong_FromLong(mh->msg_flags);
-    PyObject *r = NULL;
-    if (count != NULL && flags != NULL) {
-        PyObject *args[4] = {(PyObject *)self, count, anc, flags};
-        r = PyObject_VectorcallMethod(method, args, 4, NULL);
-    }
-    Py_XDECREF(count);
-    Py_XDECREF(flags);
-    Py_DECREF(anc);
-    return r;
+    PyErr_Restore(type, value, tb);
+    return (int)err;
 }
 
 static int
@@ -318,17 +363,154 @@ parse_deadline(PyObject *block, PyObject *timeout, int *nowait, unixipc_deadline
     return 0;
 }
 
+/* The descriptors (SCM_RIGHTS) of one recvmsg into out[SCM_MAX_FD]; their
+ * count, and *creds set when SCM_CREDENTIALS came too. */
+static int
+received_fds(struct msghdr *mh, int *out, int *creds)
+{
+    int count = 0;
+    *creds = 0;
+    if (mh->msg_controllen == 0)
+        return 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_len < CMSG_LEN(0))
+            continue;
+        if (cm->cmsg_type == SCM_CREDENTIALS) {
+            *creds = 1;
+        } else if (cm->cmsg_type == SCM_RIGHTS) {
+            size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            if (n > (size_t)(SCM_MAX_FD - count))
+                n = (size_t)(SCM_MAX_FD - count);
+            memcpy(out + count, CMSG_DATA(cm), n * sizeof(int));
+            count += (int)n;
+        }
+    }
+    return count;
+}
+
+static PyObject *
+fd_tuple(const int *fds, Py_ssize_t n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyLong_FromLong(fds[i]);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
+/* ---- arguments ------------------------------------------------------------ */
+
+/* Pins `data` as one contiguous run of bytes (any bytes-like object, a
+ * multi-dimensional one by its bytes) at most max_size long. 0, or -1
+ * with TypeError/ValueError. */
+static int
+data_arg(ChannelObject *self, PyObject *data, Py_buffer *view)
+{
+    if (self->max_size == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "MessageChannel: ChannelBase not set up");
+        return -1;
+    }
+    if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "a message must be contiguous bytes, not a "
+                         "non-contiguous %.100s", Py_TYPE(data)->tp_name);
+        }
+        return -1;
+    }
+    if (view->len > self->limit) {
+        PyErr_Format(PyExc_ValueError, "message of %zd bytes exceeds max_size %S", view->len,
+                     self->max_size);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+empty_sequence(PyObject *obj)
+{
+    if (obj == NULL)
+        return 1;
+    if (PyTuple_CheckExact(obj))
+        return PyTuple_GET_SIZE(obj) == 0;
+    if (PyList_CheckExact(obj))
+        return PyList_GET_SIZE(obj) == 0;
+    return 0;
+}
+
+/* The descriptors to pass: out[SCM_MAX_FD], their count in *count. 0, or
+ * -1 with TypeError/ValueError (before anything is sent). */
+static int
+fds_arg(ChannelObject *self, PyObject *obj, int *out, int *count)
+{
+    *count = 0;
+    if (empty_sequence(obj))
+        return 0;
+    if (PyMemoryView_Check(obj) && PyMemoryView_GET_BUFFER(obj)->ndim != 1) {
+        PyErr_Format(PyExc_TypeError, "fds must be a flat sequence, not a %d-dimensional "
+                     "memoryview", PyMemoryView_GET_BUFFER(obj)->ndim);
+        return -1;
+    }
+    PyObject *seq = PySequence_Fast(obj, "");
+    if (seq == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "fds must be a sequence, not %.100s",
+                         Py_TYPE(obj)->tp_name);
+        }
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int rc = -1;
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (!self->unix_) {
+        PyErr_SetString(PyExc_ValueError, "descriptors can only be passed over Unix sockets");
+        goto done;
+    }
+    if (n > SCM_MAX_FD) {
+        PyErr_Format(PyExc_ValueError, "at most %d descriptors per message", SCM_MAX_FD);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (PyBool_Check(item) || !PyLong_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "fds must be a descriptor (an int), not %.100s",
+                         Py_TYPE(item)->tp_name);
+            goto done;
+        }
+        int overflow;
+        long v = PyLong_AsLongAndOverflow(item, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            goto done;
+        if (overflow || v < 0 || v > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "fds must be a descriptor (0..%d), not %R",
+                         INT32_MAX, item);
+            goto done;
+        }
+        out[i] = (int)v;
+    }
+    *count = (int)n;
+    rc = 0;
+done:
+    Py_DECREF(seq);
+    return rc;
+}
 
 /* ---- one thread per direction --------------------------------------------- */
 
 static const char *const dir_call[2] = {"send", "receive"};
 static const char *const dir_doing[2] = {"sending", "receiving"};
-
-static void
-raise_closed(void)
-{
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed channel");
-}
 
 typedef struct {
     PyThread_type_lock lock;
@@ -451,41 +633,179 @@ closed_error(ChannelObject *self, PyObject *result)
     return result;
 }
 
-/* Calls self.<name>(*args, block=, timeout=<time left>). */
-static PyObject *
-call_slow(PyObject *self, PyObject *name, PyObject **args, Py_ssize_t nargs, int nowait,
-          const unixipc_deadline *dl)
+/* The start of a call with block= and timeout=: the channel must be
+ * open, the deadline is parsed, and direction `which` is taken for this
+ * thread (held: checked to be held by it already, for _*_held). 0, or -1
+ * with an exception. */
+static int
+enter(ChannelObject *self, int which, int held, PyObject *block, PyObject *timeout,
+      int *nowait, unixipc_deadline *dl)
 {
-    static PyObject *kwnames = NULL;
-    if (kwnames == NULL) {
-        kwnames = Py_BuildValue("(ss)", "block", "timeout");
-        if (kwnames == NULL)
-            return NULL;
+    if (self->closed) {
+        raise_closed();
+        return -1;
     }
-    PyObject *timeout;
-    if (dl->infinite || nowait) {
-        timeout = Py_NewRef(Py_None);
-    } else {
-        struct timespec left;
-        unixipc_deadline_remaining(dl, &left);
-        timeout = PyFloat_FromDouble((double)left.tv_sec + (double)left.tv_nsec / 1e9);
-        if (timeout == NULL)
-            return NULL;
+    if (parse_deadline(block, timeout, nowait, dl) < 0)
+        return -1;
+    if (!held)
+        return dir_acquire(self, which, *nowait, dl);
+    if (!dir_held_by_me(&self->dir[which])) {
+        PyErr_Format(PyExc_RuntimeError, "this thread does not hold the %s direction "
+                     "(see _hold)", dir_call[which]);
+        return -1;
     }
-    PyObject *stack[5];
-    stack[0] = self;
-    for (Py_ssize_t i = 0; i < nargs; i++)
-        stack[i + 1] = args[i];
-    stack[nargs + 1] = nowait ? Py_False : Py_True;
-    stack[nargs + 2] = timeout;
-    PyObject *r = PyObject_VectorcallMethod(name, stack, (size_t)(nargs + 1), kwnames);
-    Py_DECREF(timeout);
-    return r;
+    return 0;
 }
 
-/* ---- receive ------------------------------------------------------------- */
+/* enter() for a call whose only arguments are (*, block, timeout). */
+static int
+enter_timed(ChannelObject *self, const char *call, int which, int held, PyObject *const *args,
+            Py_ssize_t nargs, PyObject *kwnames, int *nowait, unixipc_deadline *dl)
+{
+    static const char *const names[] = {"block", "timeout", NULL};
+    PyObject *v[2];
+    if (unixipc_parse_args(call, args, nargs, kwnames, names, 0, 0, v) < 0)
+        return -1;
+    return enter(self, which, held, v[0], v[1], nowait, dl);
+}
 
-#define SLOW ((PyObject *)1) /* "let the Python code do it" */
+/* The end of such a call: gives the direction back (unless held) and
+ * returns `result`, an error of a call that close() cut short as
+ * ValueError. */
+static PyObject *
+leave(ChannelObject *self, int which, int held, PyObject *result)
+{
+    if (!held)
+        dir_release(self, which);
+    return closed_error(self, result);
+}
+
+/* ---- the receive side ------------------------------------------------------ */
+
+/* Moves the buffered bytes to the front and makes room for `need` bytes
+ * from the frame start. 0, or -1 with MemoryError. */
+static int
+make_room(ChannelObject *self, uint64_t need)
+{
+    if (need > (uint64_t)PY_SSIZE_T_MAX) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t size = (Py_ssize_t)need < READ_CHUNK ? READ_CHUNK : (Py_ssize_t)need;
+    if (self->start > 0) {
+        Py_ssize_t used = self->end - self->start;
+        memmove(self->rbuf, self->rbuf + self->start, (size_t)used);
+        self->pos += self->start;
+        self->start = 0;
+        self->end = used;
+    }
+    if (size > self->rcap) {
+        char *p = PyMem_Realloc(self->rbuf, (size_t)size);
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->rbuf = p;
+        self->rcap = size;
+    }
+    return 0;
+}
+
+/* Queues descriptors that came with the read ending at stream offset `at`
+ * (they are closed if that fails). 0, or -1 with MemoryError. */
+static int
+queue_fds(ChannelObject *self, const int *fds, int n, Py_ssize_t at)
+{
+    if (self->fdq_head > 0 && self->fdq_len + n > self->fdq_cap) {
+        Py_ssize_t live = self->fdq_len - self->fdq_head;
+        memmove(self->fdq, self->fdq + self->fdq_head, (size_t)live * sizeof(queued_fd));
+        self->fdq_head = 0;
+        self->fdq_len = live;
+    }
+    if (self->fdq_len + n > self->fdq_cap) {
+        Py_ssize_t cap = 2 * (self->fdq_len + n);
+        queued_fd *q = PyMem_Realloc(self->fdq, (size_t)cap * sizeof(queued_fd));
+        if (q == NULL) {
+            for (int i = 0; i < n; i++)
+                close(fds[i]);
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->fdq = q;
+        self->fdq_cap = cap;
+    }
+    for (int i = 0; i < n; i++) {
+        self->fdq[self->fdq_len].at = at;
+        self->fdq[self->fdq_len].fd = fds[i];
+        self->fdq_len++;
+    }
+    return 0;
+}
+
+/* The queued descriptors of the frame that ends at stream offset
+ * `frame_end` (those that came with reads ending before it), as a tuple. */
+static PyObject *
+take_fds(ChannelObject *self, Py_ssize_t frame_end)
+{
+    Py_ssize_t i = self->fdq_head;
+    while (i < self->fdq_len && self->fdq[i].at < frame_end)
+        i++;
+    PyObject *t = PyTuple_New(i - self->fdq_head);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t k = self->fdq_head; k < i; k++) {
+        PyObject *v = PyLong_FromLong(self->fdq[k].fd);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, k - self->fdq_head, v);
+    }
+    self->fdq_head = i;
+    if (self->fdq_head == self->fdq_len)
+        self->fdq_head = self->fdq_len = 0;
+    return t;
+}
+
+/* The exception being raised ends the stream: every later receive raises
+ * it again. Returns NULL. */
+static PyObject *
+break_stream(ChannelObject *self)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL) {
+        Py_INCREF(value);
+        Py_XSETREF(self->broken, value);
+    }
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
+static PyObject *
+raise_peer_closed(void)
+{
+    if (closed_type == NULL)
+        return raise_new(NULL, "()");
+    PyErr_SetString(closed_type, "peer closed the channel");
+    return NULL;
+}
+
+/* End of file: at a frame boundary ChannelClosedError, inside a frame
+ * IncompleteMessageError (and the stream stays broken). */
+static PyObject *
+end_of_stream(ChannelObject *self)
+{
+    Py_ssize_t avail = self->end - self->start;
+    if (avail == 0)
+        return raise_peer_closed();
+    PyObject *expected = avail >= HSIZE
+        ? PyLong_FromUnsignedLongLong(get_le64((unsigned char *)self->rbuf + self->start))
+        : Py_NewRef(Py_None);
+    raise_new(incomplete_type, "(nN)", avail, expected);
+    return break_stream(self);
+}
 
 static PyObject *
 receive_stream(ChannelObject *self, int fd, int nowait, const unixipc_deadline *dl)
@@ -506,77 +826,48 @@ receive_stream(ChannelObject *self, int fd, int nowait, const unixipc_deadline *
         c.control_space = sizeof(control.buf);
     }
     for (;;) {
-        PyObject *bufobj = self->buf;
-        if (bufobj == NULL || !PyByteArray_CheckExact(bufobj))
-            return SLOW;
-        unsigned char *b = (unsigned char *)PyByteArray_AS_STRING(bufobj);
-        Py_ssize_t blen = PyByteArray_GET_SIZE(bufobj);
-        Py_ssize_t start = self->start, end = self->end;
-        if (start < 0 || end < start || end > blen)
-            return SLOW;
-        Py_ssize_t avail = end - start;
+        Py_ssize_t avail = self->end - self->start;
         if (avail >= HSIZE) {
-            uint64_t size = get_le64(b + start);
-            if (size > (uint64_t)self->limit)
-                return SLOW; /* FrameTooLargeError */
+            uint64_t size = get_le64((unsigned char *)self->rbuf + self->start);
+            if (size > (uint64_t)self->limit) {
+                raise_new(too_large_type, "(iN)", EMSGSIZE,
+                          PyUnicode_FromFormat("recvmsg: incoming frame announces %llu bytes, "
+                                               "more than max_size %S",
+                                               (unsigned long long)size, self->max_size));
+                return break_stream(self);
+            }
             if ((uint64_t)avail >= HSIZE + size) {
-                Py_ssize_t begin = start + HSIZE;
-                PyObject *data = PyBytes_FromStringAndSize((char *)b + begin, (Py_ssize_t)size);
+                Py_ssize_t begin = self->start + HSIZE;
+                Py_ssize_t stop = begin + (Py_ssize_t)size;
+                PyObject *data = PyBytes_FromStringAndSize(self->rbuf + begin, (Py_ssize_t)size);
                 if (data == NULL)
                     return NULL;
-                self->start = begin + (Py_ssize_t)size;
-                PyObject *fds;
-                Py_ssize_t queued = self->fdq == NULL ? 0 : PyObject_Length(self->fdq);
-                if (queued < 0) {
+                /* (a failure leaves the frame and its descriptors queued) */
+                PyObject *fds = self->fdq_len > self->fdq_head
+                    ? take_fds(self, self->pos + stop) : PyTuple_New(0);
+                if (fds == NULL) {
                     Py_DECREF(data);
                     return NULL;
                 }
-                if (queued > 0) {
-                    PyObject *at = PyLong_FromSsize_t(self->pos + self->start);
-                    fds = at == NULL ? NULL
-                                     : PyObject_CallMethodOneArg((PyObject *)self, str_take_fds, at);
-                    Py_XDECREF(at);
-                    if (fds == NULL) {
-                        Py_DECREF(data);
-                        return NULL;
-                    }
-                } else {
-                    fds = PyTuple_New(0);
-                }
-                return make_message(data, fds);
+                self->start = stop;
+                return unixipc_new_pair(message_type, data, fds);
             }
-            if (HSIZE + size > (uint64_t)(blen - start)) {
-                PyObject *need = PyLong_FromUnsignedLongLong(HSIZE + size);
-                PyObject *r = need == NULL ? NULL
-                                           : PyObject_CallMethodOneArg((PyObject *)self,
-                                                                       str_make_room, need);
-                Py_XDECREF(need);
-                if (r == NULL)
-                    return NULL;
-                Py_DECREF(r);
-                continue;
-            }
-        } else if (avail == 0) {
-            /* empty: rewind so a small frame never needs a move */
-            self->pos += start;
-            self->start = self->end = 0;
-            end = 0;
-        } else if (blen - start < HSIZE) {
-            PyObject *need = PyLong_FromLong(HSIZE);
-            PyObject *r = need == NULL ? NULL
-                                       : PyObject_CallMethodOneArg((PyObject *)self,
-                                                                   str_make_room, need);
-            Py_XDECREF(need);
-            if (r == NULL)
+            if (HSIZE + size > (uint64_t)(self->rcap - self->start) &&
+                make_room(self, HSIZE + size) < 0)
                 return NULL;
-            Py_DECREF(r);
-            continue;
+        } else {
+            if (avail == 0) {
+                /* empty: rewind so a small frame never needs a move */
+                self->pos += self->start;
+                self->start = self->end = 0;
+            }
+            if (self->rcap - self->start < HSIZE && make_room(self, HSIZE) < 0)
+                return NULL;
         }
-        /* read what fits; the buffer is pinned (no resize, kept alive) */
-        Py_buffer view;
-        if (PyObject_GetBuffer(bufobj, &view, PyBUF_WRITABLE) < 0)
-            return NULL;
-        struct iovec iov = {(char *)view.buf + end, (size_t)(blen - end)};
+        /* read what fits (only this thread touches the buffer: the
+         * receive direction is held) */
+        Py_ssize_t end = self->end;
+        struct iovec iov = {self->rbuf + end, (size_t)(self->rcap - end)};
         c.mh.msg_iov = &iov;
         c.mh.msg_iovlen = 1;
         /* An infinite wait with nothing buffered goes straight to the
@@ -585,24 +876,17 @@ receive_stream(ChannelObject *self, int fd, int nowait, const unixipc_deadline *
         int eager = !(dl->infinite && avail == 0 && first);
         long n = io_call(&c, "recvmsg", eager, nowait, dl);
         first = 0;
-        PyBuffer_Release(&view);
         if (n < 0)
             return NULL;
-        if (self->buf != bufobj || self->end != end) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "MessageChannel.receive: the channel changed during the call "
-                            "(concurrent receives?)");
-            close_received_fds(&c.mh);
+        int fds[SCM_MAX_FD], creds;
+        int nfds = received_fds(&c.mh, fds, &creds);
+        if (nfds > 0 && queue_fds(self, fds, nfds, self->pos + end + n - 1) < 0)
             return NULL;
-        }
-        if (n == 0 || c.mh.msg_controllen > 0 || (c.mh.msg_flags & MSG_CTRUNC)) {
-            PyObject *r = hand_over(self, str_took, (Py_ssize_t)n, &c.mh, !self->unix_);
-            if (r == NULL)
-                return NULL;
-            Py_DECREF(r);
-        } else {
-            self->end = end + (Py_ssize_t)n;
-        }
+        self->end = end + (Py_ssize_t)n;
+        if (c.mh.msg_flags & MSG_CTRUNC)
+            return raise_new(PyExc_OSError, "(is)", EMSGSIZE, "recvmsg: ancillary data truncated");
+        if (n == 0)
+            return end_of_stream(self);
     }
 }
 
@@ -614,74 +898,72 @@ receive_record(ChannelObject *self, int fd, int nowait, const unixipc_deadline *
         struct cmsghdr align;
     } control;
     io_ctx c;
-    PyObject *bufobj = self->buf;
 
-    if (bufobj == NULL || !PyByteArray_CheckExact(bufobj) ||
-        PyByteArray_GET_SIZE(bufobj) <= self->limit)
-        return SLOW; /* the Python code sizes the buffer first */
+    if (self->rcap <= self->limit) {
+        /* max_size + 1: a record one byte too long is seen whole */
+        char *p = self->limit == PY_SSIZE_T_MAX
+            ? NULL : PyMem_Realloc(self->rbuf, (size_t)self->limit + 1);
+        if (p == NULL)
+            return PyErr_NoMemory();
+        self->rbuf = p;
+        self->rcap = self->limit + 1;
+    }
     memset(&c, 0, sizeof(c));
     c.fd = fd;
     c.owner = (PyObject *)self;
     c.flags = MSG_CMSG_CLOEXEC | MSG_TRUNC;
     c.mh.msg_control = control.buf;
     c.control_space = sizeof(control.buf);
-    Py_buffer view;
-    if (PyObject_GetBuffer(bufobj, &view, PyBUF_WRITABLE) < 0)
-        return NULL;
-    struct iovec iov = {view.buf, (size_t)view.len};
+    struct iovec iov = {self->rbuf, (size_t)self->rcap};
     c.mh.msg_iov = &iov;
     c.mh.msg_iovlen = 1;
     long n = io_call(&c, "recvmsg", !dl->infinite, nowait, dl);
-    PyBuffer_Release(&view);
     if (n < 0)
         return NULL;
-    if (self->buf != bufobj) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "MessageChannel.receive: the channel changed during the call "
-                        "(concurrent receives?)");
-        close_received_fds(&c.mh);
+    int fds[SCM_MAX_FD], creds;
+    int nfds = received_fds(&c.mh, fds, &creds);
+    if (n == 0 && !creds && nfds == 0)
+        return raise_peer_closed();
+    if ((c.mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n > self->limit) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        if (n > self->limit)
+            return raise_new(too_long_type, "(iN)", EMSGSIZE,
+                             PyUnicode_FromFormat("recvmsg: a %ld-byte record is longer than "
+                                                  "max_size %S; it was dropped",
+                                                  n, self->max_size));
+        return raise_new(too_long_type, "(is)", EMSGSIZE, "recvmsg: ancillary data truncated");
+    }
+    PyObject *fdt = nfds > 0 ? fd_tuple(fds, nfds) : PyTuple_New(0);
+    if (fdt == NULL) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
         return NULL;
     }
-    int rights = 0, creds = 0;
-    if (c.mh.msg_controllen > 0) {
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&c.mh); cm != NULL;
-             cm = CMSG_NXTHDR(&c.mh, cm)) {
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
-                creds = 1;
-            else
-                rights = 1;
-        }
+    PyObject *data = PyBytes_FromStringAndSize(self->rbuf, n);
+    if (data == NULL) {
+        Py_DECREF(fdt);
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        return NULL;
     }
-    if (!rights && !(c.mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && n <= self->limit &&
-        (n > 0 || creds)) {
-        PyObject *data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(bufobj), n);
-        if (data == NULL)
-            return NULL;
-        PyObject *fds = PyTuple_New(0);
-        return make_message(data, fds);
-    }
-    return hand_over(self, str_record, (Py_ssize_t)n, &c.mh, 0);
+    return unixipc_new_pair(message_type, data, fdt);
 }
 
 /* receive() with the receive direction held. */
 static PyObject *
 receive_held(ChannelObject *self, int nowait, const unixipc_deadline *dl)
 {
-    if (self->broken != NULL && self->broken != Py_None) {
+    if (self->broken != NULL) {
         /* (another thread's receive may have broken it while we waited) */
         PyErr_SetObject((PyObject *)Py_TYPE(self->broken), self->broken);
         return NULL;
     }
-    int fd = channel_fd(self);
-    if (fd == -2)
+    int fd = channel_fd(self, "recvmsg");
+    if (fd < 0)
         return NULL;
-    PyObject *r = SLOW;
-    if (fd >= 0)
-        r = self->seqpacket ? receive_record(self, fd, nowait, dl)
-                            : receive_stream(self, fd, nowait, dl);
-    if (r == SLOW)
-        r = call_slow((PyObject *)self, str_receive_slow, NULL, 0, nowait, dl);
-    return r;
+    return self->seqpacket ? receive_record(self, fd, nowait, dl)
+                           : receive_stream(self, fd, nowait, dl);
 }
 
 /* receive(), or (held) _receive_held() for a caller that holds the
@@ -690,32 +972,14 @@ static PyObject *
 receive_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                int held)
 {
-    static const char *const names[] = {"block", "timeout", NULL};
     ChannelObject *self = (ChannelObject *)op;
-    PyObject *v[2];
     unixipc_deadline dl;
     int nowait;
 
-    if (unixipc_parse_args("receive", args, nargs, kwnames, names, 0, 0, v) < 0)
-        return NULL;
-    if (self->broken != NULL && self->broken != Py_None) {
-        PyErr_SetObject((PyObject *)Py_TYPE(self->broken), self->broken);
-        return NULL;
-    }
-    if (parse_deadline(v[0], v[1], &nowait, &dl) < 0)
-        return NULL;
-    if (held) {
-        if (!dir_held_by_me(&self->dir[DIR_RECEIVE])) {
-            PyErr_SetString(PyExc_RuntimeError, "_receive_held: receive direction not held");
-            return NULL;
-        }
-        return closed_error(self, receive_held(self, nowait, &dl));
-    }
-    if (dir_acquire(self, DIR_RECEIVE, nowait, &dl) < 0)
+    if (enter_timed(self, "receive", DIR_RECEIVE, held, args, nargs, kwnames, &nowait, &dl) < 0)
         return NULL;
     PyObject *r = receive_held(self, nowait, &dl);
-    dir_release(self, DIR_RECEIVE);
-    return closed_error(self, r);
+    return leave(self, DIR_RECEIVE, held, r);
 }
 
 static PyObject *
@@ -730,103 +994,152 @@ ch_receive_held(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject 
     return receive_common(op, args, nargs, kwnames, 1);
 }
 
-/* ---- send ------------------------------------------------------------------ */
+/* ---- the send side --------------------------------------------------------- */
 
-/* Keeps the unsent rest of a frame (iov[0..cnt) from `skip` bytes on) as
- * self._pending = [memoryview(bytes)]. */
+/* Keeps iov[0..cnt), what is still to go of a frame (or of a batch), as
+ * the pending rest; the exception being raised stays as it is. */
 static void
-keep_rest(ChannelObject *self, struct iovec *iov, int cnt, size_t skip)
+keep_rest(ChannelObject *self, const struct iovec *iov, int cnt)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     size_t total = 0;
     for (int i = 0; i < cnt; i++)
         total += iov[i].iov_len;
-    PyObject *rest = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(total - skip));
+    PyObject *rest = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
     if (rest != NULL) {
         char *out = PyBytes_AS_STRING(rest);
         for (int i = 0; i < cnt; i++) {
-            size_t len = iov[i].iov_len;
-            const char *src = iov[i].iov_base;
-            if (skip >= len) {
-                skip -= len;
-                continue;
-            }
-            memcpy(out, src + skip, len - skip);
-            out += len - skip;
-            skip = 0;
+            memcpy(out, iov[i].iov_base, iov[i].iov_len);
+            out += iov[i].iov_len;
         }
-        PyObject *mv = PyMemoryView_FromObject(rest);
-        PyObject *list = mv == NULL ? NULL : PyList_New(1);
-        if (list != NULL) {
-            PyList_SET_ITEM(list, 0, mv);
-            Py_XSETREF(self->pending, list);
-        } else {
-            Py_XDECREF(mv);
-        }
-        Py_DECREF(rest);
+        Py_XSETREF(self->pending, rest);
+        self->poff = 0;
     }
     PyErr_Clear();
     PyErr_Restore(type, value, tb);
 }
 
-static PyObject *
-send_stream(ChannelObject *self, int fd, const char *data, Py_ssize_t len)
+/* Writes iov[0..cnt) whole; the iovecs are consumed (advanced past what
+ * went out). `control` (SCM_RIGHTS) goes with the first sendmsg. Returns
+ * 0, or -1 with an exception and *done set to the bytes that did go out;
+ * then (keep) the rest becomes the pending rest, and a BlockingIOError
+ * (block=False) says how much went out in `characters_written`. */
+static int
+write_iov(ChannelObject *self, int fd, struct iovec *iov, int cnt, void *control, size_t clen,
+          int keep, int nowait, const unixipc_deadline *dl, size_t *done)
 {
-    unsigned char header[HSIZE];
-    struct iovec iov[2];
-    unixipc_deadline dl = {1, {0, 0}};
     io_ctx c;
+    size_t total = 0;
 
-    for (int i = 0; i < HSIZE; i++)
-        header[i] = (unsigned char)(((uint64_t)len >> (8 * i)) & 0xff);
-    iov[0].iov_base = header;
-    iov[0].iov_len = HSIZE;
-    iov[1].iov_base = (void *)data;
-    iov[1].iov_len = (size_t)len;
     memset(&c, 0, sizeof(c));
     c.fd = fd;
     c.owner = (PyObject *)self;
     c.send = 1;
     c.flags = MSG_NOSIGNAL;
-    size_t total = HSIZE + (size_t)len, sent = 0;
-    int eager = len <= EAGER_SEND_MAX;
-    while (sent < total) {
-        /* the iovecs still to go */
-        size_t skip = sent;
-        struct iovec rest[2];
-        int cnt = 0;
-        for (int i = 0; i < 2; i++) {
-            if (skip >= iov[i].iov_len) {
-                skip -= iov[i].iov_len;
-                continue;
-            }
-            rest[cnt].iov_base = (char *)iov[i].iov_base + skip;
-            rest[cnt].iov_len = iov[i].iov_len - skip;
-            skip = 0;
-            cnt++;
-        }
-        c.mh.msg_iov = rest;
-        c.mh.msg_iovlen = (size_t)cnt;
-        long n = io_call(&c, "sendmsg", eager, 0, &dl);
+    c.mh.msg_control = control;
+    c.mh.msg_controllen = clen;
+    for (int i = 0; i < cnt; i++)
+        total += iov[i].iov_len;
+    int eager = total <= EAGER_SEND_MAX;
+    int first = 0;
+    *done = 0;
+    while (first < cnt) {
+        c.mh.msg_iov = iov + first;
+        c.mh.msg_iovlen = (size_t)(cnt - first);
+        long n = io_call(&c, "sendmsg", eager, nowait, dl);
         eager = 0;
         if (n < 0) {
-            if (sent > 0)
-                keep_rest(self, iov, 2, sent);
-            return NULL;
+            if (*done > 0) {
+                /* A timeout, block=False, a signal handler that raised
+                 * after part of it went out: the frame is committed. */
+                if (keep)
+                    keep_rest(self, iov + first, cnt - first);
+                set_characters_written((Py_ssize_t)*done);
+            }
+            return -1;
         }
-        sent += (size_t)n;
+        *done += (size_t)n;
+        c.mh.msg_control = NULL; /* the descriptors went with the first byte */
+        c.mh.msg_controllen = 0;
+        size_t k = (size_t)n;
+        while (first < cnt && k >= iov[first].iov_len) {
+            k -= iov[first].iov_len;
+            first++;
+        }
+        if (k > 0) {
+            iov[first].iov_base = (char *)iov[first].iov_base + k;
+            iov[first].iov_len -= k;
+        }
         /* A short write means a signal came: io_call runs its handler
-         * before waiting again; if it raises, the rest stays queued. */
+         * before waiting again; if it raises, the rest stays pending. */
     }
-    Py_RETURN_NONE;
+    return 0;
 }
 
-static PyObject *
-send_record(ChannelObject *self, int fd, const char *data, Py_ssize_t len)
+/* Completes the pending rest of a frame, if any. 0, or -1 with an
+ * exception (what did not go out stays pending). */
+static int
+flush_pending(ChannelObject *self, int fd, int nowait, const unixipc_deadline *dl)
 {
-    unixipc_deadline dl = {1, {0, 0}};
-    struct iovec iov = {(void *)data, (size_t)len};
+    if (self->pending == NULL)
+        return 0;
+    PyObject *p = Py_NewRef(self->pending); /* (a handler may close the channel) */
+    struct iovec iov = {PyBytes_AS_STRING(p) + self->poff,
+                        (size_t)(PyBytes_GET_SIZE(p) - self->poff)};
+    size_t done;
+    int r = write_iov(self, fd, &iov, 1, NULL, 0, 0, nowait, dl, &done);
+    if (self->pending == p) {
+        if (r == 0) {
+            Py_CLEAR(self->pending);
+            self->poff = 0;
+        } else {
+            self->poff += (Py_ssize_t)done;
+        }
+    }
+    Py_DECREF(p);
+    return r;
+}
+
+/* Before a new message: the pending rest goes first. A BlockingIOError
+ * then says that nothing of the new message went out (characters_written
+ * 0), even if more of the earlier frame did. The descriptor to use next
+ * (Python code may have run), or -1 with an exception. */
+static int
+flush_first(ChannelObject *self, int fd, int nowait, const unixipc_deadline *dl)
+{
+    if (self->pending == NULL)
+        return fd;
+    if (flush_pending(self, fd, nowait, dl) < 0) {
+        set_characters_written(0);
+        return -1;
+    }
+    return channel_fd(self, "sendmsg");
+}
+
+/* SCM_RIGHTS for fds[0..n) in `control` (RIGHTS_SPACE bytes); its length. */
+static size_t
+build_rights(char *control, const int *fds, int n)
+{
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    memset(control, 0, RIGHTS_SPACE);
+    mh.msg_control = control;
+    mh.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+    return mh.msg_controllen;
+}
+
+/* One seqpacket record. 0, or -1 with an exception. */
+static int
+send_record(ChannelObject *self, int fd, const Py_buffer *view, void *control, size_t clen,
+            int nowait, const unixipc_deadline *dl)
+{
+    struct iovec iov = {view->buf, (size_t)view->len};
     io_ctx c;
 
     memset(&c, 0, sizeof(c));
@@ -836,50 +1149,54 @@ send_record(ChannelObject *self, int fd, const char *data, Py_ssize_t len)
     c.flags = MSG_NOSIGNAL;
     c.mh.msg_iov = &iov;
     c.mh.msg_iovlen = 1;
-    long n = io_call(&c, "sendmsg", len <= EAGER_SEND_MAX, 0, &dl);
-    if (n < 0) {
-        /* too big for the kernel: the Python code says so properly */
-        if (PyErr_ExceptionMatches(PyExc_OSError)) {
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            PyErr_NormalizeException(&type, &value, &tb);
-            int too_big = 0;
-            if (value != NULL) {
-                PyObject *e = PyObject_GetAttrString(value, "errno");
-                if (e != NULL) {
-                    long err = PyLong_AsLong(e);
-                    too_big = err == EMSGSIZE || err == ENOBUFS;
-                    Py_DECREF(e);
-                }
-                PyErr_Clear();
-            }
-            if (too_big) {
-                Py_XDECREF(type);
-                Py_XDECREF(value);
-                Py_XDECREF(tb);
-                return SLOW;
-            }
-            PyErr_Restore(type, value, tb);
-        }
-        return NULL;
+    c.mh.msg_control = control;
+    c.mh.msg_controllen = clen;
+    if (io_call(&c, "sendmsg", view->len <= EAGER_SEND_MAX, nowait, dl) >= 0)
+        return 0;
+    int err = raised_errno();
+    if ((err == EMSGSIZE || err == ENOBUFS) && view->len > 0) {
+        PyErr_Clear();
+        raise_new(too_long_type, "(iN)", err,
+                  PyUnicode_FromFormat("sendmsg: a %zd-byte record is more than this seqpacket "
+                                       "socket accepts (SO_SNDBUF / kernel buffer limit)",
+                                       view->len));
     }
+    return -1;
+}
+
+/* One message, the send direction held. */
+static PyObject *
+send_message(ChannelObject *self, const Py_buffer *view, const int *fds, int nfds, int nowait,
+             const unixipc_deadline *dl)
+{
+    union {
+        char buf[RIGHTS_SPACE];
+        struct cmsghdr align;
+    } control;
+    size_t clen = nfds > 0 ? build_rights(control.buf, fds, nfds) : 0;
+    void *anc = nfds > 0 ? control.buf : NULL;
+    int fd = channel_fd(self, "sendmsg");
+    if (fd < 0)
+        return NULL;
+    if (self->seqpacket) {
+        if (send_record(self, fd, view, anc, clen, nowait, dl) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    fd = flush_first(self, fd, nowait, dl);
+    if (fd < 0)
+        return NULL;
+    unsigned char header[HSIZE];
+    put_le64(header, (uint64_t)view->len);
+    struct iovec iov[2] = {{header, HSIZE}, {view->buf, (size_t)view->len}};
+    size_t done;
+    if (write_iov(self, fd, iov, 2, anc, clen, 1, nowait, dl, &done) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
-static int
-empty_sequence(PyObject *obj)
-{
-    if (obj == NULL)
-        return 1;
-    if (PyTuple_CheckExact(obj))
-        return PyTuple_GET_SIZE(obj) == 0;
-    if (PyList_CheckExact(obj))
-        return PyList_GET_SIZE(obj) == 0;
-    return 0;
-}
-
 /* send(), or (held) _send_held() for a caller that holds the direction
- * already (send_many). */
+ * already. */
 static PyObject *
 send_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, int held)
 {
@@ -887,7 +1204,9 @@ send_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     ChannelObject *self = (ChannelObject *)op;
     PyObject *v[4];
     unixipc_deadline dl;
-    int nowait;
+    int nowait, nfds;
+    int fds[SCM_MAX_FD];
+    Py_buffer view;
 
     if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
         return NULL;
@@ -895,59 +1214,16 @@ send_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         raise_closed();
         return NULL;
     }
-    if (parse_deadline(v[2], v[3], &nowait, &dl) < 0)
+    /* bad arguments raise before any wait */
+    if (data_arg(self, v[0], &view) < 0)
         return NULL;
-    PyObject *data = v[0];
-    PyObject *fds = v[1] != NULL ? v[1] : PyTuple_New(0); /* the empty tuple: no failure */
-    Py_ssize_t size = PyBytes_CheckExact(data)       ? PyBytes_GET_SIZE(data)
-                      : PyByteArray_CheckExact(data) ? PyByteArray_GET_SIZE(data)
-                                                     : -1;
-    int fast = size >= 0 && size <= self->limit && empty_sequence(v[1]) && !nowait &&
-               dl.infinite;
     PyObject *r = NULL;
-    if (!fast) {
-        /* bad arguments raise before any wait */
-        r = PyObject_CallMethodObjArgs(op, str_check_send, data, fds, NULL);
-        if (r == NULL)
-            goto done;
-        Py_CLEAR(r);
-    }
-    if (held) {
-        if (!dir_held_by_me(&self->dir[DIR_SEND])) {
-            PyErr_SetString(PyExc_RuntimeError, "_send_held: send direction not held");
-            goto done;
-        }
-    } else if (dir_acquire(self, DIR_SEND, nowait, &dl) < 0) {
+    if (fds_arg(self, v[1], fds, &nfds) < 0 ||
+        enter(self, DIR_SEND, held, v[2], v[3], &nowait, &dl) < 0)
         goto done;
-    }
-    r = SLOW;
-    if (fast && self->pending != NULL && PyList_CheckExact(self->pending) &&
-        PyList_GET_SIZE(self->pending) == 0) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
-            r = NULL;
-        } else {
-            if (view.len <= self->limit) { /* (a bytearray may have grown meanwhile) */
-                int fd = channel_fd(self);
-                if (fd == -2)
-                    r = NULL;
-                else if (fd >= 0)
-                    r = self->seqpacket ? send_record(self, fd, view.buf, view.len)
-                                        : send_stream(self, fd, view.buf, view.len);
-            }
-            PyBuffer_Release(&view);
-        }
-    }
-    if (r == SLOW) {
-        PyObject *pass[2] = {data, fds};
-        r = call_slow(op, str_send_slow, pass, 2, nowait, &dl);
-    }
-    if (!held)
-        dir_release(self, DIR_SEND);
-    r = closed_error(self, r);
+    r = leave(self, DIR_SEND, held, send_message(self, &view, fds, nfds, nowait, &dl));
 done:
-    if (v[1] == NULL)
-        Py_DECREF(fds);
+    PyBuffer_Release(&view);
     return r;
 }
 
@@ -961,6 +1237,135 @@ static PyObject *
 ch_send_held(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     return send_common(op, args, nargs, kwnames, 1);
+}
+
+/* _check_send(data, fds): what send() would refuse before any wait. */
+static PyObject *
+ch_check_send(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    Py_buffer view;
+    int fds[SCM_MAX_FD], nfds;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_check_send(data, fds)");
+        return NULL;
+    }
+    if (data_arg(self, args[0], &view) < 0)
+        return NULL;
+    int r = fds_arg(self, args[1], fds, &nfds);
+    PyBuffer_Release(&view);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* The messages of send_many, the send direction held; how many went. */
+static Py_ssize_t
+send_views(ChannelObject *self, Py_buffer *views, Py_ssize_t n, int nowait,
+           const unixipc_deadline *dl)
+{
+    int fd = channel_fd(self, "sendmsg");
+    if (fd < 0)
+        return -1;
+    if (self->seqpacket) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (send_record(self, fd, &views[i], NULL, 0, nowait, dl) < 0)
+                return -1;
+        return n;
+    }
+    fd = flush_first(self, fd, nowait, dl);
+    if (fd < 0)
+        return -1;
+    unsigned char headers[MANY_CHUNK][HSIZE];
+    struct iovec iov[2 * MANY_CHUNK];
+    for (Py_ssize_t i = 0; i < n; i += MANY_CHUNK) {
+        int cnt = 0;
+        for (Py_ssize_t k = i; k < n && k < i + MANY_CHUNK; k++) {
+            put_le64(headers[k - i], (uint64_t)views[k].len);
+            iov[cnt].iov_base = headers[k - i];
+            iov[cnt++].iov_len = HSIZE;
+            iov[cnt].iov_base = views[k].buf;
+            iov[cnt++].iov_len = (size_t)views[k].len;
+        }
+        size_t done;
+        if (write_iov(self, fd, iov, cnt, NULL, 0, 1, nowait, dl, &done) < 0)
+            return -1;
+    }
+    return n;
+}
+
+static PyObject *
+ch_send_many(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"messages", "block", "timeout", NULL};
+    ChannelObject *self = (ChannelObject *)op;
+    PyObject *v[3];
+    PyObject *seq = NULL, *r = NULL;
+    Py_buffer *views = NULL;
+    Py_ssize_t pinned = 0;
+    unixipc_deadline dl;
+    int nowait;
+
+    if (unixipc_parse_args("send_many", args, nargs, kwnames, names, 1, 1, v) < 0)
+        return NULL;
+    if (self->closed) {
+        raise_closed();
+        return NULL;
+    }
+    seq = unixipc_messages_arg(v[0]);
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    views = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(Py_buffer));
+    if (views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; pinned < n; pinned++)
+        if (data_arg(self, PySequence_Fast_GET_ITEM(seq, pinned), &views[pinned]) < 0)
+            goto done;
+    if (enter(self, DIR_SEND, 0, v[1], v[2], &nowait, &dl) < 0)
+        goto done;
+    Py_ssize_t sent = send_views(self, views, n, nowait, &dl);
+    r = leave(self, DIR_SEND, 0, sent < 0 ? NULL : PyLong_FromSsize_t(sent));
+done:
+    for (Py_ssize_t i = 0; i < pinned; i++)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    Py_DECREF(seq);
+    return r;
+}
+
+/* flush(), or (held) _flush_held(). */
+static PyObject *
+flush_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+             int held)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    unixipc_deadline dl;
+    int nowait;
+
+    if (enter_timed(self, "flush", DIR_SEND, held, args, nargs, kwnames, &nowait, &dl) < 0)
+        return NULL;
+    int r = 0;
+    if (self->pending != NULL) {
+        int fd = channel_fd(self, "sendmsg");
+        r = fd < 0 ? -1 : flush_pending(self, fd, nowait, &dl);
+    }
+    return leave(self, DIR_SEND, held, r < 0 ? NULL : Py_NewRef(Py_None));
+}
+
+static PyObject *
+ch_flush(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return flush_common(op, args, nargs, kwnames, 0);
+}
+
+static PyObject *
+ch_flush_held(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return flush_common(op, args, nargs, kwnames, 1);
 }
 
 /* _hold(direction, block, timeout) -> the time left (None: no deadline) */
@@ -1000,6 +1405,20 @@ ch_unhold(PyObject *op, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* Drops what a closed channel keeps: the pending rest of a frame and the
+ * received descriptors nobody claimed (closed). The receive buffer stays
+ * until the object goes (a receive that a signal handler closed the
+ * channel under returns through it). */
+static void
+discard(ChannelObject *self)
+{
+    for (Py_ssize_t i = self->fdq_head; i < self->fdq_len; i++)
+        close(self->fdq[i].fd);
+    self->fdq_head = self->fdq_len = 0;
+    Py_CLEAR(self->pending);
+    self->poff = 0;
+}
+
 /* Without the GIL: waits for a lock and gives it back at once. */
 static long
 pass_lock_fn(void *p, const struct timespec *remaining)
@@ -1013,7 +1432,9 @@ pass_lock_fn(void *p, const struct timespec *remaining)
 /* _close_wait(): marks the channel closed, wakes the threads blocked in it
  * (shutdown: their calls return at once) and waits until every direction
  * is free, so the descriptor can be closed with nobody inside a system
- * call on it. A direction this thread holds (close() from a signal handler
+ * call on it; then drops the framing state (the pending rest of a frame,
+ * and the received descriptors nobody claimed are closed). A direction
+ * this thread holds (close() from a signal handler
  * inside receive) is not waited for: that call finds the socket closed
  * when the handler returns. */
 static PyObject *
@@ -1033,9 +1454,11 @@ ch_close_wait(PyObject *op, PyObject *unused)
         else
             PyThread_release_lock(d->lock);
     }
-    if (!others)
+    if (!others) {
+        discard(self);
         Py_RETURN_NONE;
-    int fd = channel_fd(self);
+    }
+    int fd = socket_fd(self);
     if (fd == -2)
         return NULL;
     if (fd >= 0)
@@ -1050,7 +1473,92 @@ ch_close_wait(PyObject *op, PyObject *unused)
         if (unixipc_blocking_call("close", pass_lock_fn, &w, &forever, UNIXIPC_WAIT_NATIVE) < 0)
             return NULL;
     }
+    discard(self);
     Py_RETURN_NONE;
+}
+
+/* ---- set-up and state -------------------------------------------------------- */
+
+static int
+set_max_size(ChannelObject *self, PyObject *value)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_TypeError, "max_size cannot be deleted");
+        return -1;
+    }
+    int overflow = 0;
+    long v = PyLong_Check(value) ? PyLong_AsLongAndOverflow(value, &overflow) : -1;
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (!PyLong_Check(value) || overflow < 0 || (overflow == 0 && v < 0)) {
+        PyErr_SetString(PyExc_ValueError, "max_size must be an int >= 0");
+        return -1;
+    }
+    /* (larger than anything that fits in memory: no limit) */
+    Py_ssize_t limit = overflow > 0 || v > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)v;
+    Py_INCREF(value);
+    Py_XSETREF(self->max_size, value);
+    self->limit = limit;
+    return 0;
+}
+
+static PyObject *
+ch_get_max_size(PyObject *op, void *closure)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    return self->max_size == NULL ? PyLong_FromLong(0) : Py_NewRef(self->max_size);
+}
+
+static int
+ch_set_max_size(PyObject *op, PyObject *value, void *closure)
+{
+    return set_max_size((ChannelObject *)op, value);
+}
+
+static PyObject *
+ch_get_pending(PyObject *op, void *closure)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    return PyLong_FromSsize_t(self->pending == NULL ? 0
+                              : PyBytes_GET_SIZE(self->pending) - self->poff);
+}
+
+/* _setup(socket, seqpacket, unix, max_size): once, from the subclass's
+ * __init__ (which checked the socket). */
+static PyObject *
+ch_setup(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "_setup(socket, seqpacket, unix, max_size)");
+        return NULL;
+    }
+    if (self->socket != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the channel is set up already");
+        return NULL;
+    }
+    int seqpacket = PyObject_IsTrue(args[1]);
+    int unix_ = seqpacket < 0 ? -1 : PyObject_IsTrue(args[2]);
+    if (unix_ < 0 || set_max_size(self, args[3]) < 0)
+        return NULL;
+    self->seqpacket = (char)seqpacket;
+    self->unix_ = (char)unix_;
+    self->socket = Py_NewRef(args[0]);
+    Py_RETURN_NONE;
+}
+
+/* _state() -> dict: the framing state, for tests and debugging. */
+static PyObject *
+ch_state(PyObject *op, PyObject *unused)
+{
+    ChannelObject *self = (ChannelObject *)op;
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:O}",
+                         "buffer_size", self->rcap,
+                         "buffered", self->end - self->start,
+                         "queued_fds", self->fdq_len - self->fdq_head,
+                         "pending", self->pending == NULL ? (Py_ssize_t)0
+                             : PyBytes_GET_SIZE(self->pending) - self->poff,
+                         "broken", self->broken == NULL ? Py_None : self->broken);
 }
 
 /* ---- the type ------------------------------------------------------------- */
@@ -1060,12 +1568,6 @@ ch_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     ChannelObject *self = (ChannelObject *)type->tp_alloc(type, 0);
     if (self != NULL) {
-        self->limit = 0;
-        self->pending = PyList_New(0);
-        if (self->pending == NULL) {
-            Py_DECREF(self);
-            return NULL;
-        }
         for (int i = 0; i < 2; i++) {
             self->dir[i].lock = PyThread_allocate_lock();
             if (self->dir[i].lock == NULL) {
@@ -1083,9 +1585,6 @@ ch_traverse(PyObject *op, visitproc visit, void *arg)
     ChannelObject *self = (ChannelObject *)op;
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(self->socket);
-    Py_VISIT(self->buf);
-    Py_VISIT(self->fdq);
-    Py_VISIT(self->pending);
     Py_VISIT(self->broken);
     return 0;
 }
@@ -1095,9 +1594,6 @@ ch_clear(PyObject *op)
 {
     ChannelObject *self = (ChannelObject *)op;
     Py_CLEAR(self->socket);
-    Py_CLEAR(self->buf);
-    Py_CLEAR(self->fdq);
-    Py_CLEAR(self->pending);
     Py_CLEAR(self->broken);
     return 0;
 }
@@ -1105,11 +1601,16 @@ ch_clear(PyObject *op)
 static void
 ch_dealloc(PyObject *op)
 {
+    ChannelObject *self = (ChannelObject *)op;
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
     ch_clear(op);
+    discard(self);
+    Py_CLEAR(self->max_size);
+    PyMem_Free(self->fdq);
+    PyMem_Free(self->rbuf);
     for (int i = 0; i < 2; i++) {
-        direction *d = &((ChannelObject *)op)->dir[i];
+        direction *d = &self->dir[i];
         if (d->lock != NULL) {
             if (d->owner != 0) /* (only after fork: a parent's thread held it) */
                 PyThread_release_lock(d->lock);
@@ -1178,6 +1679,48 @@ static PyMethodDef ch_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "_receive_held(*, block=True, timeout=None): receive() for a caller that holds\n"
      "the receive direction (see _hold)."},
+    {"send_many", (PyCFunction)(void (*)(void))ch_send_many, METH_FASTCALL | METH_KEYWORDS,
+     "send_many($self, /, messages, *, block=True, timeout=None)\n--\n\n"
+     "Send several messages with as few system calls as possible.\n\n"
+     "Over a stream socket one sendmsg carries up to 512 frames (1024\n"
+     "iovecs); over seqpacket each message is its own record (one sendmsg\n"
+     "each). No descriptors.\n\n"
+     "Args:\n"
+     "    messages: a sequence of bytes-like objects, each at most\n"
+     "        ``max_size`` bytes (checked before anything is sent).\n"
+     "    block: False: one non-blocking attempt per system call.\n"
+     "    timeout: seconds to wait for buffer space (None: forever).\n\n"
+     "Returns:\n"
+     "    The number of messages sent.\n\n"
+     "Raises:\n"
+     "    TypeError: ``messages`` is one message (bytes-like or str), or\n"
+     "        not a sequence of bytes-like objects.\n"
+     "    Others as :meth:`send`. A batch cut short by an error is committed\n"
+     "    as far as its current sendmsg reached (up to 512 frames): that\n"
+     "    part stays pending and is completed first by the next send."},
+    {"flush", (PyCFunction)(void (*)(void))ch_flush, METH_FASTCALL | METH_KEYWORDS,
+     "flush($self, /, *, block=True, timeout=None)\n--\n\n"
+     "Write the rest of a partly written frame, if any (see ``pending``).\n\n"
+     "Args:\n"
+     "    block: False: one non-blocking attempt.\n"
+     "    timeout: seconds to wait for buffer space (None: forever).\n\n"
+     "Raises:\n"
+     "    BlockingIOError: block=False and the rest does not fit yet\n"
+     "        (``characters_written``: how much more went out).\n"
+     "    TimeoutError: the timeout ran out; what is left stays pending.\n"
+     "    ValueError: the channel is closed."},
+    {"_flush_held", (PyCFunction)(void (*)(void))ch_flush_held, METH_FASTCALL | METH_KEYWORDS,
+     "_flush_held(*, block=True, timeout=None): flush() for a caller that holds the\n"
+     "send direction (see _hold)."},
+    {"_check_send", (PyCFunction)(void (*)(void))ch_check_send, METH_FASTCALL,
+     "_check_send(data, fds): raise what send(data, fds) would raise for its\n"
+     "arguments (TypeError, ValueError), before any wait."},
+    {"_setup", (PyCFunction)(void (*)(void))ch_setup, METH_FASTCALL,
+     "_setup(socket, seqpacket, unix, max_size): give the channel its connected\n"
+     "socket (once; the caller checked it) and its kind."},
+    {"_state", ch_state, METH_NOARGS,
+     "_state() -> dict: the framing state (buffer_size, buffered, queued_fds,\n"
+     "pending, broken), for tests and debugging."},
     {"_hold", (PyCFunction)(void (*)(void))ch_hold, METH_FASTCALL,
      "_hold(direction, block, timeout) -> time left (None: no deadline)\n\n"
      "Take direction 0 (send) or 1 (receive) for this thread, waiting as block and\n"
@@ -1191,20 +1734,20 @@ static PyMethodDef ch_methods[] = {
 };
 
 static PyMemberDef ch_members[] = {
-    {"socket", T_OBJECT, offsetof(ChannelObject, socket), 0, "the socket.socket"},
-    {"_buf", T_OBJECT, offsetof(ChannelObject, buf), 0, "receive buffer (bytearray)"},
-    {"_start", T_PYSSIZET, offsetof(ChannelObject, start), 0, NULL},
-    {"_end", T_PYSSIZET, offsetof(ChannelObject, end), 0, NULL},
-    {"_pos", T_PYSSIZET, offsetof(ChannelObject, pos), 0, NULL},
-    {"_limit", T_PYSSIZET, offsetof(ChannelObject, limit), 0, NULL},
-    {"_fdq", T_OBJECT, offsetof(ChannelObject, fdq), 0, NULL},
-    {"_pending", T_OBJECT, offsetof(ChannelObject, pending), 0, NULL},
-    {"_broken", T_OBJECT, offsetof(ChannelObject, broken), 0, NULL},
-    {"seqpacket", T_BOOL, offsetof(ChannelObject, seqpacket), 0,
+    {"socket", T_OBJECT, offsetof(ChannelObject, socket), READONLY, "the socket.socket"},
+    {"seqpacket", T_BOOL, offsetof(ChannelObject, seqpacket), READONLY,
      "True for a SOCK_SEQPACKET channel"},
-    {"unix", T_BOOL, offsetof(ChannelObject, unix_), 0, "True for a Unix socket"},
+    {"unix", T_BOOL, offsetof(ChannelObject, unix_), READONLY, "True for a Unix socket"},
     {"_closed", T_BOOL, offsetof(ChannelObject, closed), 0, "set first by close()"},
     {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef ch_getset[] = {
+    {"max_size", ch_get_max_size, ch_set_max_size,
+     "The largest message accepted (sent or received); an int >= 0.", NULL},
+    {"pending", ch_get_pending, NULL,
+     "Bytes of a partly written frame still queued in this channel.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot ch_slots[] = {
@@ -1214,7 +1757,9 @@ static PyType_Slot ch_slots[] = {
     {Py_tp_clear, ch_clear},
     {Py_tp_methods, ch_methods},
     {Py_tp_members, ch_members},
-    {Py_tp_doc, "The C part of unixipc.sockets.MessageChannel: send() and receive()."},
+    {Py_tp_getset, ch_getset},
+    {Py_tp_doc, "The framing of unixipc.sockets.MessageChannel: its state and every send\n"
+     "and receive."},
     {0, NULL},
 };
 
@@ -1226,21 +1771,40 @@ static PyType_Spec ch_spec = {
     .slots = ch_slots,
 };
 
+/* _sock_set_types(Message, ChannelClosedError, IncompleteMessageError,
+ * FrameTooLargeError, MessageTooLongError): what ChannelBase returns and
+ * raises (defined in Python). */
 static PyObject *
-set_message_type(PyObject *module, PyObject *cls)
+set_types(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "_sock_set_message_type needs a tuple subclass");
+    static PyObject **const slots[] = {&message_type, &closed_type, &incomplete_type,
+                                       &too_large_type, &too_long_type};
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "_sock_set_types takes 5 classes");
         return NULL;
     }
-    Py_INCREF(cls);
-    Py_XSETREF(message_type, cls);
+    if (!PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "_sock_set_types: Message must be a tuple subclass");
+        return NULL;
+    }
+    for (int i = 1; i < 5; i++) {
+        if (!PyExceptionClass_Check(args[i])) {
+            PyErr_SetString(PyExc_TypeError, "_sock_set_types: not an exception class");
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        Py_INCREF(args[i]);
+        Py_XSETREF(*slots[i], args[i]);
+    }
     Py_RETURN_NONE;
 }
 
 PyMethodDef unixipc_sock_methods[] = {
-    {"_sock_set_message_type", set_message_type, METH_O,
-     "_sock_set_message_type(cls): the tuple subclass ChannelBase.receive returns."},
+    {"_sock_set_types", (PyCFunction)(void (*)(void))set_types, METH_FASTCALL,
+     "_sock_set_types(Message, ChannelClosedError, IncompleteMessageError,\n"
+     "FrameTooLargeError, MessageTooLongError): the classes ChannelBase returns\n"
+     "and raises."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1260,13 +1824,7 @@ unixipc_sock_exec(PyObject *module)
             return -1;                                 \
     }
     INTERN(str_fileno, "fileno");
-    INTERN(str_send_slow, "_send_slow");
-    INTERN(str_receive_slow, "_receive_slow");
-    INTERN(str_took, "_took");
-    INTERN(str_make_room, "_make_room");
-    INTERN(str_take_fds, "_take_fds");
-    INTERN(str_record, "_record");
-    INTERN(str_check_send, "_check_send");
+    INTERN(str_characters_written, "characters_written");
 #undef INTERN
     static int atfork_done = 0;
     if (!atfork_done) {

@@ -15,22 +15,18 @@ available as ``channel.socket``.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import errno as _errno
 import os
 import shutil
 import socket as _socket
 import struct
-import sys
 import tempfile
 import threading
-from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from . import _core
-from ._args import check_fd, flat_list, is_bytes_like
 from ._timeouts import Deadline, check_timeout
 from ._wait import retry_when_ready, wait_readable_async, wait_writable_async
 from .errors import ChannelClosedError, IPCError, MessageTooLongError
@@ -42,11 +38,6 @@ __all__ = [
     "DEFAULT_MAX_SIZE", "SEQPACKET_DEFAULT_MAX_SIZE", "SCM_MAX_FD",
 ]
 
-_HEADER = struct.Struct("<Q")
-_HSIZE = _HEADER.size
-_pack = _HEADER.pack
-_unpack_from = _HEADER.unpack_from
-
 #: Largest frame a stream channel accepts unless told otherwise (64 MiB).
 DEFAULT_MAX_SIZE = 64 << 20
 #: Largest message a seqpacket channel accepts unless told otherwise (4 MiB):
@@ -56,17 +47,6 @@ SEQPACKET_DEFAULT_MAX_SIZE = 4 << 20
 #: The kernel's limit on descriptors in one SCM_RIGHTS message.
 SCM_MAX_FD = 253
 
-_IOV_MAX = 1024
-_READ_CHUNK = 256 * 1024
-_ANCBUF = _socket.CMSG_SPACE(SCM_MAX_FD * 4) + _socket.CMSG_SPACE(12)
-# Plain ints: the socket module's MSG_* are IntFlag members, and an IntFlag
-# "|" or "&" runs enum machinery (about 1 us each, per message).
-_NOSIGNAL = int(getattr(_socket, "MSG_NOSIGNAL", 0))
-_CLOEXEC = int(getattr(_socket, "MSG_CMSG_CLOEXEC", 0))
-_TRUNC = int(_socket.MSG_TRUNC)
-_CTRUNC = int(_socket.MSG_CTRUNC)
-_RECORD_FLAGS = _CLOEXEC | _TRUNC
-_EITHER_TRUNC = _TRUNC | _CTRUNC
 # ChannelBase's directions (_hold / _unhold)
 _SEND = 0
 _RECEIVE = 1
@@ -101,12 +81,8 @@ class Message(NamedTuple):
     fds: tuple[int, ...] = ()
 
 
-def _new_message(fields: tuple[bytes, tuple[int, ...]]) -> Message:
-    """Message(data, fds) without the Python-level __new__ (hot paths)."""
-    return tuple.__new__(Message, fields)
-
-
-_core._sock_set_message_type(Message)
+_core._sock_set_types(Message, ChannelClosedError, IncompleteMessageError,
+                      FrameTooLargeError, MessageTooLongError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,29 +140,6 @@ def _timed_out(call: str) -> TimeoutError:
     return TimeoutError(_errno.ETIMEDOUT, f"{call}: timed out")
 
 
-def _close_fds(fds: Iterable[int]) -> None:
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-def _fds_from(ancdata: list[tuple[int, int, bytes]]) -> tuple[list[int], bool]:
-    """Descriptors from SCM_RIGHTS ancillary data, and whether a
-    SCM_CREDENTIALS record was present (it marks a real seqpacket record)."""
-    fds: list[int] = []
-    creds = False
-    for level, kind, data in ancdata:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            a = array.array("i")
-            a.frombytes(data[: len(data) - len(data) % a.itemsize])
-            fds.extend(a)
-        elif level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS:
-            creds = True
-    return fds, creds
-
-
 # ---- the channel -----------------------------------------------------------
 
 class _Closable:
@@ -223,14 +176,14 @@ class MessageChannel(_Closable, _core.ChannelBase):
     direction its thread is already in gets RuntimeError. :meth:`close`
     wakes the threads blocked in the channel (they raise ValueError).
 
-    :meth:`send` and :meth:`receive` are implemented in C (the base class
-    ``unixipc._core.ChannelBase``) for the common cases; everything unusual
-    (descriptors, timed or non-blocking sends, oversized or truncated frames,
-    end of file) is handled by this class's Python code.
+    The framing (:meth:`send`, :meth:`send_many`, :meth:`flush`,
+    :meth:`receive`, ``pending``, ``max_size``) is implemented in C, in the
+    base class ``unixipc._core.ChannelBase``, which owns its whole state:
+    the unsent rest of a frame, the receive buffer and the received
+    descriptors. This class sets it up and adds the conveniences.
     """
 
     socket: _socket.socket
-    _fdq: deque[tuple[int, list[int]]]
     _kind = "channel"
     _closed: bool  # a member of ChannelBase, seen by the C code
 
@@ -243,6 +196,8 @@ class MessageChannel(_Closable, _core.ChannelBase):
 
         def _send_held(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (),
                        *, block: bool = True, timeout: float | None = None) -> None: ...
+
+        def _flush_held(self, *, block: bool = True, timeout: float | None = None) -> None: ...
 
         def _receive_held(self, *, block: bool = True, timeout: float | None = None
                           ) -> Message: ...
@@ -263,30 +218,17 @@ class MessageChannel(_Closable, _core.ChannelBase):
         stype = sock.type
         if stype not in (_socket.SOCK_STREAM, _socket.SOCK_SEQPACKET):
             raise ValueError("MessageChannel needs a SOCK_STREAM or SOCK_SEQPACKET socket")
-        self.seqpacket = stype == _socket.SOCK_SEQPACKET
-        self.unix = sock.family == _socket.AF_UNIX
+        seqpacket = stype == _socket.SOCK_SEQPACKET
         if max_size is None:
-            max_size = SEQPACKET_DEFAULT_MAX_SIZE if self.seqpacket else DEFAULT_MAX_SIZE
+            max_size = SEQPACKET_DEFAULT_MAX_SIZE if seqpacket else DEFAULT_MAX_SIZE
         if not isinstance(max_size, int) or max_size < 0:
             raise ValueError("max_size must be an int >= 0")
-        self.max_size = max_size
-        self.socket = sock
+        self._setup(sock, seqpacket, sock.family == _socket.AF_UNIX, max_size)
         self._fileno = sock.fileno()
         self._closed = False
-        self._timeout: float | None = -1.0  # unknown: force the first settimeout
-        self._set_timeout(None)
-        # receive side (stream): buffered bytes are _buf[_start:_end]; _pos is
-        # the stream offset of _buf[0]; _fdq holds (stream offset, fds).
-        self._buf = bytearray(_READ_CHUNK if not self.seqpacket else 0)
-        self._view = memoryview(self._buf)
-        self._start = 0
-        self._end = 0
-        self._pos = 0
-        self._fdq = deque()
-        # send side: bytes of a frame not yet written (after a timeout/non-block)
-        self._pending = []
-        self._broken = None
-        if self.seqpacket:
+        # the C calls wait themselves: a blocking descriptor saves them a poll
+        sock.settimeout(None)
+        if seqpacket:
             try:
                 sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
                 want = min(2 * max_size + 4096, 8 << 20)
@@ -309,45 +251,11 @@ class MessageChannel(_Closable, _core.ChannelBase):
         a, b = _socket.socketpair(_socket.AF_UNIX, _kind(kind))
         return cls(a, max_size=max_size), cls(b, max_size=max_size)
 
-    @property
-    def max_size(self) -> int:
-        """The largest message accepted (sent or received)."""
-        return self._max_size
-
-    @max_size.setter
-    def max_size(self, value: int) -> None:
-        if not isinstance(value, int) or value < 0:
-            raise ValueError("max_size must be an int >= 0")
-        self._max_size = value
-        self._limit = min(value, sys.maxsize)
-
     # -- plumbing
     def fileno(self) -> int:
         """The socket's descriptor. Raises ValueError once closed."""
         self._check_open()
         return self._fileno
-
-    def _set_timeout(self, t: float | None) -> None:
-        if t != self._timeout:
-            self.socket.settimeout(t)
-            self._timeout = t
-
-    def _arm(self, block: bool, deadline: Deadline | None) -> None:
-        if not block:
-            self._set_timeout(0.0)
-        elif deadline is None:
-            self._set_timeout(None)
-        else:
-            self._set_timeout(deadline.remaining())
-
-    @staticmethod
-    def _deadline(block: bool, timeout: float | None) -> Deadline | None:
-        """The call's deadline; None when it has none (no timeout, or
-        ``block=False``)."""
-        t = check_timeout(timeout)
-        if not block or t is None:
-            return None
-        return Deadline(t)
 
     def close(self) -> None:
         """Close the socket and any received-but-unclaimed descriptors.
@@ -360,9 +268,6 @@ class MessageChannel(_Closable, _core.ChannelBase):
         none of them can use its number after it names another file."""
         self._closed = True
         self._close_wait()
-        self._pending = []
-        while self._fdq:
-            _close_fds(self._fdq.popleft()[1])
         self.socket.close()
 
     def __enter__(self) -> "MessageChannel":
@@ -385,304 +290,6 @@ class MessageChannel(_Closable, _core.ChannelBase):
         raw = self.socket.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
         pid, uid, gid = struct.unpack("3i", raw)
         return Credentials(pid, uid, gid)
-
-    @property
-    def pending(self) -> int:
-        """Bytes of a partly written frame still queued in this channel."""
-        return sum(len(m) for m in self._pending)
-
-    # -- sending
-    def _check_send(self, data: object, fds: Sequence[int]) -> memoryview:
-        mv = memoryview(data)  # type: ignore[arg-type]
-        if mv.ndim != 1 or mv.itemsize != 1:
-            mv = mv.cast("B")
-        if mv.nbytes > self.max_size:
-            raise ValueError(f"message of {mv.nbytes} bytes exceeds max_size {self.max_size}")
-        if fds:
-            if not self.unix:
-                raise ValueError("descriptors can only be passed over Unix sockets")
-            fds = flat_list(fds, "fds")
-            if len(fds) > SCM_MAX_FD:
-                raise ValueError(f"at most {SCM_MAX_FD} descriptors per message")
-            for fd in fds:
-                check_fd(fd, "fds")
-        return mv
-
-    def _send_slow(self, data: bytes | bytearray | memoryview, fds: Sequence[int] = (), *,
-                   block: bool = True, timeout: float | None = None) -> None:
-        """:meth:`send` for what the C code leaves to Python: descriptors,
-        block=False, a timeout, a queued partial frame, other bytes-like
-        types, too large a message (the error), a closed socket. Called
-        with the send direction held, ``timeout`` being the time left."""
-        self._check_open()
-        mv = self._check_send(data, fds)
-        deadline = self._deadline(block, timeout)
-        anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())] \
-            if fds else []
-        if self.seqpacket:
-            self._arm(block, deadline)
-            try:
-                self.socket.sendmsg([mv], anc, _NOSIGNAL)
-            except _socket.timeout:
-                raise _timed_out("sendmsg") from None
-            except OSError as exc:
-                if exc.errno in (_errno.EMSGSIZE, _errno.ENOBUFS) and mv.nbytes:
-                    raise MessageTooLongError(
-                        exc.errno, f"sendmsg: a {mv.nbytes}-byte record is more than this "
-                        "seqpacket socket accepts (SO_SNDBUF / kernel buffer limit)") from None
-                raise
-            return
-        if self._pending:
-            self._flush_first(block, deadline)
-        parts = [memoryview(_pack(mv.nbytes)), mv]
-        self._write(parts, anc, block, deadline)
-
-    def send_many(self, messages: Iterable[bytes | bytearray | memoryview], *,
-                  block: bool = True, timeout: float | None = None) -> int:
-        """Send several messages, as few system calls as possible: over a
-        stream socket one sendmsg carries up to 512 frames (1024 iovecs).
-        Over seqpacket each message is its own record (one sendmsg each).
-        Returns the number of messages sent; block/timeout/errors as
-        :meth:`send` (no descriptors)."""
-        self._check_open()
-        if isinstance(messages, str) or is_bytes_like(messages):
-            raise TypeError("send_many() takes a sequence of messages, not one message")
-        views = [self._check_send(m, ()) for m in messages]
-        check_timeout(timeout)
-        left = self._hold(_SEND, block, timeout)
-        try:
-            deadline = self._deadline(block, left)
-            if self.seqpacket:
-                for mv in views:
-                    remaining = None if deadline is None else deadline.remaining()
-                    self._send_held(mv, block=block, timeout=remaining)
-                return len(views)
-            if self._pending:
-                self._flush_first(block, deadline)
-            for i in range(0, len(views), _IOV_MAX // 2):
-                parts: list[memoryview] = []
-                for mv in views[i:i + _IOV_MAX // 2]:
-                    parts.append(memoryview(_pack(mv.nbytes)))
-                    parts.append(mv)
-                self._write(parts, [], block, deadline)
-            return len(views)
-        finally:
-            self._unhold(_SEND)
-
-    def flush(self, *, block: bool = True, timeout: float | None = None) -> None:
-        """Write the rest of a partly written frame, if any."""
-        self._check_open()
-        check_timeout(timeout)
-        left = self._hold(_SEND, block, timeout)
-        try:
-            self._flush(block, self._deadline(block, left))
-        finally:
-            self._unhold(_SEND)
-
-    def _flush_first(self, block: bool, deadline: Deadline | None) -> None:
-        """:meth:`_flush` before a new message: a BlockingIOError then says
-        that nothing of the new message went out (``characters_written``
-        0), even if more of the earlier frame did."""
-        try:
-            self._flush(block, deadline)
-        except BlockingIOError as exc:
-            exc.characters_written = 0
-            raise
-
-    def _flush(self, block: bool, deadline: Deadline | None) -> None:
-        parts, self._pending = self._pending, []
-        try:
-            self._write(parts, [], block, deadline)
-        except BaseException:
-            # _write trims parts in place: what is left must stay pending
-            # (even when nothing more went out) or the framing breaks
-            if not self._pending and parts:
-                self._pending = parts
-            raise
-
-    def _write(self, parts: list[memoryview], anc: list[tuple[int, int, bytes]],
-               block: bool, deadline: Deadline | None) -> None:
-        total = sum(p.nbytes for p in parts)
-        sent_any = False
-        written = 0
-        sendmsg = self.socket.sendmsg
-        while True:
-            self._arm(block, deadline)
-            try:
-                n = sendmsg(parts[:_IOV_MAX], anc, _NOSIGNAL)
-            except (BlockingIOError, _socket.timeout) as exc:
-                if sent_any:
-                    self._pending = parts
-                    if block or not isinstance(exc, BlockingIOError):
-                        raise _timed_out("sendmsg") from None
-                    # as io does: the frame is committed (it stays queued and
-                    # is completed first by the next send or flush), so the
-                    # caller must not send it again
-                    exc.characters_written = written
-                    raise exc from None
-                if isinstance(exc, _socket.timeout) or (block and deadline is not None):
-                    raise _timed_out("sendmsg") from None
-                raise
-            except BaseException:
-                # e.g. a signal handler raised after part of the frame went
-                # out: keep the rest, as the C path does, so framing survives
-                if sent_any:
-                    self._pending = parts
-                raise
-            sent_any = True
-            anc = []
-            written += n
-            total -= n
-            if total <= 0:
-                return
-            # drop what went out
-            while n:
-                first = parts[0]
-                if n >= first.nbytes:
-                    n -= first.nbytes
-                    parts.pop(0)
-                else:
-                    parts[0] = first[n:]
-                    n = 0
-
-    # -- receiving
-    def _receive_slow(self, *, block: bool = True, timeout: float | None = None) -> Message:
-        """:meth:`receive` for what the C code leaves to Python: a buffer
-        to size first, a frame header over max_size, a closed socket.
-        Called with the receive direction held, ``timeout`` being the time
-        left."""
-        self._check_open()
-        if self._broken is not None:
-            raise self._broken
-        deadline = self._deadline(block, timeout)
-        if self.seqpacket:
-            return self._receive_record(block, deadline)
-        buf = self._buf
-        while True:
-            avail = self._end - self._start
-            if avail >= _HSIZE:
-                size = _unpack_from(buf, self._start)[0]
-                if size > self.max_size:
-                    err = FrameTooLargeError(
-                        _errno.EMSGSIZE, f"recvmsg: incoming frame announces {size} bytes, "
-                        f"more than max_size {self.max_size}")
-                    self._broken = err
-                    raise err
-                if avail >= _HSIZE + size:
-                    begin = self._start + _HSIZE
-                    data = bytes(self._view[begin:begin + size])
-                    self._start = begin + size
-                    fds: tuple[int, ...] = ()
-                    if self._fdq:
-                        fds = self._take_fds(self._pos + self._start)
-                    return Message(data, fds)
-                if _HSIZE + size > len(buf) - self._start:
-                    self._make_room(_HSIZE + size)
-                    buf = self._buf
-            elif len(buf) - self._start < _HSIZE:
-                self._make_room(_HSIZE)
-                buf = self._buf
-            self._fill(block, deadline)
-
-    def _take_fds(self, frame_end: int) -> tuple[int, ...]:
-        out: list[int] = []
-        while self._fdq and self._fdq[0][0] < frame_end:
-            out.extend(self._fdq.popleft()[1])
-        return tuple(out)
-
-    def _make_room(self, need: int) -> None:
-        """Move buffered bytes to the front and grow the buffer to hold
-        ``need`` bytes from the frame start."""
-        start, end = self._start, self._end
-        size = max(_READ_CHUNK, need)
-        if size > len(self._buf) or start:
-            new = bytearray(size) if size > len(self._buf) else self._buf
-            self._view.release()
-            new[0:end - start] = self._buf[start:end]
-            self._buf = new
-            self._view = memoryview(new)
-            self._pos += start
-            self._start = 0
-            self._end = end - start
-
-    def _fill(self, block: bool, deadline: Deadline | None) -> None:
-        if self._start == self._end:
-            # empty: rewind so a small frame never needs a move
-            self._pos += self._start
-            self._start = self._end = 0
-        self._arm(block, deadline)
-        end = self._end
-        target = self._view[end:] if end else self._view
-        anc: list[tuple[int, int, bytes]] | None = None
-        flags = 0
-        try:
-            if self.unix:
-                n, anc, flags, _ = self.socket.recvmsg_into([target], _ANCBUF, _CLOEXEC)
-            else:
-                n = self.socket.recv_into(target)
-        except _socket.timeout:
-            raise _timed_out("recvmsg") from None
-        except BlockingIOError:
-            if block:  # timeout=0
-                raise _timed_out("recvmsg") from None
-            raise
-        finally:
-            if end:
-                target.release()
-        self._took(n, anc, flags)
-
-    def _took(self, n: int, anc: list[tuple[int, int, bytes]] | None, flags: int) -> None:
-        """Account for ``n`` bytes just read to ``_buf[_end:]`` with their
-        ancillary data; end of file raises."""
-        if anc:
-            fds, _ = _fds_from(anc)
-            if fds:
-                # the kernel hands the descriptors over with the read that
-                # reaches their skb and stops in it: they belong to the frame
-                # holding this read's last byte.
-                self._fdq.append((self._pos + self._end + n - 1, fds))
-            if flags & _CTRUNC:
-                raise OSError(_errno.EMSGSIZE, "recvmsg: ancillary data truncated")
-        if n == 0:
-            avail = self._end - self._start
-            if avail == 0:
-                raise ChannelClosedError("peer closed the channel")
-            expected = _unpack_from(self._buf, self._start)[0] if avail >= _HSIZE else None
-            err = IncompleteMessageError(avail, expected)
-            self._broken = err
-            raise err
-        self._end += n
-
-    def _receive_record(self, block: bool, deadline: Deadline | None) -> Message:
-        if len(self._buf) < self.max_size + 1:
-            self._view.release()
-            self._buf = bytearray(self.max_size + 1)
-            self._view = memoryview(self._buf)
-        self._arm(block, deadline)
-        try:
-            n, anc, flags, _ = self.socket.recvmsg_into([self._view], _ANCBUF, _RECORD_FLAGS)
-        except _socket.timeout:
-            raise _timed_out("recvmsg") from None
-        except BlockingIOError:
-            if block:
-                raise _timed_out("recvmsg") from None
-            raise
-        return self._record(n, anc, flags)
-
-    def _record(self, n: int, anc: list[tuple[int, int, bytes]], flags: int) -> Message:
-        """The message from one seqpacket recvmsg (n bytes in ``_buf``)."""
-        fds, creds = _fds_from(anc) if anc else ([], False)
-        if n == 0 and not creds and not fds:
-            raise ChannelClosedError("peer closed the channel")
-        if flags & _EITHER_TRUNC or n > self.max_size:
-            # (the buffer holds max_size + 1 bytes, so a record of exactly
-            # max_size + 1 arrives whole, without MSG_TRUNC)
-            _close_fds(fds)
-            raise MessageTooLongError(
-                _errno.EMSGSIZE, f"recvmsg: a {n}-byte record is longer than max_size "
-                f"{self.max_size}; it was dropped" if n > self.max_size
-                else "recvmsg: ancillary data truncated")
-        return _new_message((bytes(self._view[:n]), tuple(fds)))
 
     # -- async twins
     # Each step holds its direction for one non-blocking attempt, never
@@ -750,9 +357,9 @@ class MessageChannel(_Closable, _core.ChannelBase):
                    committed: bool) -> tuple[bool, bool]:
         """One non-blocking attempt of send_async, the send direction held:
         (done, committed)."""
-        if self._pending:
+        if self.pending:
             try:
-                self._flush(False, None)
+                self._flush_held(block=False)
             except BlockingIOError:
                 return False, committed
         if committed:
@@ -760,7 +367,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
         try:
             self._send_held(data, fds, block=False)
         except BlockingIOError:
-            return False, bool(self._pending)
+            return False, bool(self.pending)
         return True, True
 
 

@@ -260,10 +260,17 @@ def _channel_held(pair: tuple[sockets.MessageChannel, sockets.MessageChannel]
     a, b = pair
 
     def call() -> None:
-        a.send_many([b"m" * 100, b"n" * 10])  # _hold, _send_held (stream: _write), _unhold
+        a.send_many([b"m" * 100, b"n" * 10])
+        a.flush(timeout=5)
+        a._check_send(b"p", [0])
+        try:
+            a._check_send(b"p", [-1])
+        except ValueError:
+            pass
         left = a._hold(0, True, 5.0)
         try:
             a._send_held(b"o" * 50, timeout=left)
+            a._flush_held(block=False)
         finally:
             a._unhold(0)
         b._hold(1, True, None)
@@ -282,8 +289,25 @@ def _channel_held(pair: tuple[sockets.MessageChannel, sockets.MessageChannel]
 def _channel_new(w: World) -> None:
     a, b = socket.socketpair()
     chan = sockets.MessageChannel(a)
+    peer = sockets.MessageChannel(b)
+    peer.send(b"first", [0])
+    peer.send(b"x" * 300)
+    for fd in chan.receive(timeout=5).fds:
+        os.close(fd)
+    peer.send(b"unclaimed", [0])  # maybe read and queued: close() closes it
+    chan.max_size = 10
+    try:
+        chan.receive(timeout=5)
+    except sockets.FrameTooLargeError:
+        pass
+    assert chan._state()["broken"] is not None
+    try:
+        peer.send(b"y" * (1 << 20), timeout=0.001)  # the socket buffer fills
+    except TimeoutError:
+        pass
+    assert peer.pending > 0  # close() drops the rest
     chan.close()
-    b.close()
+    peer.close()
 
 
 def _pause_in_thread() -> None:
@@ -453,15 +477,20 @@ CASES: dict[str, CaseFactory] = {
         _raises(ValueError, _core.getnameinfo, "nonsense", 22, 0, 0, 0)()),
     "gai_strerror": lambda w: lambda: _core.gai_strerror(_core.EAI_NONAME),
     # sock
-    "ChannelBase() ChannelBase._close_wait": lambda w: lambda: _channel_new(w),
-    "ChannelBase._hold ChannelBase._unhold ChannelBase._send_held ChannelBase._receive_held":
+    "ChannelBase() ChannelBase._setup ChannelBase._close_wait ChannelBase._state "
+    "ChannelBase.max_size ChannelBase.pending": lambda w: lambda: _channel_new(w),
+    "ChannelBase._hold ChannelBase._unhold ChannelBase._send_held ChannelBase._receive_held "
+    "ChannelBase.send_many ChannelBase.flush ChannelBase._flush_held ChannelBase._check_send":
         lambda w: _channel_held(w.stream),
+    "ChannelBase.send_many (seqpacket)": lambda w: _channel_held(w.packet),
     "ChannelBase.send ChannelBase.receive": lambda w: _channel(w.stream, fds=False),
     "ChannelBase.send ChannelBase.receive (seqpacket, fds)": lambda w: _channel(w.packet, True),
     "ChannelBase.receive (errors)": lambda w: _both(
         _raises(BlockingIOError, w.stream[1].receive, block=False),
         _raises(TimeoutError, w.packet[1].receive, timeout=0.0001)),
-    "_sock_set_message_type": lambda w: lambda: _core._sock_set_message_type(sockets.Message),
+    "_sock_set_types": lambda w: lambda: _core._sock_set_types(
+        sockets.Message, errors.ChannelClosedError, sockets.IncompleteMessageError,
+        sockets.FrameTooLargeError, errors.MessageTooLongError),
     # shmch
     "ShmChannelBase.send ShmChannelBase.receive ShmChannelBase.send_many ShmChannelBase._send_parts "
     "ShmChannelBase._receive_auto "

@@ -1,7 +1,8 @@
-"""The C hot paths of MessageChannel (unixipc._core.ChannelBase) against the
-Python code they stand in for (_send_slow / _receive_slow): same results,
-signals handled while blocked in C, timeouts, non-blocking descriptors.
-Real sockets, every wait bounded."""
+"""MessageChannel's framing in C (unixipc._core.ChannelBase): every way of
+sending and receiving gives the same results, signals are handled while
+blocked in C, timeouts, non-blocking descriptors, and the C base owns its
+state (nothing a subclass defines changes what it does). Real sockets,
+every wait bounded."""
 
 from __future__ import annotations
 
@@ -60,12 +61,24 @@ def payloads(seed: int, count: int = 300) -> list[bytes]:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("transport", ["unix", "seqpacket", "tcp"])
 def test_c_and_python_paths_agree(transport):
-    """Every mix of C/Python sender and C/Python receiver delivers the same
-    messages in the same order; bytes and bytearray both go the C way."""
+    """Every mix of sender (blocking, timed, non-blocking after a wait,
+    batched) and receiver (blocking, timed) delivers the same messages in
+    the same order; bytes, bytearray and memoryview alike."""
     a, b = make_pair(transport)
     data = payloads(1)
-    senders = [a.send, a._send_slow]
-    receivers = [b.receive, b._receive_slow]
+
+    def send_nonblocking(d: bytes | bytearray) -> None:
+        while True:
+            try:
+                return a.send(d, block=False)
+            except BlockingIOError as exc:
+                if getattr(exc, "characters_written", 0):
+                    return a.flush(timeout=20)  # the frame is committed
+                time.sleep(0.001)
+
+    senders = [a.send, lambda d: a.send(memoryview(d), timeout=20), send_nonblocking,
+               lambda d: a.send_many([d], timeout=20)]
+    receivers = [lambda timeout: b.receive(), b.receive]
     got: list[bytes] = []
 
     def reader() -> None:
@@ -76,7 +89,7 @@ def test_c_and_python_paths_agree(transport):
     t.start()
     try:
         for i, d in enumerate(data):
-            senders[i % 2](d if i % 5 else bytearray(d))
+            senders[i % len(senders)](d if i % 5 else bytearray(d))
     finally:
         t.join(timeout=30)
     assert got == data
@@ -90,8 +103,8 @@ def test_c_and_python_paths_agree(transport):
 @pytest.mark.timeout(60)
 def test_c_and_python_receivers_agree_on_any_chunking():
     """A raw writer cuts frames (with descriptors riding along) at random
-    places; a channel reading in C and one reading in Python see the same
-    messages, descriptors on the same messages."""
+    places; a channel receiving without a deadline and one receiving with
+    timeouts see the same messages, descriptors on the same messages."""
     rng = random.Random(7)
     frames = [rng.randbytes(rng.choice([0, 1, 7, 8, 9, 100, 5000, 70000, 300000]))
               for _ in range(150)]
@@ -100,7 +113,7 @@ def test_c_and_python_receivers_agree_on_any_chunking():
     chunks = [stream[i:j] for i, j in zip([0] + cuts, cuts + [len(stream)])]
     fd_chunks = set(rng.sample(range(len(chunks)), 20))
     results = []
-    for use_c in (True, False):
+    for timed in (False, True):
         raw, other = socket.socketpair()
         ch = MessageChannel(other, max_size=MiB)
         r, w = os.pipe()
@@ -117,11 +130,10 @@ def test_c_and_python_receivers_agree_on_any_chunking():
         t = threading.Thread(target=writer)
         t.start()
         out = []
-        recv = ch.receive if use_c else ch._receive_slow
         try:
             while True:
                 try:
-                    msg = recv(timeout=20)
+                    msg = ch.receive(timeout=20) if timed else ch.receive()
                 except ChannelClosedError:
                     break
                 out.append((msg.data, len(msg.fds)))
@@ -247,13 +259,14 @@ def test_partial_frame_kept_across_c_timeouts():
 
 @pytest.mark.timeout(30)
 def test_c_paths_on_a_nonblocking_descriptor():
-    """The Python paths put the socket in timeout mode (O_NONBLOCK); the C
-    paths still wait properly on such a descriptor."""
+    """A timeout set on the socket object makes its descriptor O_NONBLOCK;
+    the C calls still wait properly on such a descriptor."""
     a, b = MessageChannel.pair()
+    a.socket.settimeout(5)
+    b.socket.settimeout(5)
     with pytest.raises(TimeoutError):
-        b._receive_slow(timeout=0.01)
-    a._send_slow(b"x", timeout=1)
-    assert b.socket.gettimeout() is not None and a.socket.gettimeout() is not None
+        b.receive(timeout=0.01)
+    a.send(b"x", timeout=1)
     assert b.receive().data == b"x"
     t = threading.Timer(0.2, a.send, args=(b"later",))
     t.start()
@@ -296,7 +309,7 @@ def test_handler_exception_during_c_send_keeps_the_rest_pending():
     t = threading.Thread(target=lambda: got.extend(b.receive(timeout=20).data for _ in range(2)))
     t.start()
     try:
-        a.send(b"next")  # completes the pending frame first (Python path)
+        a.send(b"next")  # completes the pending frame first
         assert a.pending == 0
     finally:
         t.join(timeout=30)
