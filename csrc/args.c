@@ -243,20 +243,3 @@ unixipc_conv_messages(PyObject *obj, const char *funcname)
     Py_DECREF(it);
     return seq;
 }
-
-/* ---- the forms sock.c still uses ------------------------------------------- */
-
-int
-unixipc_bool_arg(PyObject *obj, int default_value)
-{
-    int truth = default_value;
-    return unixipc_conv_bool(obj, &truth) ? truth : -1;
-}
-
-int
-unixipc_long_arg(PyObject *obj, long default_value, long lo, long hi, const char *what,
-                 long *out)
-{
-    *out = default_value;
-    return unixipc_conv_long_in(obj, lo, hi, what, out) ? 0 : -1;
-}

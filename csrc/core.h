@@ -160,13 +160,6 @@ int unixipc_conv_opt_str(PyObject *obj, void *out);
  * iterable. */
 PyObject *unixipc_conv_messages(PyObject *obj, const char *funcname);
 
-/* Older forms, kept only for sock.c until it moves to the converters above:
- * the truth of obj (NULL -> default_value; -1 on error), and an int in
- * lo..hi into a long (NULL -> default_value; 0, or -1 on error). */
-int unixipc_bool_arg(PyObject *obj, int default_value);
-int unixipc_long_arg(PyObject *obj, long default_value, long lo, long hi, const char *what,
-                     long *out);
-
 /* A PyMethodDef's ml_meth for a METH_FASTCALL (| METH_KEYWORDS) function. */
 #define UNIXIPC_FASTCALL(f) ((PyCFunction)(void (*)(void))(f))
 
@@ -234,20 +227,5 @@ UNIXIPC_SUBSYSTEM(shmch)
         if (PyModule_AddIntConstant((module), #name, (name)) < 0) \
             return -1;                                             \
     } while (0)
-
-/* ---- send_many's argument (msg.c, sock.c) --------------------------------
- * `obj` as a fast sequence of messages (PySequence_Fast: new reference);
- * one message (str, or any bytes-like object, a memoryview too) is a
- * TypeError, as is anything that is not iterable. NULL with TypeError. */
-static inline PyObject *
-unixipc_messages_arg(PyObject *obj)
-{
-    if (PyUnicode_Check(obj) || PyObject_CheckBuffer(obj)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "send_many() takes a sequence of messages, not one message");
-        return NULL;
-    }
-    return PySequence_Fast(obj, "send_many() takes a sequence of messages");
-}
 
 #endif

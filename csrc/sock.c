@@ -349,20 +349,6 @@ raised_errno(void)
     return (int)err;
 }
 
-static int
-parse_deadline(PyObject *block, PyObject *timeout, int *nowait, unixipc_deadline *dl)
-{
-    int b = unixipc_bool_arg(block, 1);
-    if (b < 0)
-        return -1;
-    if (unixipc_deadline_from_timeout(timeout, dl) < 0)
-        return -1;
-    *nowait = !b;
-    if (!b)
-        dl->infinite = 1;
-    return 0;
-}
-
 /* The descriptors (SCM_RIGHTS) of one recvmsg into out[SCM_MAX_FD]; their
  * count, and *creds set when SCM_CREDENTIALS came too. */
 static int
@@ -645,8 +631,10 @@ enter(ChannelObject *self, int which, int held, PyObject *block, PyObject *timeo
         raise_closed();
         return -1;
     }
-    if (parse_deadline(block, timeout, nowait, dl) < 0)
+    int blocking;
+    if (!unixipc_conv_wait(block, timeout, &blocking, dl))
         return -1;
+    *nowait = !blocking;
     if (!held)
         return dir_acquire(self, which, *nowait, dl);
     if (!dir_held_by_me(&self->dir[which])) {
@@ -1313,7 +1301,7 @@ ch_send_many(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         raise_closed();
         return NULL;
     }
-    seq = unixipc_messages_arg(v[0]);
+    seq = unixipc_conv_messages(v[0], "send_many");
     if (seq == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -1373,17 +1361,15 @@ static PyObject *
 ch_hold(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     ChannelObject *self = (ChannelObject *)op;
+    static const char *const names[] = {"direction", "block", "timeout", NULL};
+    PyObject *v[3];
     unixipc_deadline dl;
-    int nowait;
-    long which;
+    int blocking = 1, which = 0;
 
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "_hold(direction, block, timeout)");
-        return NULL;
-    }
-    if (unixipc_long_arg(args[0], 0, 0, 1, "direction", &which) < 0 ||
-        parse_deadline(args[1], args[2], &nowait, &dl) < 0 ||
-        dir_acquire(self, (int)which, nowait, &dl) < 0)
+    if (unixipc_parse_args("_hold", args, nargs, NULL, names, 3, 3, v) < 0 ||
+        !unixipc_conv_int_in(v[0], 0, 1, "direction", &which) ||
+        !unixipc_conv_wait(v[1], v[2], &blocking, &dl) ||
+        dir_acquire(self, which, !blocking, &dl) < 0)
         return NULL;
     if (dl.infinite)
         Py_RETURN_NONE;
@@ -1398,10 +1384,10 @@ ch_hold(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 ch_unhold(PyObject *op, PyObject *arg)
 {
-    long which;
-    if (unixipc_long_arg(arg, 0, 0, 1, "direction", &which) < 0)
+    int which = 0;
+    if (!unixipc_conv_int_in(arg, 0, 1, "direction", &which))
         return NULL;
-    dir_release((ChannelObject *)op, (int)which);
+    dir_release((ChannelObject *)op, which);
     Py_RETURN_NONE;
 }
 
@@ -1623,7 +1609,7 @@ ch_dealloc(PyObject *op)
 }
 
 static PyMethodDef ch_methods[] = {
-    {"send", (PyCFunction)(void (*)(void))ch_send, METH_FASTCALL | METH_KEYWORDS,
+    {"send", UNIXIPC_FASTCALL(ch_send), METH_FASTCALL | METH_KEYWORDS,
      "send($self, /, data, fds=(), *, block=True, timeout=None)\n--\n\n"
      "Send one message, with descriptors (Unix sockets only).\n\n"
      "Args:\n"
@@ -1649,7 +1635,7 @@ static PyMethodDef ch_methods[] = {
      "    MessageTooLongError: a seqpacket message larger than the kernel\n"
      "        accepts (SO_SNDBUF, about 4 MiB at most).\n"
      "    BrokenPipeError, ConnectionResetError: the peer is gone."},
-    {"receive", (PyCFunction)(void (*)(void))ch_receive, METH_FASTCALL | METH_KEYWORDS,
+    {"receive", UNIXIPC_FASTCALL(ch_receive), METH_FASTCALL | METH_KEYWORDS,
      "receive($self, /, *, block=True, timeout=None)\n--\n\n"
      "Receive one message.\n\n"
      "Args:\n"
@@ -1672,14 +1658,14 @@ static PyMethodDef ch_methods[] = {
      "    FrameTooLargeError: a frame header announced more than max_size.\n"
      "    MessageTooLongError: a seqpacket record longer than max_size\n"
      "        (the kernel dropped its tail; the channel stays usable)."},
-    {"_send_held", (PyCFunction)(void (*)(void))ch_send_held, METH_FASTCALL | METH_KEYWORDS,
+    {"_send_held", UNIXIPC_FASTCALL(ch_send_held), METH_FASTCALL | METH_KEYWORDS,
      "_send_held(data, fds=(), *, block=True, timeout=None): send() for a caller that\n"
      "holds the send direction (see _hold)."},
-    {"_receive_held", (PyCFunction)(void (*)(void))ch_receive_held,
+    {"_receive_held", UNIXIPC_FASTCALL(ch_receive_held),
      METH_FASTCALL | METH_KEYWORDS,
      "_receive_held(*, block=True, timeout=None): receive() for a caller that holds\n"
      "the receive direction (see _hold)."},
-    {"send_many", (PyCFunction)(void (*)(void))ch_send_many, METH_FASTCALL | METH_KEYWORDS,
+    {"send_many", UNIXIPC_FASTCALL(ch_send_many), METH_FASTCALL | METH_KEYWORDS,
      "send_many($self, /, messages, *, block=True, timeout=None)\n--\n\n"
      "Send several messages with as few system calls as possible.\n\n"
      "Over a stream socket one sendmsg carries up to 512 frames (1024\n"
@@ -1698,7 +1684,7 @@ static PyMethodDef ch_methods[] = {
      "    Others as :meth:`send`. A batch cut short by an error is committed\n"
      "    as far as its current sendmsg reached (up to 512 frames): that\n"
      "    part stays pending and is completed first by the next send."},
-    {"flush", (PyCFunction)(void (*)(void))ch_flush, METH_FASTCALL | METH_KEYWORDS,
+    {"flush", UNIXIPC_FASTCALL(ch_flush), METH_FASTCALL | METH_KEYWORDS,
      "flush($self, /, *, block=True, timeout=None)\n--\n\n"
      "Write the rest of a partly written frame, if any (see ``pending``).\n\n"
      "Args:\n"
@@ -1709,19 +1695,19 @@ static PyMethodDef ch_methods[] = {
      "        (``characters_written``: how much more went out).\n"
      "    TimeoutError: the timeout ran out; what is left stays pending.\n"
      "    ValueError: the channel is closed."},
-    {"_flush_held", (PyCFunction)(void (*)(void))ch_flush_held, METH_FASTCALL | METH_KEYWORDS,
+    {"_flush_held", UNIXIPC_FASTCALL(ch_flush_held), METH_FASTCALL | METH_KEYWORDS,
      "_flush_held(*, block=True, timeout=None): flush() for a caller that holds the\n"
      "send direction (see _hold)."},
-    {"_check_send", (PyCFunction)(void (*)(void))ch_check_send, METH_FASTCALL,
+    {"_check_send", UNIXIPC_FASTCALL(ch_check_send), METH_FASTCALL,
      "_check_send(data, fds): raise what send(data, fds) would raise for its\n"
      "arguments (TypeError, ValueError), before any wait."},
-    {"_setup", (PyCFunction)(void (*)(void))ch_setup, METH_FASTCALL,
+    {"_setup", UNIXIPC_FASTCALL(ch_setup), METH_FASTCALL,
      "_setup(socket, seqpacket, unix, max_size): give the channel its connected\n"
      "socket (once; the caller checked it) and its kind."},
     {"_state", ch_state, METH_NOARGS,
      "_state() -> dict: the framing state (buffer_size, buffered, queued_fds,\n"
      "pending, broken), for tests and debugging."},
-    {"_hold", (PyCFunction)(void (*)(void))ch_hold, METH_FASTCALL,
+    {"_hold", UNIXIPC_FASTCALL(ch_hold), METH_FASTCALL,
      "_hold(direction, block, timeout) -> time left (None: no deadline)\n\n"
      "Take direction 0 (send) or 1 (receive) for this thread, waiting as block and\n"
      "timeout say (BlockingIOError, TimeoutError; RuntimeError if this thread holds\n"
@@ -1801,7 +1787,7 @@ set_types(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 PyMethodDef unixipc_sock_methods[] = {
-    {"_sock_set_types", (PyCFunction)(void (*)(void))set_types, METH_FASTCALL,
+    {"_sock_set_types", UNIXIPC_FASTCALL(set_types), METH_FASTCALL,
      "_sock_set_types(Message, ChannelClosedError, IncompleteMessageError,\n"
      "FrameTooLargeError, MessageTooLongError): the classes ChannelBase returns\n"
      "and raises."},
@@ -1818,11 +1804,13 @@ int
 unixipc_sock_exec(PyObject *module)
 {
 #define INTERN(var, text)                              \
-    if ((var) == NULL) {                               \
-        (var) = PyUnicode_InternFromString(text);      \
-        if ((var) == NULL)                             \
-            return -1;                                 \
-    }
+    do {                                               \
+        if ((var) == NULL) {                           \
+            (var) = PyUnicode_InternFromString(text);  \
+            if ((var) == NULL)                         \
+                return -1;                             \
+        }                                              \
+    } while (0)
     INTERN(str_fileno, "fileno");
     INTERN(str_characters_written, "characters_written");
 #undef INTERN
