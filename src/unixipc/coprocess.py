@@ -33,6 +33,7 @@ from typing import Iterator, Mapping, Sequence, Union
 from . import _core
 from ._aio import wait_by
 from ._args import check_fd
+from ._closable import ClosableResource
 from ._timeouts import check_timeout
 from .pipe import _CHILD_DEFAULT_SIGNALS, wait_pid
 
@@ -75,7 +76,7 @@ def _check_env(env: object) -> None:
             raise ValueError(f"env value of {name!r} contains a NUL byte")
 
 
-class Coprocess:
+class Coprocess(ClosableResource):
     """Start ``argv`` with its stdin and stdout connected to this process.
 
     Args:
@@ -90,6 +91,11 @@ class Coprocess:
 
     The child starts with SIGPIPE and SIGXFSZ at their default actions (as
     with ``subprocess``), not ignored as Python has them.
+
+    :attr:`closed` once :meth:`close` has closed the descriptors (also when
+    it then timed out waiting for the child). Collected unclosed, a
+    coprocess warns (ResourceWarning) and closes its descriptors, so the
+    child sees end of file; it is not waited for.
 
     Raises:
         TypeError, ValueError: bad ``argv``, ``env`` or ``stderr`` (before
@@ -147,6 +153,7 @@ class Coprocess:
             os.close(fd)
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
+        self._opened()
 
     # ---- the one loop -------------------------------------------------------------
 
@@ -368,9 +375,17 @@ class Coprocess:
             raise BlockingIOError(errno.EAGAIN,
                                   f"coprocess {self.argv[0]!r}: would block") from None
 
-    def _check_open(self) -> None:
-        if self._rfd < 0:
-            raise ValueError("I/O operation on a closed coprocess")
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` (or :meth:`close_async`) closed the
+        descriptors."""
+        return self._rfd < 0
+
+    def _release(self) -> None:
+        rfd, wfd = self._rfd, self._wfd
+        self._rfd = self._wfd = -1
+        for fd in {rfd, wfd} - {-1}:
+            os.close(fd)
 
     # ---- public I/O -------------------------------------------------------------------
 
@@ -572,6 +587,7 @@ class Coprocess:
                 pass
 
     def __enter__(self) -> Coprocess:
+        self._check_open()
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
