@@ -62,10 +62,12 @@ def _fifo_reader(cleanups: Cleanups, tmp: str) -> Any:
     return f.open_reader(nonblock=True)
 
 
-def _pair(cleanups: Cleanups, tmp: str) -> Any:
-    a, b = sockets.MessageChannel.pair()
-    cleanups.append(b.close)
-    return a
+def _pair(kind: str) -> Callable[[Cleanups, str], Any]:
+    def make(cleanups: Cleanups, tmp: str) -> Any:
+        a, b = sockets.MessageChannel.pair(kind)
+        cleanups.append(b.close)
+        return a
+    return make
 
 
 def _listener(cleanups: Cleanups, tmp: str) -> Any:
@@ -100,6 +102,24 @@ WRITER_USES: dict[str, Use] = {
     "write_async": _run(lambda w: w.write_async(b"x", timeout=0)),
 }
 
+CHANNEL_USES: dict[str, Use] = {
+    "fileno": lambda c: c.fileno(),
+    "send": lambda c: c.send(b"x"),
+    "send_timed": lambda c: c.send(b"x", timeout=1),
+    "send_nonblocking": lambda c: c.send(b"x", block=False),
+    "send_fds": lambda c: c.send(b"x", [0]),
+    "receive": lambda c: c.receive(),
+    "receive_timed": lambda c: c.receive(timeout=0.1),
+    "receive_nonblocking": lambda c: c.receive(block=False),
+    "send_many": lambda c: c.send_many([b"x", b"y"]),
+    "flush": lambda c: c.flush(),
+    "shutdown": lambda c: c.shutdown(),
+    "peer_credentials": lambda c: c.peer_credentials(),
+    "send_async": _run(lambda c: c.send_async(b"x")),
+    "receive_async": _run(lambda c: c.receive_async()),
+    "enter": lambda o: o.__enter__(),
+}
+
 ROWS: dict[str, Row] = {
     "pipe_reader": Row(_reader, READER_USES),
     "pipe_writer": Row(_writer, WRITER_USES),
@@ -129,6 +149,7 @@ ROWS: dict[str, Row] = {
         "readline_async": _run(lambda c: c.readline_async(timeout=0)),
         "read_async": _run(lambda c: c.read_async(timeout=0)),
         "request_async": _run(lambda c: c.request_async(b"x", timeout=0)),
+        "readline_blocking": lambda c: c.readline(),
         "enter": lambda o: o.__enter__(),
     }),
     "pty_coprocess": Row(lambda c, t: unixipc.Coprocess(["cat"], pty=True), {
@@ -136,31 +157,21 @@ ROWS: dict[str, Row] = {
         "read": lambda c: c.read(timeout=0),
         "enter": lambda o: o.__enter__(),
     }),
-    "message_channel": Row(_pair, {
-        "fileno": lambda c: c.fileno(),
-        "send": lambda c: c.send(b"x"),
-        "send_timed": lambda c: c.send(b"x", timeout=1),
-        "send_fds": lambda c: c.send(b"x", [0]),
-        "receive": lambda c: c.receive(timeout=0),
-        "receive_untimed": lambda c: c.receive(block=False),
-        "send_many": lambda c: c.send_many([b"x"]),
-        "flush": lambda c: c.flush(),
-        "shutdown": lambda c: c.shutdown(),
-        "peer_credentials": lambda c: c.peer_credentials(),
-        "send_async": _run(lambda c: c.send_async(b"x")),
-        "receive_async": _run(lambda c: c.receive_async()),
-        "enter": lambda o: o.__enter__(),
-    }),
+    "message_channel": Row(_pair("stream"), CHANNEL_USES),
+    "seqpacket_channel": Row(_pair("seqpacket"), CHANNEL_USES),
     "listener": Row(_listener, {
         "fileno": lambda s: s.fileno(),
-        "accept": lambda s: s.accept(timeout=0),
+        "accept": lambda s: s.accept(),
+        "accept_timed": lambda s: s.accept(timeout=0.1),
+        "accept_nonblocking": lambda s: s.accept(block=False),
         "enter": lambda o: o.__enter__(),
     }),
     "shm_channel": Row(lambda c, t: unixipc.ShmChannel(capacity=4096), {
         "fileno": lambda c: c.fileno(),
         "send": lambda c: c.send(b"x"),
         "send_many": lambda c: c.send_many([b"x"]),
-        "receive": lambda c: c.receive(timeout=0),
+        "receive": lambda c: c.receive(),
+        "receive_timed": lambda c: c.receive(timeout=0),
         "receive_many": lambda c: c.receive_many(1, timeout=0),
         "receive_into": lambda c: c.receive_into(bytearray(8), timeout=0),
         "receive_view": lambda c: c.receive_view(timeout=0).__enter__(),
@@ -206,8 +217,12 @@ def test_closed_then_every_use_raises_value_error(row):
     name, spec, make = row
     obj = make()
     assert obj.closed is False
+    fd = obj.fileno() if hasattr(obj, "fileno") else None
     _close(obj)
     assert obj.closed is True
+    if fd is not None:  # the descriptor went with it
+        with pytest.raises(OSError):
+            os.fstat(fd)
     failures = []
     for use_name, use in spec.uses.items():
         try:
