@@ -12,6 +12,7 @@ other programs' objects are never touched.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -52,6 +53,15 @@ class IPCTracker:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     _session_start_objects.update(sysv_objects())
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage() -> Iterator[None]:
+    """Collect after every test, so an unclosed object that only a
+    collection frees (it is in a reference cycle) fails the test that
+    leaked it, not a later one (ResourceWarning is an error here)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,7 @@ from . import _core
 from ._args import check_fd
 from ._timeouts import Deadline
 from ._wait import Ready, wait_readable, wait_readable_async, wait_ready, wait_ready_async
+from ._closable import ClosableResource
 from .pipe import _CHILD_DEFAULT_SIGNALS, wait_pid
 
 __all__ = ["Coprocess"]
@@ -69,7 +70,7 @@ def _check_env(env: object) -> None:
             raise ValueError(f"env value of {name!r} contains a NUL byte")
 
 
-class Coprocess:
+class Coprocess(ClosableResource):
     """Start ``argv`` with its stdin and stdout connected to this process.
 
     Args:
@@ -84,6 +85,11 @@ class Coprocess:
 
     The child starts with SIGPIPE and SIGXFSZ at their default actions (as
     with ``subprocess``), not ignored as Python has them.
+
+    :attr:`closed` once :meth:`close` has closed the descriptors (also when
+    it then timed out waiting for the child). Collected unclosed, a
+    coprocess warns (ResourceWarning) and closes its descriptors, so the
+    child sees end of file; it is not waited for.
 
     Raises:
         TypeError, ValueError: bad ``argv``, ``env`` or ``stderr`` (before
@@ -141,6 +147,7 @@ class Coprocess:
             os.close(fd)
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
+        self._opened()
 
     # ---- the one pump ------------------------------------------------------------
 
@@ -344,9 +351,17 @@ class Coprocess:
             raise BlockingIOError(errno.EAGAIN,
                                   f"coprocess {self.argv[0]!r}: would block") from None
 
-    def _check_open(self) -> None:
-        if self._rfd < 0:
-            raise ValueError("I/O operation on a closed coprocess")
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` (or :meth:`close_async`) closed the
+        descriptors."""
+        return self._rfd < 0
+
+    def _release(self) -> None:
+        rfd, wfd = self._rfd, self._wfd
+        self._rfd = self._wfd = -1
+        for fd in {rfd, wfd} - {-1}:
+            os.close(fd)
 
     # ---- public I/O -------------------------------------------------------------------
 
@@ -535,6 +550,7 @@ class Coprocess:
                 pass
 
     def __enter__(self) -> Coprocess:
+        self._check_open()
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

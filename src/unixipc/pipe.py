@@ -28,6 +28,7 @@ from typing import IO, Any, Iterable, Iterator, Literal, TypeVar
 from . import _core
 from ._timeouts import Deadline
 from ._wait import retry_when_ready, wait_readable
+from ._closable import Closable, ClosableResource
 from .errors import error_from_errno
 
 __all__ = ["PIPE_BUF", "Pipe", "PipeReader", "PipeWriter", "PopenFile", "popen", "pclose"]
@@ -46,19 +47,21 @@ _F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
-class _PipeEnd(_core.PipeEnd):
+class _PipeEnd(_core.PipeEnd, ClosableResource):
     """Shared base of the two ends. The descriptor and the hot ``read`` /
-    ``write`` live in the C base (:class:`unixipc._core.PipeEnd`); this
-    class adds the file-object conveniences. The descriptor is forgotten
-    (-1) on close, so stale use raises ValueError and can never reach a
-    descriptor number the process has since reused. Registered as an
-    :class:`io.RawIOBase`."""
+    ``write`` live in the C base (:class:`unixipc._core.PipeEnd`), and so
+    does ``closed``; this class adds the file-object conveniences. The
+    descriptor is forgotten (-1) on close, so stale use raises ValueError
+    and can never reach a descriptor number the process has since reused.
+    An end collected unclosed warns (ResourceWarning), as a file does.
+    Registered as an :class:`io.RawIOBase`."""
 
     mode: str = ""
 
     def __init__(self, fd: int, *, name: str | None = None) -> None:
         super().__init__(fd)
         self.name: str | int = fd if name is None else name
+        self._opened()
 
     # -- io.RawIOBase protocol ------------------------------------------------------
 
@@ -368,7 +371,7 @@ def _set_capacity(fd: int, size: int) -> None:
         raise err from None
 
 
-class Pipe:
+class Pipe(Closable):
     """An anonymous pipe: ``reader`` and ``writer`` file objects.
 
     Args:
@@ -385,6 +388,9 @@ class Pipe:
     reader), or EOF never comes. For ``subprocess`` pass the descriptor:
     ``subprocess.Popen(cmd, pass_fds=[p.writer.fileno()])`` and close it in
     the parent afterwards, or use ``stdout=p.writer``.
+
+    :attr:`closed` once both ends are closed. A pipe collected unclosed
+    warns through its ends (ResourceWarning), which may outlive it.
     """
 
     __slots__ = ("reader", "writer")
@@ -422,12 +428,18 @@ class Pipe:
         end = self.writer if not self.writer.closed else self.reader
         _set_capacity(end.fileno(), size)
 
+    @property
+    def closed(self) -> bool:
+        """True once both ends are closed."""
+        return self.reader.closed and self.writer.closed
+
     def close(self) -> None:
         """Close both ends (idempotent)."""
         self.reader.close()
         self.writer.close()
 
     def __enter__(self) -> Pipe:
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -440,14 +452,15 @@ class Pipe:
 # ---- popen / pclose -------------------------------------------------------------------
 
 
-class PopenFile:
+class PopenFile(ClosableResource):
     """What :func:`popen` returns: a file object (binary, or text with
     ``encoding=``) on the pipe to or from ``/bin/sh -c cmd``.
 
     Delegates file methods to the underlying stream (``read``, ``write``,
     ``readline``, iteration, ...). Close it with :func:`pclose` (or
     :meth:`close`, which returns the same wait status), or use it as a
-    context manager.
+    context manager. Collected unclosed, it warns (ResourceWarning) and
+    closes its stream without waiting for the shell.
     """
 
     def __init__(self, stream: IO[Any], pid: int, mode: str, cmd: str) -> None:
@@ -456,6 +469,7 @@ class PopenFile:
         self.mode = mode
         self.cmd = cmd
         self._status: int | None = None
+        self._opened()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -465,13 +479,24 @@ class PopenFile:
 
     @property
     def closed(self) -> bool:
+        """True once closed (:meth:`close` or :func:`pclose`)."""
         return self._status is not None
 
     def close(self) -> int:
-        """Same as ``pclose(self)``."""
+        """Same as ``pclose(self)``, except that closing again returns the
+        same status (pclose raises ValueError then, as C leaves it undefined)."""
+        if self._status is not None:
+            return self._status
         return pclose(self)
 
+    def _release(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            os.waitpid(self.pid, os.WNOHANG)  # a shell that already exited is reaped
+
     def __enter__(self) -> PopenFile:
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import copyreg
-import errno
 import io
 import mmap
 import multiprocessing
@@ -54,6 +53,7 @@ from multiprocessing import util as _mputil
 from typing import Any
 
 from ._timeouts import Deadline
+from ._closable import Closable
 from .shmch import ShmChannel
 
 __all__ = ["Queue", "SimpleQueue", "JoinableQueue"]
@@ -334,11 +334,7 @@ def _join_at_exit() -> None:
 
 # -- the queues -----------------------------------------------------------------
 
-def _closed_channel_error(q: object) -> OSError:
-    return OSError(errno.EBADF, f"{type(q).__name__} {q!r} is closed")
-
-
-class Queue:
+class Queue(Closable):
     """A process-shared FIFO queue with ``multiprocessing.Queue``'s API.
 
     Args:
@@ -355,6 +351,11 @@ class Queue:
     argument (``Process(args=...)``, ``Pool(initargs=...)``,
     ``ProcessPoolExecutor(initargs=...)``) under every start method;
     pickling it anywhere else raises RuntimeError, as multiprocessing's does.
+
+    After :meth:`close` (:attr:`closed`), ``put`` and ``get`` raise
+    ValueError. A queue collected unclosed does not warn, as
+    multiprocessing's does not: leaving it to the collection is its normal
+    use (docs/design.md).
     """
 
     _opid: int
@@ -407,7 +408,7 @@ class Queue:
         if self._generation != _fork_generation:
             self._reset(self._used)
         if self._closed:
-            raise ValueError(f"Queue {self!r} is closed")
+            raise self._closed_error()
         if not self._sem.acquire(block, timeout):
             raise queue.Full
         try:
@@ -507,7 +508,7 @@ class Queue:
         if self._generation != _fork_generation:
             self._reset(self._used)
         if self._closed:
-            raise ValueError(f"Queue {self!r} is closed")
+            raise self._closed_error()
         self._used = True
         # a negative timeout means "do not wait", as in multiprocessing
         deadline = Deadline(None if timeout is None or not block else max(timeout, 0.0))
@@ -540,7 +541,7 @@ class Queue:
         has been used and closed in this process, as multiprocessing's."""
         self._check_fork()
         if self._closed and self._used:
-            raise _closed_channel_error(self)
+            raise self._closed_handle_error()
         return self.qsize() == 0
 
     def full(self) -> bool:
@@ -548,6 +549,16 @@ class Queue:
         return bool(self._sem._semlock._is_zero())
 
     # -- closing -----------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called in this process (a fork child's
+        copy starts open, as multiprocessing's)."""
+        self._check_fork()
+        return self._closed
+
+    def _closed_error(self) -> ValueError:
+        return ValueError(f"Queue {self!r} is closed")  # multiprocessing's words
 
     def close(self) -> None:
         """No more ``put`` or ``get`` in this process; what the feeder still
@@ -619,7 +630,7 @@ class JoinableQueue(Queue):
         """:meth:`Queue.put`, counting one more unfinished task."""
         self._check_fork()
         if self._closed:
-            raise ValueError(f"Queue {self!r} is closed")
+            raise self._closed_error()
         if not self._sem.acquire(block, timeout):
             raise queue.Full
         # counted before it is sent, so a task_done() for it can never come first
@@ -652,11 +663,13 @@ class JoinableQueue(Queue):
                 self._cond.wait()
 
 
-class SimpleQueue:
+class SimpleQueue(Closable):
     """``multiprocessing.SimpleQueue`` on a shared-memory channel: ``put``
     waits while the ring is full (no feeder thread), and an object too large
     for the ring waits in ``put`` until a receiver has opened its memory
-    file; ``get`` waits for the next object."""
+    file; ``get`` waits for the next object. After :meth:`close`, ``put``,
+    ``get`` and ``empty`` raise OSError (EBADF) as multiprocessing's do, an
+    OSError that is also the ValueError of every closed object."""
 
     def __init__(self, *, ctx: Any = None, capacity: int = DEFAULT_CAPACITY) -> None:
         self._channel = ShmChannel(capacity=capacity)
@@ -670,9 +683,13 @@ class SimpleQueue:
         self._channel = state
         weakref.finalize(self, ShmChannel.close, self._channel).atexit = False
 
-    def _check_open(self) -> None:
-        if self._channel.closed:
-            raise _closed_channel_error(self)
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called in this process."""
+        return self._channel.closed
+
+    def _closed_error(self) -> ValueError:
+        return self._closed_handle_error()
 
     def put(self, obj: Any) -> None:
         """Put `obj` in the queue (pickling errors raise here)."""

@@ -22,11 +22,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import warnings
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from . import _aio, _core
 from ._timeouts import Deadline
+from ._closable import ClosableResource
 from .errors import naming
 
 __all__ = ["ShmChannel"]
@@ -101,7 +101,7 @@ def _create_named(path: str, capacity: int, max_processes: int, mode: int,
     return fd
 
 
-class ShmChannel(_core.ShmChannelBase):
+class ShmChannel(_core.ShmChannelBase, ClosableResource):
     """A channel of messages in shared memory.
 
     ``ShmChannel(capacity=1 << 20)`` makes an anonymous channel (a memfd):
@@ -163,6 +163,7 @@ class ShmChannel(_core.ShmChannelBase):
             raise
         self._fd = fd
         self._name = name
+        self._opened()
 
     # -- construction from elsewhere ------------------------------------------
 
@@ -193,10 +194,6 @@ class ShmChannel(_core.ShmChannelBase):
         """The descriptor of the channel's file (memfd or /dev/shm file)."""
         self._check_open()
         return self._fd
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError("I/O operation on closed shared-memory channel")
 
     def close(self) -> None:
         """Close both sides here, give up this process's slot and unmap.
@@ -280,16 +277,11 @@ class ShmChannel(_core.ShmChannelBase):
         return result
 
     def __enter__(self) -> "ShmChannel":
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        if not self.closed:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2)
-            with contextlib.suppress(Exception):
-                self.close()
 
     def __repr__(self) -> str:
         if self.closed:

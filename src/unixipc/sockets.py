@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple, Sequence
 from . import _core
 from ._timeouts import Deadline, check_timeout
 from ._wait import retry_when_ready, wait_readable_async, wait_writable_async
+from ._closable import ClosableResource
 from .errors import ChannelClosedError, IPCError, MessageTooLongError
 
 __all__ = [
@@ -142,24 +143,7 @@ def _timed_out(call: str) -> TimeoutError:
 
 # ---- the channel -----------------------------------------------------------
 
-class _Closable:
-    """``closed`` and the ValueError after close, for the channel and the
-    listener alike (as for files: "I/O operation on closed ...")."""
-
-    _closed: bool
-    _kind = "object"
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError(f"I/O operation on closed {self._kind}")
-
-
-class MessageChannel(_Closable, _core.ChannelBase):
+class MessageChannel(ClosableResource, _core.ChannelBase):
     """Whole messages over one connected socket.
 
     Args:
@@ -174,7 +158,10 @@ class MessageChannel(_Closable, _core.ChannelBase):
     in use waits, and its own ``block=`` / ``timeout=`` apply to that wait
     (BlockingIOError, TimeoutError). A signal handler that calls the
     direction its thread is already in gets RuntimeError. :meth:`close`
-    wakes the threads blocked in the channel (they raise ValueError).
+    wakes the threads blocked in the channel (they raise ValueError). A
+    channel collected unclosed warns (ResourceWarning) and closes its
+    socket (without shutting it down: a fork child's copy may be dropped
+    while the parent still talks on it).
 
     The framing (:meth:`send`, :meth:`send_many`, :meth:`flush`,
     :meth:`receive`, ``pending``, ``max_size``) is implemented in C, in the
@@ -184,7 +171,6 @@ class MessageChannel(_Closable, _core.ChannelBase):
     """
 
     socket: _socket.socket
-    _kind = "channel"
     _closed: bool  # a member of ChannelBase, seen by the C code
 
     if TYPE_CHECKING:
@@ -241,6 +227,7 @@ class MessageChannel(_Closable, _core.ChannelBase):
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+        self._opened()
 
     # -- construction helpers
     @classmethod
@@ -268,9 +255,22 @@ class MessageChannel(_Closable, _core.ChannelBase):
         none of them can use its number after it names another file."""
         self._closed = True
         self._close_wait()
+        self._release()
+
+    def _release(self) -> None:
+        # Also what a collection does: no shutdown (a fork child's copy must
+        # not end the parent's stream); the C base drops the framing state
+        # (the pending rest, unclaimed descriptors) when the object goes.
+        self._closed = True
         self.socket.close()
 
+    def __repr__(self) -> str:
+        kind = "seqpacket" if self.seqpacket else "stream"
+        state = "closed" if self._closed else f"fd={self._fileno}"
+        return f"<MessageChannel {kind} {state}>"
+
     def __enter__(self) -> "MessageChannel":
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -417,11 +417,11 @@ def _bind_unix_with_mode(sock: _socket.socket, path: str, mode: int) -> None:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-class Listener(_Closable):
+class Listener(ClosableResource):
     """A listening socket that accepts MessageChannels. A Unix socket file it
-    created is removed by :meth:`close`."""
-
-    _kind = "listener"
+    created is removed by :meth:`close`, and by the collection of a
+    listener left unclosed (which warns, ResourceWarning) in the process
+    that made it."""
 
     def __init__(self, address: str, *, kind: str = "stream", backlog: int | None = None,
                  max_size: int | None = None, mode: int | None = 0o600) -> None:
@@ -454,6 +454,7 @@ class Listener(_Closable):
         if family != _socket.AF_UNIX:
             host, port = sock.getsockname()[:2]
             self.address = f"tcp:[{host}]:{port}" if ":" in host else f"tcp:{host}:{port}"
+        self._opened()
 
     def fileno(self) -> int:
         """The listening socket's descriptor. Raises ValueError once closed."""
@@ -507,7 +508,16 @@ class Listener(_Closable):
                 pass
             self._path = None
 
+    def _release(self) -> None:
+        if self._owner_pid != os.getpid():
+            self._path = None  # the socket file is the parent's to remove
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Listener {self.address}{' closed' if self._closed else ''}>"
+
     def __enter__(self) -> "Listener":
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:

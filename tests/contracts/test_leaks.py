@@ -86,15 +86,15 @@ def _uss() -> int:
     return total
 
 
-def _count_lines(path: str) -> int:
+def _count_lines(path: str, start: str = "") -> int:
     with open(path) as f:
-        return sum(1 for _ in f)
+        return sum(1 for line in f if line.startswith(start))
 
 
 def _resources() -> dict[str, int]:
     return {"fds": len(os.listdir("/proc/self/fd")),
             "maps": _count_lines("/proc/self/maps"),
-            "timers": sum(1 for line in open("/proc/self/timers") if line.startswith("ID:"))}
+            "timers": _count_lines("/proc/self/timers", "ID:")}
 
 
 def _memory() -> dict[str, int]:

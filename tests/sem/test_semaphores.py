@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -307,7 +308,7 @@ def test_undo_survives_exec(make_set):
             os._exit(1)
     os.close(r)
     try:
-        wait_until(lambda: open(f"/proc/{pid}/comm").read().strip() == "sh", timeout=10)
+        wait_until(lambda: Path(f"/proc/{pid}/comm").read_text().strip() == "sh", timeout=10)
         wait_blocked(pid)
         assert sems[0].value == 0  # still taken after exec
     finally:

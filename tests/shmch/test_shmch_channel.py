@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import resource
 import signal
@@ -137,26 +136,6 @@ def test_receive_view_frees_its_space_when_done(ch):
     kept.release()
     assert fill() > 0  # released: its space came back
     assert len(ch.receive_many(10_000)) > first
-
-
-def test_closed_means_one_thing():
-    c = ShmChannel(capacity=4096)
-    fd = c.fileno()
-    c.close()
-    c.close()
-    assert c.closed
-    for call in (lambda: c.send(b"x"), c.receive, c.fileno, lambda: c.receive_many(1)):
-        with pytest.raises(ValueError):
-            call()
-    with pytest.raises(OSError):
-        os.fstat(fd)  # the descriptor went with it
-
-
-def test_resource_warning_when_collected_unclosed():
-    c = ShmChannel(capacity=4096)
-    with pytest.warns(ResourceWarning):
-        del c
-        gc.collect()
 
 
 def _eof_child(c):

@@ -392,6 +392,7 @@ def test_handler_closing_the_socket_ends_the_call_with_ebadf(direction):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        a.close()
         b.close()
         for x, y in others:
             x.close()

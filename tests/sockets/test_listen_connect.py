@@ -96,6 +96,7 @@ def test_connect_waits_for_backlog_room_through_signals(kind):
     address = _abstract(f"room-{kind}")
     with sockets.listen(address, kind=kind, backlog=0) as lst:
         first = sockets.connect(address, kind=kind, timeout=5)  # fills the backlog
+        opened: list[MessageChannel] = [first]
         accepted: list[MessageChannel] = []
 
         def accept_later() -> None:
@@ -109,19 +110,22 @@ def test_connect_waits_for_backlog_room_through_signals(kind):
         t = threading.Thread(target=accept_later)
         t.start()
         try:
-            t0 = time.monotonic()
-            second = sockets.connect(address, kind=kind, timeout=10)
-            waited = time.monotonic() - t0
+            try:
+                t0 = time.monotonic()
+                second = sockets.connect(address, kind=kind, timeout=10)
+                opened.append(second)
+                waited = time.monotonic() - t0
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+                t.join(timeout=10)
+            assert fired and 0.4 < waited < 9
+            # really connected: a message goes through to the second accepted end
+            second.send(b"after the wait")
+            assert accepted[1].receive(timeout=5).data == b"after the wait"
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-            t.join(timeout=10)
-        assert fired and 0.4 < waited < 9
-        # really connected: a message goes through to the second accepted end
-        second.send(b"after the wait")
-        assert accepted[1].receive(timeout=5).data == b"after the wait"
-        for ch in [first, second, *accepted]:
-            ch.close()
+            for ch in opened + accepted:
+                ch.close()
 
 
 def _report_credentials(address: str) -> tuple[int, int, int, tuple[int, int, int]]:

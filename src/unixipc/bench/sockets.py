@@ -26,6 +26,7 @@ class _ChannelEnd:
         self.ch = ch
         self.receive = ch.receive
         self._send = ch.send
+        self.close = ch.close  # the channel owns the socket
 
     def send(self, data: bytes) -> None:
         self._send(data)
@@ -42,6 +43,7 @@ class _RawStreamEnd:
         self.s = s
         self.send = s.sendall
         self._recv = s.recv
+        self.close = s.close
 
     def recv(self, size: int) -> bytes:
         data = self._recv(size)
@@ -54,6 +56,7 @@ class _RawPacketEnd:
     def __init__(self, s: socket.socket) -> None:
         self.send = s.send
         self._recv = s.recv
+        self.close = s.close
 
     def recv(self, size: int) -> bytes:
         return self._recv(size)
@@ -72,8 +75,9 @@ def _pair_link(kind: int, wrap: Callable[[socket.socket], Any]) -> Callable[[int
         if kind == socket.SOCK_SEQPACKET:
             for s in (a, b):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-        return Link(parent=wrap(a), child=wrap(b), close=_closer(a, b),
-                    in_child=a.close, in_parent=b.close)
+        ends = wrap(a), wrap(b)
+        return Link(parent=ends[0], child=ends[1], close=_closer(*ends),
+                    in_child=ends[0].close, in_parent=ends[1].close)
     return open_link
 
 
@@ -91,8 +95,9 @@ def _tcp_pair() -> tuple[socket.socket, socket.socket]:
 def _tcp_link(wrap: Callable[[socket.socket], Any]) -> Callable[[int], Link]:
     def open_link(size: int) -> Link:
         a, b = _tcp_pair()
-        return Link(parent=wrap(a), child=wrap(b), close=_closer(a, b),
-                    in_child=a.close, in_parent=b.close)
+        ends = wrap(a), wrap(b)
+        return Link(parent=ends[0], child=ends[1], close=_closer(*ends),
+                    in_child=ends[0].close, in_parent=ends[1].close)
     return open_link
 
 
