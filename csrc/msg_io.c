@@ -2,7 +2,7 @@
  * msg_ctl.c).
  *
  * The hot path (send, receive and their batched forms) lives on a C base
- * type, _core.MessageQueueBase, which holds the queue id; unixipc.msgqueue
+ * type, _core.MessageQueueBase, which holds the queue id; unixipc.msg
  * subclasses it in Python for everything else. Message types are C `long`
  * from the Python int to the kernel and back.
  *
@@ -53,7 +53,7 @@ reset_bytes_hash(PyObject *bytes)
 #define STACK_TEXT 8192
 
 static int rcv_eager = 1;  /* _msg_receive_eager(False): always via the helper */
-static PyObject *message_type = NULL; /* unixipc.msgqueue.Message */
+static PyObject *message_type = NULL; /* unixipc.msg.Message */
 
 static int
 is_zero(const struct timespec *remaining)

@@ -2,7 +2,7 @@
  *
  * The hot calls live on two C base types: SemaphoreSetBase.op (any number of
  * operations in ONE atomic semtimedop) and SemaphoreBase.acquire/release/
- * wait_zero (one semaphore of a set). unixipc.semaphore subclasses both.
+ * wait_zero (one semaphore of a set). unixipc.sem subclasses both.
  */
 #define _GNU_SOURCE 1
 #include "core.h"

@@ -1,4 +1,4 @@
-/* C baseline for bench/msgqueue.py: the same workloads with msgsnd/msgrcv.
+/* C baseline for bench/msg.py: the same workloads with msgsnd/msgrcv.
  * Prints one JSON object per line: {"workload", "value", "unit"}.
  *   round trip:  parent sends type 1, the child echoes it as type 2
  *   one-way:     parent sends COUNT messages of type 1, the child receives

@@ -1,4 +1,4 @@
-/* C baseline for bench/sockets.py: framed messages (8-byte length header +
+/* C baseline for bench/sock.py: framed messages (8-byte length header +
  * payload, one sendmsg with two iovecs; the receiver reads the header then
  * the payload) over a Unix stream socketpair and TCP loopback, and plain
  * records over a Unix seqpacket socketpair. Round trip 64 B (median) and

@@ -7,29 +7,29 @@ See the project's docs/ for one page per mechanism.
 
 from __future__ import annotations
 
-from . import errors, keys, msgqueue, semaphore, shm, pipe, fifo, coprocess
-from . import netdb, sockets, shmch, queues
+from . import errors, keys, msg, sem, shm, pipe, fifo, coproc
+from . import netdb, sockets, shmch, queue
 from .errors import *
 from .keys import *
-from .msgqueue import *
-from .semaphore import *
+from .msg import *
+from .sem import *
 from .shm import *
 from .pipe import *
 from .fifo import *
-from .coprocess import *
+from .coproc import *
 from .shmch import *
-from .queues import *
+from .queue import *
 
 __version__ = "0.1.0"
 
 __all__ = ["netdb", "sockets"]
 __all__ += errors.__all__
 __all__ += keys.__all__
-__all__ += msgqueue.__all__
-__all__ += semaphore.__all__
+__all__ += msg.__all__
+__all__ += sem.__all__
 __all__ += shm.__all__
 __all__ += pipe.__all__
 __all__ += fifo.__all__
-__all__ += coprocess.__all__
+__all__ += coproc.__all__
 __all__ += shmch.__all__
-__all__ += queues.__all__
+__all__ += queue.__all__

@@ -13,7 +13,7 @@ calls :meth:`ShmChannel.close_sending`, one that will only send calls
 counts as having closed both. When no process has the sending side open and
 the ring is empty, receiving raises :class:`~unixipc.ChannelClosedError`;
 when no process has the receiving side open, sending raises
-:class:`BrokenPipeError`. See docs/shm-channel.md for the model and the
+:class:`BrokenPipeError`. See docs/shmch.md for the model and the
 exact crash guarantees.
 """
 

@@ -22,7 +22,7 @@ import pytest
 import unixipc
 from unixipc import fifo, sockets
 from unixipc.pipe import Pipe, popen
-from unixipc.queues import JoinableQueue, Queue, SimpleQueue
+from unixipc.queue import JoinableQueue, Queue, SimpleQueue
 
 from support import Child
 

@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 
 import unixipc
-from unixipc import _core, errors, msgqueue, netdb, sockets
+from unixipc import _core, errors, msg, netdb, sockets
 from unixipc.fifo import Fifo
 from unixipc.pipe import Pipe
 from unixipc.shmch import ShmChannel
@@ -156,7 +156,7 @@ class World:
 
     def __init__(self, tmp: str, track: Callable[[str, int], int]) -> None:
         self.tmp = tmp
-        self.mq = msgqueue.MessageQueue(create=True)
+        self.mq = msg.MessageQueue(create=True)
         track("msg", self.mq.id)
         self.sems = unixipc.SemaphoreSet(count=3, create=True)
         track("sem", self.sems.id)
@@ -385,7 +385,7 @@ CASES: dict[str, CaseFactory] = {
     "_pause": lambda w: _pause_in_thread,
     "_cancel_signal": lambda w: _core._cancel_signal,
     # msg
-    "MessageQueueBase()": lambda w: lambda: msgqueue.MessageQueue.from_id(w.mq.id),
+    "MessageQueueBase()": lambda w: lambda: msg.MessageQueue.from_id(w.mq.id),
     "MessageQueueBase.send MessageQueueBase.receive": lambda w: lambda: _mq_roundtrip(w),
     "MessageQueueBase.send_many MessageQueueBase.receive_many": lambda w: lambda: (
         w.mq.send_many([b"a" * 10, (2, b"b" * 700)]), w.mq.receive_many(2)),
@@ -394,7 +394,7 @@ CASES: dict[str, CaseFactory] = {
     "MessageQueueBase.receive (errors)": lambda w: _both(
         _raises(BlockingIOError, w.mq.receive, block=False),
         _raises(TimeoutError, w.mq.receive, timeout=0),
-        _raises(OSError, msgqueue.MessageQueue.from_id, w.gone_mq)),
+        _raises(OSError, msg.MessageQueue.from_id, w.gone_mq)),
     "msgget msgctl_rmid": lambda w: _both(
         _create_remove(lambda: _core.msgget(_core.IPC_PRIVATE, _core.IPC_CREAT | 0o600),
                        _core.msgctl_rmid),
@@ -404,7 +404,7 @@ CASES: dict[str, CaseFactory] = {
     "msgctl_info": lambda w: lambda: (_core.msgctl_info(_core.IPC_INFO),
                                       _core.msgctl_info(_core.MSG_INFO)),
     "msgctl_msg_stat": lambda w: lambda: _raises(OSError, _core.msgctl_msg_stat, 10**6, True)(),
-    "_msg_set_message_type": lambda w: lambda: _core._msg_set_message_type(msgqueue.Message),
+    "_msg_set_message_type": lambda w: lambda: _core._msg_set_message_type(msg.Message),
     "_msg_receive_eager": lambda w: lambda: _core._msg_receive_eager(
         _core._msg_receive_eager(True)),
     # sem

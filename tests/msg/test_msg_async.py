@@ -14,7 +14,7 @@ from support import Child, wait_blocked
 
 
 def _workers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "unixipc-msgqueue-wait"]
+    return [t for t in threading.enumerate() if t.name == "unixipc-msg-wait"]
 
 
 def _no_workers_left() -> None:

@@ -1,4 +1,4 @@
-"""Every Python example in docs/message-queues.md runs as written."""
+"""Every Python example in docs/msg.md runs as written."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "message-queues.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "msg.md"
 EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
 
 

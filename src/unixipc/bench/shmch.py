@@ -72,7 +72,7 @@ def _queue_link(make: Callable[[], Any], flush: Callable[[Any], None] | None = N
 
 def queue_transport() -> Transport:
     """A pair of unixipc.Queue."""
-    from ..queues import Queue
+    from ..queue import Queue
     return Transport("queue", "unixipc", lambda size: _queue_link(lambda: Queue(capacity=RING)))
 
 

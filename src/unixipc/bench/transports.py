@@ -93,11 +93,11 @@ def mp_queue_transport() -> Transport:
 
 # The mechanisms' own workload modules define their transports; they are
 # gathered here (imported after the peers above, which some of them reuse).
-from .msgqueue import msgqueue_transport, sysv_ipc_transport  # noqa: E402
+from .msg import msgqueue_transport, sysv_ipc_transport  # noqa: E402
 from .pipe import os_fifo_transport, unixipc_fifo_transport, unixipc_pipe_transport  # noqa: E402
-from .semaphore import (semaphore_transport, shared_memory_transport,  # noqa: E402
+from .sem import (semaphore_transport, shared_memory_transport,  # noqa: E402
                         sysv_ipc_semaphore_transport)
-from .sockets import (mp_connection_transport, raw_seqpacket_transport,  # noqa: E402
+from .sock import (mp_connection_transport, raw_seqpacket_transport,  # noqa: E402
                       raw_tcp_transport, raw_unix_transport, seqpacket_channel_transport,
                       tcp_channel_transport, unix_channel_transport, zmq_ipc_transport,
                       zmq_tcp_transport)

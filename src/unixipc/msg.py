@@ -7,7 +7,7 @@ methods (:meth:`~MessageQueue.send`, :meth:`~MessageQueue.receive`,
 implemented in C on :class:`unixipc._core.MessageQueueBase`; this module adds
 opening, status, permissions, removal, ``peek`` and the asyncio twins
 (:meth:`~MessageQueue.send_async`, :meth:`~MessageQueue.receive_async`).
-See docs/message-queues.md for the rules.
+See docs/msg.md for the rules.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 #: The name of the worker threads of the async twins.
-_WORKER = "unixipc-msgqueue-wait"
+_WORKER = "unixipc-msg-wait"
 
 __all__ = ["Message", "MessageQueue", "MessageQueueStat", "message_queues", "msg_limits",
            "MessageQueueLimits"]

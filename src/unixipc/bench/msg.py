@@ -46,7 +46,7 @@ class Impl:
 
 
 def unixipc_impl() -> Impl:
-    from ..msgqueue import MessageQueue
+    from ..msg import MessageQueue
 
     def make() -> tuple[Callable[..., Any], Callable[..., Any], Callable[[], None]]:
         q = MessageQueue(create=True)
@@ -162,7 +162,7 @@ def pair(impl: Impl, count: int, repeat: int = 5) -> Result:
 
 def batched_one_way(size: int, count: int, batch: int = 64) -> Result:
     """unixipc's send_many/receive_many: messages per second one-way."""
-    from ..msgqueue import MessageQueue
+    from ..msg import MessageQueue
 
     q = MessageQueue(create=True)
     messages = [b"y" * size] * batch

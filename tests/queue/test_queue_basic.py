@@ -324,8 +324,8 @@ def test_memory_files_are_closed_once_taken():
         assert q.get(timeout=5).sum() == 1 << 17
     q.put(b"x")  # a put reaps the taken files
     q.get(timeout=5)
-    from unixipc import queues
-    queues._files.reap()
+    from unixipc import queue as uqueue
+    uqueue._files.reap()
     assert _fds() == fds
     q.close()
 
@@ -457,7 +457,7 @@ def test_simple_queue_big_object_waits_for_a_receiver():
 
 def test_the_queues_are_exported_at_the_top_level():
     for name in ("Queue", "SimpleQueue", "JoinableQueue"):
-        assert name in unixipc.__all__ and getattr(unixipc, name).__module__ == "unixipc.queues"
+        assert name in unixipc.__all__ and getattr(unixipc, name).__module__ == "unixipc.queue"
     assert Queue[int] is not None  # generic alias, as multiprocessing's
 
 

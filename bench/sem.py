@@ -1,7 +1,7 @@
 """Semaphores and shared memory: unixipc vs sysv_ipc vs C, ratios in one run.
 
     .venv/bin/pip install -e '.[bench]'
-    .venv/bin/python bench/semaphore.py [--quick]
+    .venv/bin/python bench/sem.py [--quick]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from unixipc.bench import harness
-from unixipc.bench.semaphore import pair_results, pingpong_results, shm_results
+from unixipc.bench.sem import pair_results, pingpong_results, shm_results
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,9 +1,9 @@
 """Benchmark System V message queues: unixipc, sysv_ipc and C in one run.
 
     .venv/bin/pip install -e '.[bench]'
-    .venv/bin/python bench/msgqueue.py [--quick] [--json]
+    .venv/bin/python bench/msg.py [--quick] [--json]
 
-Workloads (see unixipc.bench.msgqueue): 64-byte round trip between two
+Workloads (see unixipc.bench.msg): 64-byte round trip between two
 processes; one-way throughput for 64 B, 4 KiB and 8 KiB; a send+receive pair
 in one process; and unixipc's send_many/receive_many. The C baseline is
 bench/c/msg_bench.c. Run it inside `unshare --ipc` if you like; every queue
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from unixipc.bench import harness
-from unixipc.bench.msgqueue import (Impl, batched_one_way, one_way, pair, round_trip,
+from unixipc.bench.msg import (Impl, batched_one_way, one_way, pair, round_trip,
                                     sysv_ipc_impl, unixipc_impl)
 
 HERE = Path(__file__).resolve().parent

@@ -1,6 +1,6 @@
 """Benchmark: MessageChannel vs raw sockets, pyzmq PAIR, multiprocessing and C.
 
-    .venv/bin/python bench/sockets.py [scale]
+    .venv/bin/python bench/sock.py [scale]
 
 Prints one table (ratios against C and against unixipc). pyzmq PAIR over
 ipc:// and tcp:// is included when pyzmq is installed (UNIXIPC_BENCH_ZMQ=0
@@ -8,16 +8,19 @@ leaves it out)."""
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 from pathlib import Path
 
 from unixipc.bench import harness
-from unixipc.bench.sockets import run
+from unixipc.bench.sock import run
 
 
 def main() -> None:
-    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scale", nargs="?", type=float, default=1.0,
+                        help="multiplies every workload's iteration count (default 1.0)")
+    scale = parser.parse_args().scale
     results = []
     # a private build directory (/tmp/unixipc-bench is shared by other
     # runs), removed afterwards

@@ -26,7 +26,7 @@ __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
            "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
 
 #: The name of the worker threads of the async twins.
-_WORKER = "unixipc-semaphore-wait"
+_WORKER = "unixipc-sem-wait"
 
 #: Per-operation flags for the third item of an op tuple.
 SEM_UNDO: int = _core.SEM_UNDO
@@ -198,7 +198,7 @@ class SemaphoreSet(SysVObject[SemaphoreSetStat], _core.SemaphoreSetBase):
             op/acquire/release/SETALL, ``0`` asks for nothing (enough for
             the owner's ``remove()``).
         initial: starting values of a NEW set, an int for all or a list, set
-            with one SETALL right after creation (see docs/semaphores.md for
+            with one SETALL right after creation (see docs/sem.md for
             the creation race and how it is closed). When the set already
             exists (another process won the race to create it), the values
             are left alone and this call waits until its creator has
