@@ -85,7 +85,7 @@
 
 /* Registered by unixipc.sockets (_sock_set_types): what receive returns
  * and what it raises. */
-static PyObject *message_type = NULL;     /* sockets.Message */
+static PyObject *message_type = NULL;     /* sockets.ChannelMessage */
 static PyObject *closed_type = NULL;      /* errors.ChannelClosedError */
 static PyObject *incomplete_type = NULL;  /* sockets.IncompleteMessageError */
 static PyObject *too_large_type = NULL;   /* sockets.FrameTooLargeError */
@@ -1757,7 +1757,7 @@ static PyType_Spec ch_spec = {
     .slots = ch_slots,
 };
 
-/* _sock_set_types(Message, ChannelClosedError, IncompleteMessageError,
+/* _sock_set_types(ChannelMessage, ChannelClosedError, IncompleteMessageError,
  * FrameTooLargeError, MessageTooLongError): what ChannelBase returns and
  * raises (defined in Python). */
 static PyObject *
@@ -1770,7 +1770,7 @@ set_types(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     if (!PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "_sock_set_types: Message must be a tuple subclass");
+        PyErr_SetString(PyExc_TypeError, "_sock_set_types: ChannelMessage must be a tuple subclass");
         return NULL;
     }
     for (int i = 1; i < 5; i++) {
@@ -1788,7 +1788,7 @@ set_types(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 PyMethodDef unixipc_sock_methods[] = {
     {"_sock_set_types", UNIXIPC_FASTCALL(set_types), METH_FASTCALL,
-     "_sock_set_types(Message, ChannelClosedError, IncompleteMessageError,\n"
+     "_sock_set_types(ChannelMessage, ChannelClosedError, IncompleteMessageError,\n"
      "FrameTooLargeError, MessageTooLongError): the classes ChannelBase returns\n"
      "and raises."},
     {NULL, NULL, 0, NULL},

@@ -33,7 +33,7 @@ from ._closable import ClosableResource
 from .errors import ChannelClosedError, IPCError, MessageTooLongError
 
 __all__ = [
-    "Message", "MessageChannel", "Listener", "Credentials",
+    "ChannelMessage", "MessageChannel", "Listener", "Credentials",
     "ChannelClosedError", "IncompleteMessageError", "FrameTooLargeError",
     "listen", "connect", "connect_async", "parse_address",
     "DEFAULT_MAX_SIZE", "SEQPACKET_DEFAULT_MAX_SIZE", "SCM_MAX_FD",
@@ -74,7 +74,7 @@ class FrameTooLargeError(IPCError):
     stream cannot be resynchronised, so the channel is closed."""
 
 
-class Message(NamedTuple):
+class ChannelMessage(NamedTuple):
     """One received message: its bytes and the descriptors that came with
     it (owned by the receiver, close-on-exec; close them when done)."""
 
@@ -82,7 +82,7 @@ class Message(NamedTuple):
     fds: tuple[int, ...] = ()
 
 
-_core._sock_set_types(Message, ChannelClosedError, IncompleteMessageError,
+_core._sock_set_types(ChannelMessage, ChannelClosedError, IncompleteMessageError,
                       FrameTooLargeError, MessageTooLongError)
 
 
@@ -186,7 +186,7 @@ class MessageChannel(ClosableResource, _core.ChannelBase):
         def _flush_held(self, *, block: bool = True, timeout: float | None = None) -> None: ...
 
         def _receive_held(self, *, block: bool = True, timeout: float | None = None
-                          ) -> Message: ...
+                          ) -> ChannelMessage: ...
 
         def _close_wait(self) -> None: ...
 
@@ -196,7 +196,7 @@ class MessageChannel(ClosableResource, _core.ChannelBase):
                  block: bool = True, timeout: float | None = None) -> None: ...
 
         def receive(self, *, block: bool = True, timeout: float | None = None
-                    ) -> Message: ...
+                    ) -> ChannelMessage: ...
 
     def __init__(self, sock: _socket.socket, *, max_size: int | None = None) -> None:
         if not isinstance(sock, _socket.socket):
@@ -295,7 +295,7 @@ class MessageChannel(ClosableResource, _core.ChannelBase):
     # Each step holds its direction for one non-blocking attempt, never
     # across an await; while another thread holds it, the twin polls.
     async def receive_async(self, *, block: bool = True,
-                            timeout: float | None = None) -> Message:
+                            timeout: float | None = None) -> ChannelMessage:
         """The async twin of :meth:`receive`, with the same arguments and
         errors: awaits one message, the task waiting in the event loop.
         ``block=False`` makes the one attempt ``receive(block=False)``

@@ -489,7 +489,7 @@ CASES: dict[str, CaseFactory] = {
         _raises(BlockingIOError, w.stream[1].receive, block=False),
         _raises(TimeoutError, w.packet[1].receive, timeout=0.0001)),
     "_sock_set_types": lambda w: lambda: _core._sock_set_types(
-        sockets.Message, errors.ChannelClosedError, sockets.IncompleteMessageError,
+        sockets.ChannelMessage, errors.ChannelClosedError, sockets.IncompleteMessageError,
         sockets.FrameTooLargeError, errors.MessageTooLongError),
     # shmch
     "ShmChannelBase.send ShmChannelBase.receive ShmChannelBase.send_many ShmChannelBase._send_parts "

@@ -614,3 +614,16 @@ def test_blocking_send_cut_short_by_signals_keeps_framing():
     assert got == payloads
     a.close()
     b.close()
+
+
+def test_a_channel_message_has_a_name_of_its_own():
+    # unixipc.Message is a System V message (type, data); a channel's
+    # message (data, fds) is another thing and must not share its name.
+    import unixipc
+    a, b = sockets.MessageChannel.pair()
+    with a, b:
+        a.send(b"x")
+        got = b.receive(timeout=5)
+    assert type(got) is sockets.ChannelMessage and got == (b"x", ())
+    assert sockets.ChannelMessage.__name__ != unixipc.Message.__name__
+    assert not hasattr(sockets, "Message")

@@ -17,8 +17,8 @@ import time
 import pytest
 
 from unixipc import _core, sockets
-from unixipc.sockets import (ChannelClosedError, FrameTooLargeError, IncompleteMessageError,
-                             Message, MessageChannel)
+from unixipc.sockets import (ChannelClosedError, ChannelMessage, FrameTooLargeError,
+                             IncompleteMessageError, MessageChannel)
 
 MiB = 1 << 20
 
@@ -44,7 +44,7 @@ def test_the_c_base():
     with a, b:
         a.send(b"x")
         msg = b.receive()
-        assert type(msg) is Message and msg == (b"x", ())
+        assert type(msg) is ChannelMessage and msg == (b"x", ())
         assert msg.data == b"x" and msg.fds == ()
 
 
