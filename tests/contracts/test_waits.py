@@ -3,8 +3,9 @@
 One row per blocking call of every mechanism (and per async twin, run under
 ``asyncio.run``). The rules (docs: API.md "Rules every object follows"):
 
-- ``timeout=`` with nothing to wait for raises the row's timeout error after
-  about the timeout, sleeping: the process burns almost no CPU and the
+- ``timeout=`` with nothing to wait for raises the row's timeout error
+  (TimeoutError with errno ETIMEDOUT, unless the row's API says otherwise)
+  after about the timeout, sleeping: the process burns almost no CPU and the
   waiting thread goes to sleep a few times, not once per poll interval;
 - a signal whose Python handler returns is retried: the handler ran and the
   call still times out at about its timeout, neither early nor stretched;
@@ -25,11 +26,11 @@ about speed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import queue
 import resource
 import signal
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -423,9 +424,11 @@ def sigalrm() -> Iterator[Callable[[Callable[..., Any], float, float], None]]:
 def test_a_timeout_sleeps_without_spinning_or_polling(row: Row, make_case: Any) -> None:
     case = make_case(row)
     cpu0, sw0, t0 = _cpu(), _switches(), time.monotonic()
-    with pytest.raises(row.timeout_error):
+    with pytest.raises(row.timeout_error) as info:
         _run(row, case, timeout=TIMEOUT)
     elapsed, cpu, switches = time.monotonic() - t0, _cpu() - cpu0, _switches() - sw0
+    if row.timeout_error is TimeoutError:
+        assert info.value.errno == errno.ETIMEDOUT
     assert TIMEOUT - 0.01 <= elapsed < TIMEOUT + LATE
     assert cpu < MAX_CPU, f"{cpu:.3f}s of CPU: the wait spins"
     assert switches <= MAX_SWITCHES, f"{switches} wake-ups: the wait polls"
