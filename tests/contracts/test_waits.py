@@ -92,6 +92,11 @@ class Row:
     known_bugs: dict[str, str] = field(default_factory=dict)
 
 
+def _method(obj: Any, name: str, asynchronous: bool) -> Callable[..., Any]:
+    """``obj.name`` or its async twin ``obj.name_async``."""
+    return getattr(obj, f"{name}_async" if asynchronous else name)
+
+
 def _run(row: Row, case: Case, **kwargs: Any) -> Any:
     if row.is_async:
         return asyncio.run(case.call(**kwargs))
@@ -120,7 +125,7 @@ def _remove_quietly(obj: Any) -> Callable[[], None]:
 def _msg_receive(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         mq = _msg_queue(tracker)
-        call = mq.receive_async if asynchronous else mq.receive
+        call = _method(mq, "receive", asynchronous)
         return Case(call, _remove_quietly(mq), mq.remove, unixipc.ObjectRemovedError)
     return make
 
@@ -130,7 +135,7 @@ def _msg_send(asynchronous: bool) -> Callable[[Path, Any], Case]:
         mq = _msg_queue(tracker)
         mq.set(max_bytes=4)
         mq.send(b"full")
-        send = mq.send_async if asynchronous else mq.send
+        send = _method(mq, "send", asynchronous)
         return Case(lambda **kw: send(b"more", **kw), _remove_quietly(mq), mq.remove,
                     unixipc.ObjectRemovedError)
     return make
@@ -147,7 +152,7 @@ def _sem_set(tracker: Any, value: int) -> unixipc.SemaphoreSet:
 def _sem_op(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         sems = _sem_set(tracker, 0)
-        op = sems.op_async if asynchronous else sems.op
+        op = _method(sems, "op", asynchronous)
         return Case(lambda **kw: op((0, -1), **kw), _remove_quietly(sems), sems.remove,
                     unixipc.ObjectRemovedError)
     return make
@@ -156,7 +161,7 @@ def _sem_op(asynchronous: bool) -> Callable[[Path, Any], Case]:
 def _sem_acquire(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         sems = _sem_set(tracker, 0)
-        call = sems[0].acquire_async if asynchronous else sems[0].acquire
+        call = _method(sems[0], "acquire", asynchronous)
         return Case(call, _remove_quietly(sems), sems.remove, unixipc.ObjectRemovedError)
     return make
 
@@ -164,7 +169,7 @@ def _sem_acquire(asynchronous: bool) -> Callable[[Path, Any], Case]:
 def _sem_wait_zero(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         sems = _sem_set(tracker, 1)
-        call = sems[0].wait_zero_async if asynchronous else sems[0].wait_zero
+        call = _method(sems[0], "wait_zero", asynchronous)
         return Case(call, _remove_quietly(sems), sems.remove, unixipc.ObjectRemovedError)
     return make
 
@@ -181,26 +186,27 @@ def _close_pipe(p: unixipc.Pipe) -> Callable[[], None]:
 def _pipe_read(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         p = unixipc.Pipe()
-        read = p.reader.read_async if asynchronous else p.reader.read
+        read = _method(p.reader, "read", asynchronous)
         # every writer closed: end of file, b""
         return Case(lambda **kw: read(100, **kw), _close_pipe(p), p.writer.close,
                     woken_result=b"")
     return make
 
 
-def _full_pipe() -> unixipc.Pipe:
-    p = unixipc.Pipe()
+def _fill(send: Callable[..., Any], data: bytes) -> None:
+    """Send ``data`` without blocking until there is no room left."""
     while True:
         try:
-            p.writer.write(b"\0" * 65536, block=False)
+            send(data, block=False)
         except BlockingIOError:
-            return p
+            return
 
 
 def _pipe_write(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
-        p = _full_pipe()
-        write = p.writer.write_async if asynchronous else p.writer.write
+        p = unixipc.Pipe()
+        _fill(p.writer.write, b"\0" * 65536)
+        write = _method(p.writer, "write", asynchronous)
         # no reader left: BrokenPipeError (never SIGPIPE)
         return Case(lambda **kw: write(b"x", **kw), _close_pipe(p), p.reader.close,
                     BrokenPipeError)
@@ -212,7 +218,7 @@ def _fifo_open(end: str, asynchronous: bool) -> Callable[[Path, Any], Case]:
         path = tmp_path / "fifo"
         unixipc.mkfifo(path)
         fifo = unixipc.Fifo(path)
-        call = getattr(fifo, f"open_{end}_async" if asynchronous else f"open_{end}")
+        call = _method(fifo, f"open_{end}", asynchronous)
 
         async def opened_async(**kw: Any) -> None:
             (await call(**kw)).close()
@@ -233,7 +239,7 @@ _FIFO_NO_WAKE = ("an open waits for the other end to come; unlinking the path "
 def _coprocess_readline(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         co = unixipc.Coprocess(["cat"])
-        call = co.readline_async if asynchronous else co.readline
+        call = _method(co, "readline", asynchronous)
         # the child exits: its stdout closes, EOFError with no line left
         return Case(call, lambda: co.close(timeout=10),
                     lambda: os.kill(co.pid, signal.SIGKILL), EOFError)
@@ -252,7 +258,7 @@ def _close_channels(*channels: sockets.MessageChannel) -> Callable[[], None]:
 def _channel_receive(kind: str, asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         a, b = sockets.MessageChannel.pair(kind)
-        call = a.receive_async if asynchronous else a.receive
+        call = _method(a, "receive", asynchronous)
         # the peer closed at a message boundary
         return Case(call, _close_channels(a, b), b.close, sockets.ChannelClosedError)
     return make
@@ -261,12 +267,8 @@ def _channel_receive(kind: str, asynchronous: bool) -> Callable[[Path, Any], Cas
 def _channel_send(kind: str, asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         a, b = sockets.MessageChannel.pair(kind)
-        while True:
-            try:
-                a.send(b"x" * 4096, block=False)
-            except BlockingIOError:
-                break
-        send = a.send_async if asynchronous else a.send
+        _fill(a.send, b"x" * 4096)
+        send = _method(a, "send", asynchronous)
         # sends use MSG_NOSIGNAL: a closed peer is BrokenPipeError
         return Case(lambda **kw: send(b"y", **kw), _close_channels(a, b), b.close,
                     BrokenPipeError)
@@ -281,7 +283,7 @@ _SEQPACKET_RESET = ("docs/sockets.md: a closed peer raises BrokenPipeError; a bl
 def _listener_accept(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         listener = sockets.listen(f"unix:{tmp_path / 'sock'}")
-        call = listener.accept_async if asynchronous else listener.accept
+        call = _method(listener, "accept", asynchronous)
         return Case(call, listener.close)
     return make
 
@@ -296,7 +298,7 @@ _ACCEPT_NO_WAKE = ("accept waits for a client; nobody can remove the listener "
 def _shmch_receive(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         ch = unixipc.ShmChannel(capacity=4096)
-        call = ch.receive_async if asynchronous else ch.receive
+        call = _method(ch, "receive", asynchronous)
         # no sending side left and the ring empty
         return Case(call, ch.close, ch.close_sending, unixipc.ChannelClosedError)
     return make
@@ -305,12 +307,8 @@ def _shmch_receive(asynchronous: bool) -> Callable[[Path, Any], Case]:
 def _shmch_send(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         ch = unixipc.ShmChannel(capacity=4096)
-        while True:
-            try:
-                ch.send(b"y" * 100, block=False)
-            except BlockingIOError:
-                break
-        send = ch.send_async if asynchronous else ch.send
+        _fill(ch.send, b"y" * 100)
+        send = _method(ch, "send", asynchronous)
         # no receiving side left
         return Case(lambda **kw: send(b"z", **kw), ch.close, ch.close_receiving,
                     BrokenPipeError)
