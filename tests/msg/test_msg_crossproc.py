@@ -67,17 +67,6 @@ def test_blocked_send_on_full_queue_sees_removal(mq):
         c.close()
 
 
-def test_blocked_receive_with_timeout_sees_removal(mq):
-    c = Child(lambda msqid: _receive(msqid, timeout=30), mq.id)
-    try:
-        wait_blocked(c.pid)
-        mq.remove()
-        with pytest.raises(ObjectRemovedError):
-            c.result()
-    finally:
-        c.close()
-
-
 def test_signals_during_blocked_receive_are_retried(mq):
     """SIGALRM every 10 ms while receive() waits: the handler runs each time,
     the call goes on and returns the message sent later."""

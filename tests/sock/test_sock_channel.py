@@ -442,43 +442,6 @@ def test_no_sigpipe_on_closed_peer():
         a.close()
 
 
-@pytest.mark.parametrize("kind", ["stream", "seqpacket"])
-def test_eintr_is_retried_and_handlers_run(kind):
-    a, b = MessageChannel.pair(kind)
-    fired: list[int] = []
-    old = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
-    signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
-    try:
-        t0 = time.monotonic()
-        with pytest.raises(TimeoutError):
-            b.receive(timeout=0.5)
-        assert 0.45 < time.monotonic() - t0 < 5
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-    assert fired
-    a.close()
-    b.close()
-
-
-def test_signal_handler_exception_propagates():
-    a, b = MessageChannel.pair("stream")
-
-    def boom(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.setitimer(signal.ITIMER_REAL, 0.1)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            b.receive(timeout=5)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-    a.close()
-    b.close()
-
-
 def _send_later(sock: socket.socket, *chunks: bytes) -> threading.Thread:
     def run() -> None:
         for chunk in chunks:
