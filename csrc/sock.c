@@ -144,8 +144,15 @@ typedef struct {
 static ssize_t
 io_once(io_ctx *c, int extra_flags)
 {
-    if (c->send)
-        return sendmsg(c->fd, &c->mh, c->flags | extra_flags);
+    if (c->send) {
+        ssize_t n = sendmsg(c->fd, &c->mh, c->flags | extra_flags);
+        /* A peer that closed with records unread makes a seqpacket send
+         * (and a reset TCP connection) fail with ECONNRESET: for a sender
+         * that is the same "no receiver left" as EPIPE, BrokenPipeError. */
+        if (n < 0 && errno == ECONNRESET)
+            errno = EPIPE;
+        return n;
+    }
     c->mh.msg_controllen = c->control_space;
     c->mh.msg_flags = 0;
     return recvmsg(c->fd, &c->mh, c->flags | extra_flags);

@@ -88,8 +88,6 @@ class Row:
     nonblocking_error: type[BaseException] = BlockingIOError
     # rule name -> why it does not apply to this row
     not_applicable: dict[str, str] = field(default_factory=dict)
-    # rule name -> the known library bug that breaks it (strict xfail)
-    known_bugs: dict[str, str] = field(default_factory=dict)
 
 
 def _method(obj: Any, name: str, asynchronous: bool) -> Callable[..., Any]:
@@ -275,11 +273,6 @@ def _channel_send(kind: str, asynchronous: bool) -> Callable[[Path, Any], Case]:
     return make
 
 
-_SEQPACKET_RESET = ("docs/sockets.md: a closed peer raises BrokenPipeError; a blocked "
-                    "seqpacket send whose peer closes gets the kernel's ECONNRESET "
-                    "(ConnectionResetError) unmapped")
-
-
 def _listener_accept(asynchronous: bool) -> Callable[[Path, Any], Case]:
     def make(tmp_path: Path, tracker: Any) -> Case:
         listener = sockets.listen(f"unix:{tmp_path / 'sock'}")
@@ -362,8 +355,7 @@ def _rows() -> list[Row]:
             Row(f"MessageChannel.receive{s}[stream]", _channel_receive("stream", a), a),
             Row(f"MessageChannel.receive{s}[seqpacket]", _channel_receive("seqpacket", a), a),
             Row(f"MessageChannel.send{s}[stream]", _channel_send("stream", a), a),
-            Row(f"MessageChannel.send{s}[seqpacket]", _channel_send("seqpacket", a), a,
-                known_bugs={"wake": _SEQPACKET_RESET}),
+            Row(f"MessageChannel.send{s}[seqpacket]", _channel_send("seqpacket", a), a),
             Row(f"Listener.accept{s}", _listener_accept(a), a,
                 not_applicable={"wake": _ACCEPT_NO_WAKE}),
             Row(f"ShmChannel.receive{s}", _shmch_receive(a), a),
@@ -383,10 +375,7 @@ ROWS = _rows()
 
 
 def _params(rule: str) -> list[Any]:
-    return [pytest.param(row, id=row.name,
-                         marks=[pytest.mark.xfail(strict=True, reason=row.known_bugs[rule])]
-                         if rule in row.known_bugs else [])
-            for row in ROWS if rule not in row.not_applicable]
+    return [pytest.param(row, id=row.name) for row in ROWS if rule not in row.not_applicable]
 
 
 @pytest.fixture
