@@ -216,27 +216,70 @@ class Coprocess(ClosableResource):
             if stop_fd in ready.readable:
                 return
 
-    def _pump(self, deadline: Deadline, until: str, stop_fd: int = -1) -> None:
-        """Run :meth:`_passes`, blocking in poll between passes."""
-        passes = self._passes(deadline, until, stop_fd)
+    def _closing(self, deadline: Deadline
+                 ) -> Generator[tuple[tuple[int, ...], tuple[int, ...]], Ready, None]:
+        """close()'s steps up to the wait for the child's exit, as passes
+        like :meth:`_passes`: with pipes, flush queued input and close stdin,
+        then read and drop output until the child closes stdout or exits
+        (a process it started may hold its stdout for long); then close
+        the descriptors."""
+        if self._rfd < 0:
+            return
+        if not self.pty:
+            try:
+                if self._out and self._wfd >= 0:
+                    yield from self._passes(deadline, "sent", -1)
+            except BrokenPipeError:
+                pass
+            finally:  # stdin is closed also when the flush timed out
+                if self._wfd >= 0:
+                    os.close(self._wfd)
+                    self._wfd = -1
+            pidfd = _pidfd(self.pid)
+            try:
+                while not self._eof and not _exited(pidfd):
+                    yield from self._passes(deadline, "data", pidfd)
+                    self._in.clear()
+            except EOFError:
+                pass
+            finally:
+                if pidfd >= 0:
+                    os.close(pidfd)
+        os.close(self._rfd)
+        self._rfd = self._wfd = -1
+
+    @staticmethod
+    def _drive(steps: Generator[tuple[tuple[int, ...], tuple[int, ...]], Ready, None],
+               deadline: Deadline) -> None:
+        """Run passes (:meth:`_passes`, :meth:`_closing`), blocking in poll
+        between them."""
         try:
-            fds = next(passes)
+            fds = next(steps)
             while True:
-                fds = passes.send(wait_ready(*fds, deadline))
+                fds = steps.send(wait_ready(*fds, deadline))
         except StopIteration:
             return
 
-    async def _pump_async(self, deadline: Deadline, until: str, stop_fd: int = -1) -> None:
-        """Run :meth:`_passes`, waiting in the event loop between passes.
-        Cancelling it loses nothing: what was read stays buffered, what
-        was not written stays queued."""
-        passes = self._passes(deadline, until, stop_fd)
+    @staticmethod
+    async def _drive_async(steps: Generator[tuple[tuple[int, ...], tuple[int, ...]], Ready,
+                                            None], deadline: Deadline) -> None:
+        """Run passes waiting in the event loop between them. Cancelling
+        loses nothing: what was read stays buffered, what was not written
+        stays queued."""
         try:
-            fds = next(passes)
+            fds = next(steps)
             while True:
-                fds = passes.send(await wait_ready_async(*fds, deadline))
+                fds = steps.send(await wait_ready_async(*fds, deadline))
         except StopIteration:
             return
+
+    def _pump(self, deadline: Deadline, until: str, stop_fd: int = -1) -> None:
+        """Run :meth:`_passes`, blocking in poll between passes."""
+        self._drive(self._passes(deadline, until, stop_fd), deadline)
+
+    async def _pump_async(self, deadline: Deadline, until: str, stop_fd: int = -1) -> None:
+        """Run :meth:`_passes`, waiting in the event loop between passes."""
+        await self._drive_async(self._passes(deadline, until, stop_fd), deadline)
 
     def _take_line(self) -> bytes:
         i = self._in.find(b"\n")
@@ -473,26 +516,7 @@ class Coprocess(ClosableResource):
         if self.returncode is not None:
             return self.returncode
         deadline = self._deadline(True, timeout)
-        if self._rfd >= 0:
-            if not self.pty:
-                try:
-                    self.close_input(timeout=deadline.remaining())
-                except BrokenPipeError:
-                    pass
-                pidfd = _pidfd(self.pid)
-                try:
-                    # Until end of output, or until the child itself exited
-                    # (a process it started may hold its stdout for long).
-                    while not self._eof and not _exited(pidfd):
-                        self._pump(deadline, "data", stop_fd=pidfd)
-                        self._in.clear()
-                except EOFError:
-                    pass
-                finally:
-                    if pidfd >= 0:
-                        os.close(pidfd)
-            os.close(self._rfd)
-            self._rfd = self._wfd = -1
+        self._drive(self._closing(deadline), deadline)
         status = wait_pid(self.pid, deadline)
         if status is None:
             raise TimeoutError(errno.ETIMEDOUT,
@@ -506,28 +530,7 @@ class Coprocess(ClosableResource):
         if self.returncode is not None:
             return self.returncode
         deadline = self._deadline(True, timeout)
-        if self._rfd >= 0:
-            if not self.pty:
-                try:
-                    if self._out and self._wfd >= 0:
-                        await self._pump_async(deadline, "sent")
-                except BrokenPipeError:
-                    pass
-                if self._wfd >= 0:
-                    os.close(self._wfd)
-                    self._wfd = -1
-                pidfd = _pidfd(self.pid)
-                try:
-                    while not self._eof and not _exited(pidfd):
-                        await self._pump_async(deadline, "data", stop_fd=pidfd)
-                        self._in.clear()
-                except EOFError:
-                    pass
-                finally:
-                    if pidfd >= 0:
-                        os.close(pidfd)
-            os.close(self._rfd)
-            self._rfd = self._wfd = -1
+        await self._drive_async(self._closing(deadline), deadline)
         pidfd = os.pidfd_open(self.pid)
         try:
             done, status = os.waitpid(self.pid, os.WNOHANG)
