@@ -74,6 +74,15 @@ class _PipeEnd(_core.PipeEnd, ClosableResource):
         """Give up ownership: return the descriptor, leave it open."""
         return self._detach_fd()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The descriptor travels through multiprocessing's descriptor
+        # passing (a copy the child owns), so an end reaches spawn and
+        # forkserver children too; a named end keeps its name.
+        from multiprocessing import reduction
+        fd = self.fileno()  # ValueError once closed
+        name = self.name if isinstance(self.name, str) else None
+        return (_rebuild_end, (type(self), reduction.DupFd(fd), name))
+
     def readable(self) -> bool:
         return False
 
@@ -334,6 +343,10 @@ class PipeWriter(_PipeEnd):
 
 io.RawIOBase.register(PipeReader)
 io.RawIOBase.register(PipeWriter)
+
+
+def _rebuild_end(cls: type[_PipeEnd], dupfd: Any, name: str | None) -> _PipeEnd:
+    return cls(dupfd.detach(), name=name)
 
 
 def _get_capacity(fd: int) -> int:

@@ -24,7 +24,7 @@ import struct
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from . import _core
 from ._timeouts import Deadline, check_timeout
@@ -264,6 +264,21 @@ class MessageChannel(ClosableResource, _core.ChannelBase):
         self._closed = True
         self.socket.close()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The socket travels through multiprocessing's descriptor passing,
+        # so a channel reaches spawn and forkserver children too. Only a
+        # channel between messages can: bytes of a frame buffered or left
+        # unsent here, or descriptors received and not yet claimed, would
+        # be lost to the copy and break the framing.
+        self._check_open()
+        state = self._state()
+        if state["buffered"] or state["pending"] or state["queued_fds"]:
+            raise TypeError(f"cannot pickle {self!r} in the middle of a message "
+                            f"({state['buffered']} bytes received, {state['pending']} unsent, "
+                            f"{state['queued_fds']} descriptors unclaimed)")
+        from multiprocessing import reduction
+        return (_rebuild_channel, (reduction.DupFd(self._fileno), self.max_size))
+
     def __repr__(self) -> str:
         kind = "seqpacket" if self.seqpacket else "stream"
         state = "closed" if self._closed else f"fd={self._fileno}"
@@ -369,6 +384,10 @@ class MessageChannel(ClosableResource, _core.ChannelBase):
         except BlockingIOError:
             return False, bool(self.pending)
         return True, True
+
+
+def _rebuild_channel(dupfd: Any, max_size: int) -> MessageChannel:
+    return MessageChannel(_socket.socket(fileno=dupfd.detach()), max_size=max_size)
 
 
 async def _busy_wait(deadline: Deadline, call: str) -> None:

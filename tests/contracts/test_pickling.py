@@ -1,6 +1,9 @@
-"""Objects that name a System V object pickle as a reference (their id),
+"""Pickling into multiprocessing children, under every start method.
+Objects that name a System V object pickle as a reference (their id),
 never as the creator: a child's ``with`` block cannot remove the parent's
-object. One row per kind; checked under every start method."""
+object. Descriptor-based objects (pipe ends, socket channels, shared-memory
+channels) pickle through multiprocessing's descriptor passing. One row per
+kind."""
 
 from __future__ import annotations
 
@@ -51,3 +54,110 @@ def test_child_with_block_keeps_parents_object(created, method):
         child_id, child_created = pool.apply_async(_use_in_child, (created,)).get(timeout=30)
     assert child_id == created.id and child_created is False
     created.stat()
+
+
+# ---- descriptor-based objects ------------------------------------------------
+# They pickle through multiprocessing's descriptor passing: the child gets a
+# descriptor of its own for the same pipe, socket or ring. Each row makes a
+# pair (the object sent to the child, the end the parent keeps) and says how
+# each side talks through it.
+
+def _pipe_writer():
+    p = unixipc.Pipe()
+    return p.writer, p.reader
+
+
+def _pipe_reader():
+    p = unixipc.Pipe()
+    return p.reader, p.writer
+
+
+def _channel(kind):
+    def make():
+        a, b = unixipc.sockets.MessageChannel.pair(kind)
+        return a, b
+    return make
+
+
+def _shm_channel():
+    ch = unixipc.ShmChannel(capacity=1 << 16)
+    return ch, ch
+
+
+def _child_talks(obj: object) -> bytes:
+    """In the child: write or send b"from child", or read what the parent
+    sent; closes its copy."""
+    with obj:  # type: ignore[attr-defined]
+        if isinstance(obj, unixipc.PipeWriter):
+            obj.write(b"from child")
+            return b""
+        if isinstance(obj, unixipc.PipeReader):
+            return obj.read(100, timeout=10)
+        if isinstance(obj, unixipc.ShmChannel):
+            obj.send(b"from child", timeout=10)
+            return b""
+        got = obj.receive(timeout=10).data  # type: ignore[attr-defined]
+        obj.send(b"from child")  # type: ignore[attr-defined]
+        return got
+
+
+FD_KINDS = {
+    "pipe_writer": _pipe_writer,
+    "pipe_reader": _pipe_reader,
+    "channel_stream": _channel("stream"),
+    "channel_seqpacket": _channel("seqpacket"),
+    "shm_channel": _shm_channel,
+}
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+@pytest.mark.parametrize("kind", sorted(FD_KINDS))
+def test_descriptor_objects_reach_a_child(kind, method):
+    sent, kept = FD_KINDS[kind]()
+    ctx = multiprocessing.get_context(method)
+    try:
+        with ctx.Pool(1) as pool:
+            if isinstance(kept, unixipc.PipeWriter):
+                kept.write(b"from parent")
+            elif isinstance(kept, unixipc.sockets.MessageChannel):
+                kept.send(b"from parent")
+            child_got = pool.apply_async(_child_talks, (sent,)).get(timeout=30)
+        if isinstance(kept, unixipc.PipeWriter):
+            assert child_got == b"from parent"
+        elif isinstance(kept, unixipc.PipeReader):
+            assert kept.read(100, timeout=10) == b"from child"
+        elif isinstance(kept, unixipc.ShmChannel):
+            assert kept.receive(timeout=10) == b"from child"
+        else:
+            assert child_got == b"from parent"
+            assert kept.receive(timeout=10).data == b"from child"
+        assert not sent.closed  # the parent's own object is untouched
+    finally:
+        sent.close()
+        kept.close()
+
+
+def test_a_channel_in_the_middle_of_a_message_refuses_to_pickle():
+    a, b = unixipc.sockets.MessageChannel.pair()
+    with a, b:
+        a.send(b"one")
+        a.send(b"two")
+        assert b.receive(timeout=5).data == b"one"  # "two" is now buffered in b
+        with pytest.raises(TypeError, match="middle of a message"):
+            pickle.dumps(b)
+        assert b.receive(timeout=5).data == b"two"
+        pickle.loads(pickle.dumps(b)).close()  # between messages it can
+
+
+def test_a_closed_descriptor_object_refuses_to_pickle():
+    p = unixipc.Pipe()
+    p.reader.close()
+    a, b = unixipc.sockets.MessageChannel.pair()
+    a.close()
+    try:
+        for obj in (p.reader, a):
+            with pytest.raises(ValueError):
+                pickle.dumps(obj)
+    finally:
+        p.writer.close()
+        b.close()
