@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from .._fork import fork_call
 from .harness import Result
 from .twoproc import Link, Transport
 
@@ -77,15 +78,7 @@ def _child(body: Callable[[], None]) -> Iterator[None]:
     """Run ``body`` in a forked child for the duration of the block; the
     child is reaped at the end (its failure raises), killed if the block
     raised."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            body()
-            code = 0
-        finally:
-            os._exit(code)
+    pid = fork_call(body)
     try:
         yield
     except BaseException:

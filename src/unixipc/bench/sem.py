@@ -13,6 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from .._fork import fork_call
 from .harness import Result, time_per_op
 
 if TYPE_CHECKING:
@@ -49,18 +50,6 @@ def pair_results(count: int = 200_000) -> list[Result]:
     finally:
         s.remove()
     return results
-
-
-def _fork(body: Callable[[], None]) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            body()
-            code = 0
-        finally:
-            os._exit(code)
-    return pid
 
 
 def _best_round_trip(count: int, reps: int, trips: Callable[[int], None]) -> float:
@@ -100,7 +89,7 @@ def pingpong_results(count: int = 50_000, reps: int = 5) -> list[Result]:
                 post(undo=False)
                 wait(undo=False)
 
-        pid = _fork(child)
+        pid = fork_call(child)
         per = _best_round_trip(count, reps, trips_)
         os.waitpid(pid, 0)
         results.append(Result("sem ping-pong round trip", "unixipc", per * 1e6, "us"))
@@ -121,7 +110,7 @@ def pingpong_results(count: int = 50_000, reps: int = 5) -> list[Result]:
                 post()
                 wait()
 
-        pid = _fork(sysv_child)
+        pid = fork_call(sysv_child)
         per = _best_round_trip(count, reps, sysv_trips)
         os.waitpid(pid, 0)
         results.append(Result("sem ping-pong round trip", "sysv_ipc", per * 1e6, "us"))
@@ -149,7 +138,7 @@ def shm_results(size: int = 1 << 20, count: int = 500) -> list[Result]:
                 dst[:] = view
                 free.release(undo=False)
 
-        pid = _fork(child)
+        pid = fork_call(child)
         free.release(undo=False)
         t0 = time.perf_counter()
         for _ in range(count):

@@ -15,6 +15,7 @@ import resource
 import time
 from typing import Any, Callable
 
+from .._fork import fork_call
 from .harness import Result
 from .twoproc import Link, Transport, flush_mp_queue, fork_child, unpin
 
@@ -216,16 +217,10 @@ def fan_in_out(impl: str, make: Callable[[], Any], send: Callable[[Any, bytes], 
     payload = b"f" * size
 
     def spawn(body: Callable[[], None]) -> int:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                unpin()
-                body()
-                code = 0
-            finally:
-                os._exit(code)
-        return pid
+        def run() -> None:
+            unpin()
+            body()
+        return fork_call(run)
 
     def consume() -> None:
         got = 0

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from .._fork import fork_call
 from .._timeouts import Deadline
 from .environment import Environment
 
@@ -66,15 +67,7 @@ class TourContext:
     def fork(self, child: Callable[[], Any]) -> int:
         """Fork a child that runs ``child()`` and exits (status 0, or 1 if it
         raised); it is killed and reaped at cleanup if still around."""
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                child()
-                code = 0
-            finally:
-                os._exit(code)
+        pid = fork_call(child)
 
         def reap() -> None:
             with contextlib.suppress(ProcessLookupError):
