@@ -5,6 +5,7 @@ listing. One row per kind; a new System V kind adds a row."""
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any, Callable
 import pytest
 
 import unixipc
-from support import private_ipc_namespace
+from support import NOBODY, Child, private_ipc_namespace
 
 
 @dataclass(frozen=True)
@@ -219,3 +220,25 @@ def test_listing_finds_the_object(kind: Kind, make: Callable[..., Any], key: int
     assert len(found) == 1
     assert found[0].perm.key == key and found[0].perm.mode & 0o777 == 0o640
     assert found[0].perm.uid == os.geteuid()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to uid 65534")
+def test_only_the_owner_may_remove_or_set(kind, make):
+    obj = make(mode=0o600)
+
+    def as_nobody() -> dict[str, int]:
+        out = {}
+        try:
+            obj.remove()  # the parent's handle, inherited by fork
+        except PermissionError as exc:
+            out["remove"] = exc.errno
+        try:
+            obj.set(mode=0o666)
+        except PermissionError as exc:
+            out["set"] = exc.errno
+        return out
+
+    assert Child(as_nobody, uid=NOBODY).result(timeout=10) == {
+        "remove": errno.EPERM, "set": errno.EPERM}
+    assert _exists(kind, obj.id) and obj.stat().perm.mode & 0o777 == 0o600
+

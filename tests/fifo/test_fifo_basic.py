@@ -239,16 +239,13 @@ def test_missing_fifo(tmp_path):
         Fifo(tmp_path / "nope").open_reader(nonblock=True)
 
 
-def test_signals_during_a_blocking_open_are_retried(fifo):
+def test_signals_during_an_untimed_open_are_retried(fifo):
+    # (a timed open under signals is a row of tests/contracts/test_waits.py)
     hits = []
     old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
-        t0 = time.monotonic()
-        with pytest.raises(TimeoutError):
-            fifo.open_reader(timeout=0.4)
-        assert 0.39 <= time.monotonic() - t0 < 2.0
-        # untimed open, a writer arrives later while signals keep coming
+        # a writer arrives later while signals keep coming
         timer = threading.Timer(0.3, lambda: _open_writer_and_write(fifo.path, b"late"))
         timer.start()
         r = fifo.open_reader()
@@ -258,7 +255,7 @@ def test_signals_during_a_blocking_open_are_retried(fifo):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    assert len(hits) >= 10
+    assert len(hits) >= 5
 
 
 def test_write_to_fifo_without_reader_is_broken_pipe(fifo):
