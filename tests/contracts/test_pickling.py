@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,19 @@ def _child_talks(obj: object) -> bytes:
         got = obj.receive(timeout=10).data  # type: ignore[attr-defined]
         obj.send(b"from child")  # type: ignore[attr-defined]
         return got
+
+
+@pytest.fixture(autouse=True)
+def _no_descriptor_server_left() -> Any:
+    """Descriptors pickled outside a child's start go through
+    multiprocessing's resource sharer, a listener thread of this process.
+    A child made later by a raw os.fork inherits its state but not the
+    thread, and multiprocessing resets it only in children it starts
+    itself: such a child's own passing would then ask this process's
+    listener. Stop it after each test, as the test found it."""
+    yield
+    from multiprocessing import resource_sharer
+    resource_sharer.stop()
 
 
 FD_KINDS = {
