@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 
 import pytest
 
@@ -168,3 +169,21 @@ def test_unclosed_semaphore_warns(make_psem):
     sem.unlink()
     with pytest.warns(ResourceWarning):
         del sem
+
+
+def test_close_while_another_thread_waits_lets_the_wait_finish(make_psem):
+    import threading
+
+    sem = make_psem()
+    waiter = posix.Semaphore(sem.name)
+    done = []
+    t = threading.Thread(target=lambda: done.append(waiter.acquire(timeout=10)))
+    t.start()
+    try:
+        time.sleep(0.1)
+        waiter.close()  # deferred: the waiting call still holds the sem_t
+        assert waiter.closed
+        sem.release()
+    finally:
+        t.join(10)
+    assert done == [None] and sem.value == 0

@@ -1,9 +1,8 @@
 """Named POSIX semaphores between real processes: waits, signals, crashes,
-permissions, pickling."""
+permissions (pickling into children: tests/contracts/test_pickling.py)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import time
@@ -138,24 +137,6 @@ def test_permission_error_names_it(make_psem):
         assert child.result() == sem.name
     finally:
         child.close()
-
-
-def _child_uses(sem: posix.Semaphore) -> tuple[bool, int]:
-    with sem:
-        created = sem.created
-        sem.release()
-    return created, 0
-
-
-@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-def test_pickled_reference_reaches_children_and_never_unlinks(make_psem, method):
-    sem = make_psem(initial=0)
-    ctx = multiprocessing.get_context(method)
-    with ctx.Pool(1) as pool:
-        created, _ = pool.apply(_child_uses, (sem,))
-    assert created is False
-    assert os.path.exists("/dev/shm/sem." + sem.name[1:])
-    assert sem.value == 1
 
 
 def test_a_closed_semaphore_does_not_pickle(make_psem):
