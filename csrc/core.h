@@ -220,6 +220,7 @@ UNIXIPC_SUBSYSTEM(pipe)
 UNIXIPC_SUBSYSTEM(netdb)
 UNIXIPC_SUBSYSTEM(sock)
 UNIXIPC_SUBSYSTEM(shmch)
+UNIXIPC_SUBSYSTEM(psem)
 
 /* Adds an int constant; returns -1 on error. */
 #define UNIXIPC_ADD_INT(module, name)                              \

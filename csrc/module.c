@@ -21,6 +21,7 @@ static const subsystem subsystems[] = {
     {unixipc_netdb_methods, unixipc_netdb_exec},
     {unixipc_sock_methods, unixipc_sock_exec},
     {unixipc_shmch_methods, unixipc_shmch_exec},
+    {unixipc_psem_methods, unixipc_psem_exec},
 };
 
 static int

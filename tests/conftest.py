@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from support import private_ipc_namespace, remove_object, sysv_objects
+from support import posix_semaphores_left, private_ipc_namespace, remove_object, sysv_objects
 
 CPEERS = Path(__file__).parent / "cpeers"
 PRIVATE_NS = private_ipc_namespace()
@@ -82,6 +82,21 @@ def ipc_tracker() -> Iterator[IPCTracker]:
             remove_object(kind, ident)
         if untracked:
             pytest.fail(f"test left untracked System V objects alive: {untracked}")
+
+
+@pytest.fixture(autouse=True)
+def posix_leak_check() -> Iterator[None]:
+    """Fail a test that leaves a named POSIX semaphore of this run in
+    /dev/shm (after removing it)."""
+    yield
+    left = posix_semaphores_left()
+    for entry in left:
+        try:
+            os.unlink(os.path.join("/dev/shm", entry))
+        except FileNotFoundError:
+            pass
+    if left:
+        pytest.fail(f"test left named POSIX semaphores in /dev/shm: {left}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -229,3 +229,24 @@ def cpu_seconds(pid: int | None = None) -> float:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+#: Named POSIX objects live in /dev/shm, which `unshare --ipc` does not
+#: separate: test names carry this process's pid, so concurrent runs never
+#: meet and the leak check (conftest) sees only this run's.
+POSIX_PREFIX = f"unixipc-test-{os.getpid()}-"
+_posix_count = [0]
+
+
+def posix_name(tag: str = "sem") -> str:
+    """A fresh POSIX IPC name ("/unixipc-test-PID-N-tag") for one test."""
+    _posix_count[0] += 1
+    return f"/{POSIX_PREFIX}{_posix_count[0]}-{tag}"
+
+
+def posix_semaphores_left() -> list[str]:
+    """This run's named semaphores still in /dev/shm (file names)."""
+    try:
+        return sorted(n for n in os.listdir("/dev/shm") if n.startswith("sem." + POSIX_PREFIX))
+    except FileNotFoundError:
+        return []

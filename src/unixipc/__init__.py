@@ -1,14 +1,15 @@
 """unixipc: every Unix IPC mechanism, complete, correct and fast.
 
 The public surface is re-exported here from one private module per mechanism;
-``unixipc.netdb`` and ``unixipc.sockets`` are submodules of their own.
+``unixipc.netdb``, ``unixipc.sockets`` and ``unixipc.posix`` are submodules
+of their own.
 See the project's docs/ for one page per mechanism.
 """
 
 from __future__ import annotations
 
 from . import errors, keys, msg, sem, shm, pipe, fifo, coproc
-from . import netdb, sockets, shmch, queue
+from . import netdb, sockets, shmch, queue, posix
 from .errors import *
 from .keys import *
 from .msg import *
@@ -22,7 +23,7 @@ from .queue import *
 
 __version__ = "0.1.0"
 
-__all__ = ["netdb", "sockets"]
+__all__ = ["netdb", "sockets", "posix"]
 __all__ += errors.__all__
 __all__ += keys.__all__
 __all__ += msg.__all__

@@ -20,11 +20,11 @@ from typing import Any, Callable
 import pytest
 
 import unixipc
-from unixipc import fifo, sockets
+from unixipc import fifo, posix, sockets
 from unixipc.pipe import Pipe, popen
 from unixipc.queue import JoinableQueue, Queue, SimpleQueue
 
-from support import Child
+from support import Child, posix_name
 
 Use = Callable[[Any], Any]
 
@@ -68,6 +68,12 @@ def _pair(kind: str) -> Callable[[Cleanups, str], Any]:
         cleanups.append(b.close)
         return a
     return make
+
+
+def _posix_semaphore(cleanups: Cleanups, tmp: str) -> Any:
+    sem = posix.Semaphore(posix_name("closed"), exclusive=True)
+    sem.unlink()  # the handle keeps it; nothing is left in /dev/shm
+    return sem
 
 
 def _listener(cleanups: Cleanups, tmp: str) -> Any:
@@ -180,6 +186,16 @@ ROWS: dict[str, Row] = {
         "receive_async": _run(lambda c: c.receive_async(timeout=0)),
         "enter": lambda o: o.__enter__(),
     }, ),
+    "posix_semaphore": Row(_posix_semaphore, {
+        "acquire": lambda s: s.acquire(timeout=0),
+        "acquire_nonblocking": lambda s: s.acquire(block=False),
+        "release": lambda s: s.release(),
+        "value": lambda s: s.value,
+        "held": lambda s: s.held(),
+        "pickle": lambda s: s.__reduce__(),
+        "acquire_async": _run(lambda s: s.acquire_async(timeout=0)),
+        "enter": lambda o: o.__enter__(),
+    }),
     "queue": Row(lambda c, t: Queue(capacity=4096), {
         "put": lambda q: q.put(1),
         "put_nowait": lambda q: q.put_nowait(1),

@@ -44,7 +44,7 @@ from unixipc.fifo import Fifo
 from unixipc.pipe import Pipe
 from unixipc.shmch import ShmChannel
 
-from support import SANITIZED
+from support import SANITIZED, posix_name
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -203,6 +203,39 @@ def _sem_new(w: World) -> None:
     s = _core.SemaphoreBase()
     s._bind(w.sems.id, 1)
     s.index, s.semid
+
+
+def _psem_lifecycle(name: str) -> Callable[[], None]:
+    def call() -> None:
+        h = _core.psem_open(name, os.O_CREAT | os.O_EXCL, 0o600, 1)
+        h.closed
+        h.close()
+        _core.psem_unlink(name)
+        try:
+            _core.psem_open(name, 0, 0, 0)
+        except FileNotFoundError:
+            pass
+        try:
+            _core.psem_unlink(name)
+        except FileNotFoundError:
+            pass
+    return call
+
+
+def _psem_waits(name: str) -> Callable[[], None]:
+    h = _core.psem_open(name, os.O_CREAT | os.O_EXCL, 0o600, 0)
+    _core.psem_unlink(name)  # the handle keeps it; the closure's end closes it
+    token = bytearray(1)
+
+    def call() -> None:
+        h.release()
+        h.getvalue()
+        h.acquire(timeout=1)
+        h.release()
+        h.acquire(_cancel=token)
+        _raises(BlockingIOError, h.acquire, block=False)()
+        _raises(TimeoutError, h.acquire, timeout=0.0001)()
+    return call
 
 
 def _attachment(w: World) -> None:
@@ -502,6 +535,11 @@ CASES: dict[str, CaseFactory] = {
     "ShmChannelBase._wait_change": _shmch,
     "ShmChannelBase() ShmChannelBase.close_sending ShmChannelBase.close_receiving "
     "ShmChannelBase._close shmch_format": lambda w: lambda: _shmch_lifecycle(w),
+    # psem
+    "psem_open psem_unlink PosixSemaphore.close PosixSemaphore.closed":
+        lambda w: _psem_lifecycle(posix_name("leak")),
+    "PosixSemaphore.acquire PosixSemaphore.release PosixSemaphore.getvalue":
+        lambda w: _psem_waits(posix_name("leak")),
 }
 
 

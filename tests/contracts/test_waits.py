@@ -40,7 +40,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import unixipc
-from unixipc import sockets
+from unixipc import posix, sockets
+from support import posix_name
 
 TIMEOUT = 0.3
 SHORT_TIMEOUT = 0.2
@@ -171,6 +172,20 @@ def _sem_wait_zero(asynchronous: bool) -> Callable[[Path, Any], Case]:
         sems = _sem_set(tracker, 1)
         call = _method(sems[0], "wait_zero", asynchronous)
         return Case(call, _remove_quietly(sems), sems.remove, unixipc.ObjectRemovedError)
+    return make
+
+
+# ---- named POSIX semaphores ---------------------------------------------
+
+_PSEM_NO_WAKE = ("documented: sem_unlink removes only the name and sem_close waits for "
+                 "the handle's waiters, so no other party can end a wait but by a post")
+
+
+def _psem_acquire(asynchronous: bool) -> Callable[[Path, Any], Case]:
+    def make(tmp_path: Path, tracker: Any) -> Case:
+        sem = posix.Semaphore(posix_name("wait"), exclusive=True)
+        sem.unlink()  # the handle keeps it: nothing is left in /dev/shm
+        return Case(_method(sem, "acquire", asynchronous), sem.close)
     return make
 
 
@@ -362,6 +377,8 @@ def _rows() -> list[Row]:
                 not_applicable={"wake": _ACCEPT_NO_WAKE}),
             Row(f"ShmChannel.receive{s}", _shmch_receive(a), a),
             Row(f"ShmChannel.send{s}", _shmch_send(a), a),
+            Row(f"posix.Semaphore.acquire{s}", _psem_acquire(a), a,
+                not_applicable={"wake": _PSEM_NO_WAKE}),
         ]
     # unixipc.Queue has no async twins (multiprocessing's API has none)
     rows += [
