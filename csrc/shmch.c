@@ -85,6 +85,7 @@
 #define RECHECK_NS 100000000LL /* 100 ms: dead processes noticed this often */
 #define SPIN_MIN_NS 1000LL
 #define SPIN_MAX_NS 100000LL
+#define HEAD_LAG_UNITS 4096u /* 64 KiB: see release_record */
 #define BIG_COPY (256 * 1024) /* copies at least this long run without the GIL */
 
 enum { ST_EMPTY = 0, ST_RESERVED, ST_COMMITTED, ST_CLAIMED, ST_FREE, ST_ABANDONED };
@@ -158,8 +159,11 @@ typedef struct channel_s {
     uint32_t owner;    /* slot | (generation & 0xfff) << 12 */
     unsigned sides;    /* SIDE_SEND | SIDE_RECV still open in this process */
     unsigned long epoch;
-    uint32_t intent_bits; /* which of our slot's intents a thread uses */
-    int send_busy;        /* one sending thread of this process at a time (never held across a wait) */
+    int send_busy;        /* one sending thread of this process at a time (never held across a
+                           * wait); it uses intent 0 of our slot */
+    uint64_t my_tail;     /* `tail` as our last reservation left it (under send_busy) */
+    uint32_t tail_seen;   /* a `tail` position seen by a receive of this process: the
+                           * positions before it are real reservations (a hint only) */
     long long spin_ns;
     Py_ssize_t views;  /* receive views not yet ended */
     uint32_t async_held[2]; /* waiter counts held for async twins: [receive, send] */
@@ -271,11 +275,13 @@ futex_wait_until(uint32_t *word, uint32_t expected, long long until_ns)
     return 0;
 }
 
+/* Called right after a sequentially consistent compare-and-swap that
+ * published what the waiters wait for: that and this sequentially
+ * consistent load are ordered against a waiter's count-then-look. */
 static void
 wake(uint32_t *seq, uint32_t *waiters, int always)
 {
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (always || LOAD_RELAXED(waiters) != 0) {
+    if (always || __atomic_load_n(waiters, __ATOMIC_SEQ_CST) != 0) {
         __atomic_fetch_add(seq, 1, __ATOMIC_SEQ_CST);
         futex_wake_all(seq);
     }
@@ -522,8 +528,8 @@ fork_child(void)
         c->slot = c->child_slot;
         c->owner = c->child_owner;
         c->child_lock_fd = -1;
-        c->intent_bits = 0;
         c->send_busy = 0;
+        c->my_tail = 0;
         c->async_held[0] = c->async_held[1] = 0; /* the parent's */
         c->async_waits = 0;
         c->epoch = fork_epoch;
@@ -582,7 +588,10 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
     for (;;) {
         uint64_t t = LOAD(&c->hdr->tail);
         uint32_t p = (uint32_t)t, prev = (uint32_t)(t >> 32);
-        if (prev != 0)
+        /* The last reservation's header needs help unless it was ours (we
+         * wrote it in commit). `tail` could come back to the same value
+         * only after 2^32 units (64 GiB) of other processes' messages. */
+        if (prev != 0 && t != c->my_tail)
             help_header(c, t);
         uint32_t span = span_for(c, p, len);
         uint32_t used = p - LOAD(&c->hdr->hd);
@@ -593,8 +602,12 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
             }
             return RES_FULL;
         }
-        __atomic_store_n(intent, INTENT_VALID | p, __ATOMIC_SEQ_CST);
-        if (CAS(&c->hdr->tail, &t, ((uint64_t)span << 32) | (uint32_t)(p + span))) {
+        /* Relaxed: the compare-and-swap below releases it, and whoever
+         * sees this reservation (through tail or its header) sees it. */
+        __atomic_store_n(intent, INTENT_VALID | p, __ATOMIC_RELAXED);
+        uint64_t want = ((uint64_t)span << 32) | (uint32_t)(p + span);
+        if (CAS(&c->hdr->tail, &t, want)) {
+            c->my_tail = want;
             *pos = p;
             *span_out = span;
             return RES_OK;
@@ -619,43 +632,19 @@ commit(Channel *c, uint32_t pos, uint32_t span, uint32_t len, int k)
     wake(&c->hdr->data_seq, &c->hdr->rx_waiters, 0);
 }
 
-/* Which intent of our slot this thread may use; -1 if all are in use. */
-static int
-take_intent(Channel *c)
-{
-    uint32_t bits = __atomic_load_n(&c->intent_bits, __ATOMIC_RELAXED);
-    for (;;) {
-        int k = 0;
-        while (k < INTENTS && (bits & (1u << k)))
-            k++;
-        if (k == INTENTS)
-            return -1;
-        if (__atomic_compare_exchange_n(&c->intent_bits, &bits, bits | (1u << k), 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-            return k;
-    }
-}
-
-static void
-put_intent(Channel *c, int k)
-{
-    __atomic_fetch_and(&c->intent_bits, ~(1u << k), __ATOMIC_RELEASE);
-}
-
 /* One non-blocking attempt to send one message of `len` bytes, made of the
  * `nparts` buffers at `parts` one after another. */
 static int
 try_send(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, uint32_t len)
 {
     uint32_t pos, span;
-    int k, rc;
+    const int k = 0;
+    int rc;
     if (LOAD(&c->hdr->nrecv) == 0)
         return RES_BROKEN;
     /* Threads of one process take turns for the (short, never waiting)
-     * reservation and copy. */
+     * reservation and copy, with intent 0 of our slot. */
     while (__atomic_exchange_n(&c->send_busy, 1, __ATOMIC_ACQUIRE))
-        sched_yield();
-    while ((k = take_intent(c)) < 0)
         sched_yield();
     rc = reserve(c, len, k, &pos, &span);
     if (rc != RES_OK) {
@@ -668,7 +657,6 @@ try_send(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, uint32_t len)
         }
         commit(c, pos, span, len, k);
     }
-    put_intent(c, k);
     __atomic_store_n(&c->send_busy, 0, __ATOMIC_RELEASE);
     return rc;
 }
@@ -680,8 +668,20 @@ try_claim(Channel *c, record *rec, Py_ssize_t max_len)
 {
     for (int round = 0;; round++) {
         uint32_t r = LOAD(&c->hdr->rd);
-        uint64_t t = LOAD(&c->hdr->tail);
-        uint32_t tp = (uint32_t)t, last = (uint32_t)(t >> 32);
+        uint64_t t;
+        uint32_t tp, seen = __atomic_load_n(&c->tail_seen, __ATOMIC_RELAXED);
+        if ((uint32_t)(seen - r) - 1u < c->cap_units) {
+            /* rd is before a tail this process saw: a reservation is there,
+             * no need to read tail (whose line each send changes). Only its
+             * span is needed from it below; `last` 0 skips the help. */
+            tp = seen;
+            t = tp;
+        } else {
+            t = LOAD(&c->hdr->tail);
+            tp = (uint32_t)t;
+            __atomic_store_n(&c->tail_seen, tp, __ATOMIC_RELAXED);
+        }
+        uint32_t last = (uint32_t)(t >> 32);
         if (r == tp) {
             if (LOAD(&c->hdr->nsend) == 0 && round == 0)
                 continue; /* look once more: a last message before the close */
@@ -740,13 +740,21 @@ try_claim(Channel *c, record *rec, Py_ssize_t max_len)
     }
 }
 
+/* Frees a claimed record. `hd` is moved over freed records lazily: when
+ * they add up to HEAD_LAG_UNITS (or an eighth of the ring), or at once when
+ * a sender sleeps; a sender that finds the ring full moves it itself
+ * (reserve). So senders, which read `hd` at every send, find its cache line
+ * unchanged most of the time. */
 static void
 release_record(Channel *c, const record *rec)
 {
     uint64_t w = LOAD(word0(c, rec->pos));
     if (w0_valid(w, rec->pos) && w0_state(w) == ST_CLAIMED && w0_value(w) == c->owner)
         CAS(word0(c, rec->pos), &w, make_w0(rec->pos, ST_FREE, rec->span));
-    if (advance_head(c))
+    uint32_t lag = (rec->pos + rec->span) - LOAD_RELAXED(&c->hdr->hd);
+    uint32_t most = c->cap_units / 8 < HEAD_LAG_UNITS ? c->cap_units / 8 : HEAD_LAG_UNITS;
+    if ((lag >= most || __atomic_load_n(&c->hdr->tx_waiters, __ATOMIC_SEQ_CST) != 0) &&
+        advance_head(c))
         wake(&c->hdr->space_seq, &c->hdr->tx_waiters, 0);
 }
 
@@ -1065,6 +1073,20 @@ ch_send(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     const char *cancel;
     unixipc_deadline dl;
     int block, rc;
+    if (nargs == 1 && kwnames == NULL && PyBytes_CheckExact(args[0])) {
+        /* The common call, send(bytes): nothing to parse, nothing to pin (a
+         * bytes object never changes and the caller holds it). */
+        if (check_usable(self, SIDE_SEND) < 0)
+            return NULL;
+        if (PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(args[0]),
+                              PyBytes_GET_SIZE(args[0]), 1, PyBUF_SIMPLE) < 0)
+            return NULL;
+        dl.infinite = 1;
+        rc = send_one(self, &view, 1, 1, &dl, NULL);
+        if (rc < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
     if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 1, 1, v) < 0)
         return NULL;
     if ((block = wait_args(v[1], v[2], &dl)) < 0)
@@ -1237,6 +1259,15 @@ ch_receive(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
 {
     PyObject *v[3];
     record rec;
+    if (nargs == 0 && kwnames == NULL) {
+        /* The common call, receive(): block, no deadline, no cancellation. */
+        unixipc_deadline dl;
+        dl.infinite = 1;
+        if (check_usable(self, SIDE_RECV) < 0 ||
+            claim_one(self, &rec, -1, 1, &dl, "receive", NULL) < 0)
+            return NULL;
+        return take_bytes(self, &rec);
+    }
     if (unixipc_parse_args("receive", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
         return NULL;
     if (receive_start(self, v, NULL, NULL, "receive", &rec) < 0)
@@ -1650,8 +1681,8 @@ reacquire(Channel *c)
     close(c->lock_fd);
     c->lock_fd = fd;
     c->slot = -1;
-    c->intent_bits = 0;
     c->send_busy = 0;
+    c->my_tail = 0;
     c->async_held[0] = c->async_held[1] = 0; /* the parent's */
     c->async_waits = 0;
     c->epoch = fork_epoch;

@@ -90,6 +90,37 @@ def test_block_false_and_timeouts(ch):
     assert len(ch.receive_many(sent + 10)) == sent
 
 
+def _fill(c, size):
+    n = 0
+    while True:
+        try:
+            c.send(b"f" * size, block=False)
+        except BlockingIOError:
+            return n
+        n += 1
+
+
+def test_space_freed_by_a_receive_is_usable_at_once(ch):
+    """Receivers give space back to senders lazily (the sender moves the
+    ring's head itself when it finds the ring full): one receive from a
+    full ring makes room for one more message at once, and a sender that
+    sleeps on a full ring is woken by one receive."""
+    assert _fill(ch, 100) > 0
+    for _ in range(3):
+        ch.receive()
+        ch.send(b"f" * 100, block=False)  # the one freed slot, no waiting
+        with pytest.raises(BlockingIOError):
+            ch.send(b"f" * 100, block=False)
+    # a sleeping sender: the child blocks on the full ring until one receive
+    child = Child(lambda c: (c.close_receiving(), c.send(b"late", timeout=20)), ch)
+    time.sleep(0.3)  # past its spin: asleep on the futex
+    first = ch.receive()
+    assert first == b"f" * 100
+    child.result()
+    got = ch.receive_many(100_000)
+    assert got[-1] == b"late" and len(got) > 1
+
+
 def test_send_many_and_receive_many(ch):
     assert ch.send_many([b"a", b"", bytearray(b"c")]) == 3
     assert ch.receive_many(2) == [b"a", b""]
