@@ -121,7 +121,11 @@ typedef struct {
 } shm_slot;
 _Static_assert(sizeof(shm_slot) == SLOT_BYTES, "a slot is one cache line");
 
+/* An intent: INTENT_VALID | (span << 33) | position: the reservation of
+ * `span` units at `position` (several records for a batch) may still be
+ * committed by the slot's process. */
 #define INTENT_VALID (1ULL << 32)
+#define MAKE_INTENT(pos, span) (INTENT_VALID | ((uint64_t)(span) << 33) | (uint32_t)(pos))
 
 /* Shared words are read and written with the GCC atomics only. */
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -438,7 +442,10 @@ reservation_abandoned(Channel *c, uint32_t pos)
         hwm = c->max_slots;
     for (uint32_t i = 0; i < hwm; i++) {
         for (int k = 0; k < INTENTS; k++) {
-            if (LOAD(&c->slots[i].intents[k]) == (INTENT_VALID | pos) && slot_alive(c, i))
+            uint64_t v = LOAD(&c->slots[i].intents[k]);
+            uint32_t span = (uint32_t)(v >> 33);
+            if ((v & INTENT_VALID) && (uint32_t)(pos - (uint32_t)v) < (span ? span : 1u) &&
+                slot_alive(c, i))
                 return 0;
         }
     }
@@ -604,7 +611,7 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
         }
         /* Relaxed: the compare-and-swap below releases it, and whoever
          * sees this reservation (through tail or its header) sees it. */
-        __atomic_store_n(intent, INTENT_VALID | p, __ATOMIC_RELAXED);
+        __atomic_store_n(intent, MAKE_INTENT(p, span), __ATOMIC_RELAXED);
         uint64_t want = ((uint64_t)span << 32) | (uint32_t)(p + span);
         if (CAS(&c->hdr->tail, &t, want)) {
             c->my_tail = want;
@@ -615,8 +622,9 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
     }
 }
 
+/* Publishes one record whose payload is written. */
 static void
-commit(Channel *c, uint32_t pos, uint32_t span, uint32_t len, int k)
+commit_record(Channel *c, uint32_t pos, uint32_t span, uint32_t len)
 {
     uint32_t *w1 = word1(c, pos);
     __atomic_store_n(&w1[0], span, __ATOMIC_RELAXED);
@@ -628,6 +636,12 @@ commit(Channel *c, uint32_t pos, uint32_t span, uint32_t len, int k)
         if (CAS(word0(c, pos), &w, make_w0(pos, ST_COMMITTED, span)))
             break;
     }
+}
+
+static void
+commit(Channel *c, uint32_t pos, uint32_t span, uint32_t len, int k)
+{
+    commit_record(c, pos, span, len);
     STORE(&c->slots[c->slot].intents[k], 0);
     wake(&c->hdr->data_seq, &c->hdr->rx_waiters, 0);
 }
@@ -657,6 +671,81 @@ try_send(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, uint32_t len)
         }
         commit(c, pos, span, len, k);
     }
+    __atomic_store_n(&c->send_busy, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
+#define BATCH_BYTES (256 * 1024) /* a batch's copies are made with the GIL held */
+#define BATCH_UNITS (1u << 23)    /* a batch's span fits the headers' 24 bits */
+
+/* One non-blocking attempt to send as many of the `n` one-buffer messages
+ * at `msgs` as fit (each under BIG_COPY bytes), with one reservation: the
+ * headers of all but the first record are written (RESERVED) before any is
+ * committed, and the records are committed in order, so a sender that dies
+ * mid-batch leaves each uncommitted record skippable and every committed
+ * one deliverable. RES_OK with *sent >= 1, RES_FULL or RES_BROKEN. */
+static int
+try_send_batch(Channel *c, const Py_buffer *msgs, Py_ssize_t n, Py_ssize_t *sent)
+{
+    uint64_t *intent;
+    uint32_t p = 0, total = 0;
+    Py_ssize_t k = 0;
+    int rc = RES_FULL, helped_head = 0;
+    if (LOAD(&c->hdr->nrecv) == 0)
+        return RES_BROKEN;
+    while (__atomic_exchange_n(&c->send_busy, 1, __ATOMIC_ACQUIRE))
+        sched_yield();
+    intent = &c->slots[c->slot].intents[0];
+    for (;;) {
+        uint64_t t = LOAD(&c->hdr->tail);
+        uint32_t prev = (uint32_t)(t >> 32), used, room;
+        Py_ssize_t bytes = 0;
+        p = (uint32_t)t;
+        if (prev != 0 && t != c->my_tail)
+            help_header(c, t);
+        used = p - LOAD(&c->hdr->hd);
+        room = used > c->cap_units ? 0 : c->cap_units - used;
+        for (total = 0, k = 0; k < n && bytes < BATCH_BYTES; k++) {
+            uint32_t s = span_for(c, p + total, (uint32_t)msgs[k].len);
+            if (s > room - total || total + s > BATCH_UNITS)
+                break;
+            total += s;
+            bytes += msgs[k].len;
+        }
+        if (k == 0) {
+            if (!helped_head && advance_head(c)) {
+                helped_head = 1;
+                continue;
+            }
+            goto out;
+        }
+        __atomic_store_n(intent, MAKE_INTENT(p, total), __ATOMIC_RELAXED);
+        uint64_t want = ((uint64_t)total << 32) | (uint32_t)(p + total);
+        if (CAS(&c->hdr->tail, &t, want)) {
+            c->my_tail = want;
+            break;
+        }
+    }
+    {
+        uint32_t q = p + span_for(c, p, (uint32_t)msgs[0].len);
+        for (Py_ssize_t j = 1; j < k; j++) {
+            uint32_t s = span_for(c, q, (uint32_t)msgs[j].len);
+            STORE(word0(c, q), make_w0(q, ST_RESERVED, s));
+            q += s;
+        }
+        q = p;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            uint32_t len = (uint32_t)msgs[j].len, s = span_for(c, q, len);
+            memcpy(payload_at(c, q, len), msgs[j].buf, len);
+            commit_record(c, q, s, len);
+            q += s;
+        }
+    }
+    STORE(intent, 0);
+    wake(&c->hdr->data_seq, &c->hdr->rx_waiters, 0);
+    *sent = k;
+    rc = RES_OK;
+out:
     __atomic_store_n(&c->send_busy, 0, __ATOMIC_RELEASE);
     return rc;
 }
@@ -1150,7 +1239,22 @@ ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         goto out;
     if (check_usable(self, SIDE_SEND) < 0)
         goto out;
-    for (sent = 0; sent < n; sent++) {
+    for (sent = 0; sent < n;) {
+        Py_ssize_t run = 0, done_now = 0;
+        while (sent + run < n && run < 4096 && views[sent + run].len < BIG_COPY)
+            run++;
+        if (run > 1) {
+            int rc = try_send_batch(self, &views[sent], run, &done_now);
+            if (rc == RES_BROKEN) {
+                broken_error("send_many");
+                break;
+            }
+            if (rc == RES_OK) {
+                sent += done_now;
+                continue;
+            }
+        }
+        /* one message: a long one, or none fits now (wait as asked) */
         if (send_one(self, &views[sent], 1, block, &dl, cancel) < 0) {
             /* Part of the batch went: report how much, unless a signal
              * handler raised something other than our own wait's error. */
@@ -1159,6 +1263,7 @@ ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
                 PyErr_Clear();
             break;
         }
+        sent++;
     }
     if (!PyErr_Occurred())
         result = PyLong_FromSsize_t(sent);

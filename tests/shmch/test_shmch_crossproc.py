@@ -127,8 +127,12 @@ def _killable_sender(ch: ShmChannel, sender: int, progress: mmap.mmap) -> None:
     rng = random.Random(sender)
     seq = 0
     while True:
-        ch.send(_message(sender, seq, rng), timeout=30)
-        seq += 1
+        if sender % 2:  # half of them send batches: one reservation for many
+            batch = [_message(sender, seq + i, rng) for i in range(rng.randrange(1, 20))]
+            seq += ch.send_many(batch, timeout=30)
+        else:
+            ch.send(_message(sender, seq, rng), timeout=30)
+            seq += 1
         struct.pack_into("<I", progress, 4 * sender, seq)  # after send returned
 
 
