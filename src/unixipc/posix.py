@@ -325,10 +325,15 @@ def _proc_limit(name: str, default: int) -> int:
         return default
 
 
+#: The largest max_messages / max_message_size asked of mq_open (the kernel
+#: caps both far lower: msg_max, msgsize_max).
+_SIZE_MAX = 2**31 - 1
+
+
 def _check_size(value: object, what: str) -> int:
     value = check_int(value, what)
-    if value < 1:
-        raise ValueError(f"{what} must be >= 1, not {value}")
+    if not 1 <= value <= _SIZE_MAX:
+        raise ValueError(f"{what} must be in 1..{_SIZE_MAX}, not {value}")
     return value
 
 
