@@ -28,7 +28,8 @@ from ._sysv import check_int, check_mode
 from .errors import naming
 
 __all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX",
-           "MessageQueue", "Message", "QueueAttributes", "MQ_PRIO_MAX"]
+           "MessageQueue", "Message", "QueueAttributes", "MessageQueueEntry",
+           "message_queues", "MQ_PRIO_MAX"]
 
 #: The largest value a POSIX semaphore can hold.
 SEM_VALUE_MAX: int = _core.SEM_VALUE_MAX
@@ -360,6 +361,74 @@ def _explain_open_error(exc: OSError, name: str, max_messages: int,
     if hint is None:
         return exc
     return type(exc)(exc.errno, f"{exc.strerror} ({hint})", name)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQueueEntry:
+    """One POSIX message queue that exists (an entry of :func:`message_queues`).
+
+    Attributes:
+        name: its name, with the leading slash.
+        uid, gid: its owner.
+        mode: its permission bits.
+        size: bytes its messages take (the mqueue file's QSIZE).
+        current_messages: how many messages it holds (mq_getattr), or None
+            when this process may not open it for reading.
+    """
+
+    name: str
+    uid: int
+    gid: int
+    mode: int
+    size: int
+    current_messages: int | None
+
+
+def _mqueue_mount() -> str:
+    """Where this IPC namespace's mqueue filesystem is mounted."""
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == "mqueue":
+                    return fields[1].replace("\\040", " ")
+    except OSError:
+        pass
+    raise FileNotFoundError(errno.ENOENT, "no mqueue filesystem is mounted, so POSIX "
+                            "message queues cannot be listed (mount -t mqueue none "
+                            "/dev/mqueue)", "/dev/mqueue")
+
+
+def message_queues() -> list[MessageQueueEntry]:
+    """Every POSIX message queue of this IPC namespace, sorted by name.
+
+    Linux lists them only through the mqueue filesystem: FileNotFoundError
+    when none is mounted. Each one's message count comes from opening it
+    read-only (None where permission is lacking)."""
+    root = _mqueue_mount()
+    found = []
+    for entry in os.scandir(root):
+        try:
+            st = entry.stat(follow_symlinks=False)
+            with open(entry.path) as f:
+                info = dict(field.split(":", 1) for field in f.read().split())
+        except FileNotFoundError:  # unlinked while we looked
+            continue
+        if not _stat.S_ISREG(st.st_mode):
+            continue
+        name = "/" + entry.name
+        try:
+            handle = _core.pmq_open(name, os.O_RDONLY, 0, 0, 0)
+        except OSError:
+            count = None
+        else:
+            count = handle.getattr()[2]
+            handle.close()
+        found.append(MessageQueueEntry(name=name, uid=st.st_uid, gid=st.st_gid,
+                                       mode=_stat.S_IMODE(st.st_mode),
+                                       size=int(info.get("QSIZE", 0)),
+                                       current_messages=count))
+    return sorted(found, key=lambda e: e.name)
 
 
 class MessageQueue(ClosableResource):

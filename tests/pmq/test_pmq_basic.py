@@ -311,3 +311,26 @@ def test_closed_queue_raises_valueerror(make_pmq):
                  lambda: mq.notify(None)):
         with pytest.raises(ValueError):
             call()
+
+
+def test_close_while_another_thread_waits_is_deferred(make_pmq):
+    import threading
+
+    mq = make_pmq()
+    handle = mq._handle
+    got: list[object] = []
+
+    def wait() -> None:
+        got.append(handle.receive(timeout=10))
+
+    t = threading.Thread(target=wait)
+    t.start()
+    time.sleep(0.1)
+    handle.close()  # the waiter keeps the descriptor until it returns
+    assert handle.closed
+    with posix.MessageQueue(mq.name) as other:
+        other.send(b"late")
+    t.join(10)
+    assert got == [(b"late", 0)]
+    with pytest.raises(ValueError):
+        handle.fileno()
