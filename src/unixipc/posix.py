@@ -29,7 +29,7 @@ from .errors import naming
 
 __all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX",
            "MessageQueue", "Message", "QueueAttributes", "MessageQueueEntry",
-           "message_queues", "MQ_PRIO_MAX"]
+           "message_queues", "Limits", "limits", "MQ_PRIO_MAX"]
 
 #: The largest value a POSIX semaphore can hold.
 SEM_VALUE_MAX: int = _core.SEM_VALUE_MAX
@@ -329,6 +329,30 @@ def _proc_limit(name: str, default: int) -> int:
 #: The largest max_messages / max_message_size asked of mq_open (the kernel
 #: caps both far lower: msg_max, msgsize_max).
 _SIZE_MAX = 2**31 - 1
+
+
+class Limits(NamedTuple):
+    """What :func:`limits` reports: the mqueue limits of this IPC namespace
+    (/proc/sys/fs/mqueue) and this process's RLIMIT_MSGQUEUE."""
+
+    msg_max: int  #: largest max_messages of a new queue
+    msgsize_max: int  #: largest max_message_size of a new queue
+    queues_max: int  #: queues this namespace may hold
+    msg_default: int  #: max_messages when none is given
+    msgsize_default: int  #: max_message_size when none is given
+    rlimit_msgqueue: int  #: bytes of queues this user may have (soft limit; -1: none)
+
+
+def limits() -> Limits:
+    """The limits a new POSIX message queue meets (a process without
+    CAP_SYS_RESOURCE is held to msg_max and msgsize_max)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
+    return Limits(msg_max=_proc_limit("msg_max", 10),
+                  msgsize_max=_proc_limit("msgsize_max", 8192),
+                  queues_max=_proc_limit("queues_max", 256),
+                  msg_default=_proc_limit("msg_default", 10),
+                  msgsize_default=_proc_limit("msgsize_default", 8192),
+                  rlimit_msgqueue=soft)
 
 
 def _check_size(value: object, what: str) -> int:

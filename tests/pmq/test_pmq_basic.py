@@ -334,3 +334,13 @@ def test_close_while_another_thread_waits_is_deferred(make_pmq):
     assert got == [(b"late", 0)]
     with pytest.raises(ValueError):
         handle.fileno()
+
+
+def test_limits_report_proc_and_rlimit():
+    import resource
+
+    lim = posix.limits()
+    for field in ("msg_max", "msgsize_max", "queues_max", "msg_default", "msgsize_default"):
+        with open(f"/proc/sys/fs/mqueue/{field}") as f:
+            assert getattr(lim, field) == int(f.read())
+    assert lim.rlimit_msgqueue == resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0]

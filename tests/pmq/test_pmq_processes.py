@@ -149,3 +149,26 @@ def test_mode_0o666_lets_another_user_send(make_pmq):
     finally:
         child.close()
     assert tuple(mq.receive(timeout=5)) == (b"nobody", 1)
+
+
+def _create_under_a_small_rlimit(name: str) -> str:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (1024, 1024))
+    try:
+        posix.MessageQueue(name, create=True, max_messages=10, max_message_size=8192)
+    except OSError as exc:
+        return f"{exc.errno} {exc}"
+    with posix.MessageQueue(name) as mq:
+        mq.unlink()
+    return "created"
+
+
+def test_rlimit_msgqueue_is_named_in_the_error():
+    name = posix_name("rlimit")
+    child = Child(_create_under_a_small_rlimit, name)
+    try:
+        out = child.result()
+    finally:
+        child.close()
+    assert "RLIMIT_MSGQUEUE (1024 bytes)" in out and out.startswith("24 ")
