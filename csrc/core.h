@@ -221,6 +221,7 @@ UNIXIPC_SUBSYSTEM(netdb)
 UNIXIPC_SUBSYSTEM(sock)
 UNIXIPC_SUBSYSTEM(shmch)
 UNIXIPC_SUBSYSTEM(psem)
+UNIXIPC_SUBSYSTEM(pmq)
 
 /* Adds an int constant; returns -1 on error. */
 #define UNIXIPC_ADD_INT(module, name)                              \

@@ -22,6 +22,7 @@ static const subsystem subsystems[] = {
     {unixipc_sock_methods, unixipc_sock_exec},
     {unixipc_shmch_methods, unixipc_shmch_exec},
     {unixipc_psem_methods, unixipc_psem_exec},
+    {unixipc_pmq_methods, unixipc_pmq_exec},
 };
 
 static int

@@ -21,7 +21,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-from support import posix_semaphores_left, private_ipc_namespace, remove_object, sysv_objects
+from support import (posix_queues_left, posix_semaphores_left, private_ipc_namespace,
+                     remove_object, sysv_objects)
+from unixipc import _core
 
 CPEERS = Path(__file__).parent / "cpeers"
 PRIVATE_NS = private_ipc_namespace()
@@ -87,7 +89,7 @@ def ipc_tracker() -> Iterator[IPCTracker]:
 @pytest.fixture(autouse=True)
 def posix_leak_check() -> Iterator[None]:
     """Fail a test that leaves a named POSIX semaphore of this run in
-    /dev/shm (after removing it)."""
+    /dev/shm, or a POSIX message queue of this run (after removing it)."""
     yield
     left = posix_semaphores_left()
     for entry in left:
@@ -95,8 +97,16 @@ def posix_leak_check() -> Iterator[None]:
             os.unlink(os.path.join("/dev/shm", entry))
         except FileNotFoundError:
             pass
+    queues = posix_queues_left()
+    for name in queues:
+        try:
+            _core.pmq_unlink(name)
+        except FileNotFoundError:
+            pass
     if left:
         pytest.fail(f"test left named POSIX semaphores in /dev/shm: {left}")
+    if queues:
+        pytest.fail(f"test left POSIX message queues: {queues}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -241,7 +241,34 @@ _posix_count = [0]
 def posix_name(tag: str = "sem") -> str:
     """A fresh POSIX IPC name ("/unixipc-test-PID-N-tag") for one test."""
     _posix_count[0] += 1
-    return f"/{POSIX_PREFIX}{_posix_count[0]}-{tag}"
+    name = f"/{POSIX_PREFIX}{_posix_count[0]}-{tag}"
+    _posix_issued.append(name)
+    return name
+
+
+_posix_issued: list[str] = []
+
+
+def posix_queues_left() -> list[str]:
+    """This run's POSIX message queues that still exist: the entries of
+    /dev/mqueue when it is mounted, else each name posix_name handed out
+    since the last call, probed with mq_open (no listing needs a mount)."""
+    from unixipc import _core
+
+    issued = _posix_issued[:]
+    del _posix_issued[:]
+    try:
+        return sorted("/" + n for n in os.listdir("/dev/mqueue") if n.startswith(POSIX_PREFIX))
+    except OSError:
+        pass
+    left = []
+    for name in issued:
+        try:
+            _core.pmq_open(name, os.O_RDONLY, 0, 0, 0).close()
+        except OSError:
+            continue
+        left.append(name)
+    return left
 
 
 def posix_semaphores_left() -> list[str]:

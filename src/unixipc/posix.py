@@ -1,4 +1,5 @@
-"""The POSIX IPC family: named semaphores (``sem_open``).
+"""The POSIX IPC family: named semaphores (``sem_open``) and message
+queues (``mq_open``).
 
 ``Semaphore("/name", create=True)`` opens or makes a named semaphore, seen
 by every process of this IPC namespace that opens the same name (Linux keeps
@@ -10,19 +11,25 @@ POSIX semaphore has no undo.
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
 import stat as _stat
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _core
 from ._aio import run_cancellable
 from ._closable import ClosableResource
+from ._timeouts import Deadline
+from ._wait import retry_when_ready
 from ._sysv import check_int, check_mode
 from .errors import naming
 
-__all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX"]
+__all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX",
+           "MessageQueue", "Message", "QueueAttributes", "MessageQueueEntry",
+           "message_queues", "Limits", "limits", "MQ_PRIO_MAX"]
 
 #: The largest value a POSIX semaphore can hold.
 SEM_VALUE_MAX: int = _core.SEM_VALUE_MAX
@@ -35,25 +42,25 @@ _NAME_MAX = 255 - len(_PREFIX)
 _WORKER = "unixipc-psem-wait"
 
 
-def check_name(name: object) -> str:
-    """A POSIX IPC name: one leading slash and no other, then 1..251
-    characters (ValueError saying which rule it breaks; TypeError for a
-    non-str)."""
+def check_name(name: object, noun: str = "semaphore", name_max: int = _NAME_MAX) -> str:
+    """A POSIX IPC name: one leading slash and no other, then 1..name_max
+    bytes (ValueError saying which rule it breaks; TypeError for a
+    non-str). ``noun`` names the kind of object in the messages."""
     if not isinstance(name, str):
-        raise TypeError(f"a POSIX semaphore name must be a str, not {type(name).__name__}")
+        raise TypeError(f"a POSIX {noun} name must be a str, not {type(name).__name__}")
     if not name.startswith("/"):
-        raise ValueError(f"a POSIX semaphore name must start with '/': {name!r}")
+        raise ValueError(f"a POSIX {noun} name must start with '/': {name!r}")
     rest = name[1:]
     if not rest:
-        raise ValueError("a POSIX semaphore name needs at least one character after '/'")
+        raise ValueError(f"a POSIX {noun} name needs at least one character after '/'")
     if "/" in rest:
-        raise ValueError(f"a POSIX semaphore name may hold only its leading '/': {name!r}")
+        raise ValueError(f"a POSIX {noun} name may hold only its leading '/': {name!r}")
     if "\0" in rest:
-        raise ValueError(f"a POSIX semaphore name may not hold a NUL character: {name!r}")
+        raise ValueError(f"a POSIX {noun} name may not hold a NUL character: {name!r}")
     if rest in (".", ".."):
-        raise ValueError(f"a POSIX semaphore name may not be {name!r}")
-    if len(os.fsencode(rest)) > _NAME_MAX:
-        raise ValueError(f"a POSIX semaphore name may hold at most {_NAME_MAX} bytes "
+        raise ValueError(f"a POSIX {noun} name may not be {name!r}")
+    if len(os.fsencode(rest)) > name_max:
+        raise ValueError(f"a POSIX {noun} name may hold at most {name_max} bytes "
                          f"after '/' (NAME_MAX)")
     return name
 
@@ -283,3 +290,405 @@ class _Held:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._sem.release()
+
+
+# ---- message queues (mq_open) ------------------------------------------------
+
+#: Priorities run 0..MQ_PRIO_MAX-1; higher ones are received first.
+MQ_PRIO_MAX: int = _core.MQ_PRIO_MAX
+
+#: Where Linux shows the limits of POSIX message queues.
+_MQ_PROC = "/proc/sys/fs/mqueue"
+#: A queue's name is a file name in the mqueue filesystem (NAME_MAX 255).
+_MQ_NAME_MAX = 255
+
+
+class Message(NamedTuple):
+    """One message received from a :class:`MessageQueue`."""
+
+    data: bytes
+    priority: int
+
+
+class QueueAttributes(NamedTuple):
+    """What :meth:`MessageQueue.attributes` reports (mq_getattr)."""
+
+    max_messages: int
+    max_message_size: int
+    current_messages: int
+
+
+def _proc_limit(name: str, default: int) -> int:
+    try:
+        with open(os.path.join(_MQ_PROC, name)) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return default
+
+
+#: The largest max_messages / max_message_size asked of mq_open (the kernel
+#: caps both far lower: msg_max, msgsize_max).
+_SIZE_MAX = 2**31 - 1
+
+
+class Limits(NamedTuple):
+    """What :func:`limits` reports: the mqueue limits of this IPC namespace
+    (/proc/sys/fs/mqueue) and this process's RLIMIT_MSGQUEUE."""
+
+    msg_max: int  #: largest max_messages of a new queue
+    msgsize_max: int  #: largest max_message_size of a new queue
+    queues_max: int  #: queues this namespace may hold
+    msg_default: int  #: max_messages when none is given
+    msgsize_default: int  #: max_message_size when none is given
+    rlimit_msgqueue: int  #: bytes of queues this user may have (soft limit; -1: none)
+
+
+def limits() -> Limits:
+    """The limits a new POSIX message queue meets (a process without
+    CAP_SYS_RESOURCE is held to msg_max and msgsize_max)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
+    return Limits(msg_max=_proc_limit("msg_max", 10),
+                  msgsize_max=_proc_limit("msgsize_max", 8192),
+                  queues_max=_proc_limit("queues_max", 256),
+                  msg_default=_proc_limit("msg_default", 10),
+                  msgsize_default=_proc_limit("msgsize_default", 8192),
+                  rlimit_msgqueue=soft)
+
+
+def _check_size(value: object, what: str) -> int:
+    value = check_int(value, what)
+    if not 1 <= value <= _SIZE_MAX:
+        raise ValueError(f"{what} must be in 1..{_SIZE_MAX}, not {value}")
+    return value
+
+
+def _explain_open_error(exc: OSError, name: str, max_messages: int,
+                        max_message_size: int) -> BaseException:
+    """The error of a failed mq_open, saying which limit it hit."""
+    if exc.errno == errno.EINVAL and max_messages:
+        msg_max = _proc_limit("msg_max", 10)
+        msgsize_max = _proc_limit("msgsize_max", 8192)
+        if max_messages > msg_max:
+            return ValueError(f"max_messages={max_messages} is above the limit "
+                              f"{_MQ_PROC}/msg_max ({msg_max}) for {name!r}")
+        if max_message_size > msgsize_max:
+            return ValueError(f"max_message_size={max_message_size} is above the limit "
+                              f"{_MQ_PROC}/msgsize_max ({msgsize_max}) for {name!r}")
+        return exc
+    hint = None
+    if exc.errno == errno.ENOSPC:
+        hint = f"the namespace already holds {_MQ_PROC}/queues_max " \
+               f"({_proc_limit('queues_max', 256)}) queues"
+    elif exc.errno == errno.EMFILE:
+        soft, _ = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
+        hint = f"RLIMIT_MSGQUEUE ({soft} bytes) or RLIMIT_NOFILE reached"
+    if hint is None:
+        return exc
+    return type(exc)(exc.errno, f"{exc.strerror} ({hint})", name)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQueueEntry:
+    """One POSIX message queue that exists (an entry of :func:`message_queues`).
+
+    Attributes:
+        name: its name, with the leading slash.
+        uid, gid: its owner.
+        mode: its permission bits.
+        size: bytes its messages take (the mqueue file's QSIZE).
+        current_messages: how many messages it holds (mq_getattr), or None
+            when this process may not open it for reading.
+    """
+
+    name: str
+    uid: int
+    gid: int
+    mode: int
+    size: int
+    current_messages: int | None
+
+
+def _mqueue_mount() -> str:
+    """Where this IPC namespace's mqueue filesystem is mounted."""
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == "mqueue":
+                    return fields[1].replace("\\040", " ")
+    except OSError:
+        pass
+    raise FileNotFoundError(errno.ENOENT, "no mqueue filesystem is mounted, so POSIX "
+                            "message queues cannot be listed (mount -t mqueue none "
+                            "/dev/mqueue)", "/dev/mqueue")
+
+
+def message_queues() -> list[MessageQueueEntry]:
+    """Every POSIX message queue of this IPC namespace, sorted by name.
+
+    Linux lists them only through the mqueue filesystem: FileNotFoundError
+    when none is mounted. Each one's message count comes from opening it
+    read-only (None where permission is lacking)."""
+    root = _mqueue_mount()
+    found = []
+    for entry in os.scandir(root):
+        try:
+            st = entry.stat(follow_symlinks=False)
+            with open(entry.path) as f:
+                info = dict(field.split(":", 1) for field in f.read().split())
+        except FileNotFoundError:  # unlinked while we looked
+            continue
+        if not _stat.S_ISREG(st.st_mode):
+            continue
+        name = "/" + entry.name
+        try:
+            handle = _core.pmq_open(name, os.O_RDONLY, 0, 0, 0)
+        except OSError:
+            count = None
+        else:
+            count = handle.getattr()[2]
+            handle.close()
+        found.append(MessageQueueEntry(name=name, uid=st.st_uid, gid=st.st_gid,
+                                       mode=_stat.S_IMODE(st.st_mode),
+                                       size=int(info.get("QSIZE", 0)),
+                                       current_messages=count))
+    return sorted(found, key=lambda e: e.name)
+
+
+class MessageQueue(ClosableResource):
+    """A POSIX message queue.
+
+    Args:
+        name: ``"/jobs"``: one leading slash and no other (ValueError before
+            any call otherwise).
+        create: make it if it does not exist (O_CREAT).
+        exclusive: fail with FileExistsError if it exists (O_CREAT|O_EXCL;
+            implies ``create``).
+        mode: permission bits of a new queue (``0o600`` unless asked; the
+            umask applies); ignored when it exists.
+        max_messages, max_message_size: the capacity of a NEW queue (the
+            other one defaults to /proc/sys/fs/mqueue/msg_default or
+            msgsize_default); above msg_max / msgsize_max is ValueError
+            naming the limit. An existing queue keeps its own.
+        read, write: the access this handle asks for (O_RDONLY, O_WRONLY,
+            O_RDWR); at least one.
+
+    Messages are received highest priority first, FIFO within a priority.
+    ``created`` is True when this call made the queue; ``with`` closes the
+    handle on exit and unlinks the name only if this object created it.
+    Pickling passes a reference by name (with the same access), never
+    ``created``.
+
+    Raises:
+        FileNotFoundError, FileExistsError, PermissionError: as mq_open,
+            naming the queue; also PermissionError (errno EBADF) for
+            ``send`` on a ``write=False`` handle, ``receive`` on a
+            ``read=False`` one.
+        TypeError, ValueError: bad arguments, before any system call.
+    """
+
+    def __init__(self, name: str, *, create: bool = False, exclusive: bool = False,
+                 mode: int = 0o600, max_messages: int | None = None,
+                 max_message_size: int | None = None, read: bool = True,
+                 write: bool = True) -> None:
+        name = check_name(name, "message queue", _MQ_NAME_MAX)
+        mode = check_mode(mode)
+        maxmsg = 0 if max_messages is None else _check_size(max_messages, "max_messages")
+        msgsize = (0 if max_message_size is None
+                   else _check_size(max_message_size, "max_message_size"))
+        if maxmsg or msgsize:
+            maxmsg = maxmsg or _proc_limit("msg_default", 10)
+            msgsize = msgsize or _proc_limit("msgsize_default", 8192)
+        read, write = bool(read), bool(write)
+        if not (read or write):
+            raise ValueError("a message queue handle needs read=True or write=True")
+        access = os.O_RDWR if read and write else os.O_RDONLY if read else os.O_WRONLY
+        self._name = name
+        self._read = read
+        self._write = write
+        self._created = False
+        self._closed = True
+        try:
+            with naming(name):
+                if exclusive:
+                    self._handle = _core.pmq_open(name, access | os.O_CREAT | os.O_EXCL,
+                                                  mode, maxmsg, msgsize)
+                    self._created = True
+                elif create:
+                    # O_CREAT alone does not say whether it made the queue.
+                    try:
+                        self._handle = _core.pmq_open(name, access | os.O_CREAT | os.O_EXCL,
+                                                      mode, maxmsg, msgsize)
+                        self._created = True
+                    except FileExistsError:
+                        self._handle = _core.pmq_open(name, access, 0, 0, 0)
+                else:
+                    self._handle = _core.pmq_open(name, access, 0, 0, 0)
+        except OSError as exc:
+            err = _explain_open_error(exc, name, maxmsg, msgsize)
+            if err is exc:
+                raise
+            raise err from None
+        self._closed = False
+        self._opened()
+
+    @property
+    def name(self) -> str:
+        """The queue's name, with its leading slash."""
+        return self._name
+
+    @property
+    def created(self) -> bool:
+        """True when this object made the queue (its ``with`` unlinks it)."""
+        return self._created
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def send(self, data: Any, priority: int = 0, *, block: bool = True,
+             timeout: float | None = None) -> None:
+        """Put one message (any bytes-like object) on the queue.
+
+        Raises:
+            ValueError: ``data`` is longer than ``max_message_size``, or
+                ``priority`` is outside 0..MQ_PRIO_MAX-1 (before any call).
+            BlockingIOError: ``block=False`` and the queue is full.
+            TimeoutError: the queue stayed full for ``timeout`` seconds
+                (counted on CLOCK_MONOTONIC; nothing polls).
+        """
+        self._check_open()
+        if not self._write:
+            raise self._no_access("mq_send", "write")
+        with naming(self._name):
+            self._handle.send(data, priority, block=block, timeout=timeout)
+
+    def receive(self, *, block: bool = True, timeout: float | None = None) -> Message:
+        """Take the oldest message of the highest priority.
+
+        Raises:
+            BlockingIOError: ``block=False`` and the queue is empty.
+            TimeoutError: the queue stayed empty for ``timeout`` seconds.
+        """
+        self._check_open()
+        if not self._read:
+            raise self._no_access("mq_receive", "read")
+        with naming(self._name):
+            return Message._make(self._handle.receive(block=block, timeout=timeout))
+
+    def _no_access(self, call: str, what: str) -> PermissionError:
+        return PermissionError(errno.EBADF, f"{call}: this handle was opened with "
+                               f"{what}=False", self._name)
+
+    def attributes(self) -> QueueAttributes:
+        """The queue's capacity and how many messages it holds now."""
+        self._check_open()
+        return QueueAttributes._make(self._handle.getattr())
+
+    def notify(self, callback: None = None, /, *, signal: int | None = None) -> None:
+        """mq_notify: ``notify(signal=signal.SIGUSR1)`` asks for that signal
+        when a message arrives on the empty queue while no process waits in
+        ``receive``; ``notify(None)`` removes the registration. One process
+        at a time may register (another gets OSError EBUSY), and the
+        registration is removed once it has fired: register again to be
+        told again. The callback form is not implemented yet."""
+        self._check_open()
+        if callback is not None:
+            raise NotImplementedError("notify(callback) is not implemented yet; "
+                                      "use notify(signal=...)")
+        with naming(self._name):
+            self._handle.notify(None if signal is None else int(signal))
+
+    def fileno(self) -> int:
+        """The queue's descriptor: poll/select/epoll see it readable when a
+        message waits and writable when there is room (Linux)."""
+        self._check_open()
+        return self._handle.fileno()
+
+    async def send_async(self, data: Any, priority: int = 0, *, block: bool = True,
+                         timeout: float | None = None) -> None:
+        """``send`` for asyncio: the event loop waits on the descriptor (no
+        thread). A cancelled call has sent nothing."""
+        self._check_open()
+        if not self._write:
+            raise self._no_access("mq_send", "write")
+        handle = self._handle
+        await self._when_ready(lambda: handle.send(data, priority, block=False), block,
+                               timeout, "mq_send", writable=True)
+
+    async def receive_async(self, *, block: bool = True,
+                            timeout: float | None = None) -> Message:
+        """``receive`` for asyncio: the event loop waits on the descriptor
+        (no thread). A cancelled call has taken nothing, and any number of
+        tasks may wait on one queue at once."""
+        self._check_open()
+        if not self._read:
+            raise self._no_access("mq_receive", "read")
+        handle = self._handle
+        return Message._make(await self._when_ready(
+            lambda: handle.receive(block=False), block, timeout, "mq_receive"))
+
+    async def _when_ready(self, attempt: Any, block: bool, timeout: float | None,
+                          what: str, *, writable: bool = False) -> Any:
+        deadline = Deadline(timeout)
+        with naming(self._name):
+            try:
+                return attempt()
+            except BlockingIOError:
+                if not block:
+                    raise
+            # The loop keeps one callback per descriptor: each waiting task
+            # watches a duplicate of its own.
+            fd = os.dup(self.fileno())
+            try:
+                def fileno() -> int:
+                    self._check_open()
+                    return fd
+                return await retry_when_ready(attempt, fileno, deadline, what,
+                                              writable=writable)
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        """Close this process's handle (mq_close); the queue and its
+        messages stay. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._handle.close()
+
+    def unlink(self) -> None:
+        """Remove the name (mq_unlink): no process can open it again; those
+        holding it keep it until they close it. FileNotFoundError when it is
+        already gone."""
+        with naming(self._name):
+            _core.pmq_unlink(self._name)
+
+    def __enter__(self) -> MessageQueue:
+        self._check_open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if self._created:
+                try:
+                    self.unlink()
+                except FileNotFoundError:
+                    pass
+        finally:
+            self.close()
+
+    def __reduce__(self) -> tuple[Any, tuple[str, bool, bool]]:
+        """Pickle as a reference by name (the copy opens the queue with the
+        same access, never as its creator)."""
+        self._check_open()
+        return (_open_existing_queue, (self._name, self._read, self._write))
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<posix.MessageQueue {self._name!r}{state}>"
+
+
+def _open_existing_queue(name: str, read: bool, write: bool) -> MessageQueue:
+    return MessageQueue(name, read=read, write=write)

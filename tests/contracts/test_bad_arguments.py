@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import unixipc
-from unixipc import netdb, sockets
+from unixipc import netdb, posix, sockets
+from support import posix_name
 
 
 def _two_d() -> memoryview:
@@ -79,6 +80,24 @@ class Objects:
         self._cleanups.append(q.remove)
         self._checks.append(lambda: self._equal(q.stat().message_count, 0))
         return q
+
+    def posix_queue(self) -> posix.MessageQueue:
+        mq = posix.MessageQueue(posix_name("badarg"), exclusive=True, max_messages=2,
+                                max_message_size=8)
+        mq.unlink()  # the handle keeps it; no name is left
+        self._cleanups.append(mq.close)
+        self._checks.append(lambda: self._equal(mq.attributes().current_messages, 0))
+        return mq
+
+    def posix_name(self) -> str:
+        name = posix_name("badarg")
+        self._checks.append(lambda: self._no_queue(name))
+        return name
+
+    @staticmethod
+    def _no_queue(name: str) -> None:
+        with pytest.raises(FileNotFoundError):
+            posix.MessageQueue(name)
 
     def channel(self, kind: int = socket.SOCK_STREAM) -> sockets.MessageChannel:
         a, b = socket.socketpair(socket.AF_UNIX, kind)
@@ -211,6 +230,34 @@ ROWS: dict[str, Row] = {
         "flags"),
     "network_by_address type above a C int": Row(
         lambda o: partial(netdb.network_by_address, 0, type=2**40), ValueError, "type"),
+    # POSIX message queues
+    "posix.MessageQueue name without a slash": Row(
+        lambda o: partial(posix.MessageQueue, o.posix_name()[1:], create=True), ValueError,
+        "name"),
+    "posix.MessageQueue max_messages above 64 bits": Row(
+        lambda o: partial(posix.MessageQueue, o.posix_name(), create=True,
+                          max_messages=2**64), ValueError, "max_messages"),
+    "posix.MessageQueue max_message_size 0": Row(
+        lambda o: partial(posix.MessageQueue, o.posix_name(), create=True,
+                          max_message_size=0), ValueError, "max_message_size"),
+    "posix.MessageQueue mode bool": Row(
+        lambda o: partial(posix.MessageQueue, o.posix_name(), create=True, mode=True),
+        TypeError, "mode"),
+    "posix.MessageQueue.send priority above 64 bits": Row(
+        lambda o: partial(o.posix_queue().send, b"x", 2**64), ValueError, "priority"),
+    "posix.MessageQueue.send priority negative": Row(
+        lambda o: partial(o.posix_queue().send, b"x", -1), ValueError, "priority"),
+    "posix.MessageQueue.send data longer than max_message_size": Row(
+        lambda o: partial(o.posix_queue().send, b"123456789"), ValueError,
+        "max_message_size"),
+    "posix.MessageQueue.send data str": Row(
+        lambda o: partial(o.posix_queue().send, "text"), TypeError, "bytes-like"),
+    "posix.MessageQueue.send timeout negative": Row(
+        lambda o: partial(o.posix_queue().send, b"x", timeout=-1), ValueError, "timeout"),
+    "posix.MessageQueue.receive timeout str": Row(
+        lambda o: partial(o.posix_queue().receive, timeout="1"), TypeError, "timeout"),
+    "posix.MessageQueue.notify signal above SIGRTMAX": Row(
+        lambda o: partial(o.posix_queue().notify, signal=2**40), ValueError, "signal"),
 }
 
 

@@ -76,6 +76,12 @@ def _posix_semaphore(cleanups: Cleanups, tmp: str) -> Any:
     return sem
 
 
+def _posix_message_queue(cleanups: Cleanups, tmp: str) -> Any:
+    mq = posix.MessageQueue(posix_name("closed"), exclusive=True)
+    mq.unlink()  # the handle keeps it; no name is left
+    return mq
+
+
 def _listener(cleanups: Cleanups, tmp: str) -> Any:
     return sockets.listen("unix:" + os.path.join(tmp, "sock"))
 
@@ -194,6 +200,19 @@ ROWS: dict[str, Row] = {
         "held": lambda s: s.held(),
         "pickle": lambda s: s.__reduce__(),
         "acquire_async": _run(lambda s: s.acquire_async(timeout=0)),
+        "enter": lambda o: o.__enter__(),
+    }),
+    "posix_message_queue": Row(_posix_message_queue, {
+        "send": lambda q: q.send(b"x", timeout=0),
+        "send_nonblocking": lambda q: q.send(b"x", block=False),
+        "receive": lambda q: q.receive(timeout=0),
+        "receive_nonblocking": lambda q: q.receive(block=False),
+        "attributes": lambda q: q.attributes(),
+        "notify": lambda q: q.notify(None),
+        "fileno": lambda q: q.fileno(),
+        "pickle": lambda q: q.__reduce__(),
+        "send_async": _run(lambda q: q.send_async(b"x", timeout=0)),
+        "receive_async": _run(lambda q: q.receive_async(timeout=0)),
         "enter": lambda o: o.__enter__(),
     }),
     "queue": Row(lambda c, t: Queue(capacity=4096), {

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import os
+import signal
 import socket
 import sys
 import threading
@@ -219,6 +220,44 @@ def _psem_lifecycle(name: str) -> Callable[[], None]:
             _core.psem_unlink(name)
         except FileNotFoundError:
             pass
+    return call
+
+
+def _pmq_lifecycle(name: str) -> Callable[[], None]:
+    def call() -> None:
+        h = _core.pmq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, 2, 16)
+        h.closed
+        h.fileno()
+        h.getattr()
+        h.close()
+        _core.pmq_unlink(name)
+        _raises(FileNotFoundError, _core.pmq_open, name, os.O_RDWR, 0, 0, 0)()
+        _raises(FileNotFoundError, _core.pmq_unlink, name)()
+        _raises(OSError, _core.pmq_open, name, os.O_CREAT, 0o600, 2**20, 16)()
+    return call
+
+
+def _pmq_io(name: str) -> Callable[[], None]:
+    h = _core.pmq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, 2, 16)
+    _core.pmq_unlink(name)  # the handle keeps it; the closure's end closes it
+    token = bytearray(1)
+
+    def call() -> None:
+        h.send(b"abc", 3)
+        h.send(memoryview(b"de"), timeout=1)
+        h.receive(timeout=1)
+        h.receive(_cancel=token)
+        h.send(b"x", block=False)
+        h.send(b"y", _cancel=token)
+        _raises(BlockingIOError, h.send, b"z", block=False)()
+        _raises(TimeoutError, h.send, b"z", timeout=0.0001)()
+        _raises(ValueError, h.send, b"z" * 17)()
+        h.receive(block=False)
+        h.receive()
+        _raises(BlockingIOError, h.receive, block=False)()
+        _raises(TimeoutError, h.receive, timeout=0.0001)()
+        h.notify(signal.SIGUSR2)
+        h.notify(None)
     return call
 
 
@@ -540,6 +579,12 @@ CASES: dict[str, CaseFactory] = {
         lambda w: _psem_lifecycle(posix_name("leak")),
     "PosixSemaphore.acquire PosixSemaphore.release PosixSemaphore.getvalue":
         lambda w: _psem_waits(posix_name("leak")),
+    # pmq
+    "pmq_open pmq_unlink PosixMessageQueue.close PosixMessageQueue.closed "
+    "PosixMessageQueue.fileno PosixMessageQueue.getattr":
+        lambda w: _pmq_lifecycle(posix_name("leak")),
+    "PosixMessageQueue.send PosixMessageQueue.receive PosixMessageQueue.notify":
+        lambda w: _pmq_io(posix_name("leak")),
 }
 
 

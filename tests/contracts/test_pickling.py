@@ -183,11 +183,22 @@ def test_a_closed_descriptor_object_refuses_to_pickle():
 # ---- named POSIX objects -------------------------------------------------------
 # They pickle as a reference by name, never as the creator: the child opens
 # the same object, and its ``with`` block or close never unlinks the
-# parent's. One row per kind: (make a new object, where it shows in /dev/shm).
+# parent's. One row per kind: (make a new object, does its name exist).
+
+
+def _queue_exists(name: str) -> bool:
+    try:
+        posix.MessageQueue(name).close()
+    except FileNotFoundError:
+        return False
+    return True
+
 
 NAMED_KINDS = {
     "posix_semaphore": (lambda: posix.Semaphore(posix_name("pickle"), exclusive=True),
-                        lambda name: "/dev/shm/sem." + name[1:]),
+                        lambda name: os.path.exists("/dev/shm/sem." + name[1:])),
+    "posix_message_queue": (lambda: posix.MessageQueue(posix_name("pickle"), exclusive=True),
+                            _queue_exists),
 }
 
 
@@ -199,28 +210,28 @@ def _use_named_in_child(obj: object) -> tuple[str, bool]:
 
 @pytest.fixture(params=sorted(NAMED_KINDS))
 def named(request):
-    make, path = NAMED_KINDS[request.param]
+    make, exists = NAMED_KINDS[request.param]
     obj = make()
-    yield obj, path(obj.name)
+    yield obj, lambda: exists(obj.name)
     obj.unlink()
     obj.close()
 
 
 def test_named_pickled_copy_is_a_reference(named):
-    obj, path = named
+    obj, exists = named
     copy = pickle.loads(pickle.dumps(obj))
     assert type(copy) is type(obj) and copy.name == obj.name
     assert obj.created is True and copy.created is False
     with copy:
         pass
-    assert os.path.exists(path)
+    assert exists()
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_named_child_with_block_keeps_parents_object(named, method):
-    obj, path = named
+    obj, exists = named
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(1) as pool:
         name, child_created = pool.apply_async(_use_named_in_child, (obj,)).get(timeout=30)
     assert name == obj.name and child_created is False
-    assert os.path.exists(path)
+    assert exists()

@@ -189,6 +189,30 @@ def _psem_acquire(asynchronous: bool) -> Callable[[Path, Any], Case]:
     return make
 
 
+_PMQ_NO_WAKE = ("documented: mq_unlink removes only the name and mq_close waits for "
+                "the handle's waiters, so no other party can end a wait but by a "
+                "send or a receive")
+
+
+def _pmq_receive(asynchronous: bool) -> Callable[[Path, Any], Case]:
+    def make(tmp_path: Path, tracker: Any) -> Case:
+        mq = posix.MessageQueue(posix_name("wait"), exclusive=True)
+        mq.unlink()  # the handle keeps it: no name is left
+        return Case(_method(mq, "receive", asynchronous), mq.close)
+    return make
+
+
+def _pmq_send(asynchronous: bool) -> Callable[[Path, Any], Case]:
+    def make(tmp_path: Path, tracker: Any) -> Case:
+        mq = posix.MessageQueue(posix_name("wait"), exclusive=True, max_messages=1,
+                                max_message_size=8)
+        mq.unlink()
+        mq.send(b"full")
+        send = _method(mq, "send", asynchronous)
+        return Case(lambda **kw: send(b"x", **kw), mq.close)
+    return make
+
+
 # ---- pipes and FIFOs -----------------------------------------------------
 
 def _close_pipe(p: unixipc.Pipe) -> Callable[[], None]:
@@ -379,6 +403,10 @@ def _rows() -> list[Row]:
             Row(f"ShmChannel.send{s}", _shmch_send(a), a),
             Row(f"posix.Semaphore.acquire{s}", _psem_acquire(a), a,
                 not_applicable={"wake": _PSEM_NO_WAKE}),
+            Row(f"posix.MessageQueue.receive{s}", _pmq_receive(a), a,
+                not_applicable={"wake": _PMQ_NO_WAKE}),
+            Row(f"posix.MessageQueue.send{s}", _pmq_send(a), a,
+                not_applicable={"wake": _PMQ_NO_WAKE}),
         ]
     # unixipc.Queue has no async twins (multiprocessing's API has none)
     rows += [

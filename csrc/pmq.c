@@ -1,0 +1,429 @@
+/* POSIX message queues (mq_open and friends).
+ *
+ * _core.pmq_open(name, oflag, mode, max_messages, max_message_size) returns
+ * a PosixMessageQueue, a handle holding the mqd_t; Python (unixipc.posix)
+ * checks the name and builds the rest. The descriptor is always opened
+ * blocking: `block=False` is one mq_timedsend / mq_timedreceive with an
+ * absolute time already passed (the epoch), so nothing changes the open
+ * file's O_NONBLOCK under another thread.
+ *
+ * Timeouts: mq_timedsend and mq_timedreceive take an absolute
+ * CLOCK_REALTIME time, which a wall-clock jump would stretch or cut. The
+ * library's timeout is a duration on CLOCK_MONOTONIC, so a timed wait is a
+ * plain mq_send / mq_receive through unixipc_blocking_call with
+ * UNIXIPC_WAIT_TIMER: the per-thread CLOCK_MONOTONIC timer interrupts it at
+ * the deadline, EINTR is retried after the Python signal handlers with the
+ * time left, and the GIL is released around every attempt.
+ *
+ * close() while another thread waits on the same handle must not close the
+ * descriptor under it (its number could name another file by then): waits
+ * count themselves in `busy`, and the last of them makes the mq_close that
+ * a close() asked for (as psem.c does for sem_close).
+ */
+#define _GNU_SOURCE 1
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef MQ_PRIO_MAX
+#define MQ_PRIO_MAX 32768
+#endif
+
+typedef struct {
+    PyObject_HEAD
+    mqd_t mqd;            /* -1 once closed (or before open) */
+    int closing;          /* close() was asked while waits were in flight */
+    int busy;             /* waits in flight (GIL released) */
+    long msgsize;         /* the queue's mq_msgsize (fixed at creation) */
+} PMq;
+
+static PyObject *
+closed_error(void)
+{
+    PyErr_SetString(PyExc_ValueError, "operation on a closed POSIX message queue");
+    return NULL;
+}
+
+static int
+pmq_usable(PMq *self)
+{
+    if (self->mqd == (mqd_t)-1 || self->closing) {
+        closed_error();
+        return 0;
+    }
+    return 1;
+}
+
+static void
+pmq_done_waiting(PMq *self)
+{
+    self->busy--;
+    if (self->closing && self->busy == 0) {
+        mq_close(self->mqd);
+        self->mqd = (mqd_t)-1;
+        self->closing = 0;
+    }
+}
+
+/* The epoch: an absolute time always passed, for one attempt that never waits. */
+static const struct timespec passed = {0, 0};
+
+typedef struct {
+    mqd_t mqd;
+    const char *data;
+    size_t len;
+    unsigned int prio;
+    char *buf;
+    const char *cancel;
+} io_ctx;
+
+static long
+send_fn(void *p, const struct timespec *remaining)
+{
+    io_ctx *c = p;
+    if (unixipc_cancelled(c->cancel))
+        return -1;
+    if (remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0) {
+        if (mq_timedsend(c->mqd, c->data, c->len, c->prio, &passed) == 0)
+            return 0;
+        return -1; /* ETIMEDOUT: full, and the time is up */
+    }
+    return mq_send(c->mqd, c->data, c->len, c->prio);
+}
+
+static long
+receive_fn(void *p, const struct timespec *remaining)
+{
+    io_ctx *c = p;
+    ssize_t n;
+    if (unixipc_cancelled(c->cancel))
+        return -1;
+    if (remaining != NULL && remaining->tv_sec == 0 && remaining->tv_nsec == 0)
+        n = mq_timedreceive(c->mqd, c->buf, c->len, &c->prio, &passed);
+    else
+        n = mq_receive(c->mqd, c->buf, c->len, &c->prio);
+    return (long)n;
+}
+
+static PyObject *
+pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data", "priority", "block", "timeout", "_cancel", NULL};
+    PyObject *v[5];
+    int block, prio = 0;
+    unixipc_deadline deadline;
+    if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
+        return NULL;
+    if (v[1] != NULL && !unixipc_conv_int_in(v[1], 0, MQ_PRIO_MAX - 1, "priority", &prio))
+        return NULL;
+    if (!unixipc_conv_wait(v[2], v[3], &block, &deadline))
+        return NULL;
+    Py_buffer data;
+    if (PyObject_GetBuffer(v[0], &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (!pmq_usable(self)) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    if (data.len > self->msgsize) {
+        PyErr_Format(PyExc_ValueError,
+                     "a message of %zd bytes is longer than the queue's "
+                     "max_message_size (%ld)", data.len, self->msgsize);
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    io_ctx c = {self->mqd, data.buf, (size_t)data.len, (unsigned int)prio, NULL, NULL};
+    if (!block) {
+        int rc, err;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mq_timedsend(self->mqd, c.data, c.len, c.prio, &passed);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        PyBuffer_Release(&data);
+        if (rc < 0)
+            return unixipc_raise_errno("mq_send", err == ETIMEDOUT ? EAGAIN : err);
+        Py_RETURN_NONE;
+    }
+    Py_buffer token_view;
+    if (unixipc_cancel_arg(v[4], &token_view, &c.cancel) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    self->busy++;
+    long rc = unixipc_blocking_call("mq_send", send_fn, &c, &deadline, UNIXIPC_WAIT_TIMER);
+    pmq_done_waiting(self);
+    if (token_view.obj != NULL)
+        PyBuffer_Release(&token_view);
+    PyBuffer_Release(&data);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"block", "timeout", "_cancel", NULL};
+    PyObject *v[3];
+    int block;
+    unixipc_deadline deadline;
+    if (unixipc_parse_args("receive", args, nargs, kwnames, names, 0, 0, v) < 0)
+        return NULL;
+    if (!unixipc_conv_wait(v[0], v[1], &block, &deadline))
+        return NULL;
+    if (!pmq_usable(self))
+        return NULL;
+    /* The buffer is always max_message_size long: no EMSGSIZE. */
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, self->msgsize);
+    if (bytes == NULL)
+        return NULL;
+    io_ctx c = {self->mqd, NULL, (size_t)self->msgsize, 0, PyBytes_AS_STRING(bytes), NULL};
+    long n;
+    if (!block) {
+        int err;
+        Py_BEGIN_ALLOW_THREADS
+        n = (long)mq_timedreceive(self->mqd, c.buf, c.len, &c.prio, &passed);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (n < 0) {
+            Py_DECREF(bytes);
+            return unixipc_raise_errno("mq_receive", err == ETIMEDOUT ? EAGAIN : err);
+        }
+    } else {
+        Py_buffer token_view;
+        if (unixipc_cancel_arg(v[2], &token_view, &c.cancel) < 0) {
+            Py_DECREF(bytes);
+            return NULL;
+        }
+        self->busy++;
+        n = unixipc_blocking_call("mq_receive", receive_fn, &c, &deadline, UNIXIPC_WAIT_TIMER);
+        pmq_done_waiting(self);
+        if (token_view.obj != NULL)
+            PyBuffer_Release(&token_view);
+        if (n < 0) {
+            Py_DECREF(bytes);
+            return NULL;
+        }
+    }
+    if (_PyBytes_Resize(&bytes, (Py_ssize_t)n) < 0)
+        return NULL;
+    PyObject *prio = PyLong_FromUnsignedLong(c.prio);
+    if (prio == NULL) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    return unixipc_new_pair(NULL, bytes, prio);
+}
+
+static PyObject *
+pmq_getattr(PMq *self, PyObject *unused)
+{
+    struct mq_attr attr;
+    if (!pmq_usable(self))
+        return NULL;
+    if (mq_getattr(self->mqd, &attr) < 0)
+        return unixipc_raise_errno("mq_getattr", errno);
+    return Py_BuildValue("(lll)", (long)attr.mq_maxmsg, (long)attr.mq_msgsize,
+                         (long)attr.mq_curmsgs);
+}
+
+static PyObject *
+pmq_notify(PMq *self, PyObject *arg)
+{
+    int signo;
+    struct sigevent sev;
+    if (arg == Py_None) {
+        signo = -1;
+    } else if (!unixipc_conv_int_in(arg, 1, SIGRTMAX, "signal", &signo)) {
+        return NULL;
+    }
+    if (!pmq_usable(self))
+        return NULL;
+    int rc;
+    if (signo < 0) {
+        rc = mq_notify(self->mqd, NULL);
+    } else {
+        memset(&sev, 0, sizeof sev);
+        sev.sigev_notify = SIGEV_SIGNAL;
+        sev.sigev_signo = signo;
+        rc = mq_notify(self->mqd, &sev);
+    }
+    if (rc < 0)
+        return unixipc_raise_errno("mq_notify", errno);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+pmq_fileno(PMq *self, PyObject *unused)
+{
+    if (!pmq_usable(self))
+        return NULL;
+    return PyLong_FromLong((long)self->mqd);
+}
+
+static PyObject *
+pmq_close(PMq *self, PyObject *unused)
+{
+    if (self->mqd == (mqd_t)-1 || self->closing)
+        Py_RETURN_NONE;
+    if (self->busy > 0) {
+        self->closing = 1;
+        Py_RETURN_NONE;
+    }
+    mqd_t mqd = self->mqd;
+    self->mqd = (mqd_t)-1;
+    if (mq_close(mqd) < 0)
+        return unixipc_raise_errno("mq_close", errno);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+pmq_get_closed(PMq *self, void *closure)
+{
+    return PyBool_FromLong(self->mqd == (mqd_t)-1 || self->closing);
+}
+
+static void
+pmq_dealloc(PMq *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (self->mqd != (mqd_t)-1)
+        mq_close(self->mqd);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef pmq_methods[] = {
+    {"send", UNIXIPC_FASTCALL(pmq_send), METH_FASTCALL | METH_KEYWORDS,
+     "send($self, /, data, priority=0, *, block=True, timeout=None, _cancel=None)\n--\n\n"
+     "mq_send (block=False: one mq_timedsend that never waits)."},
+    {"receive", UNIXIPC_FASTCALL(pmq_receive), METH_FASTCALL | METH_KEYWORDS,
+     "receive($self, /, *, block=True, timeout=None, _cancel=None)\n--\n\n"
+     "mq_receive: (bytes, priority)."},
+    {"getattr", (PyCFunction)pmq_getattr, METH_NOARGS,
+     "getattr($self, /)\n--\n\nmq_getattr: (maxmsg, msgsize, curmsgs)."},
+    {"notify", (PyCFunction)pmq_notify, METH_O,
+     "notify($self, signal, /)\n--\n\nmq_notify with SIGEV_SIGNAL, or None to remove."},
+    {"fileno", (PyCFunction)pmq_fileno, METH_NOARGS,
+     "fileno($self, /)\n--\n\nThe queue's descriptor (pollable on Linux)."},
+    {"close", (PyCFunction)pmq_close, METH_NOARGS,
+     "close($self, /)\n--\n\nmq_close (deferred until waits on this handle return)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef pmq_getset[] = {
+    {"closed", (getter)pmq_get_closed, NULL, "True once close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot pmq_slots[] = {
+    {Py_tp_doc, "A handle on a POSIX message queue (made by pmq_open)."},
+    {Py_tp_dealloc, pmq_dealloc},
+    {Py_tp_methods, pmq_methods},
+    {Py_tp_getset, pmq_getset},
+    {0, NULL},
+};
+
+static PyType_Spec pmq_spec = {
+    .name = "unixipc._core.PosixMessageQueue",
+    .basicsize = sizeof(PMq),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = pmq_slots,
+};
+
+static PyObject *pmq_type = NULL;
+
+static PyObject *
+core_pmq_open(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    static const char *const names[] = {"name", "oflag", "mode", "maxmsg", "msgsize", NULL};
+    PyObject *v[5];
+    const char *name;
+    int oflag, mode;
+    long maxmsg, msgsize;
+    if (unixipc_parse_args("pmq_open", args, nargs, NULL, names, 5, 5, v) < 0)
+        return NULL;
+    if (!unixipc_conv_str(v[0], &name) ||
+        !unixipc_conv_int_in(v[1], 0, INT_MAX, "oflag", &oflag) ||
+        !unixipc_conv_int_in(v[2], 0, 07777, "mode", &mode) ||
+        !unixipc_conv_long_in(v[3], 0, LONG_MAX, "maxmsg", &maxmsg) ||
+        !unixipc_conv_long_in(v[4], 0, LONG_MAX, "msgsize", &msgsize))
+        return NULL;
+    if (oflag & ~(O_CREAT | O_EXCL | O_ACCMODE)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "oflag may hold O_CREAT, O_EXCL and the access mode only");
+        return NULL;
+    }
+    if ((maxmsg == 0) != (msgsize == 0)) {
+        PyErr_SetString(PyExc_ValueError, "maxmsg and msgsize are both 0 or both set");
+        return NULL;
+    }
+    PMq *self = PyObject_New(PMq, (PyTypeObject *)pmq_type);
+    if (self == NULL)
+        return NULL;
+    self->mqd = (mqd_t)-1;
+    self->closing = 0;
+    self->busy = 0;
+    self->msgsize = 0;
+    struct mq_attr attr, *attrp = NULL;
+    if (maxmsg != 0) {
+        memset(&attr, 0, sizeof attr);
+        attr.mq_maxmsg = maxmsg;
+        attr.mq_msgsize = msgsize;
+        attrp = &attr;
+    }
+    mqd_t mqd;
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    mqd = mq_open(name, oflag | O_CLOEXEC, (mode_t)mode, attrp);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    if (mqd == (mqd_t)-1) {
+        Py_DECREF(self);
+        return unixipc_raise_errno("mq_open", err);
+    }
+    self->mqd = mqd;
+    if (mq_getattr(mqd, &attr) < 0) {
+        err = errno;
+        Py_DECREF(self);
+        return unixipc_raise_errno("mq_getattr", err);
+    }
+    self->msgsize = (long)attr.mq_msgsize;
+    return (PyObject *)self;
+}
+
+static PyObject *
+core_pmq_unlink(PyObject *module, PyObject *arg)
+{
+    const char *name;
+    if (!unixipc_conv_str(arg, &name))
+        return NULL;
+    if (mq_unlink(name) < 0)
+        return unixipc_raise_errno("mq_unlink", errno);
+    Py_RETURN_NONE;
+}
+
+PyMethodDef unixipc_pmq_methods[] = {
+    {"pmq_open", UNIXIPC_FASTCALL(core_pmq_open), METH_FASTCALL,
+     "pmq_open(name, oflag, mode, maxmsg, msgsize, /)\n--\n\n"
+     "mq_open: a PosixMessageQueue handle (maxmsg = msgsize = 0: the defaults)."},
+    {"pmq_unlink", (PyCFunction)core_pmq_unlink, METH_O,
+     "pmq_unlink(name, /)\n--\n\nmq_unlink."},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+unixipc_pmq_exec(PyObject *module)
+{
+    if (unixipc_add_type(module, &pmq_spec, "PosixMessageQueue", &pmq_type) < 0)
+        return -1;
+    UNIXIPC_ADD_INT(module, MQ_PRIO_MAX);
+    return 0;
+}
