@@ -510,11 +510,14 @@ class Queue(Closable):
         if self._closed:
             raise self._closed_error()
         self._used = True
-        # a negative timeout means "do not wait", as in multiprocessing
-        deadline = Deadline(None if timeout is None or not block else max(timeout, 0.0))
+        # a negative timeout means "do not wait", as in multiprocessing;
+        # no deadline to keep for the common get() (it waits for as long
+        # as it takes)
+        deadline = None if timeout is None or not block else Deadline(max(timeout, 0.0))
         while True:
             try:
-                message = self._channel._receive_auto(_SMALL, block, deadline.remaining())
+                message = self._channel._receive_auto(
+                    _SMALL, block, None if deadline is None else deadline.remaining())
             except (BlockingIOError, TimeoutError):
                 raise queue.Empty from None
             try:
