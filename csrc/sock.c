@@ -476,22 +476,16 @@ fds_arg(ChannelObject *self, PyObject *obj, int *out, int *count)
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyBool_Check(item) || !PyLong_Check(item)) {
-            PyErr_Format(PyExc_TypeError, "fds must be a descriptor (an int), not %.100s",
-                         Py_TYPE(item)->tp_name);
+        /* (held: an item's __index__ may change the list it is in) */
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        int ok = unixipc_conv_int_in(item, 0, INT32_MAX, "fds", &out[i]);
+        Py_DECREF(item);
+        if (!ok)
+            goto done;
+        if (PySequence_Fast_GET_SIZE(seq) != n) {
+            PyErr_SetString(PyExc_RuntimeError, "fds changed size during conversion");
             goto done;
         }
-        int overflow;
-        long v = PyLong_AsLongAndOverflow(item, &overflow);
-        if (v == -1 && PyErr_Occurred())
-            goto done;
-        if (overflow || v < 0 || v > INT32_MAX) {
-            PyErr_Format(PyExc_ValueError, "fds must be a descriptor (0..%d), not %R",
-                         INT32_MAX, item);
-            goto done;
-        }
-        out[i] = (int)v;
     }
     *count = (int)n;
     rc = 0;
@@ -1479,11 +1473,16 @@ set_max_size(ChannelObject *self, PyObject *value)
         PyErr_SetString(PyExc_TypeError, "max_size cannot be deleted");
         return -1;
     }
+    if (PyBool_Check(value) || !PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "max_size must be an int, not %.100s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
     int overflow = 0;
-    long v = PyLong_Check(value) ? PyLong_AsLongAndOverflow(value, &overflow) : -1;
+    long v = PyLong_AsLongAndOverflow(value, &overflow);
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (!PyLong_Check(value) || overflow < 0 || (overflow == 0 && v < 0)) {
+    if (overflow < 0 || (overflow == 0 && v < 0)) {
         PyErr_SetString(PyExc_ValueError, "max_size must be an int >= 0");
         return -1;
     }
