@@ -185,9 +185,9 @@ io_fn(void *p, const struct timespec *remaining)
 }
 
 static void
-raise_closed(void)
+raise_closed(ChannelObject *self)
 {
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed channel");
+    unixipc_closed_error((PyObject *)self);
 }
 
 /* The socket's descriptor: -1 when its socket object is closed (or not
@@ -214,7 +214,7 @@ static int
 channel_fd(ChannelObject *self, const char *call)
 {
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return -1;
     }
     if (self->socket == NULL) {
@@ -527,7 +527,7 @@ lock_wait_recheck(void *p)
 {
     lock_wait_ctx *w = p;
     if (w->self->closed) {
-        raise_closed();
+        raise_closed(w->self);
         return -1;
     }
     return 0;
@@ -547,7 +547,7 @@ dir_acquire(ChannelObject *self, int which, int nowait, const unixipc_deadline *
 {
     direction *d = &self->dir[which];
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return -1;
     }
     if (d->lock == NULL) {
@@ -586,7 +586,7 @@ dir_acquire(ChannelObject *self, int which, int nowait, const unixipc_deadline *
                 return -1;
             if (self->closed) {
                 PyThread_release_lock(d->lock);
-                raise_closed();
+                raise_closed(self);
                 return -1;
             }
         }
@@ -615,7 +615,7 @@ closed_error(ChannelObject *self, PyObject *result)
     if (result == NULL && self->closed &&
         (PyErr_ExceptionMatches(PyExc_OSError) || PyErr_ExceptionMatches(PyExc_EOFError))) {
         PyErr_Clear();
-        raise_closed();
+        raise_closed(self);
     }
     return result;
 }
@@ -629,7 +629,7 @@ enter(ChannelObject *self, int which, int held, PyObject *block, PyObject *timeo
       int *nowait, unixipc_deadline *dl)
 {
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return -1;
     }
     int blocking;
@@ -1200,7 +1200,7 @@ send_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
         return NULL;
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return NULL;
     }
     /* bad arguments raise before any wait */
@@ -1299,7 +1299,7 @@ ch_send_many(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (unixipc_parse_args("send_many", args, nargs, kwnames, names, 1, 1, v) < 0)
         return NULL;
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return NULL;
     }
     seq = unixipc_conv_messages(v[0], "send_many");
