@@ -32,6 +32,12 @@ PyObject *unixipc_raise_timeout(const char *syscall);
  * (removed)"):  "[Errno 22] msgrcv: Invalid argument: 'message queue 32768
  * (removed)'". Other errors pass unchanged. Always returns NULL. */
 PyObject *unixipc_name_removed(const char *noun, int id, int (*exists)(int id));
+/* ValueError for a use of closed object `obj`, worded as the Python side's
+ * (_closable.py): "I/O operation on closed <repr(obj)>", e.g. "I/O
+ * operation on closed <MessageChannel stream closed>". obj NULL (a bare
+ * descriptor) or a failing repr: "I/O operation on closed file" /
+ * "... closed <TypeName> object". Always returns NULL. */
+PyObject *unixipc_closed_error(PyObject *obj);
 
 /* ---- blocking.c ---------------------------------------------------------
  * Every blocking system call goes through unixipc_blocking_call. */

@@ -54,6 +54,24 @@ unixipc_raise_timeout(const char *syscall)
 }
 
 PyObject *
+unixipc_closed_error(PyObject *obj)
+{
+    if (obj == NULL) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
+        return NULL;
+    }
+    PyObject *text = PyObject_Repr(obj);
+    if (text == NULL) {
+        PyErr_Clear();
+        return PyErr_Format(PyExc_ValueError, "I/O operation on closed <%.100s object>",
+                            Py_TYPE(obj)->tp_name);
+    }
+    PyErr_Format(PyExc_ValueError, "I/O operation on closed %U", text);
+    Py_DECREF(text);
+    return NULL;
+}
+
+PyObject *
 unixipc_name_removed(const char *noun, int id, int (*exists)(int id))
 {
     PyObject *type = NULL, *value = NULL, *tb = NULL, *removed_cls = NULL, *name = NULL;

@@ -47,6 +47,7 @@ enum io_mode {
 typedef struct {
     int fd;
     const int *slot; /* where the descriptor lives (a PipeEnd's fd): re-read */
+    PyObject *owner; /* the PipeEnd (borrowed), or NULL for a bare descriptor */
     char *buf;
     size_t len;
     enum io_mode mode;
@@ -182,7 +183,7 @@ recheck_fd(void *p)
     io_ctx *c = p;
     if (*c->slot == c->fd)
         return 0;
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed file (closed during the call)");
+    unixipc_closed_error(c->owner);
     return -1;
 }
 
@@ -193,7 +194,7 @@ current_fd(io_ctx *c)
 {
     c->fd = *c->slot;
     if (c->fd < 0) {
-        PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
+        unixipc_closed_error(c->owner);
         return -1;
     }
     return 0;
@@ -248,7 +249,7 @@ io_mode_args(PyObject *block, PyObject *timeout, unixipc_deadline *deadline,
 
 /* The body of write(): all of data on a blocking fd, what fits otherwise. */
 static PyObject *
-do_write(const int *slot, PyObject *data, PyObject *block, PyObject *timeout)
+do_write(PyObject *owner, const int *slot, PyObject *data, PyObject *block, PyObject *timeout)
 {
     io_ctx ctx;
     unixipc_deadline deadline;
@@ -257,6 +258,7 @@ do_write(const int *slot, PyObject *data, PyObject *block, PyObject *timeout)
     int nonblocking_fd = -1; /* looked up only if a partial write needs it */
 
     ctx.slot = slot;
+    ctx.owner = owner;
     if (io_mode_args(block, timeout, &deadline, &ctx.mode) < 0)
         return NULL;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
@@ -325,12 +327,14 @@ do_write(const int *slot, PyObject *data, PyObject *block, PyObject *timeout)
 
 /* The body of read(): one read(2) of at most size bytes. */
 static PyObject *
-do_read(const int *slot, Py_ssize_t size, PyObject *block, PyObject *timeout)
+do_read(PyObject *owner, const int *slot, Py_ssize_t size, PyObject *block,
+        PyObject *timeout)
 {
     io_ctx ctx;
     unixipc_deadline deadline;
 
     ctx.slot = slot;
+    ctx.owner = owner;
     if (size < 0) {
         PyErr_SetString(PyExc_ValueError, "size must be >= 0");
         return NULL;
@@ -369,7 +373,7 @@ pipe_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
         return NULL;
     if (fd_arg(v[0], &fd) < 0)
         return NULL;
-    return do_write(&fd, v[1], v[2], v[3]);
+    return do_write(NULL, &fd, v[1], v[2], v[3]);
 }
 
 /* read(fd, size, block=True, timeout=None) -> bytes */
@@ -385,7 +389,7 @@ pipe_read(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (fd_arg(v[0], &fd) < 0 ||
         !unixipc_conv_size_in(v[1], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "size", &size))
         return NULL;
-    return do_read(&fd, size, v[2], v[3]);
+    return do_read(NULL, &fd, size, v[2], v[3]);
 }
 
 /* ---- PipeEnd: the C base of PipeReader/PipeWriter ------------------------
@@ -403,7 +407,7 @@ static int
 end_fd(PipeEndObject *self)
 {
     if (self->fd < 0) {
-        PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
+        unixipc_closed_error((PyObject *)self);
         return -1;
     }
     return self->fd;
@@ -484,7 +488,7 @@ end_read(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         return res;
     }
     /* The descriptor is read again after the conversions (see do_read). */
-    return do_read(&((PipeEndObject *)op)->fd, size, v[1], v[2]);
+    return do_read(op, &((PipeEndObject *)op)->fd, size, v[1], v[2]);
 }
 
 static PyObject *
@@ -496,7 +500,7 @@ end_write(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
         return NULL;
     if (end_fd((PipeEndObject *)op) < 0)
         return NULL;
-    return do_write(&((PipeEndObject *)op)->fd, v[0], v[1], v[2]);
+    return do_write(op, &((PipeEndObject *)op)->fd, v[0], v[1], v[2]);
 }
 
 static PyObject *

@@ -30,17 +30,16 @@ typedef struct {
 } PSem;
 
 static PyObject *
-closed_error(void)
+closed_error(PSem *self)
 {
-    PyErr_SetString(PyExc_ValueError, "operation on a closed POSIX semaphore");
-    return NULL;
+    return unixipc_closed_error((PyObject *)self);
 }
 
 static int
 psem_usable(PSem *self)
 {
     if (self->sem == NULL || self->closing) {
-        closed_error();
+        closed_error(self);
         return 0;
     }
     return 1;

@@ -185,9 +185,9 @@ io_fn(void *p, const struct timespec *remaining)
 }
 
 static void
-raise_closed(void)
+raise_closed(ChannelObject *self)
 {
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed channel");
+    unixipc_closed_error((PyObject *)self);
 }
 
 /* The socket's descriptor: -1 when its socket object is closed (or not
@@ -214,7 +214,7 @@ static int
 channel_fd(ChannelObject *self, const char *call)
 {
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return -1;
     }
     if (self->socket == NULL) {
@@ -476,22 +476,16 @@ fds_arg(ChannelObject *self, PyObject *obj, int *out, int *count)
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyBool_Check(item) || !PyLong_Check(item)) {
-            PyErr_Format(PyExc_TypeError, "fds must be a descriptor (an int), not %.100s",
-                         Py_TYPE(item)->tp_name);
+        /* (held: an item's __index__ may change the list it is in) */
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        int ok = unixipc_conv_int_in(item, 0, INT32_MAX, "fds", &out[i]);
+        Py_DECREF(item);
+        if (!ok)
+            goto done;
+        if (PySequence_Fast_GET_SIZE(seq) != n) {
+            PyErr_SetString(PyExc_RuntimeError, "fds changed size during conversion");
             goto done;
         }
-        int overflow;
-        long v = PyLong_AsLongAndOverflow(item, &overflow);
-        if (v == -1 && PyErr_Occurred())
-            goto done;
-        if (overflow || v < 0 || v > INT32_MAX) {
-            PyErr_Format(PyExc_ValueError, "fds must be a descriptor (0..%d), not %R",
-                         INT32_MAX, item);
-            goto done;
-        }
-        out[i] = (int)v;
     }
     *count = (int)n;
     rc = 0;
@@ -533,7 +527,7 @@ lock_wait_recheck(void *p)
 {
     lock_wait_ctx *w = p;
     if (w->self->closed) {
-        raise_closed();
+        raise_closed(w->self);
         return -1;
     }
     return 0;
@@ -553,7 +547,7 @@ dir_acquire(ChannelObject *self, int which, int nowait, const unixipc_deadline *
 {
     direction *d = &self->dir[which];
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return -1;
     }
     if (d->lock == NULL) {
@@ -592,7 +586,7 @@ dir_acquire(ChannelObject *self, int which, int nowait, const unixipc_deadline *
                 return -1;
             if (self->closed) {
                 PyThread_release_lock(d->lock);
-                raise_closed();
+                raise_closed(self);
                 return -1;
             }
         }
@@ -621,7 +615,7 @@ closed_error(ChannelObject *self, PyObject *result)
     if (result == NULL && self->closed &&
         (PyErr_ExceptionMatches(PyExc_OSError) || PyErr_ExceptionMatches(PyExc_EOFError))) {
         PyErr_Clear();
-        raise_closed();
+        raise_closed(self);
     }
     return result;
 }
@@ -635,7 +629,7 @@ enter(ChannelObject *self, int which, int held, PyObject *block, PyObject *timeo
       int *nowait, unixipc_deadline *dl)
 {
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return -1;
     }
     int blocking;
@@ -1206,7 +1200,7 @@ send_common(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
         return NULL;
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return NULL;
     }
     /* bad arguments raise before any wait */
@@ -1305,7 +1299,7 @@ ch_send_many(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (unixipc_parse_args("send_many", args, nargs, kwnames, names, 1, 1, v) < 0)
         return NULL;
     if (self->closed) {
-        raise_closed();
+        raise_closed(self);
         return NULL;
     }
     seq = unixipc_conv_messages(v[0], "send_many");
@@ -1479,11 +1473,16 @@ set_max_size(ChannelObject *self, PyObject *value)
         PyErr_SetString(PyExc_TypeError, "max_size cannot be deleted");
         return -1;
     }
+    if (PyBool_Check(value) || !PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "max_size must be an int, not %.100s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
     int overflow = 0;
-    long v = PyLong_Check(value) ? PyLong_AsLongAndOverflow(value, &overflow) : -1;
+    long v = PyLong_AsLongAndOverflow(value, &overflow);
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (!PyLong_Check(value) || overflow < 0 || (overflow == 0 && v < 0)) {
+    if (overflow < 0 || (overflow == 0 && v < 0)) {
         PyErr_SetString(PyExc_ValueError, "max_size must be an int >= 0");
         return -1;
     }

@@ -53,6 +53,40 @@ class IPCTracker:
         return self.track(kind, ident)
 
 
+# Where .ci/run runs what (the legs are listed at the top of .ci/run). Every
+# test runs in the main leg, README's plain `python -m pytest`. "once": tests
+# of the project's own tooling (the CI script, a plain pip install), which do
+# not depend on the interpreter version or on how the extension was built:
+# main leg only. "heavy": the stress tests, counted in thousands of messages
+# or forks, or a GiB through a queue: main and sanitizer legs, not the
+# py3.X legs (which run every other test). Marked here, in one place, by
+# module and test function name (every parametrisation of it).
+ONCE_MODULES = {"test_ci.py", "test_install.py"}
+HEAVY_TESTS = {
+    ("test_queue_basic.py", "test_a_one_gib_array_through_the_queue"),
+    ("test_sock_channel.py", "test_ten_thousand_random_messages_intact_in_order"),
+    ("test_shmch_crossproc.py", "test_four_by_four_exactly_once_in_order"),
+    ("test_shmch_crossproc.py", "test_senders_and_receivers_killed_at_random_points"),
+    ("test_shmch_crossproc.py", "test_garbage_over_the_mapping_never_crashes_a_reader"),
+    ("test_shmch_crossproc.py", "test_no_descriptor_or_memory_growth_over_a_million_messages"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "once: tooling tests, run in .ci/run's main leg only")
+    config.addinivalue_line("markers", "heavy: stress tests, run in .ci/run's main and asan legs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.name
+        function = getattr(item, "originalname", item.name)
+        if module in ONCE_MODULES:
+            item.add_marker(pytest.mark.once)
+        if (module, function) in HEAVY_TESTS:
+            item.add_marker(pytest.mark.heavy)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     _session_start_objects.update(sysv_objects())
 

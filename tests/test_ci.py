@@ -129,3 +129,51 @@ def test_ci_run_fails_when_no_test_is_collected(tmp_path, tests):
     done = run_ci(tmp_path, tests)
     assert done.returncode == 5, done.stdout + done.stderr  # pytest.ExitCode.NO_TESTS_COLLECTED
     assert "no tests ran" in done.stdout
+
+
+SPLIT_CONFTEST = """
+def pytest_configure(config):
+    config.addinivalue_line("markers", "once: main leg only")
+    config.addinivalue_line("markers", "heavy: main and asan legs")
+"""
+
+SPLIT_TESTS = """
+import pytest
+
+def test_everywhere():
+    pass
+
+@pytest.mark.heavy
+def test_heavy():
+    pass
+
+@pytest.mark.once
+def test_once():
+    pass
+"""
+
+
+def test_ci_run_splits_heavy_and_once_tests_between_the_legs(tmp_path):
+    """main runs all (README's command), py3.X neither heavy nor once tests,
+    asan all but the once tests; the split is documented at the top."""
+    done = run_ci(tmp_path, {"conftest.py": SPLIT_CONFTEST, "test_split.py": SPLIT_TESTS})
+    assert done.returncode == 0, done.stdout + done.stderr
+    legs = {name: done.stdout.split(f"=== leg {name}: start")[1].split(f"=== leg {name}: exit")[0]
+            for name in LEGS}
+    assert "3 passed" in legs["main"] and "deselected" not in legs["main"], legs["main"]
+    assert "1 passed, 2 deselected" in legs[f"py{OTHER_VERSION}"], legs
+    assert "2 passed, 1 deselected" in legs["asan"], legs["asan"]
+    header = (ROOT / ".ci" / "run").read_text().split("set -euo pipefail")[0]
+    assert '-m "not heavy and not once"' in header and '-m "not once"' in header
+
+
+def test_every_marked_test_exists():
+    """A renamed test would drop out of its marker silently: each name that
+    tests/conftest.py marks is a test function in a module of that name."""
+    from conftest import HEAVY_TESTS, ONCE_MODULES
+    tests = ROOT / "tests"
+    for module in ONCE_MODULES:
+        assert list(tests.rglob(module)), module
+    for module, function in HEAVY_TESTS:
+        texts = [path.read_text() for path in tests.rglob(module)]
+        assert any(f"\ndef {function}(" in text for text in texts), (module, function)

@@ -207,7 +207,9 @@ class MessageChannel(ClosableResource, _core.ChannelBase):
         seqpacket = stype == _socket.SOCK_SEQPACKET
         if max_size is None:
             max_size = SEQPACKET_DEFAULT_MAX_SIZE if seqpacket else DEFAULT_MAX_SIZE
-        if not isinstance(max_size, int) or max_size < 0:
+        if not isinstance(max_size, int) or isinstance(max_size, bool):
+            raise TypeError(f"max_size must be an int, not {type(max_size).__name__}")
+        if max_size < 0:
             raise ValueError("max_size must be an int >= 0")
         self._setup(sock, seqpacket, sock.family == _socket.AF_UNIX, max_size)
         self._fileno = sock.fileno()

@@ -106,6 +106,11 @@ class Objects:
         self._checks.append(lambda: self._nothing_arrives(peer))
         return ours
 
+    def socket(self) -> socket.socket:
+        a, b = socket.socketpair(socket.AF_UNIX)
+        self._cleanups += [a.close, b.close]
+        return a
+
     def shm_channel(self) -> unixipc.ShmChannel:
         ch = unixipc.ShmChannel(capacity=4096)
         self._cleanups.append(ch.close)
@@ -195,6 +200,21 @@ ROWS: dict[str, Row] = {
     "MessageChannel.send fds 2-D memoryview (seqpacket)": Row(
         lambda o: partial(o.channel(socket.SOCK_SEQPACKET).send, b"x", fds=_two_d_ints()),
         TypeError, "fds"),
+    "MessageChannel.send fds item float": Row(
+        lambda o: partial(o.channel().send, b"x", fds=[1.0]), TypeError, "fds"),
+    "MessageChannel.send fds item above 32 bits": Row(
+        lambda o: partial(o.channel().send, b"x", fds=[2**40]), ValueError, "fds"),
+    "MessageChannel.send fds item negative": Row(
+        lambda o: partial(o.channel().send, b"x", fds=[-1]), ValueError, "fds"),
+    "MessageChannel.max_size str": Row(
+        lambda o: partial(setattr, o.channel(), "max_size", "8"), TypeError, "max_size"),
+    "MessageChannel.max_size float": Row(
+        lambda o: partial(setattr, o.channel(), "max_size", 8.0), TypeError, "max_size"),
+    "MessageChannel.max_size negative": Row(
+        lambda o: partial(setattr, o.channel(), "max_size", -1), ValueError, "max_size"),
+    "MessageChannel max_size= str": Row(
+        lambda o: partial(sockets.MessageChannel, o.socket(), max_size="8"), TypeError,
+        "max_size"),
     "MessageChannel.send_many 2-D memoryview": Row(
         lambda o: partial(o.channel().send_many, _two_d()), TypeError, "sequence of messages"),
     # shared-memory channels
@@ -319,4 +339,10 @@ def test_integer_arguments_take_index_objects(objects: Objects) -> None:
     p = objects.pipe(b"data")
     assert p.reader.read(_Index(4)) == b"data"  # type: ignore[arg-type]
     p.writer.write(b"data")
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with sockets.MessageChannel(a) as ours, sockets.MessageChannel(b) as peer:
+        ours.send(b"x", fds=[_Index(p.reader.fileno())])  # type: ignore[list-item]
+        data, fds = peer.receive(timeout=5)
+        assert data == b"x" and len(fds) == 1
+        os.close(fds[0])
     objects.check()

@@ -175,7 +175,7 @@ def test_set_up_once_and_read_only_fields():
                 setattr(a, name, None)
         with pytest.raises(ValueError):
             a.max_size = -1
-        with pytest.raises(ValueError):
+        with pytest.raises(TypeError):
             a.max_size = "10"  # type: ignore[assignment]
         assert a.max_size == sockets.DEFAULT_MAX_SIZE
     finally:
