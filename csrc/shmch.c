@@ -1010,7 +1010,7 @@ static int
 check_usable(Channel *c, unsigned side)
 {
     if (c->base == NULL) {
-        PyErr_SetString(PyExc_ValueError, "I/O operation on closed shared-memory channel");
+        unixipc_closed_error((PyObject *)c);
         return -1;
     }
     if (c->epoch != fork_epoch && reacquire(c) < 0)

@@ -196,7 +196,7 @@ ROWS: dict[str, Row] = {
         "send_async": _run(lambda c: c.send_async(b"x")),
         "receive_async": _run(lambda c: c.receive_async(timeout=0)),
         "enter": lambda o: o.__enter__(),
-    }, names_itself=False),  # until csrc/shmch.c raises unixipc_closed_error
+    }),
     "posix_semaphore": Row(_posix_semaphore, {
         "acquire": lambda s: s.acquire(timeout=0),
         "acquire_nonblocking": lambda s: s.acquire(block=False),
