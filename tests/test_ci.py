@@ -170,7 +170,13 @@ def test_ci_run_splits_heavy_and_once_tests_between_the_legs(tmp_path):
 def test_every_marked_test_exists():
     """A renamed test would drop out of its marker silently: each name that
     tests/conftest.py marks is a test function in a module of that name."""
-    from conftest import HEAVY_TESTS, ONCE_MODULES
+    import importlib.util
+    # by path: "conftest" in sys.modules may be another directory's
+    spec = importlib.util.spec_from_file_location("_top_conftest", ROOT / "tests" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    top = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(top)
+    HEAVY_TESTS, ONCE_MODULES = top.HEAVY_TESTS, top.ONCE_MODULES
     tests = ROOT / "tests"
     for module in ONCE_MODULES:
         assert list(tests.rglob(module)), module
