@@ -260,6 +260,43 @@ pmq_notify(PMq *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* SIGEV_THREAD: glibc runs this in a thread of its own when the
+ * notification fires; it hands the token to unixipc.posix, which calls the
+ * callback registered under it (if it is still registered). */
+static void
+notify_fired(union sigval value)
+{
+    if (!Py_IsInitialized())
+        return;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *mod = PyImport_ImportModule("unixipc.posix");
+    PyObject *res = mod ? PyObject_CallMethod(mod, "_notify_fired", "i", value.sival_int) : NULL;
+    if (res == NULL)
+        PyErr_WriteUnraisable(mod);
+    Py_XDECREF(res);
+    Py_XDECREF(mod);
+    PyGILState_Release(gil);
+}
+
+/* notify_thread(token): mq_notify with SIGEV_THREAD, the token as value. */
+static PyObject *
+pmq_notify_thread(PMq *self, PyObject *arg)
+{
+    int token;
+    struct sigevent sev;
+    if (!unixipc_conv_int_in(arg, 1, INT_MAX, "token", &token))
+        return NULL;
+    if (!pmq_usable(self))
+        return NULL;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD;
+    sev.sigev_notify_function = notify_fired;
+    sev.sigev_value.sival_int = token;
+    if (mq_notify(self->mqd, &sev) < 0)
+        return unixipc_raise_errno("mq_notify", errno);
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 pmq_fileno(PMq *self, PyObject *unused)
 {
@@ -311,6 +348,9 @@ static PyMethodDef pmq_methods[] = {
      "getattr($self, /)\n--\n\nmq_getattr: (maxmsg, msgsize, curmsgs)."},
     {"notify", (PyCFunction)pmq_notify, METH_O,
      "notify($self, signal, /)\n--\n\nmq_notify with SIGEV_SIGNAL, or None to remove."},
+    {"notify_thread", (PyCFunction)pmq_notify_thread, METH_O,
+     "notify_thread($self, token, /)\n--\n\nmq_notify with SIGEV_THREAD: "
+     "unixipc.posix._notify_fired(token) runs when it fires."},
     {"fileno", (PyCFunction)pmq_fileno, METH_NOARGS,
      "fileno($self, /)\n--\n\nThe queue's descriptor (pollable on Linux)."},
     {"close", (PyCFunction)pmq_close, METH_NOARGS,

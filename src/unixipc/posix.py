@@ -12,12 +12,14 @@ POSIX semaphore has no undo.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import resource
 import stat as _stat
+import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from . import _core
 from ._aio import run_cancellable
@@ -455,6 +457,21 @@ def message_queues() -> list[MessageQueueEntry]:
     return sorted(found, key=lambda e: e.name)
 
 
+# notify(callback): the callbacks registered in this process, by the token
+# that the SIGEV_THREAD notification carries back (_core calls
+# _notify_fired(token) in glibc's notification thread).
+_notify_lock = threading.Lock()
+_notify_tokens = itertools.count(1)
+_notify_callbacks: dict[int, Callable[[], object]] = {}
+
+
+def _notify_fired(token: int) -> None:
+    with _notify_lock:
+        callback = _notify_callbacks.pop(token, None)
+    if callback is not None:
+        callback()
+
+
 class MessageQueue(ClosableResource):
     """A POSIX message queue.
 
@@ -486,6 +503,8 @@ class MessageQueue(ClosableResource):
             ``read=False`` one.
         TypeError, ValueError: bad arguments, before any system call.
     """
+
+    _notify_token: int | None = None  # this object's notify(callback), if any
 
     def __init__(self, name: str, *, create: bool = False, exclusive: bool = False,
                  mode: int = 0o600, max_messages: int | None = None,
@@ -585,19 +604,49 @@ class MessageQueue(ClosableResource):
         self._check_open()
         return QueueAttributes._make(self._handle.getattr())
 
-    def notify(self, callback: None = None, /, *, signal: int | None = None) -> None:
-        """mq_notify: ``notify(signal=signal.SIGUSR1)`` asks for that signal
-        when a message arrives on the empty queue while no process waits in
-        ``receive``; ``notify(None)`` removes the registration. One process
-        at a time may register (another gets OSError EBUSY), and the
-        registration is removed once it has fired: register again to be
-        told again. The callback form is not implemented yet."""
+    def notify(self, callback: Callable[[], object] | None = None, /, *,
+               signal: int | None = None) -> None:
+        """mq_notify: be told when a message arrives on the empty queue
+        while no process waits in ``receive``.
+
+        ``notify(callback)`` calls ``callback()`` (no arguments) in a thread
+        of its own (SIGEV_THREAD); an exception it raises goes to
+        ``sys.unraisablehook``. ``notify(signal=signal.SIGUSR1)`` sends
+        that signal instead; ``notify(None)`` removes the registration.
+        One process at a time may register (another gets OSError EBUSY),
+        and the registration is removed once it has fired, and by
+        :meth:`close`: register again to be told again."""
         self._check_open()
         if callback is not None:
-            raise NotImplementedError("notify(callback) is not implemented yet; "
-                                      "use notify(signal=...)")
+            if signal is not None:
+                raise TypeError("notify() takes a callback or signal=, not both")
+            if not callable(callback):
+                raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+            with _notify_lock:
+                token = next(_notify_tokens)
+                _notify_callbacks[token] = callback
+            try:
+                with naming(self._name):
+                    self._handle.notify_thread(token)
+            except BaseException:
+                with _notify_lock:
+                    _notify_callbacks.pop(token, None)
+                raise
+            self._forget_notify()
+            self._notify_token = token
+            return
         with naming(self._name):
             self._handle.notify(None if signal is None else int(signal))
+        self._forget_notify()
+
+    def _forget_notify(self) -> None:
+        """Drops the callback this object registered (replaced, removed,
+        closed); a notification that fires later finds nothing to call."""
+        token = self._notify_token
+        if token is not None:
+            self._notify_token = None
+            with _notify_lock:
+                _notify_callbacks.pop(token, None)
 
     def fileno(self) -> int:
         """The queue's descriptor: poll/select/epoll see it readable when a
@@ -655,6 +704,7 @@ class MessageQueue(ClosableResource):
         if self._closed:
             return
         self._closed = True
+        self._forget_notify()  # mq_close removes the registration
         self._handle.close()
 
     def unlink(self) -> None:

@@ -7,12 +7,14 @@ import errno
 import os
 import select
 import signal
+import sys
+import threading
 import time
 
 import pytest
 
 from unixipc import posix
-from support import cpu_seconds, posix_name
+from support import Child, cpu_seconds, posix_name
 
 
 def test_send_and_receive_keep_bytes_and_priority(make_pmq):
@@ -276,9 +278,81 @@ def test_notify_one_registration_then_removal(make_pmq):
         other.notify(None)
 
 
-def test_notify_callback_is_not_implemented_yet(make_pmq):
-    with pytest.raises(NotImplementedError):
-        make_pmq().notify(lambda: None)  # type: ignore[arg-type]
+def _sender(name, data):
+    with posix.MessageQueue(name, read=False) as mq:
+        mq.send(data)
+    return 0
+
+
+def test_notify_callback_runs_in_a_thread_once_then_must_be_renewed(make_pmq):
+    mq = make_pmq()
+    fired = threading.Event()
+    threads = []
+
+    def callback():
+        threads.append(threading.get_ident())
+        fired.set()
+
+    mq.notify(callback)
+    Child(_sender, mq.name, b"from another process").result()  # arrives on the empty queue
+    assert fired.wait(5), "the callback never ran"
+    assert threads != [threading.get_ident()] and len(threads) == 1
+    assert mq.receive().data == b"from another process"
+    fired.clear()
+    mq.send(b"again")  # the registration went when it fired
+    assert not fired.wait(0.2)
+    mq.receive()
+    mq.notify(callback)  # renewed: the kernel registration is free again
+    mq.send(b"third")
+    assert fired.wait(5) and len(threads) == 2
+
+
+def test_notify_callback_removed_replaced_and_closed(make_pmq):
+    mq = make_pmq()
+    calls = []
+    mq.notify(lambda: calls.append("first"))
+    with posix.MessageQueue(mq.name) as other:
+        with pytest.raises(OSError) as info:  # one registration per queue
+            other.notify(lambda: calls.append("other"))
+        assert info.value.errno == errno.EBUSY
+    mq.notify(None)  # removed: nothing runs
+    mq.send(b"x")
+    time.sleep(0.2)
+    assert calls == []
+    mq.receive()
+    mq.notify(lambda: calls.append("second"))
+    with pytest.raises(TypeError):
+        mq.notify(lambda: None, signal=signal.SIGUSR1)
+    with pytest.raises(TypeError):
+        mq.notify(42)  # type: ignore[arg-type]
+    # close drops the registration: another handle may register at once
+    with posix.MessageQueue(mq.name) as again:
+        mq.close()
+        again.notify(lambda: calls.append("after close"))
+        again.send(b"y")
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert calls == ["after close"]
+
+
+def test_notify_callback_error_goes_to_the_unraisable_hook(make_pmq, monkeypatch):
+    mq = make_pmq()
+    seen = []
+    done = threading.Event()
+
+    def hook(info):
+        seen.append(info.exc_value)
+        done.set()
+
+    def callback():
+        raise RuntimeError("from the callback")
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+    mq.notify(callback)
+    mq.send(b"x")
+    assert done.wait(5)
+    assert isinstance(seen[0], RuntimeError) and "from the callback" in str(seen[0])
 
 
 def test_with_unlinks_only_what_it_created():
