@@ -49,6 +49,24 @@ def _c_ring(trips: int) -> list[harness.Result]:
             for r in rows]
 
 
+def _best(runs: list[list[harness.Result]]) -> list[harness.Result]:
+    """Each figure's best over several runs of the same workloads (the
+    two CPUs of a small VM are not always equally fast: the C ring and
+    ShmChannel are each measured ROUNDS times, in turn, and compared at
+    their best)."""
+    best: dict[tuple[str, str], harness.Result] = {}
+    for run in runs:
+        for r in run:
+            key = (r.workload, r.impl)
+            old = best.get(key)
+            if old is None or ((r.value < old.value) if r.lower_is_better else (r.value > old.value)):
+                best[key] = r
+    return list(best.values())
+
+
+ROUNDS = 3
+
+
 def _faster_fifo() -> Any:
     try:
         import faster_fifo
@@ -68,19 +86,33 @@ def main() -> int:
     def step(what: str) -> None:
         print(f"  measuring {what}...", file=sys.stderr)
 
-    step("the C ring")
-    results += _c_ring(trips * 5)  # before pinning: its two processes need both CPUs
-    if len(os.sched_getaffinity(0)) >= 2:
-        cpus = sorted(os.sched_getaffinity(0))
-        twoproc.pin(cpus[0], cpus[1])  # parent and child on CPUs of their own
+    def shmch_and_queue(t: Any) -> list[harness.Result]:
+        rows = [twoproc.round_trip(t, 64, trips)]
+        for size, count in ((64, trips * 20), (4096, trips * 4), (65536, trips // 2)):
+            if t.name == "queue" and size == 65536:
+                continue
+            rows += twoproc.one_way(t, size, count)
+        return rows
+
+    all_cpus = os.sched_getaffinity(0)
+    ring_runs: list[list[harness.Result]] = []
+    channel_runs: list[list[harness.Result]] = []
+    channel = collect("shmch", peers=False)[0]
+    for round_ in range(ROUNDS):
+        step(f"the C ring and ShmChannel, round {round_ + 1} of {ROUNDS}")
+        os.sched_setaffinity(0, all_cpus)  # the C ring pins its own two processes
+        ring_runs.append(_c_ring(trips * 5))
+        if len(all_cpus) >= 2:
+            cpus = sorted(all_cpus)
+            twoproc.pin(cpus[0], cpus[1])  # parent and child on CPUs of their own
+        channel_runs.append(shmch_and_queue(channel))
+    results += _best(ring_runs) + _best(channel_runs)
     for mech in ("shmch", "queue"):
         for t in collect(mech, peers=True):
+            if mech == "shmch" and t.impl == channel.impl:
+                continue  # measured above
             step(f"{t.name} ({t.impl})")
-            results.append(twoproc.round_trip(t, 64, trips))
-            for size, count in ((64, trips * 20), (4096, trips * 4), (65536, trips // 2)):
-                if mech == "queue" and size == 65536:
-                    continue
-                results += twoproc.one_way(t, size, count)
+            results += shmch_and_queue(t)
 
     ff = _faster_fifo()
     for size, count, batch in ((64, trips * 40, 64), (4096, trips * 8, 64),

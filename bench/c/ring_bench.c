@@ -4,7 +4,12 @@
  * 4-byte length and the payload, 8-byte aligned, in a MAP_SHARED anonymous
  * mapping inherited by a forked child. Prints one JSON object per line:
  *   {"workload": "...", "impl": "C ring", "value": ..., "unit": "us"|"msg/s"|"MB/s"}
+ * With two or more CPUs allowed, the parent runs on the first and the
+ * child on the second, as bench/shmch.py pins its Python processes (an
+ * unpinned pair of spinners may share one CPU and measure the scheduler).
  * usage: ring_bench [trips] */
+#define _GNU_SOURCE 1
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +82,17 @@ static int cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static int cpus[2] = {-1, -1}; /* parent's, child's */
+
+static void pin(int cpu) {
+    if (cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
 static ring *new_ring(void) {
     ring *r = mmap(NULL, sizeof(ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED) { perror("mmap"); exit(1); }
@@ -91,6 +107,7 @@ static void round_trip(int trips) {
     int warm = trips / 10;
     pid_t pid = fork();
     if (pid == 0) {
+        pin(cpus[1]);
         for (int i = 0; i < trips + warm; i++)
             put(up, buf, get(down, buf));
         _exit(0);
@@ -118,6 +135,7 @@ static void one_way(uint32_t size, int count) {
     memset(msg, 'y', size);
     pid_t pid = fork();
     if (pid == 0) {
+        pin(cpus[1]);
         for (int i = 0; i < count; i++)
             get(down, buf);
         put(up, buf, 1);
@@ -143,6 +161,13 @@ static void one_way(uint32_t size, int count) {
 int main(int argc, char **argv) {
     int trips = argc > 1 ? atoi(argv[1]) : 100000;
     if (trips < 10) trips = 10;
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) >= 2) {
+        for (int c = 0, n = 0; c < CPU_SETSIZE && n < 2; c++)
+            if (CPU_ISSET(c, &allowed))
+                cpus[n++] = c;
+        pin(cpus[0]);
+    }
     round_trip(trips);
     one_way(64, trips * 20);
     one_way(4096, trips * 4);
