@@ -19,7 +19,7 @@ import stat as _stat
 import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from . import _core
 from ._aio import run_cancellable
@@ -112,7 +112,74 @@ def semaphores() -> list[SemaphoreEntry]:
     return sorted(found, key=lambda e: e.name)
 
 
-class Semaphore(ClosableResource):
+_N = TypeVar("_N", bound="_NamedObject")
+
+
+class _NamedObject(ClosableResource):
+    """What the named POSIX objects share: the name, ``created``, closing
+    the handle, unlinking the name and ``with`` (which closes, and unlinks
+    only what this object created)."""
+
+    _name: str
+    _created: bool
+    _closed: bool
+
+    @property
+    def name(self) -> str:
+        """The object's name, with its leading slash."""
+        return self._name
+
+    @property
+    def created(self) -> bool:
+        """True when this object made it (its ``with`` unlinks it)."""
+        return self._created
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _before_close(self) -> None:
+        """What a kind does before its handle closes."""
+
+    def _close_handle(self) -> None:
+        raise NotImplementedError  # each kind closes its own handle
+
+    def _unlink_name(self) -> None:
+        raise NotImplementedError  # each kind: sem_unlink, mq_unlink
+
+    def close(self) -> None:
+        """Close this process's handle (sem_close, mq_close); the object
+        and its name stay. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._before_close()
+        self._close_handle()
+
+    def unlink(self) -> None:
+        """Remove the name (sem_unlink, mq_unlink): no process can open it
+        again; those holding it keep it until they close it.
+        FileNotFoundError when it is already gone."""
+        with naming(self._name):
+            self._unlink_name()
+
+    def __enter__(self: _N) -> _N:
+        self._check_open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if self._created:
+                try:
+                    self.unlink()
+                except FileNotFoundError:
+                    pass
+        finally:
+            self.close()
+
+
+class Semaphore(_NamedObject):
     """A named POSIX semaphore.
 
     Args:
@@ -144,6 +211,12 @@ class Semaphore(ClosableResource):
         TypeError, ValueError: bad arguments, before any system call.
     """
 
+    def _close_handle(self) -> None:
+        self._handle.close()
+
+    def _unlink_name(self) -> None:
+        _core.psem_unlink(self._name)
+
     def __init__(self, name: str, *, create: bool = False, exclusive: bool = False,
                  mode: int = 0o600, initial: int = 0) -> None:
         name = check_name(name)
@@ -168,20 +241,6 @@ class Semaphore(ClosableResource):
                 self._handle = _core.psem_open(name, 0, 0, 0)
         self._closed = False
         self._opened()
-
-    @property
-    def name(self) -> str:
-        """The semaphore's name, with its leading slash."""
-        return self._name
-
-    @property
-    def created(self) -> bool:
-        """True when this object made the semaphore (its ``with`` unlinks it)."""
-        return self._created
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     @property
     def value(self) -> int:
@@ -233,36 +292,6 @@ class Semaphore(ClosableResource):
         release on exit."""
         self._check_open()
         return _Held(self)
-
-    def close(self) -> None:
-        """Close this process's handle (sem_close); the semaphore and its
-        name stay. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._handle.close()
-
-    def unlink(self) -> None:
-        """Remove the name (sem_unlink): no process can open it again; those
-        holding it keep it until they close it. FileNotFoundError when it is
-        already gone."""
-        with naming(self._name):
-            _core.psem_unlink(self._name)
-
-    def __enter__(self) -> Semaphore:
-        self._check_open()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        try:
-            if self._created:
-                try:
-                    self.unlink()
-                except FileNotFoundError:
-                    pass
-        finally:
-            self.close()
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle as a reference by name (the copy opens the semaphore,
@@ -472,7 +501,7 @@ def _notify_fired(token: int) -> None:
         callback()
 
 
-class MessageQueue(ClosableResource):
+class MessageQueue(_NamedObject):
     """A POSIX message queue.
 
     Args:
@@ -505,6 +534,12 @@ class MessageQueue(ClosableResource):
     """
 
     _notify_token: int | None = None  # this object's notify(callback), if any
+
+    def _close_handle(self) -> None:
+        self._handle.close()
+
+    def _unlink_name(self) -> None:
+        _core.pmq_unlink(self._name)
 
     def __init__(self, name: str, *, create: bool = False, exclusive: bool = False,
                  mode: int = 0o600, max_messages: int | None = None,
@@ -550,20 +585,6 @@ class MessageQueue(ClosableResource):
             raise err from None
         self._closed = False
         self._opened()
-
-    @property
-    def name(self) -> str:
-        """The queue's name, with its leading slash."""
-        return self._name
-
-    @property
-    def created(self) -> bool:
-        """True when this object made the queue (its ``with`` unlinks it)."""
-        return self._created
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def send(self, data: Any, priority: int = 0, *, block: bool = True,
              timeout: float | None = None) -> None:
@@ -698,36 +719,8 @@ class MessageQueue(ClosableResource):
             finally:
                 os.close(fd)
 
-    def close(self) -> None:
-        """Close this process's handle (mq_close); the queue and its
-        messages stay. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    def _before_close(self) -> None:
         self._forget_notify()  # mq_close removes the registration
-        self._handle.close()
-
-    def unlink(self) -> None:
-        """Remove the name (mq_unlink): no process can open it again; those
-        holding it keep it until they close it. FileNotFoundError when it is
-        already gone."""
-        with naming(self._name):
-            _core.pmq_unlink(self._name)
-
-    def __enter__(self) -> MessageQueue:
-        self._check_open()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        try:
-            if self._created:
-                try:
-                    self.unlink()
-                except FileNotFoundError:
-                    pass
-        finally:
-            self.close()
 
     def __reduce__(self) -> tuple[Any, tuple[str, bool, bool]]:
         """Pickle as a reference by name (the copy opens the queue with the

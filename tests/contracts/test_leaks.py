@@ -258,6 +258,10 @@ def _pmq_io(name: str) -> Callable[[], None]:
         _raises(TimeoutError, h.receive, timeout=0.0001)()
         h.notify(signal.SIGUSR2)
         h.notify(None)
+        h.notify_thread(1)
+        _raises(OSError, h.notify_thread, 2)()  # EBUSY: registered already
+        h.notify(None)
+        _raises(ValueError, h.notify_thread, 0)()
     return call
 
 
@@ -583,7 +587,8 @@ CASES: dict[str, CaseFactory] = {
     "pmq_open pmq_unlink PosixMessageQueue.close PosixMessageQueue.closed "
     "PosixMessageQueue.fileno PosixMessageQueue.getattr":
         lambda w: _pmq_lifecycle(posix_name("leak")),
-    "PosixMessageQueue.send PosixMessageQueue.receive PosixMessageQueue.notify":
+    "PosixMessageQueue.send PosixMessageQueue.receive PosixMessageQueue.notify "
+    "PosixMessageQueue.notify_thread":
         lambda w: _pmq_io(posix_name("leak")),
 }
 
