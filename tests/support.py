@@ -6,6 +6,7 @@ V objects are listed from /proc/sysvipc, and cleanup goes through ipcrm.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pickle
 import signal
@@ -13,7 +14,7 @@ import subprocess
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 NOBODY = 65534
 KINDS = ("msg", "sem", "shm")
@@ -277,3 +278,50 @@ def posix_semaphores_left() -> list[str]:
         return sorted(n for n in os.listdir("/dev/shm") if n.startswith("sem." + POSIX_PREFIX))
     except FileNotFoundError:
         return []
+
+
+_T = TypeVar("_T")
+
+
+def run_while_ticking(make: Callable[[], Awaitable[_T]]) -> tuple[_T, int]:
+    """``asyncio.run(make())`` while a task of the same loop ticks every
+    10 ms; returns (the result, the ticks): how an async twin shows that the
+    loop kept running while it waited."""
+    async def main() -> tuple[_T, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            result = await make()
+        finally:
+            ticker.cancel()
+        return result, ticks
+
+    return asyncio.run(main())
+
+
+def posix_maker(cls: Callable[..., Any], prefix: str) -> Iterator[Callable[..., Any]]:
+    """The body of a fixture: ``make(name=None, **kwargs)`` makes a new named
+    POSIX object of ``cls`` (``create=True`` unless told), and each one is
+    unlinked and closed at teardown."""
+    made: list[Any] = []
+
+    def make(name: str | None = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("create", True)
+        obj = cls(name or posix_name(prefix), **kwargs)
+        made.append(obj)
+        return obj
+
+    yield make
+    for obj in made:
+        try:
+            obj.unlink()
+        except FileNotFoundError:
+            pass
+        obj.close()

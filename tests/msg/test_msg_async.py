@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from unixipc import Message, MessageQueue
-from support import Child, wait_blocked
+from unixipc import MessageQueue
+from support import Child, run_while_ticking
 
 
 def _workers() -> list[threading.Thread]:
@@ -35,23 +35,9 @@ def test_receive_async_waits_off_the_loop(mq):
         time.sleep(0.3)
         MessageQueue.from_id(msqid).send(b"late", 2)
 
-    async def main() -> tuple[Message, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        t = asyncio.create_task(ticker())
-        msg = await mq.receive_async(2, timeout=10)
-        t.cancel()
-        return msg, ticks
-
     c = Child(sender, mq.id)
     try:
-        msg, ticks = asyncio.run(main())
+        msg, ticks = run_while_ticking(lambda: mq.receive_async(2, timeout=10))
         c.result()
     finally:
         c.close()

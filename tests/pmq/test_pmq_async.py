@@ -11,7 +11,7 @@ import time
 import pytest
 
 from unixipc import posix
-from support import Child
+from support import Child, run_while_ticking
 
 
 def _send_later(name: str, data: bytes, prio: int) -> None:
@@ -23,25 +23,14 @@ def _send_later(name: str, data: bytes, prio: int) -> None:
 def test_receive_async_gets_what_a_child_sends_later(make_pmq):
     mq = make_pmq()
 
-    async def main() -> tuple[posix.Message, int, int]:
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.ensure_future(tick())
+    async def receive() -> tuple[posix.Message, int]:
         threads = threading.active_count()
-        msg = await mq.receive_async(timeout=10)
-        ticker.cancel()
-        return msg, ticks, threads
+        return await mq.receive_async(timeout=10), threads
 
     child = Child(_send_later, mq.name, b"later", 4)
     try:
         before = threading.active_count()
-        msg, ticks, threads = asyncio.run(main())
+        (msg, threads), ticks = run_while_ticking(receive)
         child.result()
     finally:
         child.close()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from unixipc import posix
-from support import Child
+from support import Child, run_while_ticking
 
 
 def _release_later(name: str) -> None:
@@ -21,23 +21,10 @@ def _release_later(name: str) -> None:
 def test_acquire_async_ends_when_a_child_releases(make_psem):
     sem = make_psem()
 
-    async def main() -> int:
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.ensure_future(tick())
-        await sem.acquire_async(timeout=10)
-        ticker.cancel()
-        return ticks
-
     child = Child(_release_later, sem.name)
     try:
-        assert asyncio.run(main()) > 0  # the loop ran while it waited
+        _, ticks = run_while_ticking(lambda: sem.acquire_async(timeout=10))
+        assert ticks > 0  # the loop ran while it waited
         child.result()
     finally:
         child.close()

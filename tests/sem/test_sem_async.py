@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from support import Child
+from support import Child, run_while_ticking
 
 
 def run(coro, timeout=20):
@@ -25,23 +25,13 @@ def test_acquire_async_takes_at_once_when_available(make_set):
 def test_acquire_async_waits_without_blocking_the_loop(make_set):
     sems = make_set(initial=0)
 
-    async def main():
-        ticks = 0
-
-        async def ticker():
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        t = asyncio.create_task(ticker())
+    async def acquire():
         child = Child(lambda: (time.sleep(0.3), sems[0].release(undo=False)))
         await sems[0].acquire_async(undo=False, timeout=10)
         child.result(timeout=10)
-        t.cancel()
-        return ticks
 
-    assert run(main()) >= 10
+    _, ticks = run_while_ticking(acquire)
+    assert ticks >= 10
     assert sems[0].value == 0
 
 
