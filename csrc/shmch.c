@@ -35,7 +35,8 @@
  * `rd` moves past it (anyone may help). After the copy, or when a zero-copy
  * view ends, the record becomes FREE, and `hd` (the oldest unfreed
  * position) moves over FREE and ABANDONED records, giving their space back
- * to senders.
+ * to senders. A short message copied out as bytes goes COMMITTED -> FREE in
+ * one step, after the copy (try_claim's `copied`; receive_many's take_run).
  *
  * Liveness: each process that uses the channel holds an open-file-
  * description lock (F_OFD_SETLK) on one byte far beyond the file's end, one
@@ -45,7 +46,8 @@
  * of its own before its first use of the channel (pthread_atfork bumps an
  * epoch that every call checks).
  *
- * Waiting: a short spin without the GIL, then a futex wait on a word of the
+ * Waiting: a poll of a few microseconds with the GIL held (blocking_wait),
+ * a short spin without the GIL, then a futex wait on a word of the
  * mapping (shared, not private) with an absolute CLOCK_MONOTONIC deadline.
  * A waiter first counts itself in `rx_waiters`/`tx_waiters`; a sender or
  * releaser makes the wake-up system call only when that count is non-zero.
@@ -85,6 +87,7 @@
 #define RECHECK_NS 100000000LL /* 100 ms: dead processes noticed this often */
 #define SPIN_MIN_NS 1000LL
 #define SPIN_MAX_NS 100000LL
+#define POLL_NS 4000LL /* the GIL-held poll before a wait: see blocking_wait */
 #define HEAD_LAG_UNITS 4096u /* 64 KiB: see release_record */
 #define BIG_COPY (256 * 1024) /* copies at least this long run without the GIL */
 
@@ -169,6 +172,7 @@ typedef struct channel_s {
     uint32_t tail_seen;   /* a `tail` position seen by a receive of this process: the
                            * positions before it are real reservations (a hint only) */
     long long spin_ns;
+    long long poll_ns; /* POLL_NS, or 0 while waits have been long (see blocking_wait) */
     Py_ssize_t views;  /* receive views not yet ended */
     uint32_t async_held[2]; /* waiter counts held for async twins: [receive, send] */
     int async_waits;        /* _wait_change calls in progress (without the GIL) */
@@ -565,22 +569,33 @@ help_header(Channel *c, uint64_t t)
     CAS(word0(c, pos), &w, make_w0(pos, ST_RESERVED, span));
 }
 
+/* Moves hd over the FREE and ABANDONED records that follow it: a walk,
+ * then one compare-and-swap from where it started. A record stays FREE
+ * until hd has passed it, so if hd is still where the walk began, every
+ * record walked over may be given back; if it moved, walk again from there. */
 static int
 advance_head(Channel *c)
 {
     int moved = 0;
     for (;;) {
-        uint32_t h = LOAD(&c->hdr->hd), r = LOAD(&c->hdr->rd);
-        if (h == r || (uint32_t)(r - h) > c->cap_units)
+        uint32_t h = LOAD(&c->hdr->hd), r = LOAD(&c->hdr->rd), p = h;
+        if ((uint32_t)(r - h) > c->cap_units)
             break;
-        uint64_t w = LOAD(word0(c, h));
-        if (!w0_valid(w, h) || (w0_state(w) != ST_FREE && w0_state(w) != ST_ABANDONED))
+        while (p != r) {
+            uint64_t w = LOAD(word0(c, p));
+            if (!w0_valid(w, p) || (w0_state(w) != ST_FREE && w0_state(w) != ST_ABANDONED))
+                break;
+            uint32_t span = w0_value(w);
+            if (span == 0 || span > (uint32_t)(r - p))
+                break;
+            p += span;
+        }
+        if (p == h)
             break;
-        uint32_t span = w0_value(w);
-        if (span == 0 || span > (uint32_t)(r - h))
-            break;
-        if (CAS(&c->hdr->hd, &h, h + span))
+        if (CAS(&c->hdr->hd, &h, p)) {
             moved = 1;
+            break;
+        }
     }
     return moved;
 }
@@ -751,9 +766,18 @@ out:
 }
 
 /* One attempt to claim the record at rd. RES_OK fills *rec; RES_EMPTY,
- * RES_NOT_READY (its sender is still writing), or RES_CLOSED. */
+ * RES_NOT_READY (its sender is still writing), or RES_CLOSED.
+ *
+ * With `copied` (the GIL held), a message of at most `copy_max` bytes
+ * (and under BIG_COPY) is taken in one step instead: its payload is copied into a new bytes object first,
+ * then its header goes COMMITTED -> FREE; *copied is the bytes and the
+ * record needs no release_record, only give_back. The copy is made while
+ * the record is COMMITTED, so no sender can be writing there unless another
+ * receiver took it meanwhile, and then the compare-and-swap fails and the
+ * copy is dropped. */
 static int
-try_claim(Channel *c, record *rec, Py_ssize_t max_len)
+try_claim(Channel *c, record *rec, Py_ssize_t max_len, PyObject **copied,
+          Py_ssize_t copy_max)
 {
     for (int round = 0;; round++) {
         uint32_t r = LOAD(&c->hdr->rd);
@@ -799,8 +823,22 @@ try_claim(Channel *c, record *rec, Py_ssize_t max_len)
                 rec->len = len;
                 return RES_FULL; /* the caller's buffer is too small: not claimed */
             }
-            if (!CAS(word0(c, r), &w, make_w0(r, ST_CLAIMED, c->owner)))
+            if (copied != NULL && len <= c->max_message && len < BIG_COPY &&
+                (Py_ssize_t)len <= copy_max) {
+                PyObject *b = PyBytes_FromStringAndSize(payload_at(c, r, len), len);
+                if (b == NULL) {
+                    PyErr_Clear(); /* take it the usual way: take_bytes raises */
+                    copied = NULL;
+                    continue;
+                }
+                if (!CAS(word0(c, r), &w, make_w0(r, ST_FREE, span))) {
+                    Py_DECREF(b);
+                    continue;
+                }
+                *copied = b;
+            } else if (!CAS(word0(c, r), &w, make_w0(r, ST_CLAIMED, c->owner))) {
                 continue;
+            }
             /* A failed CAS writes the current value into its "expected"
              * argument: move rd through a copy, `r` is our record. */
             uint32_t expect_rd = r;
@@ -829,22 +867,29 @@ try_claim(Channel *c, record *rec, Py_ssize_t max_len)
     }
 }
 
-/* Frees a claimed record. `hd` is moved over freed records lazily: when
+/* Gives freed records back to senders: `hd` is moved over them lazily: when
  * they add up to HEAD_LAG_UNITS (or an eighth of the ring), or at once when
  * a sender sleeps; a sender that finds the ring full moves it itself
  * (reserve). So senders, which read `hd` at every send, find its cache line
  * unchanged most of the time. */
+static void
+give_back(Channel *c, uint32_t end)
+{
+    uint32_t lag = end - LOAD_RELAXED(&c->hdr->hd);
+    uint32_t most = c->cap_units / 8 < HEAD_LAG_UNITS ? c->cap_units / 8 : HEAD_LAG_UNITS;
+    if ((lag >= most || __atomic_load_n(&c->hdr->tx_waiters, __ATOMIC_SEQ_CST) != 0) &&
+        advance_head(c))
+        wake(&c->hdr->space_seq, &c->hdr->tx_waiters, 0);
+}
+
+/* Frees a record claimed by this process (then give_back). */
 static void
 release_record(Channel *c, const record *rec)
 {
     uint64_t w = LOAD(word0(c, rec->pos));
     if (w0_valid(w, rec->pos) && w0_state(w) == ST_CLAIMED && w0_value(w) == c->owner)
         CAS(word0(c, rec->pos), &w, make_w0(rec->pos, ST_FREE, rec->span));
-    uint32_t lag = (rec->pos + rec->span) - LOAD_RELAXED(&c->hdr->hd);
-    uint32_t most = c->cap_units / 8 < HEAD_LAG_UNITS ? c->cap_units / 8 : HEAD_LAG_UNITS;
-    if ((lag >= most || __atomic_load_n(&c->hdr->tx_waiters, __ATOMIC_SEQ_CST) != 0) &&
-        advance_head(c))
-        wake(&c->hdr->space_seq, &c->hdr->tx_waiters, 0);
+    give_back(c, rec->pos + rec->span);
 }
 
 /* What a sleeper does every RECHECK_NS: reap dead processes and skip an
@@ -888,17 +933,20 @@ typedef struct {
     uint32_t len;
     Py_ssize_t max_len; /* receiving into a buffer: its size; else -1 */
     record rec;         /* receiving: what was claimed */
+    PyObject **copied;  /* receiving: see try_claim (used only with the GIL) */
+    Py_ssize_t copy_max;
     int outcome;        /* RES_OK, RES_CLOSED, RES_BROKEN, RES_FULL (buffer too small) */
     const unixipc_deadline *deadline;
     const char *cancel; /* async twins' cancellation token, or NULL */
 } waiter;
 
+/* One attempt; `gil`: whether the caller holds the GIL. */
 static int
-attempt(waiter *w)
+attempt(waiter *w, int gil)
 {
     if (w->sending)
         return try_send(w->c, w->parts, w->nparts, w->len);
-    return try_claim(w->c, &w->rec, w->max_len);
+    return try_claim(w->c, &w->rec, w->max_len, gil ? w->copied : NULL, w->copy_max);
 }
 
 static int
@@ -924,7 +972,7 @@ wait_fn(void *p, const struct timespec *remaining)
         deadline = start + (long long)remaining->tv_sec * 1000000000LL + remaining->tv_nsec;
     spin_until = start + __atomic_load_n(&c->spin_ns, __ATOMIC_RELAXED);
     for (int i = 0;; i++) {
-        rc = attempt(w);
+        rc = attempt(w, 0);
         if (done(rc) || (rc == RES_FULL && !w->sending))
             goto finished;
         if ((i & 63) == 63) {
@@ -951,7 +999,7 @@ wait_fn(void *p, const struct timespec *remaining)
             until = deadline;
         __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
         uint32_t seen = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
-        rc = attempt(w);
+        rc = attempt(w, 0);
         if (done(rc) || (rc == RES_FULL && !w->sending)) {
             __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
             return w->outcome = rc, 0;
@@ -964,11 +1012,13 @@ wait_fn(void *p, const struct timespec *remaining)
         }
         if (err == ETIMEDOUT)
             recover(c);
-        rc = attempt(w);
+        rc = attempt(w, 0);
         if (done(rc) || (rc == RES_FULL && !w->sending))
             return w->outcome = rc, 0;
     }
 finished:
+    if (now_ns() - start < POLL_NS)
+        __atomic_store_n(&c->poll_ns, POLL_NS, __ATOMIC_RELAXED); /* short waits again */
     {
         long long s = __atomic_load_n(&c->spin_ns, __ATOMIC_RELAXED);
         s += s / 2 + SPIN_MIN_NS;
@@ -1045,6 +1095,32 @@ blocking_wait(waiter *w, int block, const char *what)
                      w->sending ? "the ring is full" : "no message");
         return -1;
     }
+    /* A poll of at most POLL_NS with the GIL held, as any short C call holds
+     * it: in a ping-pong the answer comes within a microsecond, and giving
+     * the GIL up and taking it back would put two lock hand-overs on every
+     * message's path. Waits that outlast it turn the poll off until a wait
+     * is short again (wait_fn); the spin and the sleep are without the GIL. */
+    long long poll = __atomic_load_n(&w->c->poll_ns, __ATOMIC_RELAXED);
+    if (poll > 0 && !w->cancel) {
+        long long until = now_ns() + poll;
+        if (w->deadline != NULL && !w->deadline->infinite) {
+            long long at = (long long)w->deadline->at.tv_sec * 1000000000LL +
+                           w->deadline->at.tv_nsec;
+            if (at < until)
+                until = at;
+        }
+        for (int i = 1;; i++) {
+            int rc = attempt(w, 1);
+            if (done(rc) || (rc == RES_FULL && !w->sending)) {
+                w->outcome = rc;
+                return 0;
+            }
+            if ((i & 15) == 0 && now_ns() >= until)
+                break;
+            cpu_relax();
+        }
+        __atomic_store_n(&w->c->poll_ns, 0, __ATOMIC_RELAXED);
+    }
     if (unixipc_blocking_call(what, wait_fn, w, w->deadline, UNIXIPC_WAIT_NATIVE) < 0)
         return -1;
     return 0;
@@ -1110,16 +1186,20 @@ send_one(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, int block,
     return 0;
 }
 
+/* Claims one record, waiting as asked. With `copied`, the message may come
+ * taken already (see try_claim): then *copied is set. */
 static int
 claim_one(Channel *c, record *rec, Py_ssize_t max_len, int block, const unixipc_deadline *dl,
-          const char *what, const char *cancel)
+          const char *what, const char *cancel, PyObject **copied, Py_ssize_t copy_max)
 {
-    int rc = try_claim(c, rec, max_len);
+    int rc = try_claim(c, rec, max_len, copied, copy_max);
     if (rc == RES_EMPTY || rc == RES_NOT_READY) {
         waiter w;
         memset(&w, 0, sizeof w);
         w.c = c;
         w.max_len = max_len;
+        w.copied = copied;
+        w.copy_max = copy_max;
         w.deadline = dl;
         w.cancel = cancel;
         if (blocking_wait(&w, block, what) < 0)
@@ -1148,6 +1228,17 @@ take_bytes(Channel *c, const record *rec)
         copy(PyBytes_AS_STRING(out), rec->payload, rec->len);
     release_record(c, rec);
     return out;
+}
+
+/* The bytes of a record from claim_one: `copied` if it came taken, else
+ * copied out now. */
+static PyObject *
+taken(Channel *c, const record *rec, PyObject *copied)
+{
+    if (copied == NULL)
+        return take_bytes(c, rec);
+    give_back(c, rec->pos + rec->span);
+    return copied;
 }
 
 /* ---- methods ------------------------------------------------------------------ */
@@ -1330,10 +1421,11 @@ static const char *const recv_names[] = {"block", "timeout", "_cancel", NULL};
  * or NULL) in *into_view, checks that the receiving side is usable here and
  * claims one record (waiting as asked). Returns 0 with *rec (and, with
  * `into`, *into_view for the caller to release), or -1 with an exception
- * and nothing held. */
+ * and nothing held. With `copied`, a message of at most `copy_max` bytes
+ * may come taken already, in *copied (see try_claim). */
 static int
 receive_start(Channel *self, PyObject *const *v, PyObject *into, Py_buffer *into_view,
-              const char *what, record *rec)
+              const char *what, record *rec, PyObject **copied, Py_ssize_t copy_max)
 {
     Py_buffer cancel_view = {0};
     const char *cancel;
@@ -1351,7 +1443,7 @@ receive_start(Channel *self, PyObject *const *v, PyObject *into, Py_buffer *into
     if (rc == 0)
         rc = check_usable(self, SIDE_RECV);
     if (rc == 0)
-        rc = claim_one(self, rec, max_len, block, &dl, what, cancel);
+        rc = claim_one(self, rec, max_len, block, &dl, what, cancel, copied, copy_max);
     if (cancel_view.obj)
         PyBuffer_Release(&cancel_view);
     if (rc < 0 && into != NULL)
@@ -1362,53 +1454,129 @@ receive_start(Channel *self, PyObject *const *v, PyObject *into, Py_buffer *into
 static PyObject *
 ch_receive(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *v[3];
+    PyObject *v[3], *copied = NULL;
     record rec;
     if (nargs == 0 && kwnames == NULL) {
         /* The common call, receive(): block, no deadline, no cancellation. */
         unixipc_deadline dl;
         dl.infinite = 1;
         if (check_usable(self, SIDE_RECV) < 0 ||
-            claim_one(self, &rec, -1, 1, &dl, "receive", NULL) < 0)
+            claim_one(self, &rec, -1, 1, &dl, "receive", NULL, &copied, BIG_COPY) < 0)
             return NULL;
-        return take_bytes(self, &rec);
+    } else {
+        if (unixipc_parse_args("receive", args, nargs, kwnames, recv_names, 0, 0, v) < 0 ||
+            receive_start(self, v, NULL, NULL, "receive", &rec, &copied, BIG_COPY) < 0)
+            return NULL;
     }
-    if (unixipc_parse_args("receive", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
-        return NULL;
-    if (receive_start(self, v, NULL, NULL, "receive", &rec) < 0)
-        return NULL;
-    return take_bytes(self, &rec);
+    return taken(self, &rec, copied);
 }
 
 static const char *const many_names[] = {"max_count", "block", "timeout", "_cancel", NULL};
 
+/* receive_many's further messages: the committed records that follow
+ * `*pos` (the end of a record this call took), each copied out and freed
+ * with one compare-and-swap (as try_claim's `copied`), at most `room` of
+ * them, stored as new references in `items`. rd is not moved for each: the
+ * caller moves it once (move_rd) past them all. Returns how many. */
+static Py_ssize_t
+take_run(Channel *c, uint32_t *pos, PyObject **items, Py_ssize_t room)
+{
+    uint32_t p = *pos, bound = __atomic_load_n(&c->tail_seen, __ATOMIC_RELAXED);
+    Py_ssize_t n = 0;
+    while (n < room) {
+        if ((uint32_t)(bound - p) - 1u >= c->cap_units) {
+            /* p is not before the tail last seen: read tail again */
+            bound = (uint32_t)LOAD(&c->hdr->tail);
+            __atomic_store_n(&c->tail_seen, bound, __ATOMIC_RELAXED);
+            if ((uint32_t)(bound - p) - 1u >= c->cap_units)
+                break;
+        }
+        uint64_t w = LOAD(word0(c, p));
+        if (!w0_valid(w, p) || w0_state(w) != ST_COMMITTED)
+            break;
+        uint32_t span = w0_value(w), len = LOAD_RELAXED(&word1(c, p)[1]);
+        if (span == 0 || span > (uint32_t)(bound - p) || len > c->max_message ||
+            len >= BIG_COPY)
+            break;
+        PyObject *b = PyBytes_FromStringAndSize(payload_at(c, p, len), len);
+        if (b == NULL) {
+            PyErr_Clear(); /* the record stays for the next call, which raises */
+            break;
+        }
+        if (!CAS(word0(c, p), &w, make_w0(p, ST_FREE, span))) {
+            Py_DECREF(b); /* another receiver took it */
+            break;
+        }
+        items[n++] = b;
+        p += span;
+    }
+    *pos = p;
+    return n;
+}
+
+/* Moves rd from where it is, if between `from` and `to`, to `to`. */
+static void
+move_rd(Channel *c, uint32_t from, uint32_t to)
+{
+    uint32_t r = LOAD(&c->hdr->rd);
+    while (r != to && (uint32_t)(r - from) < (uint32_t)(to - from))
+        if (CAS(&c->hdr->rd, &r, to))
+            break;
+}
+
+#define RUN_ITEMS 256
+
 static PyObject *
 ch_receive_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *v[4], *list, *item;
+    PyObject *v[4], *list = NULL, *items[RUN_ITEMS], *copied = NULL;
     record rec;
     long max_count;
+    Py_ssize_t n = 0;
     if (unixipc_parse_args("receive_many", args, nargs, kwnames, many_names, 1, 1, v) < 0)
         return NULL;
     if (!unixipc_conv_long_in(v[0], 1, LONG_MAX, "max_count", &max_count))
         return NULL;
-    if (receive_start(self, v + 1, NULL, NULL, "receive_many", &rec) < 0)
+    if (receive_start(self, v + 1, NULL, NULL, "receive_many", &rec, &copied, BIG_COPY) < 0)
         return NULL;
-    list = PyList_New(0);
-    if (list == NULL) {
-        release_record(self, &rec);
+    items[0] = copied != NULL ? copied : take_bytes(self, &rec);
+    if (items[0] == NULL)
         return NULL;
-    }
-    for (long i = 0;;) {
-        item = take_bytes(self, &rec);
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
-            Py_CLEAR(list);
-            break;
+    n = 1;
+    /* Then what follows, in runs: up to RUN_ITEMS at a time. */
+    uint32_t start = rec.pos + rec.span, pos = start;
+    for (;;) {
+        Py_ssize_t want = max_count - (Py_ssize_t)(list ? PyList_GET_SIZE(list) : 0) - n;
+        Py_ssize_t got = take_run(self, &pos, items + n, want < RUN_ITEMS - n ? want
+                                                                               : RUN_ITEMS - n);
+        n += got;
+        if (list == NULL) {
+            list = PyList_New(n);
+            if (list == NULL)
+                break;
+            for (Py_ssize_t i = 0; i < n; i++)
+                PyList_SET_ITEM(list, i, items[i]);
+        } else {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if (PyList_Append(list, items[i]) < 0) {
+                    Py_CLEAR(list);
+                    break;
+                }
+            }
+            for (Py_ssize_t i = 0; i < n; i++)
+                Py_DECREF(items[i]);
         }
-        Py_DECREF(item);
-        if (++i >= max_count || try_claim(self, &rec, -1) != RES_OK)
+        n = 0;
+        if (list == NULL || got == 0 || PyList_GET_SIZE(list) >= max_count)
             break;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) /* only if a list could not be made */
+        Py_DECREF(items[i]);
+    if (pos != start) {
+        move_rd(self, start, pos);
+        give_back(self, pos);
+    } else if (copied != NULL) {
+        give_back(self, pos);
     }
     return list;
 }
@@ -1423,7 +1591,7 @@ ch_receive_into(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject
     record rec;
     if (unixipc_parse_args("receive_into", args, nargs, kwnames, into_names, 1, 1, v) < 0)
         return NULL;
-    if (receive_start(self, v + 1, v[0], &view, "receive_into", &rec) < 0)
+    if (receive_start(self, v + 1, v[0], &view, "receive_into", &rec, NULL, 0) < 0)
         return NULL;
     copy(view.buf, rec.payload, rec.len);
     release_record(self, &rec);
@@ -1559,7 +1727,7 @@ ch_receive_record(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObje
     record rec;
     if (unixipc_parse_args("receive_view", args, nargs, kwnames, recv_names, 0, 0, v) < 0)
         return NULL;
-    if (receive_start(self, v, NULL, NULL, "receive_view", &rec) < 0)
+    if (receive_start(self, v, NULL, NULL, "receive_view", &rec, NULL, 0) < 0)
         return NULL;
     return new_record(self, &rec);
 }
@@ -1572,16 +1740,16 @@ static const char *const auto_names[] = {"limit", "block", "timeout", "_cancel",
 static PyObject *
 ch_receive_auto(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *v[4];
+    PyObject *v[4], *copied = NULL;
     record rec;
     Py_ssize_t limit = 0;
     if (unixipc_parse_args("_receive_auto", args, nargs, kwnames, auto_names, 3, 1, v) < 0 ||
         !unixipc_conv_size_in(v[0], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "limit", &limit))
         return NULL;
-    if (receive_start(self, v + 1, NULL, NULL, "receive", &rec) < 0)
+    if (receive_start(self, v + 1, NULL, NULL, "receive", &rec, &copied, limit) < 0)
         return NULL;
-    if ((Py_ssize_t)rec.len <= limit)
-        return take_bytes(self, &rec);
+    if (copied != NULL || (Py_ssize_t)rec.len <= limit)
+        return taken(self, &rec, copied);
     return new_record(self, &rec);
 }
 
@@ -1827,6 +1995,7 @@ ch_init(Channel *self, PyObject *args, PyObject *kwds)
     self->sides = (send ? SIDE_SEND : 0) | (recv ? SIDE_RECV : 0);
     self->epoch = fork_epoch;
     self->spin_ns = SPIN_MAX_NS / 2;
+    self->poll_ns = POLL_NS;
     if ((err = acquire_slot(self)) != 0) {
         unixipc_raise_errno("fcntl(F_OFD_SETLK)", err);
         goto fail;

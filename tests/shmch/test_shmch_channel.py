@@ -131,6 +131,23 @@ def test_send_many_and_receive_many(ch):
     assert len(ch.receive_many(1000)) == n
 
 
+def test_receive_many_takes_exactly_max_count_in_order(ch):
+    """receive_many copies the messages after the first in runs (of 256):
+    the count asked for is exact across runs, the order is kept and what
+    is left stays for the next call."""
+    msgs = [i.to_bytes(4, "little") * (i % 5) for i in range(1000)]
+    assert ch.send_many(msgs) == 1000
+    assert ch.receive_many(700) == msgs[:700]
+    assert ch.receive_many(1) == msgs[700:701]
+    assert ch.receive_many(10_000) == msgs[701:]
+    with pytest.raises(BlockingIOError):
+        ch.receive_many(5, block=False)
+    # space taken by runs comes back: the ring fills and drains again
+    for _ in range(3):
+        n = _fill(ch, 100)
+        assert n > 0 and len(ch.receive_many(n + 1)) == n
+
+
 def test_receive_into(ch):
     ch.send(b"hello")
     buf = bytearray(10)

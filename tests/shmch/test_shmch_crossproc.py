@@ -59,18 +59,27 @@ def _send_all(ch: ShmChannel, senders: range, count: int, threads: bool) -> None
 
 
 def _receive_all(ch: ShmChannel, out: "multiprocessing.Queue[object]",
-                 only_receive: bool = True) -> None:
+                 only_receive: bool = True, many: bool = False) -> None:
+    """Receives until end of stream, one at a time or (`many`) with
+    receive_many of varying counts, some past its runs of 256."""
     if only_receive:
         ch.close_sending()  # as a pipe's reader closes its write end
     last: dict[int, int] = {}
     seen = 0
+    counts = [1, 7, 300, 64]
     try:
         while True:
-            sender, seq = _check(ch.receive(timeout=20))
-            assert seq > last.get(sender, -1), "out of order"
-            last[sender] = seq
-            seen += 1
-            out.put((sender, seq))
+            if many:
+                batch = ch.receive_many(counts[seen % len(counts)], timeout=20)
+                assert 1 <= len(batch) <= counts[seen % len(counts)]
+            else:
+                batch = [ch.receive(timeout=20)]
+            for data in batch:
+                sender, seq = _check(data)
+                assert seq > last.get(sender, -1), "out of order"
+                last[sender] = seq
+                seen += 1
+                out.put((sender, seq))
     except ChannelClosedError:
         out.put(("done", seen))
 
@@ -87,8 +96,9 @@ def test_four_by_four_exactly_once_in_order():
     # two sender processes (one with two threads), and a sender thread here
     procs = [ctx.Process(target=_send_all, args=(ch, range(0, 1), per_sender, False)),
              ctx.Process(target=_send_all, args=(ch, range(1, 3), per_sender, True))]
-    # three receiver processes and one receiver thread here
-    procs += [ctx.Process(target=_receive_all, args=(ch, results)) for _ in range(3)]
+    # three receiver processes (two with receive_many) and one receiver thread here
+    procs += [ctx.Process(target=_receive_all, args=(ch, results, True, many))
+              for many in (False, True, True)]
     here = threading.Thread(target=_receive_all, args=(ch, results, False))
     try:
         for p in procs:
