@@ -1288,11 +1288,68 @@ ch_send(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     Py_RETURN_NONE;
 }
 
+#define STACK_VIEWS 64
+
+/* Pins the buffers of the n items of the fast sequence `seq` in views[]
+ * (bytes objects directly: a reference, no buffer request), *got of them.
+ * Returns 0, or -1 with an exception (*got pinned still). With `limit` >=
+ * 0, an item longer than that is ValueError (naming `limit` as the
+ * channel's max_message_size). */
+static int
+pin_items(PyObject *seq, Py_buffer *views, Py_ssize_t n, Py_ssize_t limit, Py_ssize_t *got)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        *got = i;
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (PyBytes_CheckExact(item)) {
+            memset(&views[i], 0, sizeof views[i]);
+            views[i].buf = PyBytes_AS_STRING(item);
+            views[i].len = PyBytes_GET_SIZE(item);
+            views[i].obj = Py_NewRef(item);
+            views[i].readonly = 1;
+            views[i].itemsize = 1;
+        } else if (PyObject_GetBuffer(item, &views[i], PyBUF_C_CONTIGUOUS) < 0) {
+            return -1;
+        }
+        *got = i + 1;
+        if (limit >= 0 && views[i].len > limit) {
+            PyErr_Format(PyExc_ValueError,
+                         "message %zd of %zd bytes is larger than the channel's "
+                         "max_message_size (%zd)", i, views[i].len, limit);
+            return -1;
+        }
+    }
+    *got = n;
+    return 0;
+}
+
+/* An array for n buffers: `stack` when they fit, else from the heap (NULL
+ * with MemoryError). */
+static Py_buffer *
+views_for(Py_ssize_t n, Py_buffer *stack)
+{
+    if (n <= STACK_VIEWS)
+        return stack;
+    Py_buffer *views = PyMem_Malloc((size_t)n * sizeof(Py_buffer));
+    if (views == NULL)
+        PyErr_NoMemory();
+    return views;
+}
+
+static void
+unpin_items(Py_buffer *views, Py_ssize_t got, Py_buffer *stack)
+{
+    for (Py_ssize_t i = 0; i < got; i++)
+        PyBuffer_Release(&views[i]);
+    if (views != stack)
+        PyMem_Free(views);
+}
+
 static PyObject *
 ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[4], *seq = NULL;
-    Py_buffer *views = NULL, cancel_view = {0};
+    Py_buffer *views = NULL, cancel_view = {0}, stack[STACK_VIEWS];
     const char *cancel;
     unixipc_deadline dl;
     Py_ssize_t n = 0, got = 0, sent = 0;
@@ -1307,25 +1364,11 @@ ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (seq == NULL)
         return NULL;
     n = PySequence_Fast_GET_SIZE(seq);
-    views = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Py_buffer));
-    if (views == NULL) {
-        PyErr_NoMemory();
+    if ((views = views_for(n, stack)) == NULL)
         goto out;
-    }
     /* Every message is checked before the first is written. */
-    for (got = 0; got < n; got++) {
-        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &views[got],
-                               PyBUF_C_CONTIGUOUS) < 0)
-            goto out;
-        if (views[got].len > (Py_ssize_t)self->max_message) {
-            PyErr_Format(PyExc_ValueError,
-                         "message %zd of %zd bytes is larger than the channel's "
-                         "max_message_size (%u)",
-                         got, views[got].len, self->max_message);
-            got++;
-            goto out;
-        }
-    }
+    if (pin_items(seq, views, n, self->max_message, &got) < 0)
+        goto out;
     if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0)
         goto out;
     if (check_usable(self, SIDE_SEND) < 0)
@@ -1359,9 +1402,8 @@ ch_send_many(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (!PyErr_Occurred())
         result = PyLong_FromSsize_t(sent);
 out:
-    for (Py_ssize_t i = 0; i < got; i++)
-        PyBuffer_Release(&views[i]);
-    PyMem_Free(views);
+    if (views != NULL)
+        unpin_items(views, got, stack);
     if (cancel_view.obj)
         PyBuffer_Release(&cancel_view);
     Py_DECREF(seq);
@@ -1375,7 +1417,7 @@ static PyObject *
 ch_send_parts(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *v[4], *seq = NULL;
-    Py_buffer *views = NULL, cancel_view = {0};
+    Py_buffer *views = NULL, cancel_view = {0}, stack[STACK_VIEWS];
     const char *cancel;
     unixipc_deadline dl;
     Py_ssize_t n = 0, got = 0;
@@ -1390,24 +1432,17 @@ ch_send_parts(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     if (seq == NULL)
         return NULL;
     n = PySequence_Fast_GET_SIZE(seq);
-    views = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Py_buffer));
-    if (views == NULL) {
-        PyErr_NoMemory();
+    if ((views = views_for(n, stack)) == NULL ||
+        pin_items(seq, views, n, -1, &got) < 0)
         goto out;
-    }
-    for (got = 0; got < n; got++)
-        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &views[got],
-                               PyBUF_C_CONTIGUOUS) < 0)
-            goto out;
     if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0)
         goto out;
     if (check_usable(self, SIDE_SEND) == 0 &&
         send_one(self, views, n, block, &dl, cancel) == 0)
         result = Py_NewRef(Py_None);
 out:
-    for (Py_ssize_t i = 0; i < got; i++)
-        PyBuffer_Release(&views[i]);
-    PyMem_Free(views);
+    if (views != NULL)
+        unpin_items(views, got, stack);
     if (cancel_view.obj)
         PyBuffer_Release(&cancel_view);
     Py_DECREF(seq);
