@@ -2188,6 +2188,34 @@ ch_state(Channel *self, PyObject *unused)
                          "tx_waiters", LOAD(&h->tx_waiters), "slot", self->slot, "unit", UNIT);
 }
 
+/* _pending(limit): how many messages are in the ring, sent (or being sent)
+ * and not yet taken, counting at most `limit`: a walk from rd to tail. */
+static PyObject *
+ch_pending(Channel *self, PyObject *arg)
+{
+    long limit;
+    if (!unixipc_conv_long_in(arg, 0, LONG_MAX, "limit", &limit) ||
+        check_usable(self, 0) < 0)
+        return NULL;
+    uint32_t p = LOAD(&self->hdr->rd), t = (uint32_t)LOAD(&self->hdr->tail);
+    long count = 0;
+    while (p != t && (uint32_t)(t - p) <= self->cap_units && count < limit) {
+        uint64_t w = LOAD(word0(self, p));
+        if (!w0_valid(w, p)) {
+            count++; /* the newest reservation, its header not written yet */
+            break;
+        }
+        unsigned st = w0_state(w);
+        uint32_t span = st == ST_CLAIMED ? LOAD_RELAXED(&word1(self, p)[0]) : w0_value(w);
+        if (st == ST_RESERVED || st == ST_COMMITTED)
+            count++;
+        if (span == 0 || span > (uint32_t)(t - p))
+            break;
+        p += span;
+    }
+    return PyLong_FromLong(count);
+}
+
 static PyMethodDef ch_methods[] = {
     {"send", UNIXIPC_FASTCALL(ch_send), METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_send_parts", UNIXIPC_FASTCALL(ch_send_parts), METH_FASTCALL | METH_KEYWORDS,
@@ -2208,6 +2236,7 @@ static PyMethodDef ch_methods[] = {
     {"_close", (PyCFunction)ch_close, METH_NOARGS, NULL},
     {"_after_fork", (PyCFunction)ch_after_fork, METH_NOARGS, NULL},
     {"_state", (PyCFunction)ch_state, METH_NOARGS, NULL},
+    {"_pending", (PyCFunction)ch_pending, METH_O, NULL},
     {"_async_waiting", UNIXIPC_FASTCALL(ch_async_waiting), METH_FASTCALL, NULL},
     {"_wait_change", UNIXIPC_FASTCALL(ch_wait_change), METH_FASTCALL, NULL},
     {NULL},

@@ -339,10 +339,13 @@ class Queue(Closable):
 
     Args:
         maxsize: at most this many objects are in the queue at once (``put``
-            waits, or raises ``queue.Full``); 0 or less: the largest count a
-            semaphore can hold.
-        ctx: the multiprocessing context whose semaphores count the objects
-            (``multiprocessing.get_context()`` when None).
+            waits, or raises ``queue.Full``); 0 or less: no bound (the
+            largest count a semaphore can hold, as multiprocessing's).
+        ctx: the multiprocessing context whose semaphore counts the objects
+            of a bounded queue (``multiprocessing.get_context()`` when None).
+            An unbounded queue needs none: ``qsize()`` counts the messages in
+            the ring (and this process's backlog), so ``put`` and ``get``
+            touch no shared counter besides the ring's own.
         capacity: the ring's size in bytes (see :class:`~unixipc.ShmChannel`).
             Objects whose pickle is larger than its ``max_message_size`` go
             through a memory file of their own.
@@ -365,10 +368,12 @@ class Queue(Closable):
                  capacity: int = DEFAULT_CAPACITY) -> None:
         if ctx is None:
             ctx = multiprocessing.get_context()
+        self._sem: Any = None
         if maxsize <= 0:
             maxsize = getattr(multiprocessing.synchronize, "SEM_VALUE_MAX")
+        else:
+            self._sem = ctx.BoundedSemaphore(maxsize)
         self._maxsize = maxsize
-        self._sem = ctx.BoundedSemaphore(maxsize)
         self._channel = ShmChannel(capacity=capacity)
         self._reset()
 
@@ -409,6 +414,10 @@ class Queue(Closable):
             self._reset(self._used)
         if self._closed:
             raise self._closed_error()
+        if self._sem is None:
+            self._used = True
+            self._send(obj)
+            return
         if not self._sem.acquire(block, timeout):
             raise queue.Full
         try:
@@ -525,7 +534,8 @@ class Queue(Closable):
                     return pickle.loads(message)  # the common case
                 obj = _take(message)
             finally:
-                self._sem.release()
+                if self._sem is not None:
+                    self._sem.release()
             if obj is not _LOST:
                 return obj
 
@@ -537,7 +547,15 @@ class Queue(Closable):
 
     def qsize(self) -> int:
         """How many objects are in the queue (put and not yet got), roughly."""
+        if self._sem is None:
+            return self._pending(self._maxsize)
         return int(self._maxsize - self._sem._semlock._get_value())
+
+    def _pending(self, limit: int) -> int:
+        """An unbounded queue's count, up to `limit`: the messages in the
+        ring and this process's backlog."""
+        in_ring = 0 if self._channel.closed else self._channel._pending(limit)
+        return in_ring + len(self._buffer)
 
     def empty(self) -> bool:
         """True if the queue holds no object (roughly). OSError once the queue
@@ -545,10 +563,14 @@ class Queue(Closable):
         self._check_fork()
         if self._closed and self._used:
             raise self._closed_handle_error()
+        if self._sem is None:
+            return self._pending(1) == 0
         return self.qsize() == 0
 
     def full(self) -> bool:
         """True if ``maxsize`` objects are in the queue (roughly)."""
+        if self._sem is None:
+            return False
         return bool(self._sem._semlock._is_zero())
 
     # -- closing -----------------------------------------------------------------
@@ -634,7 +656,7 @@ class JoinableQueue(Queue):
         self._check_fork()
         if self._closed:
             raise self._closed_error()
-        if not self._sem.acquire(block, timeout):
+        if self._sem is not None and not self._sem.acquire(block, timeout):
             raise queue.Full
         # counted before it is sent, so a task_done() for it can never come first
         with self._cond:
@@ -643,7 +665,8 @@ class JoinableQueue(Queue):
             self._used = True
             self._send(obj)
         except BaseException:
-            self._sem.release()
+            if self._sem is not None:
+                self._sem.release()
             with self._cond:
                 self._unfinished_tasks.acquire(False)
                 if self._unfinished_tasks._semlock._is_zero():

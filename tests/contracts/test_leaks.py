@@ -428,6 +428,9 @@ def _shmch(w: World) -> Callable[[], None]:
         rec.nbytes
         rec.end()
         ch.capacity, ch.max_message_size, ch.closed, ch._sides, ch._state()
+        ch.send(b"counted")
+        ch._pending(10)
+        ch.receive()
         ch._after_fork()
         ch._async_waiting(0, 1)
         ch._wait_change(0, ch._async_waiting(0, 0) + 1, 0.01)
@@ -573,7 +576,7 @@ CASES: dict[str, CaseFactory] = {
     "ShmChannelBase.receive_many ShmChannelBase.receive_into ShmChannelBase._receive_record "
     "ShmRecord.end ShmRecord.nbytes ShmRecord.__buffer__ ShmRecord.__release_buffer__ "
     "ShmChannelBase.capacity ShmChannelBase.max_message_size "
-    "ShmChannelBase.closed ShmChannelBase._sides ShmChannelBase._state "
+    "ShmChannelBase.closed ShmChannelBase._sides ShmChannelBase._state ShmChannelBase._pending "
     "ShmChannelBase._after_fork ShmChannelBase._async_waiting "
     "ShmChannelBase._wait_change": _shmch,
     "ShmChannelBase() ShmChannelBase.close_sending ShmChannelBase.close_receiving "

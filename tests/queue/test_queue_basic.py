@@ -523,3 +523,23 @@ def test_put_waits_briefly_for_room_then_leaves_it_to_the_feeder():
     assert [q.get(timeout=5) for _ in range(20)] == [b"x" * 1000] * 20
     q.close()
     q.join_thread()
+
+
+def test_an_unbounded_queue_counts_the_ring_and_the_backlog():
+    """An unbounded queue has no semaphore: qsize() counts the messages in
+    the ring, whoever put them, and this process's own backlog."""
+    q = Queue(capacity=1 << 14)
+    Child(lambda: [q.put(i) for i in range(5)]).result()
+    assert q.qsize() == 5 and not q.empty() and not q.full()
+    assert q.get(timeout=10) == 0 and q.qsize() == 4
+    big = b"b" * 1000
+    for _ in range(40):  # more than the ring holds: the rest waits in the feeder
+        q.put(big)
+    assert q.qsize() == 44 and not q.full()
+    assert [q.get(timeout=10) for _ in range(4)] == [1, 2, 3, 4]
+    for _ in range(40):
+        assert q.get(timeout=10) == big
+    wait_until(lambda: q.qsize() == 0, timeout=10)  # the feeder's last pop
+    assert q.empty()
+    q.close()
+    q.join_thread()
