@@ -887,6 +887,8 @@ def _create_segment_fd(name: str, size: int, mode: int) -> int:
             try:
                 os.link(f"/proc/self/fd/{fd}", name[1:], dst_dir_fd=shm_dir,
                         follow_symlinks=True)
+            except OSError as exc:  # named after the segment, not the /proc path
+                raise type(exc)(exc.errno, exc.strerror, name) from None
             finally:
                 os.close(shm_dir)
         except BaseException:
