@@ -868,6 +868,10 @@ def _create_segment_fd(name: str, size: int, mode: int) -> int:
     full, a crash) leaves nothing behind. Where O_TMPFILE or /proc is
     missing: shm_open(O_CREAT|O_EXCL), then size (openers may see it
     smaller for that moment), unlinked again if sizing fails."""
+    if os.path.lexists(_SHM_DIR + name):
+        # Not relied on (the link below decides); it only spares allocating
+        # a segment that cannot be linked.
+        raise FileExistsError(errno.EEXIST, "shm_open: File exists", name)
     try:
         fd = os.open(_SHM_DIR, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, mode)
     except OSError as exc:
@@ -916,15 +920,28 @@ def _open_named_segment(name: str, size: int, mode: int, create: bool,
         return _create_segment_fd(name, size, mode), True
     if not create:
         return _open_segment_fd(name, size), False
+    # Open first: making a segment allocates all of it, which an opener of
+    # an existing one must not pay for (nor fail with ENOSPC on). Only the
+    # link decides who created it, so ``created`` stays exact.
     for _ in range(_CREATE_TRIES):
-        try:
-            return _create_segment_fd(name, size, mode), True
-        except FileExistsError:
-            pass
         try:
             return _open_segment_fd(name, size), False
         except FileNotFoundError:
-            continue  # unlinked between the two calls: try to make it again
+            pass
+        try:
+            return _create_segment_fd(name, size, mode), True
+        except FileExistsError:
+            continue  # another creator won: open theirs
+        except OSError as exc:
+            # No room, or no right to create in /dev/shm: if another
+            # creator won meanwhile, theirs is what we wanted.
+            if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM,
+                                 errno.EROFS):
+                raise
+            try:
+                return _open_segment_fd(name, size), False
+            except FileNotFoundError:
+                raise exc from None
     raise FileExistsError(errno.EEXIST, "shm_open: the segment kept appearing and "
                                         "vanishing", name)
 

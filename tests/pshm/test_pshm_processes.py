@@ -202,6 +202,17 @@ _FULL_SCRIPT = textwrap.dedent("""
         view.release()
         shm.detach()
     assert os.listdir("/dev/shm") == [], os.listdir("/dev/shm")
+    # Opening an existing segment allocates nothing: with 700 KiB of the
+    # 1 MiB taken, create=True of the same name opens it, and exclusive=True
+    # is FileExistsError, not ENOSPC.
+    with posix.SharedMemory("/most", 700 << 10, exclusive=True) as shm:
+        with posix.SharedMemory("/most", 700 << 10, create=True) as again:
+            assert not again.created and again.size == 700 << 10
+        try:
+            posix.SharedMemory("/most", 700 << 10, exclusive=True)
+        except FileExistsError:
+            pass
+    assert os.listdir("/dev/shm") == [], os.listdir("/dev/shm")
     print(message)
 """)
 
