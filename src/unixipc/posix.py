@@ -1219,6 +1219,20 @@ class SharedMemory(_NamedObject):
         if not self._anonymous:  # an anonymous segment has no name to remove
             _core.pshm_unlink(self._name)
 
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        # The name may have been unlinked and given to another segment
+        # meanwhile: ``with`` removes only the segment this object created.
+        if self._created and not self._closed and not self._anonymous:
+            try:
+                ours = os.fstat(self._fd)
+                there = os.stat(_SHM_DIR + self._name, follow_symlinks=False)
+                if (ours.st_dev, ours.st_ino) != (there.st_dev, there.st_ino):
+                    self._created = False
+            except FileNotFoundError:
+                self._created = False
+        super().__exit__(exc_type, exc, tb)
+
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as a reference: by name (the copy opens the segment,
         never as its creator), or for an anonymous segment by descriptor."""

@@ -165,6 +165,19 @@ def test_with_unlinks_only_what_it_created():
     assert not os.path.exists(_path(name))
 
 
+def test_with_leaves_a_segment_that_took_over_its_name():
+    name = posix_name("shm")
+    with posix.SharedMemory(name, 64, exclusive=True) as first:
+        first.unlink()
+        second = posix.SharedMemory(name, 32, exclusive=True)
+    try:
+        assert os.path.exists(_path(name))  # first's with left second's segment
+        assert second.size == 32
+    finally:
+        second.unlink()
+        second.close()
+
+
 def test_unlink_removes_the_name_and_the_memory_stays_for_holders(make_pshm):
     shm = make_pshm(size=64)
     shm.write(b"kept")
