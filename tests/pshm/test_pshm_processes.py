@@ -231,3 +231,42 @@ def test_a_full_dev_shm_is_an_error_at_creation_not_sigbus_later():
         pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
     assert out.returncode == 0, out.stderr
     assert "no space" in out.stdout and "/dev/shm" in out.stdout and "4194304" in out.stdout
+
+
+_NO_PROC_SCRIPT = textwrap.dedent("""
+    import errno, os, sys
+    from unixipc import posix
+    name = sys.argv[1]
+    assert not os.path.isdir("/proc/self/fd")  # so the fallback is taken
+    try:
+        posix.SharedMemory(name, 2**50, exclusive=True)
+    except OSError as e:
+        assert e.errno == errno.ENOSPC, e
+    else:
+        raise SystemExit("a 1 PiB segment was made")
+    assert not os.path.lexists("/dev/shm" + name)  # the failed sizing unlinked it
+    with posix.SharedMemory(name, 5000, create=True) as shm:
+        assert shm.created and shm.size == 5000 and shm.read() == bytes(5000)
+        try:
+            posix.SharedMemory(name, exclusive=True)
+        except FileExistsError:
+            pass
+        else:
+            raise SystemExit("exclusive on an existing name worked")
+    assert not os.path.lexists("/dev/shm" + name)
+""")
+
+
+def test_without_proc_the_shm_open_fallback_makes_segments_and_cleans_up():
+    """With /proc hidden (a tmpfs over it in a mount namespace of its own),
+    creation takes shm_open(O_CREAT|O_EXCL) + ftruncate, and a failed
+    sizing leaves no name."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to hide /proc")
+    cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+           'mount -t tmpfs unixipc-test /proc && exec "$0" -c "$1" "$2"',
+           sys.executable, _NO_PROC_SCRIPT, posix_name("noproc")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0 and "mount" in out.stderr and "unixipc" not in out.stderr:
+        pytest.skip(f"cannot mount over /proc here: {out.stderr.strip()}")
+    assert out.returncode == 0, out.stderr
