@@ -956,7 +956,8 @@ class SharedMemory(_NamedObject):
         size: bytes of a NEW segment (0 is allowed: :meth:`resize` it
             later). An existing segment keeps its size, and must be at
             least ``size`` bytes (OSError EINVAL naming both otherwise).
-        create: make it if it does not exist.
+        create: make it if it does not exist (an existing one is opened
+            first, so it costs no allocation).
         exclusive: fail with FileExistsError if it exists (implies
             ``create``). Of racing creators exactly one makes it.
         mode: permission bits of a new segment (``0o600`` unless asked; the
