@@ -228,6 +228,7 @@ UNIXIPC_SUBSYSTEM(sock)
 UNIXIPC_SUBSYSTEM(shmch)
 UNIXIPC_SUBSYSTEM(psem)
 UNIXIPC_SUBSYSTEM(pmq)
+UNIXIPC_SUBSYSTEM(pshm)
 
 /* Adds an int constant; returns -1 on error. */
 #define UNIXIPC_ADD_INT(module, name)                              \

@@ -23,6 +23,7 @@ static const subsystem subsystems[] = {
     {unixipc_shmch_methods, unixipc_shmch_exec},
     {unixipc_psem_methods, unixipc_psem_exec},
     {unixipc_pmq_methods, unixipc_pmq_exec},
+    {unixipc_pshm_methods, unixipc_pshm_exec},
 };
 
 static int

@@ -21,8 +21,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from support import (posix_queues_left, posix_semaphores_left, private_ipc_namespace,
-                     remove_object, sysv_objects)
+from support import (posix_queues_left, posix_segments_left, posix_semaphores_left,
+                     private_ipc_namespace, remove_object, sysv_objects)
 from unixipc import _core
 
 CPEERS = Path(__file__).parent / "cpeers"
@@ -122,10 +122,11 @@ def ipc_tracker() -> Iterator[IPCTracker]:
 
 @pytest.fixture(autouse=True)
 def posix_leak_check() -> Iterator[None]:
-    """Fail a test that leaves a named POSIX semaphore of this run in
-    /dev/shm, or a POSIX message queue of this run (after removing it)."""
+    """Fail a test that leaves a named POSIX semaphore or shared memory
+    segment of this run in /dev/shm, or a POSIX message queue of this run
+    (after removing it)."""
     yield
-    left = posix_semaphores_left()
+    left = posix_semaphores_left() + posix_segments_left()
     for entry in left:
         try:
             os.unlink(os.path.join("/dev/shm", entry))
@@ -138,7 +139,7 @@ def posix_leak_check() -> Iterator[None]:
         except FileNotFoundError:
             pass
     if left:
-        pytest.fail(f"test left named POSIX semaphores in /dev/shm: {left}")
+        pytest.fail(f"test left named POSIX semaphores or segments in /dev/shm: {left}")
     if queues:
         pytest.fail(f"test left POSIX message queues: {queues}")
 

@@ -280,6 +280,15 @@ def posix_semaphores_left() -> list[str]:
         return []
 
 
+def posix_segments_left() -> list[str]:
+    """This run's named shared memory segments still in /dev/shm (file
+    names; symlinks that tests plant included)."""
+    try:
+        return sorted(n for n in os.listdir("/dev/shm") if n.startswith(POSIX_PREFIX))
+    except FileNotFoundError:
+        return []
+
+
 _T = TypeVar("_T")
 
 

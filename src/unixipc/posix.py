@@ -1,5 +1,5 @@
-"""The POSIX IPC family: named semaphores (``sem_open``) and message
-queues (``mq_open``).
+"""The POSIX IPC family: named semaphores (``sem_open``), message queues
+(``mq_open``) and shared memory (``shm_open``, ``memfd_create``).
 
 ``Semaphore("/name", create=True)`` opens or makes a named semaphore, seen
 by every process of this IPC namespace that opens the same name (Linux keeps
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import mmap
 import os
 import resource
 import stat as _stat
@@ -31,7 +32,8 @@ from .errors import naming
 
 __all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX",
            "MessageQueue", "Message", "QueueAttributes", "MessageQueueEntry",
-           "message_queues", "Limits", "limits", "MQ_PRIO_MAX"]
+           "message_queues", "Limits", "limits", "MQ_PRIO_MAX",
+           "SharedMemory", "SharedMemoryEntry", "shared_memory_segments"]
 
 #: The largest value a POSIX semaphore can hold.
 SEM_VALUE_MAX: int = _core.SEM_VALUE_MAX
@@ -735,3 +737,521 @@ class MessageQueue(_NamedObject):
 
 def _open_existing_queue(name: str, read: bool, write: bool) -> MessageQueue:
     return MessageQueue(name, read=read, write=write)
+
+
+# ---- shared memory (shm_open, memfd_create) -----------------------------------
+
+#: A segment's name is a file name in /dev/shm (NAME_MAX 255).
+_SHM_NAME_MAX = 255
+#: memfd_create takes names of up to 249 bytes (it prefixes "memfd:").
+_MEMFD_NAME_MAX = 249
+#: The largest size asked of ftruncate (off_t).
+_SHM_SIZE_MAX = 2**63 - 1
+#: create=True retries when the segment it found is unlinked before it
+#: could open it; this bounds a pathological race.
+_CREATE_TRIES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SharedMemoryEntry:
+    """One named POSIX shared memory segment that exists (an entry of
+    :func:`shared_memory_segments`).
+
+    Attributes:
+        name: its name, with the leading slash.
+        uid, gid: its owner.
+        mode: its permission bits.
+        size: its size in bytes.
+    """
+
+    name: str
+    uid: int
+    gid: int
+    mode: int
+    size: int
+
+
+def shared_memory_segments() -> list[SharedMemoryEntry]:
+    """Every named POSIX shared memory segment (the regular files of
+    /dev/shm, without the ``sem.*`` entries of named semaphores), sorted by
+    name. Anonymous (memfd) segments have no name and are not listed."""
+    found = []
+    try:
+        entries = list(os.scandir(_SHM_DIR))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if entry.name.startswith(_PREFIX):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:  # unlinked while we looked
+            continue
+        if not _stat.S_ISREG(st.st_mode):
+            continue
+        found.append(SharedMemoryEntry(name="/" + entry.name, uid=st.st_uid, gid=st.st_gid,
+                                       mode=_stat.S_IMODE(st.st_mode), size=st.st_size))
+    return sorted(found, key=lambda e: e.name)
+
+
+def _check_shm_size(value: object, what: str = "size") -> int:
+    value = check_int(value, what)
+    if not 0 <= value <= _SHM_SIZE_MAX:
+        raise ValueError(f"{what} must be in 0..2**63-1, not {value}")
+    return value
+
+
+def _check_memfd_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"an anonymous segment's name must be a str, not {type(name).__name__}")
+    if "\0" in name:
+        raise ValueError(f"an anonymous segment's name may not hold a NUL character: {name!r}")
+    if len(os.fsencode(name)) > _MEMFD_NAME_MAX:
+        raise ValueError(f"an anonymous segment's name may hold at most {_MEMFD_NAME_MAX} "
+                         f"bytes (memfd_create)")
+    return name
+
+
+def _allocate(fd: int, size: int, where: str) -> None:
+    """posix_fallocate the whole segment, so that a full /dev/shm (or
+    memory cgroup) is an error now and not a SIGBUS at the first touch of a
+    page that cannot be had."""
+    if size == 0:
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG):
+            raise
+        try:
+            free = os.statvfs(where).f_bavail * os.statvfs(where).f_frsize
+            room = f"{free} bytes free in {where}"
+        except OSError:
+            room = "the memory it lives in is full"
+        raise OSError(exc.errno, f"posix_fallocate: no space for a {size}-byte shared "
+                                 f"memory segment ({room})") from None
+
+
+def _symlink_error(name: str) -> OSError:
+    return OSError(errno.ELOOP, f"shm_open: {_SHM_DIR}{name} is a symbolic link, "
+                                "which is never followed", name)
+
+
+def _open_segment_fd(name: str, size: int) -> int:
+    """shm_open of an existing segment (O_RDWR, O_NOFOLLOW): its descriptor.
+    A ``size`` larger than the segment is EINVAL, naming both sizes."""
+    try:
+        fd = _core.pshm_open(name, os.O_RDWR, 0)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _symlink_error(name) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not _stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"shm_open: {_SHM_DIR}{name} is not a regular file",
+                          name)
+        if st.st_size < size:
+            raise OSError(errno.EINVAL, f"shm_open: the existing segment has {st.st_size} "
+                                        f"bytes, fewer than size={size}", name)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _create_segment_fd(name: str, size: int, mode: int) -> int:
+    """A NEW segment of ``size`` bytes under ``name`` (FileExistsError if
+    the name exists). Made as an unnamed file of /dev/shm (O_TMPFILE),
+    sized and allocated, then given its name by linkat, which fails if the
+    name exists: no process ever sees it half made, and a failure (/dev/shm
+    full, a crash) leaves nothing behind. Where O_TMPFILE or /proc is
+    missing: shm_open(O_CREAT|O_EXCL), then size (openers may see it
+    smaller for that moment), unlinked again if sizing fails."""
+    if os.path.lexists(_SHM_DIR + name):
+        # Not relied on (the link below decides); it only spares allocating
+        # a segment that cannot be linked.
+        raise FileExistsError(errno.EEXIST, "shm_open: File exists", name)
+    try:
+        fd = os.open(_SHM_DIR, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            raise
+        fd = -1
+    if fd >= 0 and not os.path.isdir("/proc/self/fd"):
+        os.close(fd)
+        fd = -1
+    if fd >= 0:
+        try:
+            os.ftruncate(fd, size)
+            _allocate(fd, size, _SHM_DIR)
+            # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names the file
+            # itself (os.link takes that path when given a dir_fd).
+            shm_dir = os.open(_SHM_DIR, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.link(f"/proc/self/fd/{fd}", name[1:], dst_dir_fd=shm_dir,
+                        follow_symlinks=True)
+            except OSError as exc:  # named after the segment, not the /proc path
+                raise type(exc)(exc.errno, exc.strerror, name) from None
+            finally:
+                os.close(shm_dir)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    fd = _core.pshm_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.ftruncate(fd, size)
+        _allocate(fd, size, _SHM_DIR)
+    except BaseException:
+        os.close(fd)
+        try:
+            _core.pshm_unlink(name)
+        except FileNotFoundError:
+            pass
+        raise
+    return fd
+
+
+def _open_named_segment(name: str, size: int, mode: int, create: bool,
+                        exclusive: bool) -> tuple[int, bool]:
+    """(descriptor, created) of the segment ``name``."""
+    if exclusive:
+        return _create_segment_fd(name, size, mode), True
+    if not create:
+        return _open_segment_fd(name, size), False
+    # Open first: making a segment allocates all of it, which an opener of
+    # an existing one must not pay for (nor fail with ENOSPC on). Only the
+    # link decides who created it, so ``created`` stays exact.
+    for _ in range(_CREATE_TRIES):
+        try:
+            return _open_segment_fd(name, size), False
+        except FileNotFoundError:
+            pass
+        try:
+            return _create_segment_fd(name, size, mode), True
+        except FileExistsError:
+            continue  # another creator won: open theirs
+        except OSError as exc:
+            # No room, or no right to create in /dev/shm: if another
+            # creator won meanwhile, theirs is what we wanted.
+            if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM,
+                                 errno.EROFS):
+                raise
+            try:
+                return _open_segment_fd(name, size), False
+            except FileNotFoundError:
+                raise exc from None
+    raise FileExistsError(errno.EEXIST, "shm_open: the segment kept appearing and "
+                                        "vanishing", name)
+
+
+class SharedMemory(_NamedObject):
+    """A POSIX shared memory segment: named (shm_open) or anonymous
+    (:meth:`anonymous`, memfd_create).
+
+    Args:
+        name: ``"/frame"``: one leading slash and no other (ValueError
+            before any call otherwise).
+        size: bytes of a NEW segment (0 is allowed: :meth:`resize` it
+            later). An existing segment keeps its size, and must be at
+            least ``size`` bytes (OSError EINVAL naming both otherwise).
+        create: make it if it does not exist (an existing one is opened
+            first, so it costs no allocation).
+        exclusive: fail with FileExistsError if it exists (implies
+            ``create``). Of racing creators exactly one makes it.
+        mode: permission bits of a new segment (``0o600`` unless asked; the
+            umask applies); ignored when it exists.
+
+    A new segment appears under its name already at its full size, its
+    pages allocated (posix_fallocate): an opener never sees it half made,
+    and a full /dev/shm is an OSError (ENOSPC) here rather than a SIGBUS at
+    the first touch. Opening never follows a symbolic link planted in
+    /dev/shm (OSError ELOOP); a constructor that fails leaves no name.
+
+    :meth:`attach` maps the segment and returns a memoryview over it (zero
+    copy); the mapping stays until :meth:`detach`, which is refused
+    (BufferError) while views of it exist. :meth:`read` and :meth:`write`
+    copy with pread/pwrite and need no mapping. ``created`` is True when
+    this call made the segment; ``with`` closes on exit (detaching the
+    mappings without views) and unlinks the name only if this object
+    created it. Pickling passes a reference: the name, or for an anonymous
+    segment the descriptor (multiprocessing's descriptor passing, so fork,
+    spawn and forkserver children all get it); the copy is never the
+    creator.
+
+    Raises:
+        FileNotFoundError, FileExistsError, PermissionError: as shm_open,
+            naming the segment.
+        OSError: ENOSPC when there is no room for it; ELOOP for a symlink.
+        TypeError, ValueError: bad arguments, before any system call.
+    """
+
+    _fd: int = -1
+    _anonymous: bool = False
+
+    def __init__(self, name: str, size: int = 0, *, create: bool = False,
+                 exclusive: bool = False, mode: int = 0o600) -> None:
+        name = check_name(name, "shared memory", _SHM_NAME_MAX)
+        size = _check_shm_size(size)
+        mode = check_mode(mode)
+        self._name = name
+        self._created = False
+        self._closed = True
+        with naming(name):
+            fd, created = _open_named_segment(name, size, mode, bool(create), bool(exclusive))
+        self._bind(fd, created, anonymous=False)
+
+    def _bind(self, fd: int, created: bool, *, anonymous: bool) -> None:
+        self._fd = fd
+        self._created = created
+        self._anonymous = anonymous
+        #: Every mapping attach() made that may still be mapped.
+        self._maps: list[mmap.mmap] = []
+        self._closed = False
+        self._opened()
+
+    @classmethod
+    def anonymous(cls, size: int, name: str = "unixipc") -> SharedMemory:
+        """A new segment with no name in /dev/shm (memfd_create), of
+        ``size`` bytes, allocated at once (ENOSPC now, not SIGBUS later).
+
+        It is shared with fork children, with processes it is pickled to
+        (its descriptor travels) and through SCM_RIGHTS (send
+        :meth:`fileno`, wrap the received one with :meth:`from_fd`).
+        ``name`` only labels it (``/proc/PID/fd`` shows ``memfd:NAME``);
+        :meth:`unlink` does nothing, as there is no name to remove: the
+        memory goes when the last descriptor and mapping go."""
+        size = _check_shm_size(size)
+        name = _check_memfd_name(name)
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+            _allocate(fd, size, "memory (memfd)")
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls._adopt_fd(fd, name, created=True)
+
+    @classmethod
+    def from_fd(cls, fd: int) -> SharedMemory:
+        """Wrap the descriptor ``fd`` of a segment (a memfd or a /dev/shm
+        file received over SCM_RIGHTS, say); the object owns ``fd`` from
+        then on. It behaves as an anonymous segment: ``unlink`` does
+        nothing and pickling passes the descriptor."""
+        fd = check_int(fd, "fd", 0)
+        st = os.fstat(fd)
+        if not _stat.S_ISREG(st.st_mode):
+            raise ValueError(f"descriptor {fd} is not a shared memory file")
+        try:
+            label = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            label = f"fd {fd}"
+        if label.startswith("/memfd:"):
+            label = label[len("/memfd:"):]
+            if label.endswith(" (deleted)"):
+                label = label[:-len(" (deleted)")]
+        return cls._adopt_fd(fd, label, created=False)
+
+    @classmethod
+    def _adopt_fd(cls, fd: int, name: str, *, created: bool) -> SharedMemory:
+        self = cls.__new__(cls)
+        self._name = name
+        self._bind(fd, created, anonymous=True)
+        return self
+
+    @property
+    def is_anonymous(self) -> bool:
+        """True for a segment made by :meth:`anonymous` or :meth:`from_fd`."""
+        return self._anonymous
+
+    @property
+    def size(self) -> int:
+        """The segment's size in bytes, as the kernel has it now (fstat:
+        another process may have resized it)."""
+        self._check_open()
+        return os.fstat(self._fd).st_size
+
+    def fileno(self) -> int:
+        """The segment's descriptor (owned by this object)."""
+        self._check_open()
+        return self._fd
+
+    def resize(self, size: int) -> None:
+        """Set the segment's size (ftruncate); new bytes read as zeros and
+        are allocated at once (ENOSPC now, the size unchanged, rather than
+        SIGBUS later). Mappings made before keep their length: attach again
+        to see the new bytes.
+
+        Raises:
+            BufferError: shrinking below the end of a mapping this object
+                still has (detach it first; a mapping of another process
+                past the new end would fault on access, as with any file).
+        """
+        self._check_open()
+        size = _check_shm_size(size)
+        with naming(self._name):
+            old = os.fstat(self._fd).st_size
+            if size < old:
+                self._maps = [m for m in self._maps if not m.closed]
+                longest = max((len(m) for m in self._maps), default=0)
+                if longest > size:
+                    raise BufferError(f"cannot shrink {self._name!r} to {size} bytes: a "
+                                      f"{longest}-byte mapping of it is attached (detach() "
+                                      "first, after releasing its views)")
+                os.ftruncate(self._fd, size)
+            elif size > old:
+                os.ftruncate(self._fd, size)
+                try:
+                    _allocate(self._fd, size, "memory (memfd)" if self._anonymous else _SHM_DIR)
+                except BaseException:
+                    os.ftruncate(self._fd, old)
+                    raise
+
+    def attach(self, *, readonly: bool = False) -> memoryview:
+        """Map the whole segment (mmap MAP_SHARED) and return a memoryview
+        over it: the segment itself, seen at once by every process that
+        maps it. With ``readonly=True`` the view is read-only (writing
+        raises TypeError). Each call makes a mapping of its own, which
+        stays until :meth:`detach` (not when its view is released).
+
+        Raises:
+            ValueError: the segment has 0 bytes (there is nothing to map).
+        """
+        self._check_open()
+        with naming(self._name):
+            size = os.fstat(self._fd).st_size
+            if size == 0:
+                raise ValueError(f"cannot attach the 0-byte segment {self._name!r} "
+                                 "(resize() it first)")
+            mm = mmap.mmap(self._fd, size, access=mmap.ACCESS_READ if readonly
+                           else mmap.ACCESS_WRITE)
+        self._maps = [m for m in self._maps if not m.closed]
+        self._maps.append(mm)
+        return memoryview(mm)
+
+    def detach(self) -> None:
+        """Unmap every mapping :meth:`attach` made. A mapping whose views
+        still exist stays: BufferError, after unmapping the others (release
+        the views, e.g. ``view.release()``, or drop them)."""
+        self._check_open()
+        busy = self._detach_idle()
+        if busy:
+            raise BufferError(f"cannot detach {busy} mapping(s) of {self._name!r}: views "
+                              "of them still exist (release them first, e.g. "
+                              "view.release())")
+
+    def _detach_idle(self) -> int:
+        """Unmap every mapping without views; return how many have views."""
+        kept = []
+        for m in self._maps:
+            try:
+                m.close()
+            except BufferError:
+                kept.append(m)
+        self._maps = kept
+        return len(kept)
+
+    @property
+    def attached(self) -> bool:
+        """Whether a mapping :meth:`attach` made is still mapped."""
+        return any(not m.closed for m in self._maps)
+
+    def _span(self, offset: object, size: object) -> tuple[int, int]:
+        offset = check_int(offset, "offset", 0)
+        total = os.fstat(self._fd).st_size
+        if offset > total:
+            raise ValueError(f"offset {offset} is past the end of the {total}-byte "
+                             f"segment {self._name!r}")
+        if size is None:
+            size = total - offset
+        size = check_int(size, "size", 0)
+        if offset + size > total:
+            raise ValueError(f"{size} bytes at offset {offset} overrun the {total}-byte "
+                             f"segment {self._name!r}")
+        return offset, size
+
+    def read(self, size: int | None = None, offset: int = 0) -> bytes:
+        """Copy ``size`` bytes (default: to the end) from ``offset``
+        (pread). ValueError, before any read, if that overruns the
+        segment."""
+        self._check_open()
+        with naming(self._name):
+            offset, size = self._span(offset, size)
+            chunks = []
+            while size > 0:
+                chunk = os.pread(self._fd, size, offset)
+                if not chunk:  # another process shrank it meanwhile
+                    break
+                chunks.append(chunk)
+                size -= len(chunk)
+                offset += len(chunk)
+        return b"".join(chunks)
+
+    def write(self, data: Any, offset: int = 0) -> int:
+        """Copy ``data`` (any bytes-like object) into the segment at
+        ``offset`` (pwrite); returns its length. ValueError, with nothing
+        written, if it would overrun the segment."""
+        self._check_open()
+        if isinstance(data, str):
+            raise TypeError("data must be bytes-like, not str")
+        with memoryview(data) as src, naming(self._name):
+            if not src.c_contiguous:
+                src = memoryview(src.tobytes())
+            n = src.nbytes
+            offset, _ = self._span(offset, n)
+            done = 0
+            with src.cast("B") as flat:
+                while done < n:
+                    done += os.pwrite(self._fd, flat[done:], offset + done)
+        return n
+
+    def _before_close(self) -> None:
+        # Mappings with views stay mapped until their views go (each holds
+        # its own reference to the memory); the rest are unmapped now.
+        self._detach_idle()
+        self._maps = []
+
+    def _close_handle(self) -> None:
+        fd, self._fd = self._fd, -1
+        os.close(fd)
+
+    def _unlink_name(self) -> None:
+        if not self._anonymous:  # an anonymous segment has no name to remove
+            _core.pshm_unlink(self._name)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        # The name may have been unlinked and given to another segment
+        # meanwhile: ``with`` removes only the segment this object created.
+        if self._created and not self._closed and not self._anonymous:
+            try:
+                ours = os.fstat(self._fd)
+                there = os.stat(_SHM_DIR + self._name, follow_symlinks=False)
+                if (ours.st_dev, ours.st_ino) != (there.st_dev, there.st_ino):
+                    self._created = False
+            except FileNotFoundError:
+                self._created = False
+        super().__exit__(exc_type, exc, tb)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a reference: by name (the copy opens the segment,
+        never as its creator), or for an anonymous segment by descriptor."""
+        self._check_open()
+        if self._anonymous:
+            from multiprocessing import reduction
+            return (_rebuild_anonymous_segment, (reduction.DupFd(self._fd), self._name))
+        return (_open_existing_segment, (self._name,))
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        kind = "SharedMemory.anonymous" if self._anonymous else "SharedMemory"
+        return f"<posix.{kind} {self._name!r}{state}>"
+
+
+def _open_existing_segment(name: str) -> SharedMemory:
+    return SharedMemory(name)
+
+
+def _rebuild_anonymous_segment(dup: Any, name: str) -> SharedMemory:
+    return SharedMemory._adopt_fd(dup.detach(), name, created=False)

@@ -99,6 +99,23 @@ class Objects:
         with pytest.raises(FileNotFoundError):
             posix.MessageQueue(name)
 
+    def posix_segment(self, anonymous: bool = False) -> posix.SharedMemory:
+        if anonymous:
+            shm = posix.SharedMemory.anonymous(16)
+        else:
+            shm = posix.SharedMemory(posix_name("badarg"), 16, exclusive=True)
+            shm.unlink()  # the descriptor keeps it; no name is left
+        shm.write(b"0123456789abcdef")
+        self._cleanups.append(shm.close)
+        self._checks.append(lambda: self._equal((shm.size, shm.read()),
+                                                (16, b"0123456789abcdef")))
+        return shm
+
+    def posix_shm_name(self) -> str:
+        name = posix_name("badarg")
+        self._checks.append(lambda: self._absent("/dev/shm" + name))
+        return name
+
     def channel(self, kind: int = socket.SOCK_STREAM) -> sockets.MessageChannel:
         a, b = socket.socketpair(socket.AF_UNIX, kind)
         ours, peer = sockets.MessageChannel(a), sockets.MessageChannel(b)
@@ -278,6 +295,51 @@ ROWS: dict[str, Row] = {
         lambda o: partial(o.posix_queue().receive, timeout="1"), TypeError, "timeout"),
     "posix.MessageQueue.notify signal above SIGRTMAX": Row(
         lambda o: partial(o.posix_queue().notify, signal=2**40), ValueError, "signal"),
+    # POSIX shared memory
+    "posix.SharedMemory name without a slash": Row(
+        lambda o: partial(posix.SharedMemory, o.posix_shm_name()[1:], 16, create=True),
+        ValueError, "must start with '/'"),
+    "posix.SharedMemory name with a second slash": Row(
+        lambda o: partial(posix.SharedMemory, o.posix_shm_name() + "/x", 16, create=True),
+        ValueError, "only its leading '/'"),
+    "posix.SharedMemory name bytes": Row(
+        lambda o: partial(posix.SharedMemory, o.posix_shm_name().encode(), 16, create=True),
+        TypeError, "str"),
+    "posix.SharedMemory size negative": Row(
+        lambda o: partial(posix.SharedMemory, o.posix_shm_name(), -1, create=True),
+        ValueError, "size"),
+    "posix.SharedMemory size above 64 bits": Row(
+        lambda o: partial(posix.SharedMemory, o.posix_shm_name(), 2**64, create=True),
+        ValueError, "size"),
+    "posix.SharedMemory size float": Row(
+        lambda o: partial(posix.SharedMemory, o.posix_shm_name(), 16.0, create=True),
+        TypeError, "size"),
+    "posix.SharedMemory mode above 0o777": Row(
+        lambda o: partial(posix.SharedMemory, o.posix_shm_name(), 16, create=True,
+                          mode=0o1000), ValueError, "mode"),
+    "posix.SharedMemory.anonymous size negative": Row(
+        lambda o: partial(posix.SharedMemory.anonymous, -1), ValueError, "size"),
+    "posix.SharedMemory.anonymous name with NUL": Row(
+        lambda o: partial(posix.SharedMemory.anonymous, 16, name="a\0b"), ValueError, "NUL"),
+    "posix.SharedMemory.anonymous name too long": Row(
+        lambda o: partial(posix.SharedMemory.anonymous, 16, name="x" * 250), ValueError,
+        "249"),
+    "posix.SharedMemory.write past the end": Row(
+        lambda o: partial(o.posix_segment().write, b"xyz", 14), ValueError, "overrun"),
+    "posix.SharedMemory.write offset negative": Row(
+        lambda o: partial(o.posix_segment().write, b"x", -1), ValueError, "offset"),
+    "posix.SharedMemory.write data str": Row(
+        lambda o: partial(o.posix_segment().write, "text"), TypeError, "bytes-like"),
+    "posix.SharedMemory.read past the end": Row(
+        lambda o: partial(o.posix_segment().read, 17), ValueError, "overrun"),
+    "posix.SharedMemory.read offset past the end": Row(
+        lambda o: partial(o.posix_segment().read, None, 17), ValueError, "past the end"),
+    "posix.SharedMemory.read size bool": Row(
+        lambda o: partial(o.posix_segment().read, True), TypeError, "size"),
+    "posix.SharedMemory.resize negative": Row(
+        lambda o: partial(o.posix_segment().resize, -1), ValueError, "size"),
+    "posix.SharedMemory.resize above 64 bits (anonymous)": Row(
+        lambda o: partial(o.posix_segment(anonymous=True).resize, 2**63), ValueError, "size"),
 }
 
 

@@ -80,6 +80,29 @@ def _posix_semaphore(cleanups: Cleanups, tmp: str) -> Any:
     return sem
 
 
+def _posix_shared_memory(cleanups: Cleanups, tmp: str) -> Any:
+    shm = posix.SharedMemory(posix_name("closed"), 64, exclusive=True)
+    shm.unlink()  # the descriptor keeps it; nothing is left in /dev/shm
+    return shm
+
+
+def _posix_shared_memory_anonymous(cleanups: Cleanups, tmp: str) -> Any:
+    return posix.SharedMemory.anonymous(64)
+
+
+_SHM_USES: dict[str, Use] = {
+    "size": lambda s: s.size,
+    "resize": lambda s: s.resize(128),
+    "attach": lambda s: s.attach(),
+    "detach": lambda s: s.detach(),
+    "read": lambda s: s.read(),
+    "write": lambda s: s.write(b"x"),
+    "fileno": lambda s: s.fileno(),
+    "pickle": lambda s: s.__reduce__(),
+    "enter": lambda o: o.__enter__(),
+}
+
+
 def _posix_message_queue(cleanups: Cleanups, tmp: str) -> Any:
     mq = posix.MessageQueue(posix_name("closed"), exclusive=True)
     mq.unlink()  # the handle keeps it; no name is left
@@ -220,6 +243,8 @@ ROWS: dict[str, Row] = {
         "receive_async": _run(lambda q: q.receive_async(timeout=0)),
         "enter": lambda o: o.__enter__(),
     }),
+    "posix_shared_memory": Row(_posix_shared_memory, _SHM_USES),
+    "posix_shared_memory_anonymous": Row(_posix_shared_memory_anonymous, _SHM_USES),
     "queue": Row(lambda c, t: Queue(capacity=4096), {
         "put": lambda q: q.put(1),
         "put_nowait": lambda q: q.put_nowait(1),

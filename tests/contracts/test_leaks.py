@@ -223,6 +223,45 @@ def _psem_lifecycle(name: str) -> Callable[[], None]:
     return call
 
 
+def _pshm_lifecycle(name: str) -> Callable[[], None]:
+    def call() -> None:
+        fd = _core.pshm_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        _raises(FileExistsError, _core.pshm_open, name, os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                0o600)()
+        _core.pshm_unlink(name)
+        _raises(FileNotFoundError, _core.pshm_open, name, os.O_RDWR, 0)()
+        _raises(FileNotFoundError, _core.pshm_unlink, name)()
+        _raises(ValueError, _core.pshm_open, name, os.O_TRUNC, 0)()
+    return call
+
+
+def _pshm_segment(name: str) -> Callable[[], None]:
+    """The Python class over pshm_open, os and mmap: creation (and a failed
+    one), mappings, copies, resize, pickling of the anonymous form."""
+    import pickle
+    from unixipc import posix
+
+    def call() -> None:
+        with posix.SharedMemory(name, 8192, exclusive=True) as shm:
+            view = shm.attach()
+            view[:3] = b"abc"
+            _raises(BufferError, shm.detach)()
+            view.release()
+            shm.write(b"xyz", 100)
+            shm.read(3, 100)
+            shm.detach()
+            shm.resize(4096)
+            posix.SharedMemory(name).close()
+        _raises(OSError, posix.SharedMemory, name, 2**50, exclusive=True)()
+        anon = posix.SharedMemory.anonymous(4096)
+        anon.attach(readonly=True).release()
+        copy = pickle.loads(pickle.dumps(anon))
+        copy.close()
+        anon.close()
+    return call
+
+
 def _pmq_lifecycle(name: str) -> Callable[[], None]:
     def call() -> None:
         h = _core.pmq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, 2, 16)
@@ -593,6 +632,9 @@ CASES: dict[str, CaseFactory] = {
     "PosixMessageQueue.send PosixMessageQueue.receive PosixMessageQueue.notify "
     "PosixMessageQueue.notify_thread":
         lambda w: _pmq_io(posix_name("leak")),
+    # pshm
+    "pshm_open pshm_unlink": lambda w: _pshm_lifecycle(posix_name("leak")),
+    "(posix.SharedMemory)": lambda w: _pshm_segment(posix_name("leak")),
 }
 
 

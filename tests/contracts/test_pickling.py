@@ -88,6 +88,11 @@ def _shm_channel():
     return ch, ch
 
 
+def _anonymous_segment():
+    shm = posix.SharedMemory.anonymous(4096, name="pickled")
+    return shm, shm
+
+
 def _child_talks(obj: object) -> bytes:
     """In the child: write or send b"from child", or read what the parent
     sent; closes its copy."""
@@ -100,6 +105,12 @@ def _child_talks(obj: object) -> bytes:
         if isinstance(obj, unixipc.ShmChannel):
             obj.send(b"from child", timeout=10)
             return b""
+        if isinstance(obj, posix.SharedMemory):
+            got = obj.read(11)
+            with obj.attach() as view:  # a mapping of the same memory
+                view[100:110] = b"from child"
+            obj.detach()
+            return got
         got = obj.receive(timeout=10).data  # type: ignore[attr-defined]
         obj.send(b"from child")  # type: ignore[attr-defined]
         return got
@@ -124,6 +135,7 @@ FD_KINDS = {
     "channel_stream": _channel("stream"),
     "channel_seqpacket": _channel("seqpacket"),
     "shm_channel": _shm_channel,
+    "posix_shared_memory_anonymous": _anonymous_segment,
 }
 
 
@@ -136,6 +148,8 @@ def test_descriptor_objects_reach_a_child(kind, method):
         with ctx.Pool(1) as pool:
             if isinstance(kept, unixipc.PipeWriter):
                 kept.write(b"from parent")
+            elif isinstance(kept, posix.SharedMemory):
+                kept.write(b"from parent")
             elif isinstance(kept, unixipc.sockets.MessageChannel):
                 kept.send(b"from parent")
             child_got = pool.apply_async(_child_talks, (sent,)).get(timeout=30)
@@ -145,6 +159,10 @@ def test_descriptor_objects_reach_a_child(kind, method):
             assert kept.read(100, timeout=10) == b"from child"
         elif isinstance(kept, unixipc.ShmChannel):
             assert kept.receive(timeout=10) == b"from child"
+        elif isinstance(kept, posix.SharedMemory):
+            assert child_got == b"from parent"
+            assert kept.read(10, 100) == b"from child"
+            assert kept.created and not kept.closed  # the parent's own object
         else:
             assert child_got == b"from parent"
             assert kept.receive(timeout=10).data == b"from child"
@@ -199,6 +217,9 @@ NAMED_KINDS = {
                         lambda name: os.path.exists("/dev/shm/sem." + name[1:])),
     "posix_message_queue": (lambda: posix.MessageQueue(posix_name("pickle"), exclusive=True),
                             _queue_exists),
+    "posix_shared_memory": (lambda: posix.SharedMemory(posix_name("pickle"), 4096,
+                                                       exclusive=True),
+                            lambda name: os.path.exists("/dev/shm" + name)),
 }
 
 
