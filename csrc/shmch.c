@@ -607,8 +607,12 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
 {
     uint64_t *intent = &c->slots[c->slot].intents[k];
     int helped_head = 0;
+    /* A guess first: `tail` as our last reservation left it (a sole sender
+     * is right every time), so the compare-and-swap below is the first
+     * touch of its cache line, which then crosses once, not for a load and
+     * again for the swap. A wrong guess fails the swap, which reads it. */
+    uint64_t t = c->my_tail ? c->my_tail : LOAD(&c->hdr->tail);
     for (;;) {
-        uint64_t t = LOAD(&c->hdr->tail);
         uint32_t p = (uint32_t)t, prev = (uint32_t)(t >> 32);
         /* The last reservation's header needs help unless it was ours (we
          * wrote it in commit). `tail` could come back to the same value
@@ -618,6 +622,11 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
         uint32_t span = span_for(c, p, len);
         uint32_t used = p - LOAD(&c->hdr->hd);
         if (used > c->cap_units || used + span > c->cap_units) {
+            uint64_t now = LOAD(&c->hdr->tail);
+            if (now != t) { /* the guess was wrong: look again */
+                t = now;
+                continue;
+            }
             if (!helped_head && advance_head(c)) {
                 helped_head = 1;
                 continue;
@@ -634,6 +643,7 @@ reserve(Channel *c, uint32_t len, int k, uint32_t *pos, uint32_t *span_out)
             *span_out = span;
             return RES_OK;
         }
+        /* t: tail as it is */
     }
 }
 
@@ -711,8 +721,8 @@ try_send_batch(Channel *c, const Py_buffer *msgs, Py_ssize_t n, Py_ssize_t *sent
     while (__atomic_exchange_n(&c->send_busy, 1, __ATOMIC_ACQUIRE))
         sched_yield();
     intent = &c->slots[c->slot].intents[0];
+    uint64_t t = c->my_tail ? c->my_tail : LOAD(&c->hdr->tail); /* a guess: see reserve */
     for (;;) {
-        uint64_t t = LOAD(&c->hdr->tail);
         uint32_t prev = (uint32_t)(t >> 32), used, room;
         Py_ssize_t bytes = 0;
         p = (uint32_t)t;
@@ -728,6 +738,11 @@ try_send_batch(Channel *c, const Py_buffer *msgs, Py_ssize_t n, Py_ssize_t *sent
             bytes += msgs[k].len;
         }
         if (k == 0) {
+            uint64_t now = LOAD(&c->hdr->tail);
+            if (now != t) { /* the guess was wrong: look again */
+                t = now;
+                continue;
+            }
             if (!helped_head && advance_head(c)) {
                 helped_head = 1;
                 continue;
