@@ -1148,14 +1148,13 @@ blocking_wait(waiter *w, int block, const char *what)
      * message's path. Waits that outlast it turn the poll off until a wait
      * is short again (wait_fn); the spin and the sleep are without the GIL. */
     long long poll = __atomic_load_n(&w->c->poll_ns, __ATOMIC_RELAXED);
-    if (poll > 0 && !w->cancel) {
-        long long until = now_ns() + poll;
-        if (w->deadline != NULL && !w->deadline->infinite) {
-            long long at = (long long)w->deadline->at.tv_sec * 1000000000LL +
-                           w->deadline->at.tv_nsec;
-            if (at < until)
-                until = at;
-        }
+    long long start = now_ns(), until = start + poll;
+    if (w->deadline != NULL && !w->deadline->infinite) {
+        long long at = (long long)w->deadline->at.tv_sec * 1000000000LL + w->deadline->at.tv_nsec;
+        if (at < until)
+            until = at; /* timeout=0 and the like: no poll, and it stays on */
+    }
+    if (poll > 0 && !w->cancel && until > start) {
         for (int i = 1;; i++) {
             int rc = attempt(w, 1);
             if (done(rc) || (rc == RES_FULL && !w->sending)) {
