@@ -22,7 +22,7 @@ from .twoproc import Link, Transport, flush_mp_queue, fork_child, unpin
 __all__ = ["shmch_transport", "queue_transport",
            "mp_simple_queue_transport", "mp_queue_as_queue_transport",
            "faster_fifo_transport", "batched_one_way", "objects_one_way", "idle_cpu",
-           "fan_in_out"]
+           "fan_in_out", "python_floor"]
 
 RING = 1 << 22  # every ring and queue buffer here: 4 MiB
 
@@ -253,3 +253,18 @@ def fan_in_out(impl: str, make: Callable[[], Any], send: Callable[[Any, bytes], 
     if total != n * per_producer:
         raise RuntimeError(f"{impl}: {total} of {n * per_producer} messages arrived")
     return Result(f"fan-in/fan-out {n}x{n} {size} B", impl, total / elapsed, "msg/s")
+
+
+def python_floor(count: int) -> Result:
+    """The rate of a Python loop that calls a C function (``len``) with a
+    64-byte message and does nothing else: what no Python binding's
+    single-call rate can pass on this machine (one process, no sharing)."""
+    payload = b"x" * 64
+    f = len
+    best = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(count):
+            f(payload)
+        best = max(best, count / (time.perf_counter() - t0))
+    return Result("python loop calling one C function", "python", best, "msg/s")
