@@ -74,6 +74,7 @@ _PROTO = 0x80
 _BYTES, _BUFFERS, _FILE = 1, 2, 3
 _BYTES_TAG = bytes([_BYTES])
 _PROTO_TAG = bytes([_PROTO])
+_dumps, _loads = pickle.dumps, pickle.loads  # the hot paths' own names
 _HEAD = struct.Struct("<BxxxI")
 _ENTRY = struct.Struct("<QQ")
 _COPIED = 1 << 63
@@ -416,6 +417,22 @@ class Queue(Closable):
             raise self._closed_error()
         if self._sem is None:
             self._used = True
+            if type(obj) is not bytes and not self._buffer:
+                # the common case, in this one frame: a plain pickle that
+                # fits, sent as it is (else _send does the rest with it)
+                buffers: list[pickle.PickleBuffer] = []
+                try:
+                    data = _dumps(obj, 5, buffer_callback=buffers.append)
+                except Exception:
+                    data = None
+                if data is not None and not buffers and len(data) <= self._max_message:
+                    try:
+                        self._channel.send(data, timeout=_ROOM_WAIT)
+                        return
+                    except TimeoutError:
+                        pass
+                self._send(obj, data, buffers)
+                return
             self._send(obj)
             return
         if not self._sem.acquire(block, timeout):
@@ -431,12 +448,14 @@ class Queue(Closable):
         """``put(obj, False)``."""
         return self.put(obj, False)
 
-    def _send(self, obj: Any) -> None:
-        data = None
-        if type(obj) is not bytes:
-            buffers: list[pickle.PickleBuffer] = []
+    def _send(self, obj: Any, data: Any = None,
+              buffers: list[pickle.PickleBuffer] | None = None) -> None:
+        """Sends `obj`; with `buffers`, `data` is its pickle already made
+        (None: the plain pickler refused it)."""
+        if buffers is None and type(obj) is not bytes:
+            buffers = []
             try:
-                data = pickle.dumps(obj, 5, buffer_callback=buffers.append)
+                data = _dumps(obj, 5, buffer_callback=buffers.append)
             except Exception:
                 pass  # _encode tries multiprocessing's reducers
         if data is None:
@@ -531,7 +550,7 @@ class Queue(Closable):
                 raise queue.Empty from None
             try:
                 if type(message) is bytes and message[:1] == _PROTO_TAG:
-                    return pickle.loads(message)  # the common case
+                    return _loads(message)  # the common case
                 obj = _take(message)
             finally:
                 if self._sem is not None:
