@@ -54,7 +54,7 @@ from typing import Any, Callable
 
 from .twoproc import Link, Transport
 
-__all__ = ["iceoryx2_transport"]
+__all__ = ["iceoryx2_transport", "iceoryx2_events_transport"]
 
 RING = 1 << 22  # the byte budget of a subscriber's buffer, as the other rings'
 MAX_SAMPLES = 1024  # at most this many samples per subscriber buffer
@@ -75,16 +75,21 @@ class _IoxEnd:
         self.taken = itertools.count()
         self.publisher: Any = None
         self.subscriber: Any = None
+        self.notifier: Any = None
+        self.listener: Any = None
         self.node: Any = None
         self.services: list[Any] = []
 
     def recv(self, size: int) -> bytes:
         return self.take()
 
-    def bind(self, publisher: Any, subscriber: Any) -> None:
+    def bind(self, publisher: Any, subscriber: Any, notifier: Any = None,
+             listener: Any = None, second: Any = None) -> None:
         self.publisher, self.subscriber = publisher, subscriber
-        self.send = _sender(publisher, self.sent)
-        self.take = _taker(subscriber, self.taken)
+        self.notifier, self.listener = notifier, listener
+        self.send = _sender(publisher, self.sent, notifier)
+        self.take = (_taker(subscriber, self.taken) if listener is None
+                     else _sleeping_taker(subscriber, self.taken, listener, second))
 
     def counts(self) -> tuple[int, int]:
         """(messages sent, messages taken): called once, at the end (a
@@ -93,15 +98,29 @@ class _IoxEnd:
 
     def release(self) -> None:
         """Drop this side's ports and node (iceoryx2 removes what it can)."""
-        for port in (self.publisher, self.subscriber):
+        for port in (self.publisher, self.subscriber, self.notifier, self.listener):
             if port is not None:
                 port.delete()
-        self.publisher = self.subscriber = self.node = None
+        self.publisher = self.subscriber = self.notifier = self.listener = self.node = None
         self.services.clear()
 
 
-def _sender(publisher: Any, sent: "itertools.count[int]") -> Callable[[bytes], None]:
+def _sender(publisher: Any, sent: "itertools.count[int]",
+            notifier: Any = None) -> Callable[[bytes], None]:
     loan, memmove, tick = publisher.loan_slice_uninit, ctypes.memmove, sent.__next__
+    if notifier is not None:
+        notify = notifier.notify
+
+        def send_and_notify(data: bytes) -> None:
+            n = len(data)
+            sample = loan(n)
+            memmove(sample.payload_ptr, data, n)
+            if sample.assume_init().send() != 1:
+                raise RuntimeError("iceoryx2: a message reached no subscriber (lost)")
+            notify()  # the receiver may sleep: iceoryx2 cannot tell
+            tick()
+
+        return send_and_notify
 
     def send(data: bytes) -> None:
         n = len(data)
@@ -138,17 +157,52 @@ def _taker(subscriber: Any, taken: "itertools.count[int]") -> Callable[[], bytes
     return take
 
 
+def _sleeping_taker(subscriber: Any, taken: "itertools.count[int]", listener: Any,
+                    second: Any) -> Callable[[], bytes]:
+    receive, string_at, tick, wait = (subscriber.receive, ctypes.string_at, taken.__next__,
+                                      listener.timed_wait)
+
+    def take() -> bytes:
+        sample = receive()
+        if sample is None:
+            give_up = time.monotonic() + STALL
+            while (sample := receive()) is None:
+                # a notification sent after the failed receive is kept
+                # for this wait: it returns at once
+                wait(second)
+                if time.monotonic() > give_up:
+                    raise TimeoutError(f"iceoryx2: no message for {STALL:g} s (lost?)")
+        data = string_at(sample.payload_ptr, sample.header.number_of_elements)
+        sample.delete()
+        tick()
+        return data
+
+    return take
+
+
 def iceoryx2_transport() -> Transport:
     """iceoryx2 publish-subscribe, lossless, busy-polling receivers."""
     import iceoryx2 as iox2
 
     def open_link(size: int) -> Link:
-        return _open(iox2, size)
+        return _open(iox2, size, events=False)
 
     return Transport("shmch", "iceoryx2", open_link)
 
 
-def _open(iox2: Any, size: int) -> Link:
+def iceoryx2_events_transport() -> Transport:
+    """The same with receivers that sleep: an event service per direction,
+    the sender notifying after each message, the receiver waiting on a
+    Listener when it finds nothing."""
+    import iceoryx2 as iox2
+
+    def open_link(size: int) -> Link:
+        return _open(iox2, size, events=True)
+
+    return Transport("shmch", "iceoryx2 events", open_link)
+
+
+def _open(iox2: Any, size: int, events: bool) -> Link:
     root = tempfile.mkdtemp(prefix="unixipc-iox2-")
     prefix = f"uxb{os.getpid()}x{next(_links)}_"
     config = iox2.config.default()
@@ -179,7 +233,17 @@ def _open(iox2: Any, size: int) -> Link:
                      .allocation_strategy(iox2.AllocationStrategy.PowerOfTwo)
                      .backpressure_strategy(iox2.BackpressureStrategy.RetryUntilDelivered)
                      .create())
-        end.bind(publisher, subscriber)
+        if not events:
+            end.bind(publisher, subscriber)
+            return
+        wake_out = (end.node.service_builder(iox2.ServiceName.new(out + ".event")).event()
+                    .max_notifiers(1).max_listeners(1).open_or_create())
+        wake_in = (end.node.service_builder(iox2.ServiceName.new(into + ".event")).event()
+                   .max_notifiers(1).max_listeners(1).open_or_create())
+        end.services += [wake_out, wake_in]
+        listener = wake_in.listener_builder().create()
+        notifier = wake_out.notifier_builder().create()
+        end.bind(publisher, subscriber, notifier, listener, iox2.Duration.from_secs(1))
 
     def remove_all() -> None:
         for path in glob.glob(f"/dev/shm/{prefix}*"):
@@ -206,10 +270,13 @@ def _open(iox2: Any, size: int) -> Link:
         # connected only at its first receive would miss what a publisher
         # sent and then removed (the one-way sink's last message).
         try:
-            down, up = parent.services
+            down, up = parent.services[:2]
+            down_wake = parent.services[2] if events else None
             deadline = time.monotonic() + STALL
             while (down.dynamic_config.number_of_subscribers < 1
-                   or up.dynamic_config.number_of_publishers < 1):
+                   or up.dynamic_config.number_of_publishers < 1
+                   or (down_wake is not None
+                       and down_wake.dynamic_config.number_of_listeners < 1)):
                 if time.monotonic() > deadline:
                     raise TimeoutError("iceoryx2: the child's ports never connected")
                 time.sleep(0.0005)
