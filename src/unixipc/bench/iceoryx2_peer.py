@@ -1,9 +1,9 @@
 """iceoryx2's Python binding (PyPI ``iceoryx2``) as a peer of the shared-memory channel.
 
-One :class:`~.twoproc.Transport` (mechanism ``shmch``, impl ``iceoryx2``):
-two publish-subscribe services of ``u8`` slices, one per direction, in a
-configuration that loses nothing. iceoryx2's defaults lose messages
-silently, three ways:
+Two :class:`~.twoproc.Transport` (mechanism ``shmch``, impls ``iceoryx2``
+and ``iceoryx2 events``): two publish-subscribe services of ``u8`` slices,
+one per direction, in a configuration that loses nothing. iceoryx2's
+defaults lose messages silently, four ways:
 
 - a service *overflows* by default (``enable_safe_overflow``): a publisher
   whose subscriber's buffer (2 samples by default) is full overwrites the
@@ -11,6 +11,9 @@ silently, three ways:
 - a message sent while no subscriber is connected reaches nobody
   (``send`` returns 0) and a history of 0 replays nothing to a late
   subscriber;
+- a subscriber connects to a new publisher only when it next receives:
+  a publisher removed before that takes its unread samples with it
+  ("Lost chunk"), as the one-way sink's last message would be;
 - a subscriber may hold at most 2 received samples unreleased.
 
 So here: overflow off and the publisher's backpressure strategy
@@ -18,20 +21,23 @@ So here: overflow off and the publisher's backpressure strategy
 blocks a ShmChannel sender); the subscriber's buffer holds about as many
 bytes as the other transports' 4 MiB ring (``RING``) in at most 1024
 samples; the parent sends nothing before the child's subscriber is
-connected (no history needed); every sample is copied to ``bytes`` and
+connected (no history needed) and connects its own subscriber to the
+child's publisher before the run; the child never removes its ports
+(``close`` does, after it exited); every sample is copied to ``bytes`` and
 released at once. Every ``send`` must report exactly one subscriber, and
 after the child exits the messages each side took must equal those the
 other sent, with none left over: else the workload fails (an error, not a
 figure).
 
 iceoryx2 cannot sleep on a publish-subscribe service: a blocking receive
-needs a second, event service (a Notifier the sender signals, a Listener
-the receiver waits on: a system call per message on both sides). The
-receivers here *busy-poll* ``Subscriber.receive`` instead (each process is
-pinned to a CPU of its own, like the C ring's, which spins too): iceoryx2's
-fastest path, with the CPU an idle receiver then burns. A receiver that
-has had nothing for ``STALL`` seconds raises TimeoutError (a lost message
-ends the run instead of hanging it).
+needs a second, event service. ``iceoryx2``'s receivers *busy-poll*
+``Subscriber.receive`` (each process is pinned to a CPU of its own, like
+the C ring's, which spins too): iceoryx2's fastest round trip, with the
+CPU an idle receiver then burns. ``iceoryx2 events`` adds an event service
+per direction: the sender notifies after every message (it cannot tell
+whether the receiver sleeps), the receiver waits on a Listener when it
+finds nothing. A receiver that has had nothing for ``STALL`` seconds
+raises TimeoutError (a lost message ends the run instead of hanging it).
 
 Each link gets a root directory of its own (instead of ``/tmp/iceoryx2``)
 and a unique name prefix for its ``/dev/shm`` objects; ``close`` removes
