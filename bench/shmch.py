@@ -7,20 +7,21 @@ Rows (a parent and a forked child each time):
   single calls and batches of 64, for a C ring of this bench's own (both
   sides spinning, no guarantees: the physical limit), ShmChannel, unixipc's
   pipe and Unix socket channel, raw os.pipe, multiprocessing.Pipe, pyzmq
-  ipc:// and (batched) faster-fifo;
+  ipc://, iceoryx2 (lossless configuration, busy-polling receiver: see
+  bench/README.md) and (batched) faster-fifo;
 - queue: 64 B round trip and one-way for unixipc.Queue, multiprocessing's
   Queue and SimpleQueue, faster-fifo; objects one way (a small dict, 1 MiB
   and 64 MiB numpy arrays) and numpy's own array.copy() in one process;
 - 4 producer and 4 consumer processes on one channel or queue;
 - the CPU an idle receiver uses while it waits a second.
 Then the issue's targets, as ratios of this run. Peers not installed are
-left out (pip install 'unixipc[bench]'); iceoryx2 is not measured (see
-bench/README.md).
+left out (pip install 'unixipc[bench]').
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import os
 import sys
@@ -107,6 +108,8 @@ def main() -> int:
             twoproc.pin(cpus[0], cpus[1])  # parent and child on CPUs of their own
         channel_runs.append(shmch_and_queue(channel))
     results += _best(ring_runs) + _best(channel_runs)
+    if importlib.util.find_spec("iceoryx2") is None:
+        print("  (iceoryx2 is not installed: left out; pip install iceoryx2)", file=sys.stderr)
     for mech in ("shmch", "queue"):
         for t in collect(mech, peers=True):
             if mech == "shmch" and t.impl == channel.impl:

@@ -104,6 +104,7 @@ from .sock import (mp_connection_transport, raw_seqpacket_transport,  # noqa: E4
 
 from .shmch import (faster_fifo_transport, mp_queue_as_queue_transport,  # noqa: E402
                     mp_simple_queue_transport, queue_transport, shmch_transport)
+from .iceoryx2_peer import iceoryx2_events_transport, iceoryx2_transport  # noqa: E402
 
 
 def _relabeled(factory: Callable[[], Transport], name: str, impl: str) -> Callable[[], Transport]:
@@ -119,7 +120,8 @@ SHMCH_PEERS = [_relabeled(unixipc_pipe_transport, "shmch", "unixipc pipe"),
                _relabeled(unix_channel_transport, "shmch", "unixipc unix channel"),
                _relabeled(os_pipe_transport, "shmch", "os.pipe"),
                _relabeled(mp_pipe_transport, "shmch", "multiprocessing.Pipe"),
-               _relabeled(zmq_ipc_transport, "shmch", "pyzmq ipc")]
+               _relabeled(zmq_ipc_transport, "shmch", "pyzmq ipc"),
+               iceoryx2_transport, iceoryx2_events_transport]
 QUEUE_PEERS = [mp_queue_as_queue_transport, mp_simple_queue_transport, faster_fifo_transport]
 
 #: Mechanism name -> transport factories, unixipc's first, then peers.
