@@ -14,8 +14,10 @@ List your System V objects in this IPC namespace (--all-users: everyone's,
 as ipcs does): key (hex), id, owner, permissions and the useful columns of
 each kind (queues: messages, bytes, max bytes, last send/receive pids and
 times; semaphore sets: count and values; segments: size, attached
-processes, creator pid). A table on a terminal; --json for scripts (every
-stat field, times in ISO 8601). -q, -s and -m combine, as in ipcs."""
+processes, creator pid). A table on a terminal; --json for scripts (each
+object's JSON record, the same as 'stat --json' gives: every stat field,
+owner names, semaphore values, times in ISO 8601). -q, -s and -m combine,
+as in ipcs."""
 EPILOG = """\
 examples:
   $ unixipc ls -q --all-users
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Environment) -> int:
     from ..output import print_json, print_table
-    from ..sysv import COMMON_HEADERS, common_row, kinds
+    from ..sysv import COMMON_HEADERS, common_row, kinds, record
 
     uid = os.getuid()
     listings = []
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             stats = [s for s in stats if s.perm.uid == uid]
         listings.append((kind, stats))
     if args.json:
-        print_json(env, {kind.name: stats for kind, stats in listings})
+        print_json(env, {kind.name: [record(kind, s) for s in stats] for kind, stats in listings})
         return ExitStatus.SUCCESS
     for number, (kind, stats) in enumerate(listings):
         if number:
