@@ -64,7 +64,7 @@ def test_runs_as_a_subprocess(tmp_path):
     assert done.returncode == 0 and "unixipc" in done.stdout
 
 
-SUBCOMMANDS = [["ls"], ["rm"], ["stat"], ["msg"], ["msg", "send"], ["msg", "recv"], ["sem"],
+SUBCOMMANDS = [["ls"], ["mk"], ["rm"], ["stat"], ["msg"], ["msg", "send"], ["msg", "recv"], ["sem"],
                ["sem", "get"], ["sem", "set"], ["sem", "op"], ["shm"], ["shm", "dump"],
                ["ftok"], ["tour"], ["bench"]]
 
