@@ -64,12 +64,14 @@ TABLE = [
     (["sem", "get", "{s}"], 0), (["sem", "set", "{s}", "1", "1"], 0),
     (["sem", "op", "{s}", "0:+1"], 0), (["shm", "dump", "{m}", "--hex"], 0),
     (["ftok", "/", "1"], 0), (["tour", "--list"], 0), (["rm", "--all-mine", "--dry-run"], 0),
+    (["mk", "-Q", "--key", "0x7ffe0004"], 0),
     # 1: a system call failed (here: the object does not exist)
     (["stat", "-q", "{x}"], 1), (["stat", "-s", "{x}"], 1), (["stat", "-m", "{x}"], 1),
     (["rm", "-q", "{x}"], 1), (["rm", "-s", "{x}"], 1), (["rm", "-m", "{x}"], 1),
     (["msg", "send", "{x}", "hi"], 1), (["msg", "recv", "{x}"], 1),
     (["sem", "get", "{x}"], 1), (["sem", "op", "{x}", "0:1"], 1), (["shm", "dump", "{x}"], 1),
     (["ftok", "/nonexistent", "1"], 1), (["stat", "-q", "--key", "0x7ffe0001"], 1),
+    (["mk", "-Q", "--key", "0x7ffe0004"], 1),  # the key is taken: EEXIST
     # 2: the command line was wrong, whatever the command
     (["nonsense"], 2), (["ls", "--bogus"], 2), (["rm"], 2), (["rm", "5"], 2),
     (["rm", "-q", "--key", "0"], 2), (["stat", "{q}"], 2), (["stat", "-q", "abc"], 2),
@@ -80,6 +82,8 @@ TABLE = [
     (["shm", "dump", "{m}", "--offset", "60", "--length", "10"], 2),
     (["ftok", "/", "0"], 2), (["ftok", "/", "x"], 2), (["tour", "--only", "nope"], 2),
     (["bench", "--sizes", "0"], 2), (["bench", "--only", "nope"], 2),
+    (["mk"], 2), (["mk", "-S", "0"], 2), (["mk", "-M", "1X"], 2), (["mk", "-Q", "-p", "9"], 2),
+    (["mk", "-Q", "-S", "1", "--key", "0x7ffe0005"], 2),
     # 4: not without waiting: --no-wait would wait, or --timeout ran out
     (["sem", "set", "{s}", "0", "0"], 0),
     (["msg", "recv", "{q}", "--no-wait"], 4), (["msg", "recv", "{q}", "--timeout", "0.05"], 4),
@@ -88,7 +92,7 @@ TABLE = [
 ]
 
 
-def test_every_command_follows_the_exit_status_table(cli, objects):
+def test_every_command_follows_the_exit_status_table(cli, objects, ipc_tracker):
     from unixipc.cli.app import COMMANDS
 
     assert {argv[0] for argv, _ in TABLE} >= set(COMMANDS)
@@ -101,6 +105,8 @@ def test_every_command_follows_the_exit_status_table(cli, objects):
             assert r.err.count("\n") >= 1 and "Traceback" not in r.err, words
         if words[:2] == ["msg", "send"] and expected == 0:
             unixipc.MessageQueue.from_id(objects["q"]).receive(block=False)
+        if words[0] == "mk" and expected == 0:
+            ipc_tracker.track("msg", unixipc.MessageQueue(0x7ffe0004).id)
 
 
 def test_a_full_queue_with_no_wait_is_4_as_a_timeout(cli, ipc_tracker):

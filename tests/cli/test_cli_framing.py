@@ -107,3 +107,11 @@ def test_shm_dump_json(any_cli, ipc_tracker):
     assert r.status == 0, r.err
     assert json.loads(r.out) == {"id": ident, "offset": 4, "size": 4, "encoding": "base64",
                                  "data": base64.b64encode(b"hi\x00\xff").decode()}
+
+
+def test_negative_type_is_still_a_value_beside_the_0_option(cli, queue):
+    queue.send(b"five", type=5)
+    queue.send(b"two", type=2)
+    r = cli("msg", "recv", str(queue.id), "--type", "-3", "-0")
+    assert r.status == 0, r.err
+    assert r.raw == b"two\0"

@@ -96,6 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="raw bytes, each message followed by a newline")
     form.add_argument("--raw", action="store_true",
                       help="raw bytes with nothing added, even on a terminal")
+    # An option spelled like a negative number (-0) makes argparse read
+    # every negative number as an option: "--type -5" must stay a value.
+    recv._has_negative_number_optionals.clear()
 
 
 def _open(args: argparse.Namespace, mode: int) -> Any:
