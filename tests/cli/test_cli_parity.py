@@ -144,3 +144,114 @@ def test_stat_by_key_and_values_as_ipcs_i(cli, ipc_tracker):
     assert values == [1, 5, 0]
     text = cli("stat", "-s", "--key", key).out
     assert f"id  {ident}" in text and "values  1 5 0" in text
+
+
+def _ipcs_section(flag: str, view: str) -> dict[int, list[str]]:
+    """ipcs FLAG VIEW rows by id (the first column)."""
+    out = run("ipcs", flag, view).stdout
+    return {int(l.split()[0]): l.split() for l in out.splitlines() if l[:1].isdigit()}
+
+
+def _ours(cli, flag: str, view: str) -> dict[int, list[str]]:
+    out = cli("ls", flag, view).out
+    return {int(l.split()[1]): l.split() for l in out.splitlines() if l.startswith("0x")}
+
+
+def test_ls_pids_as_ipcs_p(cli, ipc_tracker):
+    q, m = ipc_tracker.ipcmk("-Q"), ipc_tracker.ipcmk("-M", "64")
+    assert cli("msg", "send", str(q), "x").status == 0
+    seg = unixipc.SharedMemory.from_id(m)
+    seg.attach()
+    seg.detach()
+    theirs, ours = _ipcs_section("-q", "-p"), _ours(cli, "-q", "-p")
+    assert ours[q][2] == theirs[q][1] and ours[q][4:] == theirs[q][2:4]  # owner, lspid lrpid
+    theirs, ours = _ipcs_section("-m", "-p"), _ours(cli, "-m", "-p")
+    assert ours[m][4:] == theirs[m][2:4]  # cpid lpid
+    # ipcs -p shows no semaphore sets; neither does ls -p
+    assert "Semaphore" not in cli("ls", "-p").out and "Semaphore" not in run("ipcs", "-p").stdout
+
+
+def test_ls_creators_as_ipcs_c(cli, ipc_tracker):
+    ids = {"-q": ipc_tracker.ipcmk("-Q", "-p", "0640"), "-s": ipc_tracker.ipcmk("-S", "1"),
+           "-m": ipc_tracker.ipcmk("-M", "64")}
+    for flag, ident in ids.items():
+        theirs, ours = _ipcs_section(flag, "-c"), _ours(cli, flag, "-c")
+        # ipcs: id perms cuid cgid uid gid; ours: key id owner perms cuid cgid uid gid
+        assert ours[ident][3] == theirs[ident][1].lstrip("0"), flag
+        assert ours[ident][4:8] == theirs[ident][2:6], flag
+
+
+def _by_header(table: str, ident: int, names: list[str]) -> list[str]:
+    """The cells under ``names`` in the row of ``ident`` (text columns are
+    left-aligned under their header)."""
+    lines = table.splitlines()
+    header = next(l for l in lines if l.startswith("key "))
+    row = next(l for l in lines if l.split()[1:2] == [str(ident)])
+    starts = [header.index(" " + n) + 1 for n in names] + [len(row) + 1]
+    return [row[a:b].strip() for a, b in zip(starts, starts[1:])]
+
+
+def _their_times(flag: str, ident: int, names: list[str]) -> list[bool]:
+    out = run("ipcs", flag, "-t").stdout.splitlines()
+    header = next(l for l in out if l.split()[1:2] == ["owner"])
+    row = next(l for l in out if l.split()[:1] == [str(ident)])
+    starts = [header.index(n) for n in names] + [len(row) + 1]
+    return [row[a:b].strip() != "Not set" for a, b in zip(starts, starts[1:])]
+
+
+def test_ls_times_as_ipcs_t(cli, ipc_tracker):
+    """Which times are set (ipcs: 'Not set', ours: '-') agree, kind by kind."""
+    q, s, m = ipc_tracker.ipcmk("-Q"), ipc_tracker.ipcmk("-S", "1"), ipc_tracker.ipcmk("-M", "64")
+    assert cli("msg", "send", str(q), "x").status == 0
+    seg = unixipc.SharedMemory.from_id(m)
+    seg.attach()
+    for flag, ident, theirs, ours in (
+            ("-q", q, ["send", "recv", "change"], ["send", "recv", "change"]),
+            ("-m", m, ["attached", "detached", "changed"], ["attached", "detached", "changed"]),
+            ("-s", s, ["last-op", "last-changed"], ["last-op", "last-changed"])):
+        cells = _by_header(cli("ls", flag, "-t").out, ident, ours)
+        assert [c != "-" for c in cells] == _their_times(flag, ident, theirs), flag
+    seg.detach()
+    assert [c != "-" for c in _by_header(cli("ls", "-q", "-t").out, q,
+                                         ["send", "recv", "change"])] == [True, False, True]
+
+
+def test_ls_limits_as_ipcs_l(cli):
+    theirs = run("ipcs", "-l").stdout
+    values = {l.rsplit("=", 1)[0].strip(): int(l.rsplit("=", 1)[1]) for l in theirs.splitlines()
+              if "=" in l}
+    data = json.loads(cli("ls", "-l", "--json").out)
+    assert data["msg"] == {"max_queues": values["max queues system wide"],
+                           "max_message_size": values["max size of message (bytes)"],
+                           "default_max_bytes": values["default max size of queue (bytes)"]}
+    assert data["shm"]["max_segments"] == values["max number of segments"]
+    assert data["shm"]["max_size"] // 1024 == values["max seg size (kbytes)"]
+    assert data["shm"]["min_size"] == values["min seg size (bytes)"]
+    assert data["sem"] == {"max_sets": values["max number of arrays"],
+                           "max_per_set": values["max semaphores per array"],
+                           "max_system_wide": values["max semaphores system wide"],
+                           "max_ops_per_call": values["max ops per semop call"],
+                           "max_value": values["semaphore max value"]}
+    text = cli("ls", "-l").out
+    assert "max queues system wide" in text and "semaphore max value" in text
+
+
+def test_ls_summary_as_ipcs_u(cli, ipc_tracker):
+    q = ipc_tracker.ipcmk("-Q")
+    ipc_tracker.ipcmk("-M", "5000")
+    ipc_tracker.ipcmk("-S", "3")
+    assert cli("msg", "send", str(q), "hello").status == 0
+    theirs = run("ipcs", "-u").stdout
+
+    def their(label: str) -> int:
+        line = next(l for l in theirs.splitlines() if l.startswith(label))
+        return int(re.findall(r"\d+", line)[0])
+
+    data = json.loads(cli("ls", "-u", "--json").out)
+    assert data["msg"]["queues"] == their("allocated queues")
+    assert data["msg"]["messages"] == their("used headers")
+    assert data["msg"]["bytes"] == their("used space")
+    assert data["shm"]["segments"] == their("segments allocated")
+    assert data["shm"]["pages"] == their("pages allocated")
+    assert data["sem"]["sets"] == their("used arrays")
+    assert data["sem"]["semaphores"] == their("allocated semaphores")

@@ -166,7 +166,7 @@ def test_mq_as_subprocess_with_pipes(ipc_tracker):
     assert done.stdout == b"\x00\x01raw"
 
 
-def test_ls_shows_only_yours_unless_all_users(ipc_tracker):
+def test_ls_shows_everyones_unless_mine(ipc_tracker):
     from support import NOBODY, Child
 
     root_q = ipc_tracker.ipcmk("-Q", "-p", "0644")
@@ -185,10 +185,12 @@ def test_ls_shows_only_yours_unless_all_users(ipc_tracker):
             mine.remove()
         return status, mine.id, [q["id"] for q in json.loads(out.getvalue())["msg"]]
 
-    status, mine, listed = Child(ls_as_nobody, uid=NOBODY).result(timeout=20)
+    status, mine, listed = Child(ls_as_nobody, "--mine", uid=NOBODY).result(timeout=20)
     assert status == 0 and listed == [mine]
-    status, mine, listed = Child(ls_as_nobody, "--all-users", uid=NOBODY).result(timeout=20)
-    assert status == 0 and {mine, root_q} <= set(listed)
+    # by default, as ipcs: every object, also another user's (and --all-users says so)
+    for extra in ((), ("--all-users",)):
+        status, mine, listed = Child(ls_as_nobody, *extra, uid=NOBODY).result(timeout=20)
+        assert status == 0 and {mine, root_q} <= set(listed)
 
 
 def test_ls_table_queue_columns(cli, ipc_tracker):
