@@ -4,6 +4,7 @@ docs/cli.md is a test here, run against the real ipcmk, ipcrm and ipcs."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 
@@ -255,3 +256,80 @@ def test_ls_summary_as_ipcs_u(cli, ipc_tracker):
     assert data["shm"]["pages"] == their("pages allocated")
     assert data["sem"]["sets"] == their("used arrays")
     assert data["sem"]["semaphores"] == their("allocated semaphores")
+
+
+LSIPC_CASES = [
+    ["-m", "-r"], ["-q", "-r"], ["-s", "-r"], ["-m", "-r", "--noheadings"],
+    ["-m", "-r", "-b"], ["-q", "-r", "-b"],
+    ["-m", "-e", "-o", "KEY,ID,SIZE,PERMS"], ["-q", "--export"], ["-s", "-e"],
+    ["-m", "-r", "-o", "ID,CTIME", "--time-format=iso"],
+    ["-m", "-r", "-o", "ID,CTIME", "--time-format=full"],
+    ["-m", "-r", "-o", "ID,CTIME,ATTACH,DETACH"],
+    ["-q", "-r", "-o", "+CUID,CUSER,CGID,CGROUP,UID,USER,GID,GROUP"],
+    ["-q", "-r", "-o", "id,send,recv,lspid,lrpid,usedbytes,msgs"],
+    ["-s", "-r", "-o", "ID,NSEMS,OTIME,CTIME"],
+    ["-m", "-r", "-o", "ID,SIZE,NATTCH,STATUS,CPID,LPID,COMMAND"],
+]
+
+
+@pytest.mark.parametrize("argv", LSIPC_CASES, ids=[" ".join(a) for a in LSIPC_CASES])
+def test_ls_lsipc_columns_and_modes_as_lsipc(cli, ipc_tracker, argv):
+    """ls with lsipc's -o COLUMNS, --raw, --export, --noheadings, --bytes and
+    --time-format prints what lsipc prints, byte for byte."""
+    ipc_tracker.ipcmk("-Q", "-p", "0640")
+    q = ipc_tracker.ipcmk("-Q")
+    assert cli("msg", "send", str(q), "x" * 3000).status == 0
+    ipc_tracker.ipcmk("-M", "5000")
+    ipc_tracker.ipcmk("-M", "2097152", "-p", "0600")
+    ipc_tracker.ipcmk("-S", "2")
+    theirs = run("lsipc", *argv)
+    assert theirs.returncode == 0, theirs.stderr
+    r = cli("ls", *argv)
+    assert r.status == 0, r.err
+    assert r.out == theirs.stdout
+
+
+def test_ls_lsipc_table_cells_and_numeric_perms(cli, ipc_tracker):
+    """In a table, lsipc aligns differently; the cells are the same."""
+    ipc_tracker.ipcmk("-M", "5000", "-p", "0640")
+    for argv in (["-m", "-o", "+CUSER"], ["-m", "-P", "-o", "ID,PERMS,SIZE"], ["-m", "-b"]):
+        theirs = [l.split() for l in run("lsipc", *argv).stdout.splitlines()]
+        ours = [l.split() for l in cli("ls", *argv).out.splitlines()]
+        assert ours == theirs, argv
+
+
+def test_ls_lsipc_refusals(cli):
+    assert cli("ls", "-o", "KEY").status == ExitStatus.USAGE  # which kind?
+    assert cli("ls", "-m", "-o", "MSGS").status == ExitStatus.USAGE
+    assert cli("ls", "-m", "-r", "--json").status == ExitStatus.USAGE
+    assert run("lsipc", "-m", "-o", "MSGS").returncode != 0
+
+
+def test_ls_human_sizes_as_lsipc(cli, ipc_tracker):
+    """The sizes lsipc prints for segments of these sizes, and ls --human."""
+    from unixipc.cli.columns import human_size
+
+    sizes = [1, 1023, 1024, 3000, 5000, 16384, 1048575, 1 << 20, 3 * (1 << 30) + 1]
+    ids = {ipc_tracker.ipcmk("-M", str(size)): size for size in sizes}
+    lsipc = dict(l.split() for l in run("lsipc", "-m", "-r", "--noheadings",
+                                         "-o", "ID,SIZE").stdout.splitlines())
+    for ident, size in ids.items():
+        assert human_size(size) == lsipc[str(ident)], size
+    assert human_size(0) == "0B" and human_size(5000) == "4.9K" and human_size(3000) == "2.9K"
+    ident = next(i for i, size in ids.items() if size == 5000)
+    row = next(l.split() for l in cli("ls", "-m", "--human").out.splitlines()
+               if l.split()[1:2] == [str(ident)])
+    assert row[4] == "4.9K"
+
+
+def test_ls_creator_command_as_lsipc(cli, ipc_tracker):
+    """COMMAND: the creator's command line while it runs (here: this test
+    process), empty once it has exited (a segment made by ipcmk)."""
+    seg = unixipc.SharedMemory(None, 64, create=True)
+    ipc_tracker.track("shm", seg.id)
+    ipc_tracker.ipcmk("-M", "64")
+    argv = ["-m", "-r", "-o", "ID,CPID,COMMAND"]
+    theirs = run("lsipc", *argv).stdout
+    assert cli("ls", *argv).out == theirs
+    assert f"{seg.id} {os.getpid()} " in theirs and "\\x20" in theirs
+    seg.detach()

@@ -40,6 +40,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mine", action="store_true", help="only the objects you own")
     parser.add_argument("--all-users", action="store_true",
                         help="every user's objects (the default, as ipcs)")
+    lsipc = parser.add_argument_group(
+        "lsipc's output (with one of -q, -s, -m)",
+        "the columns of lsipc, with its names and cell text; any of these options "
+        "switches to it")
+    lsipc.add_argument("-o", "--output", metavar="COLUMNS",
+                       help="columns to show, comma-separated, as lsipc names them "
+                            "(KEY,ID,OWNER,PERMS,SIZE,...; '+LIST' adds to the defaults)")
+    lsipc.add_argument("--noheadings", action="store_true", help="no header line")
+    lsipc.add_argument("-r", "--raw", action="store_true",
+                       help="cells separated by one space, nothing aligned")
+    lsipc.add_argument("-e", "--export", action="store_true",
+                       help='NAME="value" pairs, one object per line')
+    lsipc.add_argument("-b", "--bytes", action="store_true",
+                       help="sizes in bytes (lsipc's default is human-readable: 4.9K)")
+    lsipc.add_argument("-P", "--numeric-perms", action="store_true",
+                       help="permissions in octal (default: rw-r--r--)")
+    lsipc.add_argument("--time-format", choices=["short", "full", "iso"],
+                       help="times as lsipc writes them (default short)")
+    parser.add_argument("--human", action="store_true",
+                        help="sizes human-readable (4.9K) in the default tables too")
     view = parser.add_mutually_exclusive_group()
     view.add_argument("-t", "--time", dest="view", action="store_const", const="time",
                       help="times: last send/receive, attach/detach, operation; change")
@@ -89,6 +109,9 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     from ..output import print_json, print_table
     from ..sysv import COMMON_HEADERS, common_row, kinds, record
 
+    if args.output or args.noheadings or args.raw or args.export or args.time_format \
+            or args.bytes or args.numeric_perms:
+        return _lsipc(args, env)
     if args.view == "limits":
         return _limits(args, env)
     if args.view == "summary":
@@ -108,6 +131,11 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         columns = kind.columns if args.view is None else _view_columns(args.view, kind.name)
         if columns is None:
             continue
+        if args.human:
+            from ..columns import human_size
+
+            columns = [(h, (lambda g: lambda s: human_size(g(s)))(g) if h in (
+                "bytes", "max-bytes") else g) for h, g in columns]
         if shown:
             env.out()
         shown += 1
@@ -217,4 +245,32 @@ def _summary(args: argparse.Namespace, env: Environment) -> int:
         print_json(env, data)
     else:
         _print_sections(env, data, "-u", _SUMMARY_LABELS)
+    return ExitStatus.SUCCESS
+
+
+def _lsipc(args: argparse.Namespace, env: Environment) -> int:
+    from ..app import UsageError
+    from ..columns import DEFAULTS, Style, cells, parse_columns, render
+    from ..sysv import kinds
+
+    if args.view is not None or args.json:
+        raise UsageError("-o, --raw, --export, --noheadings, --bytes, -P and --time-format "
+                         "go with the default view, not -t/-p/-c/-l/-u or --json")
+    if not args.kinds or len(set(args.kinds)) != 1:
+        raise UsageError("lsipc's columns are for one kind: add -q, -s or -m")
+    (kind,) = kinds(args.kinds)
+    try:
+        names = parse_columns(args.output or DEFAULTS[kind.name], kind.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    style = Style(in_bytes=args.bytes, numeric_perms=args.numeric_perms,
+                  time_format=args.time_format or "short")
+    uid = os.getuid()
+    stats = sorted(kind.listing(), key=lambda s: s.id)
+    if args.mine:
+        stats = [s for s in stats if s.perm.uid == uid]
+    rows = [cells(s, kind.name, names, style) for s in stats]
+    mode = "export" if args.export else "raw" if args.raw else "table"
+    for line in render(names, rows, mode=mode, headings=not args.noheadings):
+        env.out(line)
     return ExitStatus.SUCCESS
