@@ -66,7 +66,7 @@ def test_runs_as_a_subprocess(tmp_path):
 
 SUBCOMMANDS = [["ls"], ["mk"], ["rm"], ["stat"], ["msg"], ["msg", "send"], ["msg", "recv"], ["sem"],
                ["sem", "get"], ["sem", "set"], ["sem", "op"], ["shm"], ["shm", "dump"],
-               ["ftok"], ["tour"], ["bench"]]
+               ["ftok"], ["tour"], ["bench"], ["completion"], ["man"]]
 
 
 def test_every_command_has_help_with_examples(cli):

@@ -39,7 +39,8 @@ def test_bad_option_prints_the_subcommands_usage(cli, words):
     # enough positional arguments that only the option is wrong
     argv += {"rm": ["-q", "1"], "stat": ["-q", "1"], "msg send": ["1", "x"],
              "msg recv": ["1"], "sem get": ["1"], "sem set": ["1", "0"], "sem op": ["1", "0:1"],
-             "shm dump": ["1"], "ftok": ["/", "1"]}.get(" ".join(words), [])
+             "shm dump": ["1"], "ftok": ["/", "1"], "completion": ["bash"]}.get(" ".join(words),
+                                                                                 [])
     r = cli(*argv, "--no-such-option")
     assert r.status == ExitStatus.USAGE
     assert r.err.startswith("usage: unixipc " + " ".join(words) + " "), r.err
@@ -64,7 +65,7 @@ TABLE = [
     (["sem", "get", "{s}"], 0), (["sem", "set", "{s}", "1", "1"], 0),
     (["sem", "op", "{s}", "0:+1"], 0), (["shm", "dump", "{m}", "--hex"], 0),
     (["ftok", "/", "1"], 0), (["tour", "--list"], 0), (["rm", "--all-mine", "--dry-run"], 0),
-    (["mk", "-Q", "--key", "0x7ffe0004"], 0),
+    (["mk", "-Q", "--key", "0x7ffe0004"], 0), (["man"], 0), (["completion", "bash"], 0),
     # 1: a system call failed (here: the object does not exist)
     (["stat", "-q", "{x}"], 1), (["stat", "-s", "{x}"], 1), (["stat", "-m", "{x}"], 1),
     (["rm", "-q", "{x}"], 1), (["rm", "-s", "{x}"], 1), (["rm", "-m", "{x}"], 1),
@@ -82,6 +83,7 @@ TABLE = [
     (["shm", "dump", "{m}", "--offset", "60", "--length", "10"], 2),
     (["ftok", "/", "0"], 2), (["ftok", "/", "x"], 2), (["tour", "--only", "nope"], 2),
     (["bench", "--sizes", "0"], 2), (["bench", "--only", "nope"], 2),
+    (["completion", "fish"], 2), (["man", "extra"], 2),
     (["mk"], 2), (["mk", "-S", "0"], 2), (["mk", "-M", "1X"], 2), (["mk", "-Q", "-p", "9"], 2),
     (["mk", "-Q", "-S", "1", "--key", "0x7ffe0005"], 2),
     # 4: not without waiting: --no-wait would wait, or --timeout ran out

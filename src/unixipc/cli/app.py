@@ -16,7 +16,8 @@ from .environment import Environment
 from .exitcodes import ExitStatus
 
 #: Subcommand name -> module under unixipc.cli.commands (imported on use).
-COMMANDS = ("ls", "mk", "rm", "stat", "msg", "sem", "shm", "ftok", "tour", "bench")
+COMMANDS = ("ls", "mk", "rm", "stat", "msg", "sem", "shm", "ftok", "tour", "bench",
+            "completion", "man")
 
 DESCRIPTION = """\
 Every Unix IPC mechanism from the shell: list, inspect and remove System V

@@ -33,3 +33,17 @@ class ExitStatus(IntEnum):
     #: SIGTERM (128 + 15), as ``kill``, ``timeout`` and systemd send it;
     #: cleaned up as on Ctrl-C.
     TERMINATED = 143
+
+
+#: One line per status, for the manual page and the help.
+MEANINGS = {
+    ExitStatus.SUCCESS: "success",
+    ExitStatus.ERROR: "a system call failed (not found, permission denied, ...)",
+    ExitStatus.USAGE: "the command line was wrong (an option, an argument, a value refused)",
+    ExitStatus.CHECK_FAILED: "tour: a demonstrated rule did not hold on this machine",
+    ExitStatus.TIMEOUT: "not without waiting: --timeout ran out, or --no-wait would wait",
+    ExitStatus.HANGUP: "SIGHUP; what the command made was removed first",
+    ExitStatus.INTERRUPTED: "Ctrl-C (SIGINT); what the command made was removed first",
+    ExitStatus.BROKEN_PIPE: "standard output was closed by its reader; nothing printed",
+    ExitStatus.TERMINATED: "SIGTERM; what the command made was removed first",
+}
