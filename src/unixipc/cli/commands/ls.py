@@ -29,6 +29,7 @@ examples:
   $ unixipc ls -m --mine            your shared memory segments
   $ unixipc ls -t                   when each object was last used and changed
   $ unixipc ls -l                   the system's limits
+  $ unixipc ls -s --watch 1          semaphore values and waiters, live
   $ unixipc ls --json | jq '.msg[].id'"""
 
 
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="permissions in octal (default: rw-r--r--)")
     lsipc.add_argument("--time-format", choices=["short", "full", "iso"],
                        help="times as lsipc writes them (default short)")
+    add_watch_arguments(parser)
     parser.add_argument("--human", action="store_true",
                         help="sizes human-readable (4.9K) in the default tables too")
     view = parser.add_mutually_exclusive_group()
@@ -71,6 +73,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the system's limits (ipcs -l)")
     view.add_argument("-u", "--summary", dest="view", action="store_const", const="summary",
                       help="what is in use (ipcs -u)")
+
+
+def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+                        help="a live view every SECONDS (default 2): redrawn in place on a "
+                             "terminal, one JSON line per tick to a pipe; Ctrl-C ends it")
+    parser.add_argument("--ticks", type=int, metavar="N",
+                        help="with --watch: stop after N views")
+
+
+def watch(args: argparse.Namespace, env: Environment, draw: Callable[[], object],
+          snapshot: Callable[[], dict[str, Any]]) -> int:
+    """Call ``draw`` (a terminal: after clearing it) or print ``snapshot()``
+    as one JSON line (a pipe), every ``args.watch`` seconds."""
+    import datetime
+    import json
+    import time
+
+    from ..app import UsageError
+
+    if args.watch <= 0 or (args.ticks is not None and args.ticks < 1):
+        raise UsageError("--watch needs SECONDS > 0 and --ticks N >= 1")
+    tick = 0
+    while args.ticks is None or tick < args.ticks:
+        if tick:
+            time.sleep(args.watch)
+        tick += 1
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        if env.stdout_isatty:
+            env.stdout.write("\x1b[H\x1b[2J")
+            env.out(f"every {args.watch:g} s: {now}  (Ctrl-C ends)")
+            draw()
+        else:
+            env.out(json.dumps({"time": now, **snapshot()}))
+    return ExitStatus.SUCCESS
+
+
+def live_record(kind: Any, stat: Any) -> dict[str, Any]:
+    """The object's record, and for a semaphore set the processes waiting
+    on each semaphore (ncount: for an increase, zcount: for zero)."""
+    from ... import SemaphoreSet
+    from ..sysv import record
+
+    out = record(kind, stat)
+    if kind.name == "sem":
+        try:
+            sems = SemaphoreSet.from_id(stat.id)
+            out["ncount"] = [sems[i].ncount for i in range(len(sems))]
+            out["zcount"] = [sems[i].zcount for i in range(len(sems))]
+        except OSError:
+            out["ncount"] = out["zcount"] = None
+    return out
 
 
 def group_name(gid: int) -> str:
@@ -106,16 +160,27 @@ def _view_columns(view: str, kind: str) -> list[tuple[str, Callable[[Any], Any]]
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
-    from ..output import print_json, print_table
-    from ..sysv import COMMON_HEADERS, common_row, kinds, record
+    from ..app import UsageError
 
     if args.output or args.noheadings or args.raw or args.export or args.time_format \
             or args.bytes or args.numeric_perms:
         return _lsipc(args, env)
+    if args.watch is not None:
+        if args.view in ("limits", "summary") or args.json:
+            raise UsageError("--watch goes with the object views (and is JSON to a pipe)")
+        return watch(args, env, lambda: _objects(args, env),
+                     lambda: {kind.name: [live_record(kind, s) for s in stats]
+                              for kind, stats in _listings(args)})
     if args.view == "limits":
         return _limits(args, env)
     if args.view == "summary":
         return _summary(args, env)
+    return _objects(args, env)
+
+
+def _listings(args: argparse.Namespace) -> list[tuple[Any, list[Any]]]:
+    from ..sysv import kinds
+
     uid = os.getuid()
     listings = []
     for kind in kinds(args.kinds):
@@ -123,6 +188,14 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         if args.mine:
             stats = [s for s in stats if s.perm.uid == uid]
         listings.append((kind, stats))
+    return listings
+
+
+def _objects(args: argparse.Namespace, env: Environment) -> int:
+    from ..output import print_json, print_table
+    from ..sysv import COMMON_HEADERS, common_row, record
+
+    listings = _listings(args)
     if args.json:
         print_json(env, {kind.name: [record(kind, s) for s in stats] for kind, stats in listings})
         return ExitStatus.SUCCESS

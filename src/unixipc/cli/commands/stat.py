@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import Any
 
 from ..environment import Environment
 from ..exitcodes import ExitStatus
@@ -20,7 +21,8 @@ EPILOG = """\
 examples:
   unixipc stat -q 32768
   unixipc stat -s --key 0x41000c02
-  unixipc stat -m 5 --json"""
+  unixipc stat -m 5 --json
+  unixipc stat -q 32768 --watch 1     the queue's depth, live"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("id", type=int, nargs="?", help="the object's id")
     target.add_argument("--key", type=parse_key, help="the object's key (0x... or decimal)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    from .ls import add_watch_arguments
+
+    add_watch_arguments(parser)
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
@@ -43,10 +48,24 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
     (kind,) = kinds(args.kinds[:1])
     obj = open_by_id(kind, args.id) if args.key is None else open_by_key(kind, args.key)
+    if args.watch is not None:
+        from .ls import live_record, watch
+
+        return watch(args, env, lambda: _show(env, kind, stat_of(kind, obj)),
+                     lambda: live_record(kind, stat_of(kind, obj)))
     stat = stat_of(kind, obj)
     if args.json:
         print_json(env, record(kind, stat))
         return ExitStatus.SUCCESS
+    _show(env, kind, stat)
+    return ExitStatus.SUCCESS
+
+
+def _show(env: Environment, kind: Any, stat: Any) -> None:
+    from ..output import human_time
+    from ..sysv import owner_name, semaphore_values
+    from ...keys import format_key
+
     perm = stat.perm
     lines = [("kind", kind.title), ("id", stat.id), ("key", format_key(perm.key)),
              ("owner", f"{owner_name(perm.uid)} (uid {perm.uid}, gid {perm.gid})"),
@@ -66,4 +85,3 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     width = max(len(name) for name, _ in lines)
     for name, value in lines:
         env.out(f"{name:>{width}}  {value}")
-    return ExitStatus.SUCCESS
