@@ -333,3 +333,23 @@ def test_ls_creator_command_as_lsipc(cli, ipc_tracker):
     assert cli("ls", *argv).out == theirs
     assert f"{seg.id} {os.getpid()} " in theirs and "\\x20" in theirs
     seg.detach()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run commands as uid 65534")
+@pytest.mark.parametrize("make,rm_flag", [(["-Q"], "-q"), (["-S", "1"], "-s"),
+                                          (["-M", "64"], "-m")])
+def test_owner_without_read_permission_removes_as_ipcrm(ipc_tracker, make, rm_flag):
+    """An object its owner made with mode 0000: ipcrm removes it for the
+    owner, and so does unixipc rm (ownership, not read permission)."""
+    import sys
+
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    made = []
+    for _ in range(2):
+        out = run(*nobody, "ipcmk", *make, "-p", "0000").stdout
+        made.append(ipc_tracker.track({"-q": "msg", "-s": "sem", "-m": "shm"}[rm_flag],
+                                      int(out.split()[-1])))
+    assert run(*nobody, "ipcrm", rm_flag, str(made[0])).returncode == 0
+    done = run(*nobody, sys.executable, "-m", "unixipc", "rm", rm_flag, str(made[1]))
+    assert done.returncode == 0, done.stderr
+    assert not set(made) & set(ipcs_rows(rm_flag))
