@@ -199,3 +199,55 @@ def test_mp_queue_link_close_leaves_no_thread_for_the_next_fork():
         link.child.recv(8)
         link.close()
         assert not os.path.exists(f"/proc/self/task/{feeder.native_id}")
+
+
+def test_each_implementation_keeps_its_colour():
+    """pyzmq ipc must not take unixipc's colour, nor pyzmq tcp the raw
+    os one, whatever was measured and in which order (issue 13)."""
+    from unixipc.cli.commands.bench import IMPL_COLOURS, impl_colours
+
+    every = list(IMPL_COLOURS)
+    assert len(set(IMPL_COLOURS.values())) == len(every)
+    one = impl_colours(["pyzmq ipc", "pyzmq tcp", "unixipc"])
+    two = impl_colours(["unixipc", "os.read/os.write", "pyzmq tcp", "pyzmq ipc", "new-lib"])
+    assert one["unixipc"] == two["unixipc"] == IMPL_COLOURS["unixipc"]
+    assert one["pyzmq ipc"] == two["pyzmq ipc"] != IMPL_COLOURS["unixipc"]
+    assert one["pyzmq tcp"] == two["pyzmq tcp"] != IMPL_COLOURS["os.read/os.write"]
+    assert two["new-lib"] not in IMPL_COLOURS.values()
+
+
+def test_plot_has_round_trips_and_throughput(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from unixipc.bench.harness import Result
+    from unixipc.cli.commands import bench
+
+    results = [Result("pipe round trip 64 B", "unixipc", 5.0, "us", {"p99_us": 9.0}),
+               Result("pipe round trip 64 B", "pyzmq ipc", 30.0, "us", {"p99_us": 40.0}),
+               Result("pipe one-way 64 B", "unixipc", 900000.0, "msg/s", {}),
+               Result("pipe one-way 64 B", "pyzmq ipc", 300000.0, "msg/s", {})]
+    saved = []
+    real_savefig = matplotlib.figure.Figure.savefig
+
+    def spy(fig, path, **kw):
+        saved.append(fig)
+        return real_savefig(fig, path, **kw)
+
+    matplotlib.figure.Figure.savefig = spy
+    try:
+        bench._plot(results, str(tmp_path / "b.png"))
+    finally:
+        matplotlib.figure.Figure.savefig = real_savefig
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+    (fig,) = saved
+    left, right = fig.axes
+    assert "round trip" in left.get_xlabel() and "throughput" in right.get_xlabel()
+    colours = {bench.IMPL_COLOURS["unixipc"], bench.IMPL_COLOURS["pyzmq ipc"]}
+    for ax in (left, right):
+        bars = [matplotlib.colors.to_hex(p.get_facecolor()) for p in ax.patches]
+        assert set(bars) == colours, ax
+    plt.close("all")

@@ -29,9 +29,10 @@ def test_ls_json_all_kinds_agree_with_ipcs(any_cli, ipc_tracker):
         assert set(rows) == set(listed[kind]), kind
         for ident, row in rows.items():
             obj = listed[kind][ident]
-            assert obj["perm"]["key"] == row[0], kind
-            assert pwd.getpwuid(obj["perm"]["uid"]).pw_name == row[2], kind
-            assert obj["perm"]["mode"] == row[3].lstrip("0"), kind
+            assert obj["key_hex"] == row[0] and obj["key"] & 0xffffffff == int(row[0], 16)
+            assert obj["owner"] == row[2] == pwd.getpwuid(obj["uid"]).pw_name, kind
+            assert obj["perms"] == row[3].lstrip("0") and obj["mode"] == int(row[3], 8), kind
+            assert obj["kind"] == kind
     for ident, row in ipcs_rows("-s").items():
         assert listed["sem"][ident]["count"] == int(row[4])
     for ident, row in ipcs_rows("-m").items():
@@ -85,8 +86,11 @@ def test_stat_every_field_of_every_kind(cli, ipc_tracker):
         assert lines["change time"] == datetime.datetime.fromtimestamp(
             stat.change_time).strftime("%Y-%m-%d %H:%M:%S")
         data = json.loads(cli("stat", flag, str(ident), "--json").out)
-        assert set(data) == {f.name for f in dataclasses.fields(stat)}
-        assert set(data["perm"]) == {"key", "uid", "gid", "cuid", "cgid", "mode", "seq"}
+        common = {"kind", "id", "key", "key_hex", "owner", "uid", "gid", "creator", "cuid",
+                  "cgid", "mode", "perms", "seq"}
+        assert set(data) == (common | {f.name for f in dataclasses.fields(stat)} - {"perm"}
+                             | ({"values"} if kind == "sem" else set()))
+        assert isinstance(data["key"], int) and isinstance(data["mode"], int)
         for name, value in data.items():
             if name.endswith("_time"):
                 raw = getattr(stat, name)
@@ -102,7 +106,8 @@ def test_sem_set_get_op(cli, ipc_tracker):
     assert cli("sem", "set", str(ident), "1", "0", "2").status == 0
     assert unixipc.SemaphoreSet.from_id(ident).values == [1, 0, 2]
     r = cli("sem", "op", str(ident), "0:-1", "1:-1", "--no-wait")
-    assert r.status == ExitStatus.ERROR and "Resource temporarily unavailable" in r.err
+    # --no-wait that would wait: the same status as a --timeout running out
+    assert r.status == ExitStatus.TIMEOUT and "Resource temporarily unavailable" in r.err
     assert cli("sem", "set", str(ident), "1=4").status == 0
     assert cli("sem", "op", str(ident), "0:-1", "1:-1").status == 0
     got = json.loads(cli("sem", "get", str(ident), "--json").out)
@@ -121,7 +126,8 @@ def test_shm_dump_raw_and_hex(cli, ipc_tracker):
     assert r.raw == b"hello\x00\xff"
     r = cli("shm", "dump", str(ident), "--length", "16", "--hex")
     assert r.out.startswith("00000000  00 00 00 00 00 00 00 00 68 65 6c 6c 6f 00 ff 00")
-    assert cli("shm", "dump", str(ident), "--offset", "60", "--length", "10").status == 1
+    r = cli("shm", "dump", str(ident), "--offset", "60", "--length", "10")
+    assert r.status == ExitStatus.USAGE
 
 
 def test_stat_and_rm_of_sem_and_shm(cli, ipc_tracker):

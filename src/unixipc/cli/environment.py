@@ -24,8 +24,8 @@ class Environment:
         stdin_binary, stdout_binary: byte streams under them (raw message
             data is written here when stdout is not a terminal).
         stdout_isatty: whether stdout is a terminal (tables and colour).
-        colors: ANSI colour allowed (stdout is a terminal and NO_COLOR is
-            unset or empty, https://no-color.org).
+        colors: ANSI colour and bold allowed: stdout is a terminal, NO_COLOR
+            is unset or empty (https://no-color.org) and TERM is not "dumb".
     """
 
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
@@ -44,7 +44,8 @@ class Environment:
         if self.stdout_isatty is None:
             self.stdout_isatty = _isatty(self.stdout)
         if self.colors is None:
-            self.colors = bool(self.stdout_isatty) and not os.environ.get("NO_COLOR")
+            self.colors = (bool(self.stdout_isatty) and not os.environ.get("NO_COLOR")
+                           and os.environ.get("TERM") != "dumb")
 
     def out(self, text: str = "") -> None:
         """Print a line on stdout, flushed: a slow command (tour, msg recv

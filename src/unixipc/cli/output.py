@@ -85,3 +85,44 @@ def print_table(env: Environment, headers: Sequence[str], rows: Sequence[Sequenc
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def escape_bytes(data: bytes) -> str:
+    """Message bytes as safe terminal text: valid UTF-8 printable characters
+    as they are; a backslash, control characters (ESC, BEL, CR, ...) and
+    other non-printable ones escaped as Python writes them (``\\x1b``,
+    ``\\n``, ``\\u200b``); bytes that are not UTF-8 as ``\\xff``. Nothing a
+    queue's writer sends can move the cursor, retitle or recolour the
+    reader's terminal."""
+    out = []
+    for ch in data.decode("utf-8", "surrogateescape"):
+        code = ord(ch)
+        if ch in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)
+
+
+def json_data(data: bytes, *, text: bool = True) -> dict[str, str]:
+    """Bytes for JSON: ``{"encoding": "text", "data": ...}`` when they are
+    valid UTF-8 (and ``text``), else ``{"encoding": "base64", "data": ...}``."""
+    import base64
+
+    if text:
+        try:
+            return {"encoding": "text", "data": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            pass
+    return {"encoding": "base64", "data": base64.b64encode(data).decode("ascii")}

@@ -4,6 +4,8 @@ remove and show each, all through the library's public API."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
 import pwd
 import time
 from dataclasses import dataclass
@@ -63,10 +65,8 @@ def _semaphore_sets() -> Kind:
     from .. import SemaphoreSet, semaphore_sets
 
     def values(stat: Any) -> str:
-        try:
-            return ",".join(str(v) for v in SemaphoreSet.from_id(stat.id).values)
-        except OSError:
-            return "?"  # not readable by this user
+        found = semaphore_values(stat.id)
+        return "?" if found is None else ",".join(str(v) for v in found)  # ?: unreadable
 
     return Kind(
         name="sem", flag="-s", title="Semaphore sets", noun="semaphore set",
@@ -141,3 +141,92 @@ def parse_key(text: str) -> int:
         raise argparse.ArgumentTypeError("key 0 is IPC_PRIVATE: private objects cannot be "
                                          "found by key, name the id")
     return key
+
+
+class NotFoundError(OSError):
+    """No object has this id or key: one wording for every command
+    ("queue 5 not found (msgctl(IPC_STAT): Invalid argument)"), as ipcs
+    says "id 5 not found"."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+#: The errnos that mean "no such object" when opening by id or key.
+_MISSING = (errno.EINVAL, errno.EIDRM, errno.ENOENT)
+
+
+def not_found(what: str, exc: OSError) -> NotFoundError:
+    return NotFoundError(exc.errno, f"{what} not found ({exc.strerror or exc})")
+
+
+def open_by_id(kind: Kind, ident: int) -> Any:
+    """``kind.from_id(ident)``; a missing id raises :class:`NotFoundError`."""
+    try:
+        return kind.from_id(ident)
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            raise not_found(f"{kind.noun} {ident}", exc) from None
+        raise
+
+
+def open_by_key(kind: Kind, key: int, opener: Callable[[int], Any] | None = None) -> Any:
+    """``kind.from_key(key)`` (or ``opener(key)``), never creating; a
+    missing key raises :class:`NotFoundError`."""
+    try:
+        return (opener or kind.from_key)(key)
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            raise not_found(f"{kind.noun} with key {format_key(key)}", exc) from None
+        raise
+
+
+def stat_of(kind: Kind, obj: Any) -> Any:
+    """The object's stat record: IPC_STAT, or where that is refused (no
+    read permission) the same record from the *_STAT_ANY listing, as
+    ``ipcs -i`` shows it."""
+    try:
+        return obj.stat()
+    except PermissionError:
+        for found in kind.listing():
+            if found.id == obj.id:
+                return found
+        raise
+
+
+def kind_named(name: str) -> Kind:
+    return KIND_FACTORIES[name]()
+
+
+def record(kind: Kind, stat: Any) -> dict[str, Any]:
+    """The one JSON shape of an object of ``kind``, shared by ``ls`` and
+    ``stat`` (docs/cli.md, "JSON"): integers as integers (``key_hex`` and
+    ``perms`` add ipcs's spellings), owner and creator names, times as ISO
+    8601 (null: never), and a semaphore set's values (null when unreadable)."""
+    from .output import iso_time
+
+    perm = stat.perm
+    out: dict[str, Any] = {
+        "kind": kind.name, "id": stat.id, "key": perm.key, "key_hex": format_key(perm.key),
+        "owner": owner_name(perm.uid), "uid": perm.uid, "gid": perm.gid,
+        "creator": owner_name(perm.cuid), "cuid": perm.cuid, "cgid": perm.cgid,
+        "mode": perm.mode, "perms": f"{perm.mode:o}", "seq": perm.seq,
+    }
+    for f in dataclasses.fields(stat):
+        if f.name in ("id", "perm"):
+            continue
+        value = getattr(stat, f.name)
+        out[f.name] = iso_time(value) if f.name.endswith("_time") else value
+    if kind.name == "sem":
+        out["values"] = semaphore_values(stat.id)
+    return out
+
+
+def semaphore_values(ident: int) -> list[int] | None:
+    """A set's values (GETALL), or None without read permission."""
+    from .. import SemaphoreSet
+
+    try:
+        return list(SemaphoreSet.from_id(ident).values)
+    except OSError:
+        return None

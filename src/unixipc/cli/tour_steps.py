@@ -32,6 +32,10 @@ class TourContext:
         self.env = env
         self.tmpdir = ""
         self._cleanups: list[Callable[[], Any]] = []
+        #: With ``tour --json``: what the current step said and the rules it
+        #: showed, collected instead of printed.
+        self.said: list[str] | None = None
+        self.rules: list[str] | None = None
 
     def __enter__(self) -> "TourContext":
         self.tmpdir = tempfile.mkdtemp(prefix="unixipc-tour-")
@@ -87,9 +91,15 @@ class TourContext:
         return os.path.join(self.tmpdir, name)
 
     def say(self, text: str) -> None:
+        if self.said is not None:
+            self.said.append(text)
+            return
         self.env.out(f"  - {text}")
 
     def rule(self, text: str) -> None:
+        if self.rules is not None:
+            self.rules.append(text)
+            return
         self.env.out("  " + self.env.color("rule:", "36") + f" {text}")
 
     def check(self, condition: object, what: str) -> None:

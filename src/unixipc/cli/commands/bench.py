@@ -118,32 +118,59 @@ class _Progress:
             self.env.stderr.flush()
 
 
+#: One colour per implementation, whatever else a run measured: the same
+#: implementation has the same colour in every chart.
+IMPL_COLOURS = {
+    "unixipc": "#4477aa",
+    "os.read/os.write": "#777777", "socket": "#aaaaaa",
+    "multiprocessing": "#ee6677", "multiprocessing.Pipe": "#cc3311",
+    "multiprocessing.Queue": "#ee3377", "multiprocessing.SimpleQueue": "#aa3377",
+    "sysv_ipc": "#228833", "pyzmq ipc": "#ccbb44", "pyzmq tcp": "#ee7733",
+    "faster-fifo": "#66ccee",
+}
+_SPARE = ["#332288", "#117733", "#44aa99", "#882255", "#999933", "#dddddd"]
+
+
+def impl_colours(impls: list[str]) -> dict[str, str]:
+    """A colour for each implementation: its own from IMPL_COLOURS, else a
+    spare one, given in name order (so also stable between runs)."""
+    out = {impl: IMPL_COLOURS[impl] for impl in impls if impl in IMPL_COLOURS}
+    unknown = sorted(set(impls) - set(out))
+    for n, impl in enumerate(unknown):
+        out[impl] = _SPARE[n % len(_SPARE)]
+    return out
+
+
 def _plot(results: list[Any], path: str) -> None:
-    """Round trips as horizontal bars (median), one colour per
-    implementation, with the p99 as a tick; one row per workload and impl."""
+    """Two panels of horizontal bars, one colour per implementation: round
+    trips (median, with the p99 as a tick; lower is better) and one-way
+    throughput (messages/s; higher is better)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    trips = [r for r in results if r.unit == "us"]
-    impls = list(dict.fromkeys(r.impl for r in trips))
-    palette = ["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb"]
-    colour = {impl: palette[i % len(palette)] for i, impl in enumerate(impls)}
-    rows = list(range(len(trips)))[::-1]  # first result at the top
-    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.24 * len(trips)))
-    ax.barh(rows, [r.value for r in trips], color=[colour[r.impl] for r in trips])
-    ax.scatter([r.extra.get("p99_us", r.value) for r in trips], rows, marker="|", s=60,
-               color="black", label="p99")
-    ax.set_yticks(rows, [f"{r.workload.replace(' round trip', '')} ({r.impl})" for r in trips],
-                  fontsize=7)
     from matplotlib.patches import Patch
 
-    handles, _ = ax.get_legend_handles_labels()
+    trips = [r for r in results if r.unit == "us"]
+    rates = [r for r in results if r.unit == "msg/s"]
+    impls = list(dict.fromkeys(r.impl for r in results))
+    colour = impl_colours(impls)
+    height = 1.5 + 0.24 * max(len(trips), len(rates), 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, height))
+    for ax, rows, label in ((left, trips, " round trip"), (right, rates, " one-way")):
+        ys = list(range(len(rows)))[::-1]  # first result at the top
+        ax.barh(ys, [r.value for r in rows], color=[colour[r.impl] for r in rows])
+        ax.set_yticks(ys, [f"{r.workload.replace(label, '')} ({r.impl})" for r in rows],
+                      fontsize=7)
+        if rows is trips:
+            ax.scatter([r.extra.get("p99_us", r.value) for r in rows], ys, marker="|", s=60,
+                       color="black", label="p99")
+    left.set_xlabel("round trip between two processes, median (us); lower is better")
+    right.set_xlabel("one-way throughput (messages/s); higher is better")
+    handles, _ = left.get_legend_handles_labels()
     handles += [Patch(color=colour[impl], label=impl) for impl in impls]
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
-    ax.set_xlabel("round trip between two processes, median (us); lower is better")
-    ax.set_title("unixipc bench")
+    right.legend(handles=handles, fontsize=7, loc="lower right")
+    fig.suptitle("unixipc bench")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

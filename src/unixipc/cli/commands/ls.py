@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any, Callable
 
 from ..environment import Environment
 from ..exitcodes import ExitStatus
 
 HELP = "list System V message queues, semaphore sets and shared memory segments"
 DESCRIPTION = """\
-List your System V objects in this IPC namespace (--all-users: everyone's,
-as ipcs does): key (hex), id, owner, permissions and the useful columns of
-each kind (queues: messages, bytes, max bytes, last send/receive pids and
-times; semaphore sets: count and values; segments: size, attached
-processes, creator pid). A table on a terminal; --json for scripts (every
-stat field, times in ISO 8601). -q, -s and -m combine, as in ipcs."""
+List the System V objects of this IPC namespace, as ipcs does (every object
+the kernel shows; --mine: only yours): key (hex), id, owner, permissions
+and the useful columns of each kind (queues: messages, bytes, max bytes,
+last send/receive pids and times; semaphore sets: count and values;
+segments: size, attached processes, creator pid). -t shows the times, -p
+the pids, -c the creators and owners (as ipcs -t, -p, -c); -l the
+system's limits (ipcs -l), -u a summary of what is in use (ipcs -u). A
+table on a terminal; --json for scripts (each object's JSON record, the
+same as 'stat --json' gives). -q, -s and -m combine, as in ipcs."""
 EPILOG = """\
 examples:
-  $ unixipc ls -q --all-users
+  $ unixipc ls -q
   Message queues
   key         id  owner  perms  messages  bytes  max-bytes  lspid  lrpid  last-send        last-recv
   0x00000000   0  root   600           1      3      16384   4242      0  Nov 25 09:11:29  -
-  $ unixipc ls -m                   your shared memory segments
+  $ unixipc ls -m --mine            your shared memory segments
+  $ unixipc ls -t                   when each object was last used and changed
+  $ unixipc ls -l                   the system's limits
+  $ unixipc ls -s --watch 1          semaphore values and waiters, live
   $ unixipc ls --json | jq '.msg[].id'"""
 
 
@@ -31,30 +38,312 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_kind_flags(parser, required=False, combinable=True)
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--mine", action="store_true", help="only the objects you own")
     parser.add_argument("--all-users", action="store_true",
-                        help="every user's objects, as ipcs shows them (default: yours)")
+                        help="every user's objects (the default, as ipcs)")
+    lsipc = parser.add_argument_group(
+        "lsipc's output (with one of -q, -s, -m)",
+        "the columns of lsipc, with its names and cell text; any of these options "
+        "switches to it")
+    lsipc.add_argument("-o", "--output", metavar="COLUMNS",
+                       help="columns to show, comma-separated, as lsipc names them "
+                            "(KEY,ID,OWNER,PERMS,SIZE,...; '+LIST' adds to the defaults)")
+    lsipc.add_argument("--noheadings", action="store_true", help="no header line")
+    lsipc.add_argument("-r", "--raw", action="store_true",
+                       help="cells separated by one space, nothing aligned")
+    lsipc.add_argument("-e", "--export", action="store_true",
+                       help='NAME="value" pairs, one object per line')
+    lsipc.add_argument("-b", "--bytes", action="store_true",
+                       help="sizes in bytes (lsipc's default is human-readable: 4.9K)")
+    lsipc.add_argument("-P", "--numeric-perms", action="store_true",
+                       help="permissions in octal (default: rw-r--r--)")
+    lsipc.add_argument("--time-format", choices=["short", "full", "iso"],
+                       help="times as lsipc writes them (default short)")
+    add_watch_arguments(parser)
+    parser.add_argument("--human", action="store_true",
+                        help="sizes human-readable (4.9K) in the default tables too")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("-t", "--time", dest="view", action="store_const", const="time",
+                      help="times: last send/receive, attach/detach, operation; change")
+    view.add_argument("-p", "--pid", dest="view", action="store_const", const="pid",
+                      help="pids: last sender and receiver, creator and last attacher")
+    view.add_argument("-c", "--creator", dest="view", action="store_const", const="creator",
+                      help="creator and owner users and groups")
+    view.add_argument("-l", "--limits", dest="view", action="store_const", const="limits",
+                      help="the system's limits (ipcs -l)")
+    view.add_argument("-u", "--summary", dest="view", action="store_const", const="summary",
+                      help="what is in use (ipcs -u)")
+
+
+def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+                        help="a live view every SECONDS (default 2): redrawn in place on a "
+                             "terminal, one JSON line per tick to a pipe; Ctrl-C ends it")
+    parser.add_argument("--ticks", type=int, metavar="N",
+                        help="with --watch: stop after N views")
+
+
+def watch(args: argparse.Namespace, env: Environment, draw: Callable[[], object],
+          snapshot: Callable[[], dict[str, Any]]) -> int:
+    """Call ``draw`` (a terminal: after clearing it) or print ``snapshot()``
+    as one JSON line (a pipe), every ``args.watch`` seconds."""
+    import datetime
+    import json
+    import time
+
+    from ..app import UsageError
+
+    if args.watch <= 0 or (args.ticks is not None and args.ticks < 1):
+        raise UsageError("--watch needs SECONDS > 0 and --ticks N >= 1")
+    tick = 0
+    while args.ticks is None or tick < args.ticks:
+        if tick:
+            time.sleep(args.watch)
+        tick += 1
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        if env.stdout_isatty:
+            env.stdout.write("\x1b[H\x1b[2J")
+            env.out(f"every {args.watch:g} s: {now}  (Ctrl-C ends)")
+            draw()
+        else:
+            env.out(json.dumps({"time": now, **snapshot()}))
+    return ExitStatus.SUCCESS
+
+
+def live_record(kind: Any, stat: Any) -> dict[str, Any]:
+    """The object's record, and for a semaphore set the processes waiting
+    on each semaphore (ncount: for an increase, zcount: for zero)."""
+    from ... import SemaphoreSet
+    from ..sysv import record
+
+    out = record(kind, stat)
+    if kind.name == "sem":
+        try:
+            sems = SemaphoreSet.from_id(stat.id)
+            out["ncount"] = [sems[i].ncount for i in range(len(sems))]
+            out["zcount"] = [sems[i].zcount for i in range(len(sems))]
+        except OSError:
+            out["ncount"] = out["zcount"] = None
+    return out
+
+
+def group_name(gid: int) -> str:
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _view_columns(view: str, kind: str) -> list[tuple[str, Callable[[Any], Any]]] | None:
+    """The columns after key/id/owner/perms for -t/-p/-c (None: the kind is
+    not shown in this view, as ipcs -p shows no semaphore sets)."""
+    from ..sysv import owner_name, short_time
+
+    if view == "time":
+        return {"msg": [("send", lambda s: short_time(s.send_time)),
+                        ("recv", lambda s: short_time(s.receive_time)),
+                        ("change", lambda s: short_time(s.change_time))],
+                "shm": [("attached", lambda s: short_time(s.attach_time)),
+                        ("detached", lambda s: short_time(s.detach_time)),
+                        ("changed", lambda s: short_time(s.change_time))],
+                "sem": [("last-op", lambda s: short_time(s.op_time)),
+                        ("last-changed", lambda s: short_time(s.change_time))]}[kind]
+    if view == "pid":
+        return {"msg": [("lspid", lambda s: s.last_send_pid),
+                        ("lrpid", lambda s: s.last_receive_pid)],
+                "shm": [("cpid", lambda s: s.creator_pid), ("lpid", lambda s: s.last_pid)],
+                "sem": None}[kind]
+    return [("cuid", lambda s: owner_name(s.perm.cuid)), ("cgid", lambda s: group_name(s.perm.cgid)),
+            ("uid", lambda s: owner_name(s.perm.uid)), ("gid", lambda s: group_name(s.perm.gid))]
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
-    from ..output import print_json, print_table
-    from ..sysv import COMMON_HEADERS, common_row, kinds
+    from ..app import UsageError
+
+    if args.output or args.noheadings or args.raw or args.export or args.time_format \
+            or args.bytes or args.numeric_perms:
+        return _lsipc(args, env)
+    if args.watch is not None:
+        if args.view in ("limits", "summary") or args.json:
+            raise UsageError("--watch goes with the object views (and is JSON to a pipe)")
+        return watch(args, env, lambda: _objects(args, env),
+                     lambda: {kind.name: [live_record(kind, s) for s in stats]
+                              for kind, stats in _listings(args)})
+    if args.view == "limits":
+        return _limits(args, env)
+    if args.view == "summary":
+        return _summary(args, env)
+    return _objects(args, env)
+
+
+def _listings(args: argparse.Namespace) -> list[tuple[Any, list[Any]]]:
+    from ..sysv import kinds
 
     uid = os.getuid()
     listings = []
     for kind in kinds(args.kinds):
         stats = sorted(kind.listing(), key=lambda s: s.id)
-        if not args.all_users:
+        if args.mine:
             stats = [s for s in stats if s.perm.uid == uid]
         listings.append((kind, stats))
+    return listings
+
+
+def _objects(args: argparse.Namespace, env: Environment) -> int:
+    from ..output import print_json, print_table
+    from ..sysv import COMMON_HEADERS, common_row, record
+
+    listings = _listings(args)
     if args.json:
-        print_json(env, {kind.name: stats for kind, stats in listings})
+        print_json(env, {kind.name: [record(kind, s) for s in stats] for kind, stats in listings})
         return ExitStatus.SUCCESS
-    for number, (kind, stats) in enumerate(listings):
-        if number:
+    shown = 0
+    for kind, stats in listings:
+        columns = kind.columns if args.view is None else _view_columns(args.view, kind.name)
+        if columns is None:
+            continue
+        if args.human:
+            from ..columns import human_size
+
+            columns = [(h, (lambda g: lambda s: human_size(g(s)))(g) if h in (
+                "bytes", "max-bytes") else g) for h, g in columns]
+        if shown:
             env.out()
-        headers = COMMON_HEADERS + [h for h, _ in kind.columns]
-        rows = [common_row(s) + [get(s) for _, get in kind.columns] for s in stats]
+        shown += 1
+        headers = COMMON_HEADERS + [h for h, _ in columns]
+        rows = [common_row(s) + [get(s) for _, get in columns] for s in stats]
         print_table(env, headers, rows, title=kind.title)
         if not rows:
             env.out(f"(no {kind.noun}s)")
+    return ExitStatus.SUCCESS
+
+
+def limits() -> dict[str, dict[str, int]]:
+    """What ipcs -l shows, in bytes and counts, from the library's limits
+    functions (and /proc/sys/kernel/sem for the system-wide semaphore count,
+    which the library's SemaphoreLimits does not carry)."""
+    from ... import msg_limits, semaphore_limits, shared_memory_limits
+
+    m, s, h = msg_limits(), semaphore_limits(), shared_memory_limits()
+    page = os.sysconf("SC_PAGESIZE")
+    out = {"msg": {"max_queues": m.max_queues, "max_message_size": m.max_message_size,
+                   "default_max_bytes": m.default_max_bytes},
+           "shm": {"max_segments": h.max_segments, "max_size": h.max_size,
+                   "max_total_bytes": h.max_total_pages * page, "min_size": h.min_size},
+           "sem": {"max_sets": s.max_sets, "max_per_set": s.max_per_set,
+                   "max_ops_per_call": s.max_ops_per_call, "max_value": s.max_value}}
+    try:
+        with open("/proc/sys/kernel/sem") as f:
+            semmns = int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return out
+    sem = out["sem"]
+    out["sem"] = {"max_sets": sem["max_sets"], "max_per_set": sem["max_per_set"],
+                  "max_system_wide": semmns, "max_ops_per_call": sem["max_ops_per_call"],
+                  "max_value": sem["max_value"]}
+    return out
+
+
+_LIMIT_LABELS = {
+    "max_queues": "max queues system wide", "max_message_size": "max size of message (bytes)",
+    "default_max_bytes": "default max size of queue (bytes)",
+    "max_segments": "max number of segments", "max_size": "max segment size (bytes)",
+    "max_total_bytes": "max total shared memory (bytes)", "min_size": "min segment size (bytes)",
+    "max_sets": "max number of arrays", "max_per_set": "max semaphores per array",
+    "max_system_wide": "max semaphores system wide", "max_ops_per_call": "max ops per semop call",
+    "max_value": "semaphore max value"}
+
+_TITLES = {"msg": "Messages limits", "shm": "Shared memory limits", "sem": "Semaphore limits",
+           "msg-u": "Messages status", "shm-u": "Shared memory status",
+           "sem-u": "Semaphore status"}
+
+
+def _print_sections(env: Environment, data: dict[str, dict[str, int]], suffix: str,
+                    labels: dict[str, str]) -> None:
+    for number, (name, values) in enumerate(data.items()):
+        if number:
+            env.out()
+        env.out(env.bold(_TITLES[name + suffix]))
+        width = max(len(labels[k]) for k in values)
+        for k, v in values.items():
+            env.out(f"{labels[k]:<{width}}  {v}")
+
+
+def _limits(args: argparse.Namespace, env: Environment) -> int:
+    from ..output import print_json
+
+    data = limits()
+    chosen = {n: v for n, v in data.items() if not args.kinds or n in args.kinds}
+    if args.json:
+        print_json(env, chosen)
+    else:
+        _print_sections(env, chosen, "", _LIMIT_LABELS)
+    return ExitStatus.SUCCESS
+
+
+def summary(selected: list[str] | None = None) -> dict[str, dict[str, int]]:
+    """What ipcs -u shows, from the listings: objects, messages and bytes
+    queued, segment pages, semaphores."""
+    from ... import message_queues, semaphore_sets, shared_memory_segments
+
+    page = os.sysconf("SC_PAGESIZE")
+    out: dict[str, dict[str, int]] = {}
+    if not selected or "msg" in selected:
+        qs = message_queues()
+        out["msg"] = {"queues": len(qs), "messages": sum(q.message_count for q in qs),
+                      "bytes": sum(q.current_bytes for q in qs)}
+    if not selected or "shm" in selected:
+        ms = shared_memory_segments()
+        out["shm"] = {"segments": len(ms), "bytes": sum(m.size for m in ms),
+                      "pages": sum(-(-m.size // page) for m in ms)}
+    if not selected or "sem" in selected:
+        ss = semaphore_sets()
+        out["sem"] = {"sets": len(ss), "semaphores": sum(s.count for s in ss)}
+    return out
+
+
+_SUMMARY_LABELS = {"queues": "allocated queues", "messages": "messages queued (used headers)",
+                   "bytes": "bytes in use", "segments": "segments allocated",
+                   "pages": "pages allocated", "sets": "used arrays",
+                   "semaphores": "allocated semaphores"}
+
+
+def _summary(args: argparse.Namespace, env: Environment) -> int:
+    from ..output import print_json
+
+    data = summary(args.kinds)
+    if args.json:
+        print_json(env, data)
+    else:
+        _print_sections(env, data, "-u", _SUMMARY_LABELS)
+    return ExitStatus.SUCCESS
+
+
+def _lsipc(args: argparse.Namespace, env: Environment) -> int:
+    from ..app import UsageError
+    from ..columns import DEFAULTS, Style, cells, parse_columns, render
+    from ..sysv import kinds
+
+    if args.view is not None or args.json:
+        raise UsageError("-o, --raw, --export, --noheadings, --bytes, -P and --time-format "
+                         "go with the default view, not -t/-p/-c/-l/-u or --json")
+    if not args.kinds or len(set(args.kinds)) != 1:
+        raise UsageError("lsipc's columns are for one kind: add -q, -s or -m")
+    (kind,) = kinds(args.kinds)
+    try:
+        names = parse_columns(args.output or DEFAULTS[kind.name], kind.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    style = Style(in_bytes=args.bytes, numeric_perms=args.numeric_perms,
+                  time_format=args.time_format or "short")
+    uid = os.getuid()
+    stats = sorted(kind.listing(), key=lambda s: s.id)
+    if args.mine:
+        stats = [s for s in stats if s.perm.uid == uid]
+    rows = [cells(s, kind.name, names, style) for s in stats]
+    mode = "export" if args.export else "raw" if args.raw else "table"
+    for line in render(names, rows, mode=mode, headings=not args.noheadings):
+        env.out(line)
     return ExitStatus.SUCCESS

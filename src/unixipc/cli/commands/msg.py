@@ -11,16 +11,20 @@ from ..exitcodes import ExitStatus
 HELP = "send to or receive from a System V message queue"
 DESCRIPTION = """\
 Send one message to a queue, or receive messages from it, by id or by key.
-Binary-safe: data can come from standard input ('-') or as --hex; received
-data goes to standard output raw when it is not a terminal, else shown as
-text (or hex with --hex), one message per line with its type."""
+Binary-safe: data can come from standard input ('-') or as --hex. Received
+messages go to standard output raw when it is not a terminal (--lines, -0:
+each followed by a newline or a NUL; --json: one JSON object per line),
+and on a terminal as 'TYPE<tab>TEXT' lines with control characters and
+invalid UTF-8 shown escaped (\x1b, \n, \xff), so a message cannot drive
+the terminal; --raw writes the bytes as they are even there."""
 EPILOG = """\
 examples:
   unixipc msg send 32768 hello                  type 1
   unixipc msg send --key 0x41000c02 --type 7 -  data from stdin
   unixipc msg recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
   unixipc msg recv 32768 --follow               print messages as they come
-  unixipc msg recv 32768 --count 10 > out.bin   raw bytes of 10 messages"""
+  unixipc msg recv 32768 --count 10 > out.bin   raw bytes of 10 messages
+  unixipc msg recv 32768 --follow --json | jq .data"""
 
 SEND_EPILOG = """\
 examples:
@@ -33,7 +37,9 @@ examples:
   unixipc msg recv 32768 --type 3 --except      the first NOT of type 3
   unixipc msg recv 32768 --type -5 --timeout 2  lowest type <= 5, wait 2 s
   unixipc msg recv 32768 --truncate 16 --hex    at most 16 bytes, in hex
-  unixipc msg recv 32768 --follow               until Ctrl-C (status 130)"""
+  unixipc msg recv 32768 --follow               until Ctrl-C (status 130)
+  unixipc msg recv 32768 --follow --lines | head -2   two messages, then ends
+  unixipc msg recv 32768 --count 3 --json       {"type": 1, "size": 5, ...} lines"""
 
 
 def _queue_args(p: argparse.ArgumentParser) -> None:
@@ -63,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     recv = sub.add_parser("recv", help="receive messages",
                           description="Receive messages: raw bytes to standard output when it "
-                                      "is not a terminal, else 'TYPE<tab>TEXT' lines.",
+                                      "is not a terminal, else 'TYPE<tab>TEXT' lines with "
+                                      "non-printable characters escaped.",
                           epilog=RECV_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _queue_args(recv)
     recv.add_argument("--type", type=int, default=0,
@@ -76,22 +83,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recv.add_argument("--no-wait", action="store_true", help="fail at once if nothing is queued")
     more = recv.add_mutually_exclusive_group()
     more.add_argument("--count", type=int, default=1, help="receive N messages (default 1)")
-    more.add_argument("--follow", action="store_true", help="receive until interrupted")
-    recv.add_argument("--hex", action="store_true", help="print data as hexadecimal")
+    more.add_argument("--follow", action="store_true",
+                      help="receive until interrupted (or until standard output is closed)")
+    form = recv.add_mutually_exclusive_group()
+    form.add_argument("--hex", action="store_true", help="'TYPE<tab>HEX' lines")
+    form.add_argument("--json", action="store_true",
+                      help="one JSON object per line: type, size, encoding "
+                           "('text' or 'base64') and data")
+    form.add_argument("-0", "--null", action="store_true",
+                      help="raw bytes, each message followed by a NUL byte")
+    form.add_argument("--lines", action="store_true",
+                      help="raw bytes, each message followed by a newline")
+    form.add_argument("--raw", action="store_true",
+                      help="raw bytes with nothing added, even on a terminal")
+    # An option spelled like a negative number (-0) makes argparse read
+    # every negative number as an option: "--type -5" must stay a value.
+    recv._has_negative_number_optionals.clear()
 
 
 def _open(args: argparse.Namespace, mode: int) -> Any:
     """The queue, by id or by key; a key is opened asking only for the
     access used (``mode``: 0o200 to send, 0o400 to receive), so a sender
-    needs no read permission."""
+    needs no read permission. Never creates a queue."""
     from ... import MessageQueue
+    from ..sysv import kind_named, open_by_id, open_by_key
 
-    return MessageQueue.from_id(args.id) if args.key is None else MessageQueue(args.key,
-                                                                                 mode=mode)
-
-
-def run(args: argparse.Namespace, env: Environment) -> int:
-    return _send(args, env) if args.action == "send" else _recv(args, env)
+    kind = kind_named("msg")
+    if args.key is None:
+        return open_by_id(kind, args.id)
+    return open_by_key(kind, args.key, lambda key: MessageQueue(key, mode=mode))
 
 
 def _send(args: argparse.Namespace, env: Environment) -> int:
@@ -111,7 +131,11 @@ def _send(args: argparse.Namespace, env: Environment) -> int:
             raise OSError("standard input has no binary buffer")
         data = env.stdin_binary.read()
     elif args.hex:
-        data = bytes.fromhex(args.data)
+        try:
+            data = bytes.fromhex(args.data)
+        except ValueError:
+            raise UsageError(f"--hex DATA must be pairs of hex digits (00ff10), "
+                             f"not {args.data!r}") from None
     else:
         data = args.data.encode()
     mq = _open(args, 0o200)
@@ -119,25 +143,57 @@ def _send(args: argparse.Namespace, env: Environment) -> int:
     return ExitStatus.SUCCESS
 
 
+#: How long one wait lasts before checking that standard output still has a
+#: reader ("--follow | head -2" ends when head does, not at the next message).
+_POLL_SECONDS = 0.25
+
+
+def _receive(mq: Any, args: argparse.Namespace, env: Environment) -> Any:
+    import time
+
+    kwargs = dict(type=args.type, exclude=args.exclude, max_size=args.truncate,
+                  truncate=args.truncate is not None)
+    if args.no_wait:
+        return mq.receive(block=False, **kwargs)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        last = left is not None and left <= _POLL_SECONDS
+        try:
+            return mq.receive(timeout=left if last else _POLL_SECONDS, **kwargs)
+        except TimeoutError:
+            if last:
+                raise
+        if env.stdout_closed():
+            raise BrokenPipeError(32, "standard output was closed")
+
+
 def _recv(args: argparse.Namespace, env: Environment) -> int:
+    import json
+
     from ..app import UsageError
+    from ..output import escape_bytes, json_data
 
     if args.count < 1:
         raise UsageError("--count must be at least 1")
     mq = _open(args, 0o400)
-    raw = not env.stdout_isatty and not args.hex
+    raw = args.raw or (not env.stdout_isatty and not (args.hex or args.json))
+    end = b"\0" if args.null else b"\n" if args.lines else b""
     received = 0
     while args.follow or received < args.count:
-        msg = mq.receive(type=args.type, exclude=args.exclude, block=not args.no_wait,
-                         timeout=args.timeout, max_size=args.truncate,
-                         truncate=args.truncate is not None)
+        msg = _receive(mq, args, env)
         received += 1
-        if raw:
-            env.write_bytes(msg.data)
+        if args.json:
+            env.out(json.dumps({"type": msg.type, "size": len(msg.data),
+                                **json_data(msg.data)}))
         elif args.hex:
             env.out(f"{msg.type}\t{msg.data.hex()}")
+        elif raw or args.null or args.lines:
+            env.write_bytes(msg.data + end)
         else:
-            env.out(f"{msg.type}\t{msg.data.decode('utf-8', 'backslashreplace')}")
+            env.out(f"{msg.type}\t{escape_bytes(msg.data)}")
     return ExitStatus.SUCCESS
 
 
+def run(args: argparse.Namespace, env: Environment) -> int:
+    return _send(args, env) if args.action == "send" else _recv(args, env)

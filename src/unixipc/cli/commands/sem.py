@@ -19,7 +19,7 @@ examples:
   unixipc sem set 3 1 0 2            SETALL
   unixipc sem set 3 1=5              SETVAL of semaphore 1
   unixipc sem op 3 0:-1 1:-1 --timeout 2
-  unixipc sem op 3 0:+1 --undo"""
+  unixipc sem op 3 0:-1 --undo      waits until sem 0 could be taken; undone at exit"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,21 +44,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                     "or none; a negative delta waits until it can subtract, "
                                     "0 waits for zero.",
                         epilog="examples:\n  unixipc sem op 3 0:-1 1:-1 --timeout 2\n"
-                               "  unixipc sem op 3 0:+1 --undo\n"
+                               "  unixipc sem op 3 0:-1 --undo    waits, then undone at exit\n"
                                "  unixipc sem op 3 2:0 --no-wait    fails unless sem 2 is 0")
     op.add_argument("id", type=int)
     op.add_argument("words", nargs="+", metavar="INDEX:DELTA")
     op.add_argument("--timeout", type=float, help="give up after this many seconds")
     op.add_argument("--no-wait", action="store_true", help="fail at once instead of waiting")
-    op.add_argument("--undo", action="store_true", help="SEM_UNDO: reverted when we exit")
+    op.add_argument("--undo", action="store_true",
+                    help="SEM_UNDO: the kernel reverts the operation when this process "
+                         "exits, which is at once: with --undo the op only waits (or "
+                         "checks, with --no-wait) until it could be applied, and leaves "
+                         "the values as they were")
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
-    from ... import SemaphoreSet
     from ..app import UsageError
     from ..output import print_json, print_table
+    from ..sysv import kind_named, open_by_id
 
-    sems = SemaphoreSet.from_id(args.id)
+    sems = open_by_id(kind_named("sem"), args.id)
     if args.action == "get":
         rows = [[i, s.value, s.ncount, s.zcount, s.last_pid]
                 for i, s in ((i, sems[i]) for i in range(len(sems)))]

@@ -15,7 +15,8 @@ EPILOG = """\
 examples:
   unixipc shm dump 5 --length 64
   unixipc shm dump 5 --offset 4096 --length 16 --hex
-  unixipc shm dump 5 > segment.bin"""
+  unixipc shm dump 5 > segment.bin
+  unixipc shm dump 5 --length 16 --json"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dump.add_argument("id", type=int)
     dump.add_argument("--offset", type=int, default=0, help="first byte (default 0)")
     dump.add_argument("--length", type=int, help="how many bytes (default: to the end)")
-    dump.add_argument("--hex", action="store_true", help="hex dump even when piped")
+    form = dump.add_mutually_exclusive_group()
+    form.add_argument("--hex", action="store_true", help="hex dump even when piped")
+    form.add_argument("--json", action="store_true",
+                      help='one JSON object: id, offset, size, encoding ("base64"), data')
+    form.add_argument("--raw", action="store_true", help="raw bytes even on a terminal")
 
 
 def hexdump(data: bytes, start: int) -> list[str]:
@@ -39,19 +44,24 @@ def hexdump(data: bytes, start: int) -> list[str]:
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
-    from ... import SharedMemory
+    from ..app import UsageError
+    from ..output import json_data, print_json
+    from ..sysv import kind_named, open_by_id
 
-    seg = SharedMemory.from_id(args.id)
+    seg = open_by_id(kind_named("shm"), args.id)
     view = seg.attach(readonly=True)
     try:
         end = seg.size if args.length is None else args.offset + args.length
         if not 0 <= args.offset <= end <= seg.size:
-            raise ValueError(f"offset/length outside the {seg.size}-byte segment")
+            raise UsageError(f"offset/length outside the {seg.size}-byte segment")
         data = bytes(view[args.offset:end])
     finally:
         view.release()
         seg.detach()
-    if args.hex or env.stdout_isatty:
+    if args.json:
+        print_json(env, {"id": seg.id, "offset": args.offset, "size": len(data),
+                         **json_data(data, text=False)})
+    elif args.hex or (env.stdout_isatty and not args.raw):
         for line in hexdump(data, args.offset):
             env.out(line)
     else:
