@@ -681,9 +681,13 @@ class SharedMemory:
         view, attachment = self._view, self._attachment
         if view is None or attachment is None or not attachment.attached:
             raise NotAttachedError("The segment is not attached")
-        view.release()  # BufferError while a memoryview(mem) lives
+        view.release()
+        try:
+            attachment.detach()  # BufferError while a memoryview(mem) lives
+        except BufferError:
+            self._view = memoryview(attachment)
+            raise
         self._view = None
-        attachment.detach()
         self._attachment = None
 
     def _attached_view(self, doing: str) -> memoryview:
