@@ -448,16 +448,14 @@ class Semaphore:
     changes when it exits.
     """
 
-    block: bool
-    undo: bool
-
     def __init__(self, key: int | None, flags: int = 0, mode: int = 0o600,
                  initial_value: int = 0) -> None:
         self._set = _open(lambda k, c, x: _NativeSemaphoreSet(k, 1, create=c, exclusive=x,
                                                               mode=mode), key, flags)
         self._sem = self._set[0]
-        self.block = True
-        self.undo = False
+        self._op = self._set.op
+        self._block, self._undo = True, False
+        self._ops()
         if flags & IPC_CREX == IPC_CREX:
             self.value = initial_value
 
@@ -465,6 +463,36 @@ class Semaphore:
     def native(self) -> _NativeSemaphoreSet:
         """The :class:`unixipc.SemaphoreSet` (of one) behind this handle."""
         return self._set
+
+    def _ops(self) -> None:
+        """The semop flags (and the one-step operations) for ``block`` and
+        ``undo`` as they are now: one semop per call, no keyword parsing."""
+        undo = _core.SEM_UNDO if self._undo else 0
+        self._take_flags = undo | (0 if self._block else _core.IPC_NOWAIT)
+        self._give_flags = undo
+        self._take_one = (0, -1, self._take_flags)
+        self._give_one = (0, 1, self._give_flags)
+
+    @property
+    def block(self) -> bool:
+        """False: ``acquire`` and ``Z`` never wait (BusyError instead)."""
+        return self._block
+
+    @block.setter
+    def block(self, value: bool) -> None:
+        self._block = bool(value)
+        self._ops()
+
+    @property
+    def undo(self) -> bool:
+        """True: the kernel reverses this process's changes when it exits
+        (SEM_UNDO). Default False, as in sysv_ipc."""
+        return self._undo
+
+    @undo.setter
+    def undo(self, value: bool) -> None:
+        self._undo = bool(value)
+        self._ops()
 
     def acquire(self, timeout: float | None = None, delta: int = 1) -> None:
         """Wait until the value is at least ``abs(delta)`` and subtract it.
@@ -478,22 +506,29 @@ class Semaphore:
             BusyError: it would wait (``block`` false, or ``timeout`` ran out).
             ExistentialError: the semaphore was removed (also while waiting).
         """
-        if delta == 0:
-            raise ValueError("The delta must be non-zero")
         try:
-            if self.block:
-                self._sem.acquire(abs(delta), undo=self.undo, timeout=timeout)
+            if delta == 1 and timeout is None:
+                self._op(self._take_one)
+                return
+            if delta == 0:
+                raise ValueError("The delta must be non-zero")
+            op = (0, -abs(delta), self._take_flags)
+            if timeout is None or not self._block:
+                self._op(op)
             else:
-                self._sem.acquire(abs(delta), block=False, undo=self.undo)
+                self._op(op, timeout=timeout)
         except OSError as exc:
             raise _translated(exc) from None
 
     def release(self, delta: int = 1) -> None:
         """Add ``abs(delta)`` to the value (never waits)."""
-        if delta == 0:
-            raise ValueError("The delta must be non-zero")
         try:
-            self._sem.release(abs(delta), undo=self.undo)
+            if delta == 1:
+                self._op(self._give_one)
+                return
+            if delta == 0:
+                raise ValueError("The delta must be non-zero")
+            self._op((0, abs(delta), self._give_flags))
         except OSError as exc:
             raise _translated(exc) from None
 
