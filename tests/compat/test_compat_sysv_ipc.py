@@ -196,3 +196,24 @@ def test_shim_objects_used_by_the_real_package() -> None:
         s.remove()
         m.detach()
         m.remove()
+
+
+def test_only_ipc_crex_fills_and_a_mode_without_write_attaches_read_only() -> None:
+    """As sysv_ipc: init_character fills a segment made with IPC_CREX only
+    (one made with IPC_CREAT alone is the kernel's zeros), and the
+    constructor attaches read-only when the mode has no owner write bit."""
+    first = shim.SharedMemory(None, shim.IPC_CREX, size=16)
+    key = first.key
+    first.detach()
+    first.remove()
+    mem = shim.SharedMemory(key, shim.IPC_CREAT, size=16)
+    try:
+        assert mem.read() == bytes(16)
+        ro = shim.SharedMemory(key, mode=0o400)
+        with pytest.raises(PermissionError):
+            ro.write(b"x")
+        assert ro.read(4) == bytes(4)
+        ro.detach()
+    finally:
+        mem.detach()
+        mem.remove()

@@ -664,8 +664,10 @@ class SharedMemory:
                               key, flags & (IPC_CREAT | IPC_EXCL) if isinstance(flags, int)
                               else flags)
         self._view = self._attachment = None
-        self.attach(None, flags & SHM_RDONLY)
-        if self._segment.created and not self._view_readonly():
+        # As sysv_ipc: attached read-only when the mode has no owner write bit,
+        # and a segment made with IPC_CREX filled with init_character.
+        self.attach(None, 0 if mode & 0o200 else SHM_RDONLY)
+        if crex and not self._view_readonly():
             fill = init_character if isinstance(init_character, bytes) else \
                 str(init_character).encode()
             if len(fill) != 1:
