@@ -324,10 +324,11 @@ class MessageQueue:
             size = len(message)
         if size > self._max_message_size:
             raise ValueError(f"The message length must be <= {self._max_message_size}")
-        if type < 1:
-            raise ValueError("The type must be > 0")
-        try:
-            self._send(message, type, block=True if block else False)
+        try:  # a type < 1 is the native ValueError
+            if block:
+                self._send(message, type)
+            else:
+                self._send(message, type, block=False)
         except OSError as exc:
             raise _translated(exc) from None
 
@@ -339,11 +340,11 @@ class MessageQueue:
         ``block`` is false (then BusyError).
         """
         try:
-            msg = self._receive(type, block=True if block else False,
-                                max_size=self._max_message_size)
+            kind, data = self._receive(type, block=True if block else False,
+                                       max_size=self._max_message_size)
         except OSError as exc:
             raise _translated(exc) from None
-        return (msg.data, msg.type)
+        return (data, kind)
 
     def remove(self) -> None:
         """Remove the queue (IPC_RMID); waiting processes wake with
