@@ -62,6 +62,16 @@ RUNNER_SOURCE = textwrap.dedent("""\
     """)
 
 
+def plain_env() -> dict[str, str]:
+    """The environment for a child that does not load unixipc (pip, the
+    real package's runs, the demos' C programs): without the sanitizer
+    leg's LD_PRELOAD, so a report can only come from our own code."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
 def sdist(name: str = SYSV_IPC, filename: str = SYSV_IPC_SDIST,
           sha256: str = SYSV_IPC_SHA256) -> Path:
     """The sdist's path, downloaded on first use; pytest.fail if impossible."""
@@ -72,7 +82,7 @@ def sdist(name: str = SYSV_IPC, filename: str = SYSV_IPC_SDIST,
             done = subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
                  "--disable-pip-version-check", name, "-d", str(CACHE)],
-                capture_output=True, text=True, timeout=300)
+                capture_output=True, text=True, timeout=300, env=plain_env())
         except subprocess.TimeoutExpired:
             pytest.fail(f"pip download {name} took over 300 s: the package index is not "
                         "reachable, and the compatibility proof needs the sdist")
@@ -117,10 +127,9 @@ def run_suite(top: Path, work: Path, *, shim: Path | None,
     runner = work / "run_suite.py"
     runner.write_text(RUNNER_SOURCE)
     out = work / "outcomes.json"
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    env = plain_env()
     if shim is not None:
-        env["PYTHONPATH"] = str(shim)
+        env = dict(os.environ, PYTHONPATH=str(shim))
     done = subprocess.run([sys.executable, str(runner), str(top), str(out)], cwd=top, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"the suite's runner failed:\n{done.stdout}\n{done.stderr}"

@@ -22,7 +22,7 @@ from typing import Callable
 
 import pytest
 
-from compat_sdist import sdist, shim_dir, unpack
+from compat_sdist import plain_env, sdist, shim_dir, unpack
 import unixipc
 
 pytestmark = pytest.mark.timeout(300)
@@ -53,11 +53,12 @@ def _copy(source: Path, into: Path, key: int) -> Path:
 def _start(program: str, cwd: Path, shim: Path | None) -> subprocess.Popen[bytes]:
     """Start a demo program, its output going to a file (the programs
     print at every turn of a busy loop: a pipe would fill and stop them)."""
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if shim is not None:  # else the real package
-        env["PYTHONPATH"] = str(shim)
-    argv = [sys.executable, program] if program.endswith(".py") else [str(cwd / program)]
+    python = program.endswith(".py")
+    if python and shim is not None:
+        env = dict(os.environ, PYTHONPATH=str(shim))
+    else:  # the real package, or a C program: nothing of ours is loaded
+        env = plain_env()
+    argv = [sys.executable, program] if python else [str(cwd / program)]
     with open(cwd / f"{program}.log", "wb") as log:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -151,7 +152,8 @@ def built(demos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cc = shutil.which("cc") or "gcc"
     for program in ("premise", "conclusion"):
         subprocess.run([cc, "-w", "-o", str(out / program), str(src / f"{program}.c"),
-                        str(src / "md5.c"), str(src / "utils.c")], check=True, timeout=120)
+                        str(src / "md5.c"), str(src / "utils.c")], check=True, timeout=120,
+                       env=plain_env())
     return out
 
 
