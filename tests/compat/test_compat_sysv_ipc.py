@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -105,13 +106,9 @@ def test_a_signal_does_not_end_a_blocking_receive(mq: shim.MessageQueue) -> None
 def test_release_in_a_child_is_not_undone_when_it_exits(sem: shim.Semaphore) -> None:
     """unixipc's native release() defaults to undo=True; sysv_ipc's to no
     undo: a child's plain release stays after it exits."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            shim.Semaphore(sem.key).release()
-        finally:
-            os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
+    code = ("import sys, unixipc.compat.sysv_ipc as s; "
+            "s.Semaphore(int(sys.argv[1])).release()")
+    subprocess.run([sys.executable, "-c", code, str(sem.key)], check=True, timeout=30)
     assert sem.value == 2
 
 
