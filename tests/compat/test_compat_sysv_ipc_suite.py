@@ -1,0 +1,110 @@
+"""sysv_ipc's own test suite (from its 1.2.0 sdist), run against the real
+package and against unixipc.compat.sysv_ipc standing in for it.
+
+Every test that passes with the real package must pass with the shim, and
+the tests the real package skips because its Linux build has no semaphore
+timeouts must run and pass with ours.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from compat_sdist import run_suite, sdist, shim_dir, unpack
+
+pytestmark = pytest.mark.timeout(600)
+
+#: The real package's count (137) and its skips on Linux: the 6 timeout
+#: tests, and one the suite skips on Linux whatever the implementation.
+SUITE_SIZE = 137
+TIMEOUT_TESTS = {
+    "tests.test_semaphores.TestSemaphoreAquisition.test_acquisition_zero_timeout",
+    "tests.test_semaphores.TestSemaphoreAquisition.test_acquisition_nonzero_int_timeout",
+    "tests.test_semaphores.TestSemaphoreAquisition.test_acquisition_nonzero_float_timeout",
+    "tests.test_semaphores.TestSemaphoreZ.test_Z_zero_timeout",
+    "tests.test_semaphores.TestSemaphoreZ.test_Z_nonzero_int_timeout",
+    "tests.test_semaphores.TestSemaphoreZ.test_Z_nonzero_float_timeout",
+}
+#: Skipped on Linux by the suite itself: it expects receive(type=-2) to
+#: return type 2 from types 4,3,2,1, where the kernel (rightly, as POSIX
+#: says: the lowest type <= 2) returns type 1.
+LINUX_SKIPS = {
+    "tests.test_message_queues.TestMessageQueueSendReceive."
+    "test_message_type_receive_specific_order",
+}
+#: Tests the shim cannot pass on this interpreter, and why.
+BUFFER_TESTS = {
+    "tests.test_memory.BufferProtocolTest.test_bytearray",
+    "tests.test_memory.BufferProtocolTest.test_memoryview",
+}
+CANNOT_PASS: dict[str, str] = {
+    test: "a Python class exports the buffer protocol only from Python 3.12 on (PEP 688's "
+          "__buffer__); on 3.10/3.11 memoryview(SharedMemory) needs a C type, and the C "
+          "core has none this layer can subclass"
+    for test in BUFFER_TESTS} if sys.version_info < (3, 12) else {}
+
+
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpack(sdist(), tmp_path_factory.mktemp("sysv_ipc_sdist"))
+
+
+@pytest.fixture(scope="module")
+def real(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    if importlib.util.find_spec("sysv_ipc") is None:  # the test extra installs it
+        pytest.fail("the real sysv_ipc is not installed: `pip install -e '.[test]'`")
+    module, outcomes = run_suite(unpacked, tmp_path_factory.mktemp("real"), shim=None)
+    assert "site-packages" in module, module
+    return outcomes
+
+
+@pytest.fixture(scope="module")
+def shim(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    shim = shim_dir(tmp_path_factory.mktemp("shim"))
+    module, outcomes = run_suite(unpacked, tmp_path_factory.mktemp("shim_run"), shim=shim)
+    assert module == str(shim / "sysv_ipc.py"), module
+    return outcomes
+
+
+def _with(outcomes: dict[str, list[str]], kind: str) -> set[str]:
+    return {test for test, (outcome, _) in outcomes.items() if outcome == kind}
+
+
+def test_both_runs_ran_the_whole_suite(real: dict[str, list[str]],
+                                       shim: dict[str, list[str]]) -> None:
+    assert len(real) == SUITE_SIZE
+    assert set(shim) == set(real)
+
+
+def test_the_real_package_passes_all_but_its_skips(real: dict[str, list[str]]) -> None:
+    """The baseline: the real package passes every test it does not skip,
+    and skips the timeout tests (its Linux build has no semtimedop)."""
+    assert _with(real, "failed") | _with(real, "error") == set()
+    assert _with(real, "skipped") == TIMEOUT_TESTS | (LINUX_SKIPS & set(real))
+
+
+def test_every_test_the_real_package_passes_passes_with_the_shim(
+        real: dict[str, list[str]], shim: dict[str, list[str]]) -> None:
+    broken = {test: shim[test] for test in _with(real, "passed")
+              if shim[test][0] != "passed" and test not in CANNOT_PASS}
+    assert broken == {}, "\n\n".join(f"{t}: {o}\n{d}" for t, (o, d) in broken.items())
+
+
+def test_the_timeout_tests_run_and_pass_with_the_shim(shim: dict[str, list[str]]) -> None:
+    assert {test: shim[test][0] for test in TIMEOUT_TESTS} == dict.fromkeys(TIMEOUT_TESTS,
+                                                                            "passed")
+
+
+def test_what_the_shim_cannot_pass_fails_only_for_the_stated_reason(
+        shim: dict[str, list[str]]) -> None:
+    """Exactly the listed tests fail (and pass on Python 3.12+), and the
+    only other skip is the suite's own Linux skip."""
+    failing = _with(shim, "failed") | _with(shim, "error")
+    assert failing == set(CANNOT_PASS)
+    for test in failing:
+        assert "TypeError" in shim[test][1] and "SharedMemory" in shim[test][1], shim[test][1]
+    assert _with(shim, "skipped") == LINUX_SKIPS & set(shim)
