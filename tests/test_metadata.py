@@ -35,3 +35,20 @@ def test_classifiers_name_each_supported_cpython():
         assert f"Programming Language :: Python :: 3.{minor}" in classifiers
     assert "Typing :: Typed" in classifiers
     assert not [c for c in classifiers if c.startswith("License ::") or "Kernels" in c]
+
+
+def test_the_index_page_installs_from_the_index_and_links_absolutely():
+    """docs/pypi.md is the long description: `pip install unixipc`, and every
+    link absolute (a relative one is broken on the index page); README.md
+    keeps its checkout commands first."""
+    assert PROJECT["readme"] == {"file": "docs/pypi.md", "content-type": "text/markdown"}
+    text = (ROOT / "docs" / "pypi.md").read_text()
+    assert "\npip install unixipc\n" in text
+    links = re.findall(r"\]\(([^)]*)\)", text)
+    assert links and all(link.startswith("https://") for link in links), links
+    for page in re.findall(r"/blob/main/(docs/\w+\.md|CHANGELOG\.md)", text):
+        assert (ROOT / page).exists(), page
+    assert metadata.metadata("unixipc")["Description"].startswith("# unixipc")
+    assert (ROOT / "README.md").read_text().startswith(
+        "# unixipc\n\n```sh\npython3 -m venv .venv && .venv/bin/pip install -e . && "
+        ".venv/bin/unixipc tour\n")
