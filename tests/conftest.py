@@ -55,13 +55,13 @@ class IPCTracker:
 
 # Where .ci/run runs what (the legs are listed at the top of .ci/run). Every
 # test runs in the main leg, README's plain `python -m pytest`. "once": tests
-# of the project's own tooling (the CI script, a plain pip install), which do
-# not depend on the interpreter version or on how the extension was built:
-# main leg only. "heavy": the stress tests, counted in thousands of messages
-# or forks, or a GiB through a queue: main and sanitizer legs, not the
-# py3.X legs (which run every other test). Marked here, in one place, by
+# of the project's own tooling (the CI script, a plain pip install, the sdist and
+# the repaired wheel), which do not depend on the interpreter version or on how
+# the extension was built: main leg only. "heavy": the stress tests, counted in
+# thousands of messages or forks, or a GiB through a queue: main and sanitizer
+# legs, not the py3.X legs (which run every other test). Marked here, in one place, by
 # module and test function name (every parametrisation of it).
-ONCE_MODULES = {"test_ci.py", "test_install.py"}
+ONCE_MODULES = {"test_ci.py", "test_install.py", "test_package.py"}
 HEAVY_TESTS = {
     ("test_queue_basic.py", "test_a_one_gib_array_through_the_queue"),
     ("test_sock_channel.py", "test_ten_thousand_random_messages_intact_in_order"),

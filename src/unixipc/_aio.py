@@ -8,15 +8,19 @@ interrupts that wait without losing anything: see :func:`run_cancellable`.
 
 from __future__ import annotations
 
-import asyncio
 import os as _os
 import errno as _errno
 import signal as _signal
 import threading
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import _core
 from ._timeouts import Deadline
+
+# asyncio (tens of ms) is imported by the first async call, not with the
+# package: `import unixipc` stays light (bench/importtime.py).
+if TYPE_CHECKING:
+    import asyncio
 
 _T = TypeVar("_T")
 
@@ -24,6 +28,7 @@ _T = TypeVar("_T")
 async def wait_by(fut: "asyncio.Future[None]", deadline: Deadline, what: str) -> None:
     """Await ``fut`` until ``deadline``; ``TimeoutError(ETIMEDOUT, what)``
     when it runs out (at once when it has already)."""
+    import asyncio
     left = deadline.remaining()
     if left is None:
         await fut
@@ -51,6 +56,7 @@ async def run_cancellable(call: Callable[[bytearray], _T], name: str = "unixipc-
     is whatever the call did: done (returned, cancellation absorbed, nothing
     lost) or not done (ECANCELED -> CancelledError).
     """
+    import asyncio
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[_T] = loop.create_future()
     token = bytearray(1)
@@ -151,6 +157,7 @@ class ChangeWatcher:
         """``attempt()`` until it does not raise BlockingIOError, or
         ``TimeoutError(ETIMEDOUT, what)`` at ``deadline``. Its other errors
         propagate."""
+        import asyncio
         loop = asyncio.get_running_loop()
         with self._cond:
             if self._inside == 0:

@@ -12,7 +12,6 @@ anything (no byte, no connection) that the caller does not return.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import select
 from typing import Callable, NamedTuple, Sequence, TypeVar
@@ -88,6 +87,7 @@ async def wait_ready_async(readers: Sequence[int], writers: Sequence[int],
     left = deadline.remaining()
     if left == 0:
         return wait_ready(readers, writers, deadline)
+    import asyncio  # not at import time (see _aio)
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[None] = loop.create_future()
     readable: set[int] = set()

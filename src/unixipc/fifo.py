@@ -15,7 +15,6 @@ no data is there.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import functools
 import os
@@ -205,6 +204,7 @@ class Fifo:
         # the default executor, bounded by timeout. If the awaiting task is
         # cancelled, a descriptor the open returns later is closed at once.
         check_timeout(timeout)
+        import asyncio  # not at import time (see _aio)
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(None, functools.partial(self._open, flags, timeout))
         try:

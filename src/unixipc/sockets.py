@@ -15,7 +15,6 @@ available as ``channel.socket``.
 
 from __future__ import annotations
 
-import asyncio
 import errno as _errno
 import os
 import shutil
@@ -399,6 +398,7 @@ async def _busy_wait(deadline: Deadline, call: str) -> None:
     left = deadline.remaining()
     if left == 0:
         raise _timed_out(call)
+    import asyncio  # not at import time (see _aio)
     await asyncio.sleep(_BUSY_POLL if left is None else min(_BUSY_POLL, left))
 
 
@@ -643,6 +643,7 @@ async def connect_async(address: str, *, kind: str = "stream", timeout: float | 
                 if deadline.expired:
                     raise _timed_out("connect") from None
                 worker = _UnixConnect(sock, addr, deadline.remaining())
+                import asyncio  # not at import time (see _aio)
                 work = asyncio.get_running_loop().run_in_executor(None, worker.run)
                 try:
                     await asyncio.shield(work)
