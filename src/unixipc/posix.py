@@ -12,6 +12,7 @@ POSIX semaphore has no undo.
 from __future__ import annotations
 
 import errno
+import io
 import itertools
 import mmap
 import os
@@ -30,13 +31,17 @@ from ._wait import retry_when_ready
 from ._sysv import check_int, check_mode
 from .errors import naming
 
-__all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX",
+__all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX", "SEM_SIZE", "SEM_ALIGN",
            "MessageQueue", "Message", "QueueAttributes", "MessageQueueEntry",
            "message_queues", "Limits", "limits", "MQ_PRIO_MAX",
            "SharedMemory", "SharedMemoryEntry", "shared_memory_segments"]
 
 #: The largest value a POSIX semaphore can hold.
 SEM_VALUE_MAX: int = _core.SEM_VALUE_MAX
+#: Bytes an unnamed semaphore takes in a buffer (sizeof(sem_t)), and the
+#: alignment its address needs (Semaphore.in_buffer).
+SEM_SIZE: int = _core.SIZEOF_SEM_T
+SEM_ALIGN: int = _core.ALIGNOF_SEM_T
 
 #: Where Linux keeps named semaphores (one file per name, ``sem.`` + name).
 _SHM_DIR = "/dev/shm"
@@ -207,17 +212,108 @@ class Semaphore(_NamedObject):
     opens the same semaphore and its ``with`` block or ``close`` never
     unlinks the parent's.
 
+    An unnamed, process-shared semaphore lives inside shared memory instead:
+    :meth:`in_buffer` initialises one (sem_init), :meth:`at` uses one that
+    another process initialised. Its ``name`` is None.
+
     Raises:
         FileNotFoundError, FileExistsError, PermissionError: as sem_open,
             naming the semaphore.
         TypeError, ValueError: bad arguments, before any system call.
     """
 
+    _where: str = ""  # unnamed: what holds it, for repr ("mmap at offset 8")
+
     def _close_handle(self) -> None:
         self._handle.close()
 
     def _unlink_name(self) -> None:
         _core.psem_unlink(self._name)
+
+    @classmethod
+    def in_buffer(cls, buffer: Any, offset: int = 0, *, initial: int = 0) -> Semaphore:
+        """Initialise an unnamed process-shared semaphore (sem_init with
+        pshared=1) in the ``sizeof(sem_t)`` bytes (:data:`SEM_SIZE`) of
+        ``buffer`` at ``offset``, with value ``initial``.
+
+        ``buffer`` is any writable buffer of shared memory: an anonymous
+        shared ``mmap`` (seen by children forked after it), a System V
+        segment's view (``unixipc.shm``), a ``posix.SharedMemory`` view. Run
+        it once, in one process, before the others use it; they call
+        :meth:`at` (or inherit this object through fork). Initialising again
+        a semaphore that processes wait on is undefined behaviour.
+
+        The object holds the buffer exported until it is closed, so the
+        memory cannot be unmapped, detached or resized under the semaphore.
+        ``close()`` lets go of the buffer; it never calls sem_destroy (other
+        processes may still use the semaphore; on Linux sem_destroy frees
+        nothing). There is no name: ``unlink()`` raises
+        io.UnsupportedOperation, ``with`` only closes, pickling raises
+        TypeError (share the memory and call :meth:`at` instead).
+
+        Raises:
+            TypeError: ``buffer`` is not a buffer, or an argument is not an int.
+            ValueError: a read-only or non-contiguous buffer, an offset
+                outside it, not aligned for a sem_t (:data:`SEM_ALIGN`) or
+                without room for one, ``initial`` outside 0..SEM_VALUE_MAX;
+                all before any call.
+        """
+        offset = check_int(offset, "offset")
+        initial = _check_initial(initial)
+        return cls._unnamed(_core.psem_init(buffer, offset, initial), buffer, offset, True)
+
+    @classmethod
+    def at(cls, buffer: Any, offset: int = 0) -> Semaphore:
+        """The unnamed semaphore that :meth:`in_buffer` (here, or in another
+        process, or a C program's ``sem_init(sem, 1, n)``) initialised at
+        ``offset`` of ``buffer``: no sem_init, the value is what it is. The
+        checks, the buffer export and the lifecycle are those of
+        :meth:`in_buffer`. Memory that no one initialised is not detected
+        (zeroed memory reads as a semaphore of value 0 on Linux)."""
+        offset = check_int(offset, "offset")
+        return cls._unnamed(_core.psem_at(buffer, offset), buffer, offset, False)
+
+    @classmethod
+    def _unnamed(cls, handle: _core.PosixSemaphore, buffer: Any, offset: int,
+                 created: bool) -> Semaphore:
+        self = cls.__new__(cls)
+        self._handle = handle
+        self._name = ""
+        self._created = created
+        self._where = f"{type(buffer).__name__} at offset {offset}"
+        self._closed = False
+        self._opened()
+        return self
+
+    @property
+    def name(self) -> str | None:  # type: ignore[override]
+        """The semaphore's name, with its leading slash; None for an
+        unnamed one (:meth:`in_buffer`, :meth:`at`)."""
+        return self._name or None
+
+    @property
+    def created(self) -> bool:
+        """True when this object made it: a named one's ``with`` unlinks
+        it; for an unnamed one, this object ran sem_init (:meth:`in_buffer`)."""
+        return self._created
+
+    def unlink(self) -> None:
+        """Remove the name (sem_unlink): no process can open it again; those
+        holding it keep it until they close it. FileNotFoundError when it is
+        already gone; io.UnsupportedOperation for an unnamed semaphore
+        (nothing to remove: it lives as long as its memory)."""
+        if not self._name:
+            raise io.UnsupportedOperation(
+                f"an unnamed semaphore ({self._where}) has no name to unlink: it lives as "
+                f"long as its memory; close() lets go of the buffer")
+        super().unlink()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if not self._name:
+            self.close()  # unnamed: nothing to unlink, no sem_destroy
+            return
+        super().__exit__(exc_type, exc, tb)
 
     def __init__(self, name: str, *, create: bool = False, exclusive: bool = False,
                  mode: int = 0o600, initial: int = 0) -> None:
@@ -297,12 +393,19 @@ class Semaphore(_NamedObject):
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle as a reference by name (the copy opens the semaphore,
-        never as its creator)."""
+        never as its creator). An unnamed one raises TypeError: a buffer
+        cannot be pickled by reference; share the memory (fork, a
+        SharedMemory, a System V segment) and call :meth:`at` there."""
         self._check_open()
+        if not self._name:
+            raise TypeError(f"cannot pickle an unnamed posix.Semaphore ({self._where}): "
+                            f"share its memory and call Semaphore.at(buffer, offset) there")
         return (_open_existing, (self._name,))
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
+        if not self._name:
+            return f"<posix.Semaphore unnamed in {self._where}{state}>"
         return f"<posix.Semaphore {self._name!r}{state}>"
 
 
