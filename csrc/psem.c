@@ -140,8 +140,18 @@ psem_acquire(PSem *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     PyObject *v[3];
     int block;
     unixipc_deadline deadline;
-    if (unixipc_parse_args("acquire", args, nargs, kwnames, names, 0, 0, v) < 0)
+    if (nargs == 0 && kwnames == NULL) {
+        /* acquire(): the common call. A free unit is taken with the GIL held
+         * (sem_trywait is an atomic operation, no system call); only a wait
+         * goes through the blocking helper. */
+        if (!psem_usable(self))
+            return NULL;
+        if (sem_trywait(self->sem) == 0)
+            Py_RETURN_NONE;
+        v[0] = v[1] = v[2] = NULL;
+    } else if (unixipc_parse_args("acquire", args, nargs, kwnames, names, 0, 0, v) < 0) {
         return NULL;
+    }
     if (!unixipc_conv_wait(v[0], v[1], &block, &deadline))
         return NULL;
     if (!psem_usable(self))

@@ -21,7 +21,7 @@ import stat as _stat
 import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar, cast
 
 from . import _core
 from ._aio import run_cancellable
@@ -282,6 +282,7 @@ class Semaphore(_NamedObject):
         self._created = created
         self._where = f"{type(buffer).__name__} at offset {offset}"
         self._closed = False
+        self._bind_hot_calls()
         self._opened()
         return self
 
@@ -338,7 +339,29 @@ class Semaphore(_NamedObject):
             else:
                 self._handle = _core.psem_open(name, 0, 0, 0)
         self._closed = False
+        self._bind_hot_calls()
         self._opened()
+
+    def _bind_hot_calls(self) -> None:
+        """While it is open, ``acquire`` and ``release`` are the C handle's
+        own methods (the same arguments; the handle checks that it is open):
+        no Python frame per call, the figures of docs/psem.md. close()
+        removes them and the class's methods answer after it (ValueError
+        naming this object)."""
+        self.__dict__.update(acquire=self._handle.acquire, release=self._handle.release)
+
+    def _before_close(self) -> None:
+        for hot in ("acquire", "release"):
+            self.__dict__.pop(hot, None)
+
+    def _release(self) -> None:
+        # Collected unclosed (after the ResourceWarning): the handle closes
+        # itself when its last reference goes, which may be a hot method
+        # still running, as in ``Semaphore("/s").release()``. Dropped from
+        # the object too: a warning's ``source`` may keep the object alive.
+        self._closed = True
+        for held in ("acquire", "release", "_handle"):
+            self.__dict__.pop(held, None)
 
     @property
     def value(self) -> int:
@@ -354,13 +377,21 @@ class Semaphore(_NamedObject):
             TimeoutError: the value stayed 0 for ``timeout`` seconds
                 (sem_clockwait on CLOCK_MONOTONIC; nothing polls).
         """
-        self._check_open()
-        self._handle.acquire(block=block, timeout=timeout)
+        # The hot path: one flag test and the C call without arguments,
+        # which skips the argument parsing (and takes a free unit with the
+        # GIL held); see docs/psem.md for the figures.
+        if self._closed:
+            raise self._closed_error()
+        if block is True and timeout is None:
+            self._handle.acquire()
+        else:
+            self._handle.acquire(block=block, timeout=timeout)
 
     def release(self) -> None:
         """Add one unit (sem_post; never blocks). OSError with errno
         EOVERFLOW past SEM_VALUE_MAX."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         self._handle.release()
 
     async def acquire_async(self, *, block: bool = True, timeout: float | None = None) -> None:
@@ -444,6 +475,10 @@ class Message(NamedTuple):
 
     data: bytes
     priority: int
+
+
+_core._pmq_set_message_type(Message)
+_ZERO = 0  # send()'s default priority, for its hot-path test (`is`, not ==)
 
 
 class QueueAttributes(NamedTuple):
@@ -689,7 +724,23 @@ class MessageQueue(_NamedObject):
                 raise
             raise err from None
         self._closed = False
+        # While it is open, send and receive are the C handle's own methods
+        # (the same arguments; the handle checks that it is open and its
+        # access, and names the queue in its errors): no Python frame per
+        # call, the figures of docs/pmq.md. close() removes them and the
+        # class's methods answer after it.
+        self.__dict__.update(send=self._handle.send, receive=self._handle.receive)
         self._opened()
+
+    def _release(self) -> None:
+        # Collected unclosed: the handle closes itself when its last
+        # reference goes (maybe a hot method still running, as in
+        # ``MessageQueue("/q").send(b"x")``). Dropped from the object too:
+        # a warning's ``source`` may keep the object alive.
+        self._closed = True
+        self._forget_notify()
+        for held in ("send", "receive", "_handle"):
+            self.__dict__.pop(held, None)
 
     def send(self, data: Any, priority: int = 0, *, block: bool = True,
              timeout: float | None = None) -> None:
@@ -702,10 +753,14 @@ class MessageQueue(_NamedObject):
             TimeoutError: the queue stayed full for ``timeout`` seconds
                 (counted on CLOCK_MONOTONIC; nothing polls).
         """
-        self._check_open()
-        if not self._write:
-            raise self._no_access("mq_send", "write")
-        with naming(self._name):
+        # The hot path: one flag test and the C call with the data alone
+        # (no argument parsing). The handle checks its access and names the
+        # queue in its errors itself; see docs/pmq.md for the figures.
+        if self._closed:
+            raise self._closed_error()
+        if priority is _ZERO and block is True and timeout is None:
+            self._handle.send(data)
+        else:
             self._handle.send(data, priority, block=block, timeout=timeout)
 
     def receive(self, *, block: bool = True, timeout: float | None = None) -> Message:
@@ -715,11 +770,11 @@ class MessageQueue(_NamedObject):
             BlockingIOError: ``block=False`` and the queue is empty.
             TimeoutError: the queue stayed empty for ``timeout`` seconds.
         """
-        self._check_open()
-        if not self._read:
-            raise self._no_access("mq_receive", "read")
-        with naming(self._name):
-            return Message._make(self._handle.receive(block=block, timeout=timeout))
+        if self._closed:
+            raise self._closed_error()
+        if block is True and timeout is None:
+            return cast(Message, self._handle.receive())  # a Message, built in C
+        return cast(Message, self._handle.receive(block=block, timeout=timeout))
 
     def _no_access(self, call: str, what: str) -> PermissionError:
         return PermissionError(errno.EBADF, f"{call}: this handle was opened with "
@@ -825,6 +880,8 @@ class MessageQueue(_NamedObject):
                 os.close(fd)
 
     def _before_close(self) -> None:
+        for hot in ("send", "receive"):
+            self.__dict__.pop(hot, None)
         self._forget_notify()  # mq_close removes the registration
 
     def __reduce__(self) -> tuple[Any, tuple[str, bool, bool]]:

@@ -320,6 +320,12 @@ def _psem_waits(name: str) -> Callable[[], None]:
     return call
 
 
+def _pmq_message_type() -> None:
+    from unixipc import posix
+    _core._pmq_set_message_type(posix.Message)  # what unixipc.posix registered
+    _raises(TypeError, _core._pmq_set_message_type, int)()
+
+
 def _psem_unnamed() -> Callable[[], None]:
     """sem_init / attach in a buffer, waits, and every refusal (the
     buffer export is released on each path: the mapping closes at the end)."""
@@ -653,6 +659,7 @@ CASES: dict[str, CaseFactory] = {
     "PosixSemaphore.acquire PosixSemaphore.release PosixSemaphore.getvalue":
         lambda w: _psem_waits(posix_name("leak")),
     "psem_init psem_at (unnamed)": lambda w: _psem_unnamed(),
+    "_pmq_set_message_type": lambda w: _pmq_message_type,
     # pmq
     "pmq_open pmq_unlink PosixMessageQueue.close PosixMessageQueue.closed "
     "PosixMessageQueue.fileno PosixMessageQueue.getattr":

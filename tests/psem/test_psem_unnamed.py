@@ -287,3 +287,20 @@ def test_largest_initial_value():
     finally:
         sem.close()
         m.close()
+
+
+def test_a_temporary_object_stays_usable_for_its_call(make_psem):
+    """acquire/release of an open semaphore are the handle's C methods (the
+    hot path): an object collected during its own call must not close the
+    handle under it."""
+    sem = make_psem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        posix.Semaphore(sem.name).release()
+        posix.Semaphore(sem.name).acquire(timeout=1)
+        m = mmap.mmap(-1, 4096)
+        posix.Semaphore.in_buffer(m).release()
+        posix.Semaphore.at(m).acquire(block=False)
+        gc.collect()
+    m.close()  # the collected objects let go of the buffer
+    assert sem.value == 0
