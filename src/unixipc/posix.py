@@ -551,8 +551,19 @@ def _explain_open_error(exc: OSError, name: str, max_messages: int,
         hint = f"the namespace already holds {_MQ_PROC}/queues_max " \
                f"({_proc_limit('queues_max', 256)}) queues"
     elif exc.errno == errno.EMFILE:
-        soft, _ = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
-        hint = f"RLIMIT_MSGQUEUE ({soft} bytes) or RLIMIT_NOFILE reached"
+        # Two limits share EMFILE: the descriptors of this process, and the
+        # bytes of queues of this user. Open descriptors tell them apart.
+        nofile, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            open_fds = len(os.listdir("/proc/self/fd")) - 1  # minus listdir's own
+        except OSError as listing:  # EMFILE: no descriptor left to list them
+            open_fds = nofile if listing.errno == errno.EMFILE else -1
+        if nofile != resource.RLIM_INFINITY and open_fds >= nofile:
+            hint = f"this process has RLIMIT_NOFILE ({nofile}) descriptors open"
+        else:
+            soft, _ = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
+            hint = (f"the queues of this user would pass RLIMIT_MSGQUEUE ({soft} bytes, "
+                    f"counting max_messages x max_message_size and bookkeeping)")
     if hint is None:
         return exc
     return type(exc)(exc.errno, f"{exc.strerror} ({hint})", name)
