@@ -42,7 +42,53 @@ typedef struct {
     int closing;          /* close() was asked while waits were in flight */
     int busy;             /* waits in flight (GIL released) */
     long msgsize;         /* the queue's mq_msgsize (fixed at creation) */
+    PyObject *name;       /* the queue's name: the filename of its OSErrors */
+    int readable, writable; /* the access it was opened with */
 } PMq;
+
+/* The class receive() returns (unixipc.posix.Message), registered by Python;
+ * NULL: plain tuples. */
+static PyObject *message_type = NULL;
+
+/* Receive buffers up to this size live on the stack and are copied into a
+ * bytes object of the message's own length: one small allocation per
+ * message instead of one of max_message_size, shrunk. */
+#define STACK_BUFFER 8192
+
+/* The pending OSError names the queue (its filename), as open() names its
+ * path; an error that already has a filename, or no errno, is left alone. */
+static void
+name_error(PMq *self)
+{
+    if (self->name == NULL || !PyErr_ExceptionMatches(PyExc_OSError))
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyOSErrorObject *e = (PyOSErrorObject *)value;
+    if (value != NULL && PyObject_TypeCheck(value, (PyTypeObject *)PyExc_OSError) &&
+        (e->filename == NULL || e->filename == Py_None) && e->myerrno != NULL &&
+        e->myerrno != Py_None && PyObject_SetAttrString(value, "filename", self->name) < 0)
+        PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+}
+
+/* PermissionError (EBADF) for a call this handle's access does not allow. */
+static PyObject *
+no_access(PMq *self, const char *call, const char *what)
+{
+    PyObject *msg = PyUnicode_FromFormat("%s: this handle was opened with %s=False", call, what);
+    if (msg == NULL)
+        return NULL;
+    PyObject *exc = PyObject_CallFunction(PyExc_PermissionError, "iOO", EBADF, msg,
+                                          self->name ? self->name : Py_None);
+    Py_DECREF(msg);
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_PermissionError, exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
 
 static PyObject *
 closed_error(void)
@@ -116,21 +162,29 @@ static PyObject *
 pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"data", "priority", "block", "timeout", "_cancel", NULL};
-    PyObject *v[5];
-    int block, prio = 0;
-    unixipc_deadline deadline;
-    if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
-        return NULL;
-    if (v[1] != NULL && !unixipc_conv_int_in(v[1], 0, MQ_PRIO_MAX - 1, "priority", &prio))
-        return NULL;
-    if (!unixipc_conv_wait(v[2], v[3], &block, &deadline))
-        return NULL;
+    PyObject *v[5] = {NULL, NULL, NULL, NULL, NULL};
+    int block = 1, prio = 0;
+    unixipc_deadline deadline = {1, {0, 0}};
+    if (nargs == 1 && kwnames == NULL) {
+        v[0] = args[0]; /* send(data): the common call, no parsing */
+    } else {
+        if (unixipc_parse_args("send", args, nargs, kwnames, names, 2, 1, v) < 0)
+            return NULL;
+        if (v[1] != NULL && !unixipc_conv_int_in(v[1], 0, MQ_PRIO_MAX - 1, "priority", &prio))
+            return NULL;
+        if (!unixipc_conv_wait(v[2], v[3], &block, &deadline))
+            return NULL;
+    }
     Py_buffer data;
     if (PyObject_GetBuffer(v[0], &data, PyBUF_SIMPLE) < 0)
         return NULL;
     if (!pmq_usable(self)) {
         PyBuffer_Release(&data);
         return NULL;
+    }
+    if (!self->writable) {
+        PyBuffer_Release(&data);
+        return no_access(self, "mq_send", "write");
     }
     if (data.len > self->msgsize) {
         PyErr_Format(PyExc_ValueError,
@@ -147,8 +201,11 @@ pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
         err = errno;
         Py_END_ALLOW_THREADS
         PyBuffer_Release(&data);
-        if (rc < 0)
-            return unixipc_raise_errno("mq_send", err == ETIMEDOUT ? EAGAIN : err);
+        if (rc < 0) {
+            unixipc_raise_errno("mq_send", err == ETIMEDOUT ? EAGAIN : err);
+            name_error(self);
+            return NULL;
+        }
         Py_RETURN_NONE;
     }
     Py_buffer token_view;
@@ -162,8 +219,10 @@ pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
     if (token_view.obj != NULL)
         PyBuffer_Release(&token_view);
     PyBuffer_Release(&data);
-    if (rc < 0)
+    if (rc < 0) {
+        name_error(self);
         return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -171,20 +230,30 @@ static PyObject *
 pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"block", "timeout", "_cancel", NULL};
-    PyObject *v[3];
-    int block;
-    unixipc_deadline deadline;
-    if (unixipc_parse_args("receive", args, nargs, kwnames, names, 0, 0, v) < 0)
-        return NULL;
-    if (!unixipc_conv_wait(v[0], v[1], &block, &deadline))
-        return NULL;
+    PyObject *v[3] = {NULL, NULL, NULL};
+    int block = 1;
+    unixipc_deadline deadline = {1, {0, 0}};
+    if (nargs != 0 || kwnames != NULL) { /* receive(): the common call, no parsing */
+        if (unixipc_parse_args("receive", args, nargs, kwnames, names, 0, 0, v) < 0)
+            return NULL;
+        if (!unixipc_conv_wait(v[0], v[1], &block, &deadline))
+            return NULL;
+    }
     if (!pmq_usable(self))
         return NULL;
+    if (!self->readable)
+        return no_access(self, "mq_receive", "read");
     /* The buffer is always max_message_size long: no EMSGSIZE. */
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, self->msgsize);
-    if (bytes == NULL)
-        return NULL;
-    io_ctx c = {self->mqd, NULL, (size_t)self->msgsize, 0, PyBytes_AS_STRING(bytes), NULL};
+    char stack[STACK_BUFFER];
+    PyObject *bytes = NULL;
+    char *buf = stack;
+    if (self->msgsize > STACK_BUFFER) {
+        bytes = PyBytes_FromStringAndSize(NULL, self->msgsize);
+        if (bytes == NULL)
+            return NULL;
+        buf = PyBytes_AS_STRING(bytes);
+    }
+    io_ctx c = {self->mqd, NULL, (size_t)self->msgsize, 0, buf, NULL};
     long n;
     if (!block) {
         int err;
@@ -193,13 +262,15 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         err = errno;
         Py_END_ALLOW_THREADS
         if (n < 0) {
-            Py_DECREF(bytes);
-            return unixipc_raise_errno("mq_receive", err == ETIMEDOUT ? EAGAIN : err);
+            Py_XDECREF(bytes);
+            unixipc_raise_errno("mq_receive", err == ETIMEDOUT ? EAGAIN : err);
+            name_error(self);
+            return NULL;
         }
     } else {
         Py_buffer token_view;
         if (unixipc_cancel_arg(v[2], &token_view, &c.cancel) < 0) {
-            Py_DECREF(bytes);
+            Py_XDECREF(bytes);
             return NULL;
         }
         self->busy++;
@@ -208,18 +279,24 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         if (token_view.obj != NULL)
             PyBuffer_Release(&token_view);
         if (n < 0) {
-            Py_DECREF(bytes);
+            Py_XDECREF(bytes);
+            name_error(self);
             return NULL;
         }
     }
-    if (_PyBytes_Resize(&bytes, (Py_ssize_t)n) < 0)
+    if (bytes == NULL) {
+        bytes = PyBytes_FromStringAndSize(stack, (Py_ssize_t)n);
+        if (bytes == NULL)
+            return NULL;
+    } else if (_PyBytes_Resize(&bytes, (Py_ssize_t)n) < 0) {
         return NULL;
+    }
     PyObject *prio = PyLong_FromUnsignedLong(c.prio);
     if (prio == NULL) {
         Py_DECREF(bytes);
         return NULL;
     }
-    return unixipc_new_pair(NULL, bytes, prio);
+    return unixipc_new_pair(message_type, bytes, prio);
 }
 
 static PyObject *
@@ -333,6 +410,7 @@ pmq_dealloc(PMq *self)
     PyTypeObject *tp = Py_TYPE(self);
     if (self->mqd != (mqd_t)-1)
         mq_close(self->mqd);
+    Py_CLEAR(self->name);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -343,7 +421,7 @@ static PyMethodDef pmq_methods[] = {
      "mq_send (block=False: one mq_timedsend that never waits)."},
     {"receive", UNIXIPC_FASTCALL(pmq_receive), METH_FASTCALL | METH_KEYWORDS,
      "receive($self, /, *, block=True, timeout=None, _cancel=None)\n--\n\n"
-     "mq_receive: (bytes, priority)."},
+     "mq_receive: Message(data, priority)."},
     {"getattr", (PyCFunction)pmq_getattr, METH_NOARGS,
      "getattr($self, /)\n--\n\nmq_getattr: (maxmsg, msgsize, curmsgs)."},
     {"notify", (PyCFunction)pmq_notify, METH_O,
@@ -412,6 +490,9 @@ core_pmq_open(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     self->closing = 0;
     self->busy = 0;
     self->msgsize = 0;
+    self->name = Py_NewRef(v[0]);
+    self->readable = (oflag & O_ACCMODE) != O_WRONLY;
+    self->writable = (oflag & O_ACCMODE) != O_RDONLY;
     struct mq_attr attr, *attrp = NULL;
     if (maxmsg != 0) {
         memset(&attr, 0, sizeof attr);
@@ -450,7 +531,21 @@ core_pmq_unlink(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+set_message_type(PyObject *module, PyObject *cls)
+{
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "_pmq_set_message_type needs a tuple subclass");
+        return NULL;
+    }
+    Py_INCREF(cls);
+    Py_XSETREF(message_type, cls);
+    Py_RETURN_NONE;
+}
+
 PyMethodDef unixipc_pmq_methods[] = {
+    {"_pmq_set_message_type", set_message_type, METH_O,
+     "Register the Message class that PosixMessageQueue.receive() returns."},
     {"pmq_open", UNIXIPC_FASTCALL(core_pmq_open), METH_FASTCALL,
      "pmq_open(name, oflag, mode, maxmsg, msgsize, /)\n--\n\n"
      "mq_open: a PosixMessageQueue handle (maxmsg = msgsize = 0: the defaults)."},

@@ -12,6 +12,7 @@ POSIX semaphore has no undo.
 from __future__ import annotations
 
 import errno
+import io
 import itertools
 import mmap
 import os
@@ -20,7 +21,7 @@ import stat as _stat
 import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar, cast
 
 from . import _core
 from ._aio import run_cancellable
@@ -30,13 +31,17 @@ from ._wait import retry_when_ready
 from ._sysv import check_int, check_mode
 from .errors import naming
 
-__all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX",
+__all__ = ["Semaphore", "SemaphoreEntry", "semaphores", "SEM_VALUE_MAX", "SEM_SIZE", "SEM_ALIGN",
            "MessageQueue", "Message", "QueueAttributes", "MessageQueueEntry",
            "message_queues", "Limits", "limits", "MQ_PRIO_MAX",
            "SharedMemory", "SharedMemoryEntry", "shared_memory_segments"]
 
 #: The largest value a POSIX semaphore can hold.
 SEM_VALUE_MAX: int = _core.SEM_VALUE_MAX
+#: Bytes an unnamed semaphore takes in a buffer (sizeof(sem_t)), and the
+#: alignment its address needs (Semaphore.in_buffer).
+SEM_SIZE: int = _core.SIZEOF_SEM_T
+SEM_ALIGN: int = _core.ALIGNOF_SEM_T
 
 #: Where Linux keeps named semaphores (one file per name, ``sem.`` + name).
 _SHM_DIR = "/dev/shm"
@@ -207,17 +212,109 @@ class Semaphore(_NamedObject):
     opens the same semaphore and its ``with`` block or ``close`` never
     unlinks the parent's.
 
+    An unnamed, process-shared semaphore lives inside shared memory instead:
+    :meth:`in_buffer` initialises one (sem_init), :meth:`at` uses one that
+    another process initialised. Its ``name`` is None.
+
     Raises:
         FileNotFoundError, FileExistsError, PermissionError: as sem_open,
             naming the semaphore.
         TypeError, ValueError: bad arguments, before any system call.
     """
 
+    _where: str = ""  # unnamed: what holds it, for repr ("mmap at offset 8")
+
     def _close_handle(self) -> None:
         self._handle.close()
 
     def _unlink_name(self) -> None:
         _core.psem_unlink(self._name)
+
+    @classmethod
+    def in_buffer(cls, buffer: Any, offset: int = 0, *, initial: int = 0) -> Semaphore:
+        """Initialise an unnamed process-shared semaphore (sem_init with
+        pshared=1) in the ``sizeof(sem_t)`` bytes (:data:`SEM_SIZE`) of
+        ``buffer`` at ``offset``, with value ``initial``.
+
+        ``buffer`` is any writable buffer of shared memory: an anonymous
+        shared ``mmap`` (seen by children forked after it), a System V
+        segment's view (``unixipc.shm``), a ``posix.SharedMemory`` view. Run
+        it once, in one process, before the others use it; they call
+        :meth:`at` (or inherit this object through fork). Initialising again
+        a semaphore that processes wait on is undefined behaviour.
+
+        The object holds the buffer exported until it is closed, so the
+        memory cannot be unmapped, detached or resized under the semaphore.
+        ``close()`` lets go of the buffer; it never calls sem_destroy (other
+        processes may still use the semaphore; on Linux sem_destroy frees
+        nothing). There is no name: ``unlink()`` raises
+        io.UnsupportedOperation, ``with`` only closes, pickling raises
+        TypeError (share the memory and call :meth:`at` instead).
+
+        Raises:
+            TypeError: ``buffer`` is not a buffer, or an argument is not an int.
+            ValueError: a read-only or non-contiguous buffer, an offset
+                outside it, not aligned for a sem_t (:data:`SEM_ALIGN`) or
+                without room for one, ``initial`` outside 0..SEM_VALUE_MAX;
+                all before any call.
+        """
+        offset = check_int(offset, "offset")
+        initial = _check_initial(initial)
+        return cls._unnamed(_core.psem_init(buffer, offset, initial), buffer, offset, True)
+
+    @classmethod
+    def at(cls, buffer: Any, offset: int = 0) -> Semaphore:
+        """The unnamed semaphore that :meth:`in_buffer` (here, or in another
+        process, or a C program's ``sem_init(sem, 1, n)``) initialised at
+        ``offset`` of ``buffer``: no sem_init, the value is what it is. The
+        checks, the buffer export and the lifecycle are those of
+        :meth:`in_buffer`. Memory that no one initialised is not detected
+        (zeroed memory reads as a semaphore of value 0 on Linux)."""
+        offset = check_int(offset, "offset")
+        return cls._unnamed(_core.psem_at(buffer, offset), buffer, offset, False)
+
+    @classmethod
+    def _unnamed(cls, handle: _core.PosixSemaphore, buffer: Any, offset: int,
+                 created: bool) -> Semaphore:
+        self = cls.__new__(cls)
+        self._handle = handle
+        self._name = ""
+        self._created = created
+        self._where = f"{type(buffer).__name__} at offset {offset}"
+        self._closed = False
+        self._bind_hot_calls()
+        self._opened()
+        return self
+
+    @property
+    def name(self) -> str | None:  # type: ignore[override]
+        """The semaphore's name, with its leading slash; None for an
+        unnamed one (:meth:`in_buffer`, :meth:`at`)."""
+        return self._name or None
+
+    @property
+    def created(self) -> bool:
+        """True when this object made it: a named one's ``with`` unlinks
+        it; for an unnamed one, this object ran sem_init (:meth:`in_buffer`)."""
+        return self._created
+
+    def unlink(self) -> None:
+        """Remove the name (sem_unlink): no process can open it again; those
+        holding it keep it until they close it. FileNotFoundError when it is
+        already gone; io.UnsupportedOperation for an unnamed semaphore
+        (nothing to remove: it lives as long as its memory)."""
+        if not self._name:
+            raise io.UnsupportedOperation(
+                f"an unnamed semaphore ({self._where}) has no name to unlink: it lives as "
+                f"long as its memory; close() lets go of the buffer")
+        super().unlink()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if not self._name:
+            self.close()  # unnamed: nothing to unlink, no sem_destroy
+            return
+        super().__exit__(exc_type, exc, tb)
 
     def __init__(self, name: str, *, create: bool = False, exclusive: bool = False,
                  mode: int = 0o600, initial: int = 0) -> None:
@@ -242,7 +339,29 @@ class Semaphore(_NamedObject):
             else:
                 self._handle = _core.psem_open(name, 0, 0, 0)
         self._closed = False
+        self._bind_hot_calls()
         self._opened()
+
+    def _bind_hot_calls(self) -> None:
+        """While it is open, ``acquire`` and ``release`` are the C handle's
+        own methods (the same arguments; the handle checks that it is open):
+        no Python frame per call, the figures of docs/psem.md. close()
+        removes them and the class's methods answer after it (ValueError
+        naming this object)."""
+        self.__dict__.update(acquire=self._handle.acquire, release=self._handle.release)
+
+    def _before_close(self) -> None:
+        for hot in ("acquire", "release"):
+            self.__dict__.pop(hot, None)
+
+    def _release(self) -> None:
+        # Collected unclosed (after the ResourceWarning): the handle closes
+        # itself when its last reference goes, which may be a hot method
+        # still running, as in ``Semaphore("/s").release()``. Dropped from
+        # the object too: a warning's ``source`` may keep the object alive.
+        self._closed = True
+        for held in ("acquire", "release", "_handle"):
+            self.__dict__.pop(held, None)
 
     @property
     def value(self) -> int:
@@ -258,13 +377,21 @@ class Semaphore(_NamedObject):
             TimeoutError: the value stayed 0 for ``timeout`` seconds
                 (sem_clockwait on CLOCK_MONOTONIC; nothing polls).
         """
-        self._check_open()
-        self._handle.acquire(block=block, timeout=timeout)
+        # The hot path: one flag test and the C call without arguments,
+        # which skips the argument parsing (and takes a free unit with the
+        # GIL held); see docs/psem.md for the figures.
+        if self._closed:
+            raise self._closed_error()
+        if block is True and timeout is None:
+            self._handle.acquire()
+        else:
+            self._handle.acquire(block=block, timeout=timeout)
 
     def release(self) -> None:
         """Add one unit (sem_post; never blocks). OSError with errno
         EOVERFLOW past SEM_VALUE_MAX."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         self._handle.release()
 
     async def acquire_async(self, *, block: bool = True, timeout: float | None = None) -> None:
@@ -297,12 +424,19 @@ class Semaphore(_NamedObject):
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle as a reference by name (the copy opens the semaphore,
-        never as its creator)."""
+        never as its creator). An unnamed one raises TypeError: a buffer
+        cannot be pickled by reference; share the memory (fork, a
+        SharedMemory, a System V segment) and call :meth:`at` there."""
         self._check_open()
+        if not self._name:
+            raise TypeError(f"cannot pickle an unnamed posix.Semaphore ({self._where}): "
+                            f"share its memory and call Semaphore.at(buffer, offset) there")
         return (_open_existing, (self._name,))
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
+        if not self._name:
+            return f"<posix.Semaphore unnamed in {self._where}{state}>"
         return f"<posix.Semaphore {self._name!r}{state}>"
 
 
@@ -341,6 +475,10 @@ class Message(NamedTuple):
 
     data: bytes
     priority: int
+
+
+_core._pmq_set_message_type(Message)
+_ZERO = 0  # send()'s default priority, for its hot-path test (`is`, not ==)
 
 
 class QueueAttributes(NamedTuple):
@@ -413,8 +551,19 @@ def _explain_open_error(exc: OSError, name: str, max_messages: int,
         hint = f"the namespace already holds {_MQ_PROC}/queues_max " \
                f"({_proc_limit('queues_max', 256)}) queues"
     elif exc.errno == errno.EMFILE:
-        soft, _ = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
-        hint = f"RLIMIT_MSGQUEUE ({soft} bytes) or RLIMIT_NOFILE reached"
+        # Two limits share EMFILE: the descriptors of this process, and the
+        # bytes of queues of this user. Open descriptors tell them apart.
+        nofile, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            open_fds = len(os.listdir("/proc/self/fd")) - 1  # minus listdir's own
+        except OSError as listing:  # EMFILE: no descriptor left to list them
+            open_fds = nofile if listing.errno == errno.EMFILE else -1
+        if nofile != resource.RLIM_INFINITY and open_fds >= nofile:
+            hint = f"this process has RLIMIT_NOFILE ({nofile}) descriptors open"
+        else:
+            soft, _ = resource.getrlimit(resource.RLIMIT_MSGQUEUE)
+            hint = (f"the queues of this user would pass RLIMIT_MSGQUEUE ({soft} bytes, "
+                    f"counting max_messages x max_message_size and bookkeeping)")
     if hint is None:
         return exc
     return type(exc)(exc.errno, f"{exc.strerror} ({hint})", name)
@@ -586,7 +735,23 @@ class MessageQueue(_NamedObject):
                 raise
             raise err from None
         self._closed = False
+        # While it is open, send and receive are the C handle's own methods
+        # (the same arguments; the handle checks that it is open and its
+        # access, and names the queue in its errors): no Python frame per
+        # call, the figures of docs/pmq.md. close() removes them and the
+        # class's methods answer after it.
+        self.__dict__.update(send=self._handle.send, receive=self._handle.receive)
         self._opened()
+
+    def _release(self) -> None:
+        # Collected unclosed: the handle closes itself when its last
+        # reference goes (maybe a hot method still running, as in
+        # ``MessageQueue("/q").send(b"x")``). Dropped from the object too:
+        # a warning's ``source`` may keep the object alive.
+        self._closed = True
+        self._forget_notify()
+        for held in ("send", "receive", "_handle"):
+            self.__dict__.pop(held, None)
 
     def send(self, data: Any, priority: int = 0, *, block: bool = True,
              timeout: float | None = None) -> None:
@@ -599,10 +764,14 @@ class MessageQueue(_NamedObject):
             TimeoutError: the queue stayed full for ``timeout`` seconds
                 (counted on CLOCK_MONOTONIC; nothing polls).
         """
-        self._check_open()
-        if not self._write:
-            raise self._no_access("mq_send", "write")
-        with naming(self._name):
+        # The hot path: one flag test and the C call with the data alone
+        # (no argument parsing). The handle checks its access and names the
+        # queue in its errors itself; see docs/pmq.md for the figures.
+        if self._closed:
+            raise self._closed_error()
+        if priority is _ZERO and block is True and timeout is None:
+            self._handle.send(data)
+        else:
             self._handle.send(data, priority, block=block, timeout=timeout)
 
     def receive(self, *, block: bool = True, timeout: float | None = None) -> Message:
@@ -612,11 +781,11 @@ class MessageQueue(_NamedObject):
             BlockingIOError: ``block=False`` and the queue is empty.
             TimeoutError: the queue stayed empty for ``timeout`` seconds.
         """
-        self._check_open()
-        if not self._read:
-            raise self._no_access("mq_receive", "read")
-        with naming(self._name):
-            return Message._make(self._handle.receive(block=block, timeout=timeout))
+        if self._closed:
+            raise self._closed_error()
+        if block is True and timeout is None:
+            return cast(Message, self._handle.receive())  # a Message, built in C
+        return cast(Message, self._handle.receive(block=block, timeout=timeout))
 
     def _no_access(self, call: str, what: str) -> PermissionError:
         return PermissionError(errno.EBADF, f"{call}: this handle was opened with "
@@ -722,6 +891,8 @@ class MessageQueue(_NamedObject):
                 os.close(fd)
 
     def _before_close(self) -> None:
+        for hot in ("send", "receive"):
+            self.__dict__.pop(hot, None)
         self._forget_notify()  # mq_close removes the registration
 
     def __reduce__(self) -> tuple[Any, tuple[str, bool, bool]]:

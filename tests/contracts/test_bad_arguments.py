@@ -111,6 +111,15 @@ class Objects:
                                                 (16, b"0123456789abcdef")))
         return shm
 
+    def shared_mmap(self) -> Any:
+        import mmap
+        m = mmap.mmap(-1, 4096)
+        m[:8] = b"untouchd"
+        # nothing was initialised in it, and no export is left (close works)
+        self._checks.append(lambda: self._equal(m[:8], b"untouchd"))
+        self._cleanups.append(m.close)
+        return m
+
     def posix_shm_name(self) -> str:
         name = posix_name("badarg")
         self._checks.append(lambda: self._absent("/dev/shm" + name))
@@ -296,6 +305,33 @@ ROWS: dict[str, Row] = {
     "posix.MessageQueue.notify signal above SIGRTMAX": Row(
         lambda o: partial(o.posix_queue().notify, signal=2**40), ValueError, "signal"),
     # POSIX shared memory
+    "posix.Semaphore.in_buffer read-only buffer": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, bytes(64)), ValueError, "read-only"),
+    "posix.Semaphore.in_buffer not a buffer": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, "text"), TypeError, "bytes-like"),
+    "posix.Semaphore.in_buffer offset negative": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, o.shared_mmap(), -8), ValueError,
+        "offset"),
+    "posix.Semaphore.in_buffer offset above 64 bits": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, o.shared_mmap(), 2**64), ValueError,
+        "offset"),
+    "posix.Semaphore.in_buffer offset misaligned": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, o.shared_mmap(), 1), ValueError,
+        "aligned"),
+    "posix.Semaphore.in_buffer no room for a sem_t": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, o.shared_mmap(), 4096), ValueError,
+        "no room"),
+    "posix.Semaphore.in_buffer initial above SEM_VALUE_MAX": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, o.shared_mmap(),
+                          initial=posix.SEM_VALUE_MAX + 1), ValueError, "SEM_VALUE_MAX"),
+    "posix.Semaphore.in_buffer offset float": Row(
+        lambda o: partial(posix.Semaphore.in_buffer, o.shared_mmap(), 8.0), TypeError,
+        "offset"),
+    "posix.Semaphore.at not contiguous": Row(
+        lambda o: partial(posix.Semaphore.at, memoryview(bytearray(64))[::2]), ValueError,
+        "contiguous"),
+    "posix.Semaphore.at offset misaligned": Row(
+        lambda o: partial(posix.Semaphore.at, o.shared_mmap(), 4), ValueError, "aligned"),
     "posix.SharedMemory name without a slash": Row(
         lambda o: partial(posix.SharedMemory, o.posix_shm_name()[1:], 16, create=True),
         ValueError, "must start with '/'"),

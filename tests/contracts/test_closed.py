@@ -80,6 +80,11 @@ def _posix_semaphore(cleanups: Cleanups, tmp: str) -> Any:
     return sem
 
 
+def _posix_semaphore_unnamed(cleanups: Cleanups, tmp: str) -> Any:
+    import mmap
+    return posix.Semaphore.in_buffer(mmap.mmap(-1, 4096))  # it holds the mapping
+
+
 def _posix_shared_memory(cleanups: Cleanups, tmp: str) -> Any:
     shm = posix.SharedMemory(posix_name("closed"), 64, exclusive=True)
     shm.unlink()  # the descriptor keeps it; nothing is left in /dev/shm
@@ -221,6 +226,16 @@ ROWS: dict[str, Row] = {
         "enter": lambda o: o.__enter__(),
     }),
     "posix_semaphore": Row(_posix_semaphore, {
+        "acquire": lambda s: s.acquire(timeout=0),
+        "acquire_nonblocking": lambda s: s.acquire(block=False),
+        "release": lambda s: s.release(),
+        "value": lambda s: s.value,
+        "held": lambda s: s.held(),
+        "pickle": lambda s: s.__reduce__(),
+        "acquire_async": _run(lambda s: s.acquire_async(timeout=0)),
+        "enter": lambda o: o.__enter__(),
+    }),
+    "posix_semaphore_unnamed": Row(_posix_semaphore_unnamed, {
         "acquire": lambda s: s.acquire(timeout=0),
         "acquire_nonblocking": lambda s: s.acquire(block=False),
         "release": lambda s: s.release(),

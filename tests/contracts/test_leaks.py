@@ -320,6 +320,39 @@ def _psem_waits(name: str) -> Callable[[], None]:
     return call
 
 
+def _pmq_message_type() -> None:
+    from unixipc import posix
+    _core._pmq_set_message_type(posix.Message)  # what unixipc.posix registered
+    _raises(TypeError, _core._pmq_set_message_type, int)()
+
+
+def _psem_unnamed() -> Callable[[], None]:
+    """sem_init / attach in a buffer, waits, and every refusal (the
+    buffer export is released on each path: the mapping closes at the end)."""
+    import mmap
+    m = mmap.mmap(-1, 4096)
+    ro = memoryview(m).toreadonly()
+
+    def call() -> None:
+        h = _core.psem_init(m, 8, 1)
+        g = _core.psem_at(m, 8)
+        g.acquire(block=False)
+        _raises(TimeoutError, h.acquire, timeout=0)()
+        h.release()
+        g.getvalue()
+        g.close()
+        h.close()
+        h.closed
+        _core.psem_init(bytearray(64), 0, 0)  # collected unclosed
+        _raises(ValueError, _core.psem_init, ro, 0, 0)()
+        _raises(ValueError, _core.psem_init, m, 1, 0)()
+        _raises(ValueError, _core.psem_at, m, 4096)()
+        _raises(ValueError, _core.psem_init, m, 0, -1)()
+        _raises(TypeError, _core.psem_at, "text", 0)()
+        _raises(ValueError, _core.psem_at, memoryview(bytearray(64))[::2], 0)()
+    return call
+
+
 def _attachment(w: World) -> None:
     att = _core.shmat(w.shm.id, False)
     view = memoryview(att)
@@ -625,6 +658,8 @@ CASES: dict[str, CaseFactory] = {
         lambda w: _psem_lifecycle(posix_name("leak")),
     "PosixSemaphore.acquire PosixSemaphore.release PosixSemaphore.getvalue":
         lambda w: _psem_waits(posix_name("leak")),
+    "psem_init psem_at (unnamed)": lambda w: _psem_unnamed(),
+    "_pmq_set_message_type": lambda w: _pmq_message_type,
     # pmq
     "pmq_open pmq_unlink PosixMessageQueue.close PosixMessageQueue.closed "
     "PosixMessageQueue.fileno PosixMessageQueue.getattr":

@@ -256,3 +256,17 @@ def test_named_child_with_block_keeps_parents_object(named, method):
         name, child_created = pool.apply_async(_use_named_in_child, (obj,)).get(timeout=30)
     assert name == obj.name and child_created is False
     assert exists()
+
+
+def test_an_unnamed_semaphore_refuses_to_pickle_saying_what_to_do():
+    """A semaphore in a buffer cannot travel by reference (a buffer has no
+    name a child could open): TypeError pointing at Semaphore.at."""
+    import mmap
+    m = mmap.mmap(-1, 4096)
+    sem = posix.Semaphore.in_buffer(m)
+    try:
+        with pytest.raises(TypeError, match=r"Semaphore\.at"):
+            pickle.dumps(sem)
+    finally:
+        sem.close()
+        m.close()

@@ -189,6 +189,18 @@ def _psem_acquire(asynchronous: bool) -> Callable[[Path, Any], Case]:
     return make
 
 
+def _psem_unnamed_acquire(asynchronous: bool) -> Callable[[Path, Any], Case]:
+    def make(tmp_path: Path, tracker: Any) -> Case:
+        import mmap
+        sem = posix.Semaphore.in_buffer(mmap.mmap(-1, 4096))  # it holds the mapping
+        return Case(_method(sem, "acquire", asynchronous), sem.close)
+    return make
+
+
+_PSEM_UNNAMED_NO_WAKE = ("documented: close() only lets go of the buffer (no sem_destroy) "
+                         "and waits for the handle's waiters, so nothing ends a wait but "
+                         "a post")
+
 _PMQ_NO_WAKE = ("documented: mq_unlink removes only the name and mq_close waits for "
                 "the handle's waiters, so no other party can end a wait but by a "
                 "send or a receive")
@@ -403,6 +415,8 @@ def _rows() -> list[Row]:
             Row(f"ShmChannel.send{s}", _shmch_send(a), a),
             Row(f"posix.Semaphore.acquire{s}", _psem_acquire(a), a,
                 not_applicable={"wake": _PSEM_NO_WAKE}),
+            Row(f"posix.Semaphore.in_buffer.acquire{s}", _psem_unnamed_acquire(a), a,
+                not_applicable={"wake": _PSEM_UNNAMED_NO_WAKE}),
             Row(f"posix.MessageQueue.receive{s}", _pmq_receive(a), a,
                 not_applicable={"wake": _PMQ_NO_WAKE}),
             Row(f"posix.MessageQueue.send{s}", _pmq_send(a), a,

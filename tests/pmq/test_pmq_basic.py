@@ -418,3 +418,35 @@ def test_limits_report_proc_and_rlimit():
         with open(f"/proc/sys/fs/mqueue/{field}") as f:
             assert getattr(lim, field) == int(f.read())
     assert lim.rlimit_msgqueue == resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0]
+
+
+def test_hot_path_keeps_access_checks_names_and_temporaries(make_pmq):
+    """send(data)/receive() of an open queue go straight to C (no argument
+    parsing, no Python frame): the access rule, the queue's name in errors
+    and a temporary object's call still hold."""
+    import gc
+    import warnings
+
+    mq = make_pmq(max_messages=1, max_message_size=16)
+    with posix.MessageQueue(mq.name, read=False) as w:
+        with pytest.raises(PermissionError, match="read=False") as info:
+            w.receive()
+        assert info.value.filename == mq.name
+    with posix.MessageQueue(mq.name, write=False) as r:
+        with pytest.raises(PermissionError, match="write=False"):
+            r.send(b"x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        posix.MessageQueue(mq.name).send(b"one")
+        gc.collect()
+    with pytest.raises(BlockingIOError) as full:
+        mq.send(b"two", block=False)
+    assert full.value.filename == mq.name
+    msg = mq.receive()
+    assert type(msg) is posix.Message and msg == (b"one", 0)
+    with pytest.raises(TimeoutError) as late:
+        mq.receive(timeout=0)
+    assert late.value.filename == mq.name
+    mq.close()
+    with pytest.raises(ValueError, match="closed"):
+        mq.send(b"x")

@@ -171,4 +171,38 @@ def test_rlimit_msgqueue_is_named_in_the_error():
         out = child.result()
     finally:
         child.close()
-    assert "RLIMIT_MSGQUEUE (1024 bytes)" in out and out.startswith("24 ")
+    assert "RLIMIT_MSGQUEUE (1024 bytes" in out and out.startswith("24 ")
+    assert "RLIMIT_NOFILE" not in out
+
+
+def _open_with_no_descriptor_left(name: str) -> str:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    fds = []
+    try:
+        while True:
+            fds.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError:
+        pass
+    try:
+        posix.MessageQueue(name, create=True)
+    except OSError as exc:
+        return f"{exc.errno} {exc}"
+    finally:
+        for fd in fds:
+            os.close(fd)
+    with posix.MessageQueue(name) as mq:
+        mq.unlink()
+    return "created"
+
+
+def test_descriptor_limit_at_open_is_named_apart_from_rlimit_msgqueue():
+    """EMFILE at mq_open is either limit: each error says which, with its value."""
+    child = Child(_open_with_no_descriptor_left, posix_name("nofile"))
+    try:
+        out = child.result()
+    finally:
+        child.close()
+    assert out.startswith("24 ") and "RLIMIT_NOFILE (64)" in out, out
+    assert "RLIMIT_MSGQUEUE" not in out
