@@ -97,25 +97,31 @@ class SemaphoreEntry:
     mode: int
 
 
-def semaphores() -> list[SemaphoreEntry]:
-    """Every named POSIX semaphore of this IPC namespace (the ``sem.*``
-    entries of /dev/shm), sorted by name."""
+def _shm_files(semaphores: bool) -> list[tuple[str, os.stat_result]]:
+    """The regular files of /dev/shm, as (name, stat): the ``sem.*`` ones of
+    named semaphores (`semaphores`), or the others (shared memory)."""
     found = []
     try:
         entries = list(os.scandir(_SHM_DIR))
     except FileNotFoundError:
         return []
     for entry in entries:
-        if not entry.name.startswith(_PREFIX):
+        if entry.name.startswith(_PREFIX) != semaphores:
             continue
         try:
             st = entry.stat(follow_symlinks=False)
         except FileNotFoundError:  # unlinked while we looked
             continue
-        if not _stat.S_ISREG(st.st_mode):
-            continue
-        found.append(SemaphoreEntry(name="/" + entry.name[len(_PREFIX):], uid=st.st_uid,
-                                    gid=st.st_gid, mode=_stat.S_IMODE(st.st_mode)))
+        if _stat.S_ISREG(st.st_mode):
+            found.append((entry.name, st))
+    return found
+
+
+def semaphores() -> list[SemaphoreEntry]:
+    """Every named POSIX semaphore of this IPC namespace (the ``sem.*``
+    entries of /dev/shm), sorted by name."""
+    found = [SemaphoreEntry(name="/" + name[len(_PREFIX):], uid=st.st_uid, gid=st.st_gid,
+                            mode=_stat.S_IMODE(st.st_mode)) for name, st in _shm_files(True)]
     return sorted(found, key=lambda e: e.name)
 
 
@@ -946,22 +952,9 @@ def shared_memory_segments() -> list[SharedMemoryEntry]:
     """Every named POSIX shared memory segment (the regular files of
     /dev/shm, without the ``sem.*`` entries of named semaphores), sorted by
     name. Anonymous (memfd) segments have no name and are not listed."""
-    found = []
-    try:
-        entries = list(os.scandir(_SHM_DIR))
-    except FileNotFoundError:
-        return []
-    for entry in entries:
-        if entry.name.startswith(_PREFIX):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:  # unlinked while we looked
-            continue
-        if not _stat.S_ISREG(st.st_mode):
-            continue
-        found.append(SharedMemoryEntry(name="/" + entry.name, uid=st.st_uid, gid=st.st_gid,
-                                       mode=_stat.S_IMODE(st.st_mode), size=st.st_size))
+    found = [SharedMemoryEntry(name="/" + name, uid=st.st_uid, gid=st.st_gid,
+                               mode=_stat.S_IMODE(st.st_mode), size=st.st_size)
+             for name, st in _shm_files(False)]
     return sorted(found, key=lambda e: e.name)
 
 
