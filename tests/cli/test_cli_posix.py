@@ -78,6 +78,30 @@ def test_ls_posix_table_and_json(cli, objects):
     assert all(r["uid"] == os.getuid() for k in ("sem", "shm") for r in mine[k])
 
 
+def run_subprocess(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "unixipc", *argv], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_a_short_semaphore_file_does_not_crash_ls():
+    """Regression: sem_open maps a sem.* file shorter than a sem_t and
+    reading its value raised SIGBUS, killing ls --posix (anyone may write
+    such a file in /dev/shm). Its value is now shown as unknown."""
+    name = posix_name("short")
+    path = f"/dev/shm/sem.{name[1:]}"
+    with open(path, "wb") as f:
+        f.write(b"\0" * 4)
+    try:
+        r = run_subprocess("ls", "--posix", "--json")
+        assert r.returncode == ExitStatus.SUCCESS, (r.returncode, r.stderr)
+        (s,) = _mine(json.loads(r.stdout), "sem", name)
+        assert s["value"] is None
+        r = run_subprocess("stat", "--posix", name)
+        assert r.returncode == ExitStatus.SUCCESS and "value  ? (not readable)" in r.stdout
+    finally:
+        os.unlink(path)
+
+
 def test_ls_without_posix_is_unchanged(cli, objects):
     r = cli("ls")
     assert r.status == ExitStatus.SUCCESS and "POSIX" not in r.out

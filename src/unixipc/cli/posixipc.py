@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from typing import Any
 
 from .sysv import NotFoundError, owner_name
@@ -40,10 +41,23 @@ def _record(kind: str, name: str, uid: int | None, gid: int | None, mode: int | 
     return out
 
 
+#: sizeof(sem_t) on Linux (64-bit: 32 bytes; 32-bit: 16).
+_SEM_T_SIZE = 32 if sys.maxsize > 2**32 else 16
+
+
 def semaphore_value(name: str) -> int | None:
-    """The semaphore's value, or None when this process may not open it."""
+    """The semaphore's value, or None when this process may not open it,
+    or when its file is too short to hold a semaphore: sem_open maps such
+    a file without complaint and reading it raises SIGBUS, so anyone who
+    can write a short ``sem.*`` file in /dev/shm could otherwise make
+    ``ls --posix`` crash."""
     from .. import posix
 
+    try:
+        if os.stat(f"/dev/shm/sem.{name[1:]}", follow_symlinks=False).st_size < _SEM_T_SIZE:
+            return None
+    except OSError:
+        return None
     try:
         sem = posix.Semaphore(name)
     except OSError:
