@@ -66,6 +66,7 @@ TABLE = [
     (["sem", "op", "{s}", "0:+1"], 0), (["shm", "dump", "{m}", "--hex"], 0),
     (["ftok", "/", "1"], 0), (["tour", "--list"], 0), (["rm", "--all-mine", "--dry-run"], 0),
     (["mk", "-Q", "--key", "0x7ffe0004"], 0), (["man"], 0), (["completion", "bash"], 0),
+    (["ls", "--posix"], 0), (["ls", "--posix", "--json"], 0),
     # 1: a system call failed (here: the object does not exist)
     (["stat", "-q", "{x}"], 1), (["stat", "-s", "{x}"], 1), (["stat", "-m", "{x}"], 1),
     (["rm", "-q", "{x}"], 1), (["rm", "-s", "{x}"], 1), (["rm", "-m", "{x}"], 1),
@@ -73,6 +74,10 @@ TABLE = [
     (["sem", "get", "{x}"], 1), (["sem", "op", "{x}", "0:1"], 1), (["shm", "dump", "{x}"], 1),
     (["ftok", "/nonexistent", "1"], 1), (["stat", "-q", "--key", "0x7ffe0001"], 1),
     (["mk", "-Q", "--key", "0x7ffe0004"], 1),  # the key is taken: EEXIST
+    (["stat", "--posix", "/unixipc-no-such-7ffe"], 1),
+    (["stat", "--posix", "/unixipc-no-such-7ffe", "--kind", "mq"], 1),
+    (["rm", "--posix", "/unixipc-no-such-7ffe"], 1),
+    (["rm", "--posix", "/unixipc-no-such-7ffe", "--kind", "shm", "--dry-run"], 1),
     # 2: the command line was wrong, whatever the command
     (["nonsense"], 2), (["ls", "--bogus"], 2), (["rm"], 2), (["rm", "5"], 2),
     (["rm", "-q", "--key", "0"], 2), (["stat", "{q}"], 2), (["stat", "-q", "abc"], 2),
@@ -86,6 +91,8 @@ TABLE = [
     (["completion", "fish"], 2), (["man", "extra"], 2),
     (["mk"], 2), (["mk", "-S", "0"], 2), (["mk", "-M", "1X"], 2), (["mk", "-Q", "-p", "9"], 2),
     (["mk", "-Q", "-S", "1", "--key", "0x7ffe0005"], 2),
+    (["stat", "--posix", "no-slash"], 2), (["rm", "--posix", "/a/b"], 2),
+    (["rm", "--kind", "sem", "-q", "{q}"], 2), (["ls", "--posix", "-l"], 2),
     # 4: not without waiting: --no-wait would wait, or --timeout ran out
     (["sem", "set", "{s}", "0", "0"], 0),
     (["msg", "recv", "{q}", "--no-wait"], 4), (["msg", "recv", "{q}", "--timeout", "0.05"], 4),

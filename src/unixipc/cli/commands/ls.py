@@ -19,7 +19,10 @@ segments: size, attached processes, creator pid). -t shows the times, -p
 the pids, -c the creators and owners (as ipcs -t, -p, -c); -l the
 system's limits (ipcs -l), -u a summary of what is in use (ipcs -u). A
 table on a terminal; --json for scripts (each object's JSON record, the
-same as 'stat --json' gives). -q, -s and -m combine, as in ipcs."""
+same as 'stat --json' gives). -q, -s and -m combine, as in ipcs.
+--posix lists the POSIX objects instead: message queues (name, owner,
+permissions, messages, bytes), named semaphores (value: ? when you may
+not open it) and shared memory segments (size)."""
 EPILOG = """\
 examples:
   $ unixipc ls -q
@@ -30,7 +33,8 @@ examples:
   $ unixipc ls -t                   when each object was last used and changed
   $ unixipc ls -l                   the system's limits
   $ unixipc ls -s --watch 1          semaphore values and waiters, live
-  $ unixipc ls --json | jq '.msg[].id'"""
+  $ unixipc ls --json | jq '.msg[].id'
+  $ unixipc ls --posix               POSIX queues, semaphores and segments"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mine", action="store_true", help="only the objects you own")
     parser.add_argument("--all-users", action="store_true",
                         help="every user's objects (the default, as ipcs)")
+    parser.add_argument("--posix", action="store_true",
+                        help="the POSIX objects instead: message queues (/dev/mqueue), "
+                             "named semaphores and shared memory segments (/dev/shm)")
     lsipc = parser.add_argument_group(
         "lsipc's output (with one of -q, -s, -m)",
         "the columns of lsipc, with its names and cell text; any of these options "
@@ -162,6 +169,8 @@ def _view_columns(view: str, kind: str) -> list[tuple[str, Callable[[Any], Any]]
 def run(args: argparse.Namespace, env: Environment) -> int:
     from ..app import UsageError
 
+    if args.posix:
+        return _posix(args, env)
     if args.output or args.noheadings or args.raw or args.export or args.time_format \
             or args.bytes or args.numeric_perms:
         return _lsipc(args, env)
@@ -346,4 +355,45 @@ def _lsipc(args: argparse.Namespace, env: Environment) -> int:
     mode = "export" if args.export else "raw" if args.raw else "table"
     for line in render(names, rows, mode=mode, headings=not args.noheadings):
         env.out(line)
+    return ExitStatus.SUCCESS
+
+
+def _posix(args: argparse.Namespace, env: Environment) -> int:
+    """ls --posix: the three POSIX sections (JSON: {"mq": [...], "sem":
+    [...], "shm": [...]}, "mq" null when no mqueue filesystem is mounted)."""
+    from ..app import UsageError
+    from ..output import print_json, print_table
+    from ..posixipc import COLUMNS, COMMON_HEADERS, KINDS, TITLES, listing
+
+    if (args.kinds or args.view or args.watch is not None or args.human or args.output
+            or args.noheadings or args.raw or args.export or args.time_format or args.bytes
+            or args.numeric_perms):
+        raise UsageError("--posix goes with --json and --mine only")
+    uid = os.getuid()
+    found: dict[str, list[dict[str, Any]] | None] = {}
+    for kind in KINDS:
+        try:
+            records = listing(kind)
+        except FileNotFoundError as exc:  # no mqueue filesystem mounted
+            env.err(f"unixipc ls: warning: {exc.strerror}")
+            found[kind] = None
+            continue
+        found[kind] = [r for r in records if r["uid"] == uid] if args.mine else records
+    if args.json:
+        print_json(env, found)
+        return ExitStatus.SUCCESS
+    for number, kind in enumerate(KINDS):
+        if number:
+            env.out()
+        shown = found[kind]
+        if shown is None:
+            env.out(env.bold(TITLES[kind]))
+            env.out("(not listed: no mqueue filesystem is mounted)")
+            continue
+        headers = COMMON_HEADERS + [h for h, _ in COLUMNS[kind]]
+        rows = [[r["name"], r["owner"], r["perms"]]
+                + ["?" if r[f] is None else r[f] for _, f in COLUMNS[kind]] for r in shown]
+        print_table(env, headers, rows, title=TITLES[kind])
+        if not rows:
+            env.out(f"(no {TITLES[kind]})")
     return ExitStatus.SUCCESS

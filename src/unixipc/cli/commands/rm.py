@@ -19,7 +19,10 @@ repeatable), or one kind flag with ids after it (rm -q 1 2 3) and --key;
 other users: their own). Key 0 (IPC_PRIVATE) is refused: it never finds an
 object. Every target is tried; the exit status is 1 if any could not be
 removed (not found, permission denied), each failure on one line. Only
-ownership is needed, not read permission."""
+ownership is needed, not read permission. --posix NAME (repeatable)
+removes a POSIX message queue, named semaphore or shared memory segment
+by name: the kind that has the name (--kind mq|sem|shm when several do;
+without it such a name is refused and nothing is removed)."""
 EPILOG = """\
 examples:
   unixipc rm -q 32768 32769          two queues by id
@@ -27,7 +30,9 @@ examples:
   unixipc rm -M 0x41000c02           the segment with this key
   unixipc rm -m --key 0x41000c02     the same
   unixipc rm --all=sem --dry-run     what removing all semaphore sets would do
-  unixipc rm -a --json               remove everything, say what as JSON"""
+  unixipc rm -a --json               remove everything, say what as JSON
+  unixipc rm --posix /jobs           the POSIX queue, semaphore or segment /jobs
+  unixipc rm --posix /x --kind shm   the segment /x (a semaphore /x stays)"""
 
 _KIND_OPTIONS = (("msg", "-q", "--queue-id", "-Q", "--queue-key", "message queue"),
                  ("shm", "-m", "--shmem-id", "-M", "--shmem-key", "shared memory segment"),
@@ -74,6 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="every object (of this kind): as root everyone's, else yours")
     parser.add_argument("--all-mine", action="store_true",
                         help="every object of the chosen kinds owned by you")
+    from ..posixipc import KINDS
+
+    parser.add_argument("--posix", action="append", default=[], metavar="NAME",
+                        help="remove the POSIX message queue, named semaphore or shared "
+                             "memory segment with this name (repeatable)")
+    parser.add_argument("--kind", choices=KINDS,
+                        help="with --posix: only objects of this kind (when several kinds "
+                             "have the name)")
     parser.add_argument("--dry-run", action="store_true", help="say what would be removed")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: kind, id, key, what was done "
@@ -89,13 +102,17 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
     flag_kinds = [k for k in dict.fromkeys(args.kinds)]
     loose = bool(args.ids or args.key)
+    if args.kind and not args.posix:
+        raise UsageError("--kind goes with --posix NAME (System V: -q, -s or -m)")
+    posix_targets = _posix_targets(args.posix, args.kind)
     if args.all or args.all_mine:
-        if loose or args.targets:
+        if loose or args.targets or args.posix:
             raise UsageError("--all and --all-mine take no ids or keys")
         if args.all and args.all != "all" and flag_kinds:
             raise UsageError(f"--all={args.all} takes no -q, -s or -m")
-    elif not loose and not args.targets:
-        raise UsageError("name ids (-q ID, -s ID, -m ID), keys (-Q, -S, -M KEY), or --all")
+    elif not loose and not args.targets and not args.posix:
+        raise UsageError("name ids (-q ID, -s ID, -m ID), keys (-Q, -S, -M KEY), "
+                         "POSIX names (--posix NAME), or --all")
     elif loose and len(flag_kinds) != 1:
         raise UsageError("ids and --key after one kind: -q, -s or -m (or -q ID -m ID ...)")
 
@@ -141,7 +158,74 @@ def run(args: argparse.Namespace, env: Environment) -> int:
                         else f"unixipc rm: cannot remove {what}: {reason}")
         if args.json:
             env.out(json.dumps(report))
+    for name, found in posix_targets:
+        failures += not _remove_posix(args, env, name, found)
     return ExitStatus.ERROR if failures else ExitStatus.SUCCESS
+
+
+def _posix_targets(names: list[str], kind: str | None) -> list[tuple[str, Any]]:
+    """(name, its record, or the NotFoundError) of each --posix NAME, all
+    looked up before anything is removed: a name that several kinds have
+    (without --kind) is a UsageError, and nothing is removed."""
+    from ..app import UsageError
+    from ..posixipc import AmbiguousName, find_one
+    from ..sysv import NotFoundError
+
+    out: list[tuple[str, Any]] = []
+    for name in names:
+        try:
+            out.append((name, find_one(name, kind)))
+        except AmbiguousName as exc:
+            raise UsageError(str(exc)) from None
+        except NotFoundError as exc:
+            out.append((name, exc))
+    return out
+
+
+def _remove_posix(args: argparse.Namespace, env: Environment, name: str, found: Any) -> bool:
+    """Remove (or with --dry-run, name) one POSIX object; False if it failed."""
+    import json
+
+    from ..posixipc import NOUNS, not_found, unlink
+    from ..sysv import NotFoundError
+
+    report: dict[str, Any] = {"family": "posix", "kind": args.kind, "name": name,
+                              "target": f"{NOUNS[args.kind] if args.kind else 'POSIX object'} "
+                                        f"{name}"}
+    try:
+        if isinstance(found, NotFoundError):
+            raise found
+        kind = found["kind"]
+        what = f"{NOUNS[kind]} {name}"
+        report.update(kind=kind, target=what)
+        if args.dry_run:
+            report["action"] = "would-remove"
+            if not args.json:
+                env.out(f"would remove {what}")
+        else:
+            try:
+                unlink(kind, name)
+            except FileNotFoundError as exc:  # removed since it was found
+                raise not_found(kind, name, exc) from None
+            report["action"] = "removed"
+            if not args.json:
+                env.out(f"removed {what}")
+        ok = True
+    except OSError as exc:
+        ok = False
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            reason = (f"permission denied: only its owner or root may remove it "
+                      f"({exc.strerror})")
+        else:
+            reason = str(exc) if isinstance(exc, NotFoundError) else str(exc.strerror or exc)
+        report.update(action="failed", error=reason, errno=exc.errno)
+        if not args.json:
+            what = report["target"]
+            env.err(f"unixipc rm: {reason}" if reason.startswith(what)
+                    else f"unixipc rm: cannot remove {what}: {reason}")
+    if args.json:
+        env.out(json.dumps(report))
+    return ok
 
 
 def _reason(exc: OSError) -> str:
