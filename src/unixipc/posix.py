@@ -117,6 +117,21 @@ def _shm_files(semaphores: bool) -> list[tuple[str, os.stat_result]]:
     return found
 
 
+def _open_existing_semaphore(name: str) -> Any:
+    """sem_open of an existing semaphore, once its file is known to be
+    large enough: glibc maps the file as it is, and a shorter one (anyone
+    may write a ``sem.*`` file in /dev/shm) would kill the process with
+    SIGBUS at the first use, instead of raising here."""
+    try:
+        st = os.stat(os.path.join(_SHM_DIR, _PREFIX + name[1:]), follow_symlinks=False)
+    except OSError:
+        st = None  # sem_open says what is wrong
+    if st is not None and _stat.S_ISREG(st.st_mode) and st.st_size < SEM_SIZE:
+        raise OSError(errno.EINVAL, f"not a semaphore: its file holds {st.st_size} bytes, "
+                                    f"a semaphore needs {SEM_SIZE}")
+    return _core.psem_open(name, 0, 0, 0)
+
+
 def semaphores() -> list[SemaphoreEntry]:
     """Every named POSIX semaphore of this IPC namespace (the ``sem.*``
     entries of /dev/shm), sorted by name."""
@@ -341,9 +356,9 @@ class Semaphore(_NamedObject):
                     self._handle = _core.psem_open(name, os.O_CREAT | os.O_EXCL, mode, initial)
                     self._created = True
                 except FileExistsError:
-                    self._handle = _core.psem_open(name, 0, 0, 0)
+                    self._handle = _open_existing_semaphore(name)
             else:
-                self._handle = _core.psem_open(name, 0, 0, 0)
+                self._handle = _open_existing_semaphore(name)
         self._closed = False
         self._bind_hot_calls()
         self._opened()

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from unixipc import posix
-from support import posix_name
+from support import Child, posix_name
 
 
 def test_create_acquire_release_value(make_psem):
@@ -187,3 +187,27 @@ def test_close_while_another_thread_waits_lets_the_wait_finish(make_psem):
     finally:
         t.join(10)
     assert done == [None] and sem.value == 0
+
+
+def test_a_sem_file_too_short_is_an_error_not_a_sigbus():
+    """Anyone may write a ``sem.*`` file in /dev/shm; glibc's sem_open maps
+    it as it is, and the first use of a file shorter than a semaphore was
+    SIGBUS, killing the process (run in a child, so a crash fails this
+    test alone)."""
+    name = posix_name("sem")
+    path = "/dev/shm/sem." + name[1:]
+    with open(path, "wb"):
+        pass  # empty: before the fix, SIGBUS at the first use
+    try:
+        def open_it() -> int:
+            try:
+                posix.Semaphore(name).value
+            except OSError as exc:
+                return exc.errno
+            return 0
+        assert Child(open_it).result() == errno.EINVAL
+        with pytest.raises(OSError, match="not a semaphore") as info:
+            posix.Semaphore(name, create=True)
+        assert info.value.filename == name
+    finally:
+        os.unlink(path)
