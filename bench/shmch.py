@@ -33,7 +33,8 @@ import numpy as np
 
 from unixipc import Queue, ShmChannel
 from unixipc.bench import harness, twoproc
-from unixipc.bench.shmch import RING, batched_one_way, fan_in_out, idle_cpu, objects_one_way
+from unixipc.bench.shmch import (RING, batched_one_way, fan_in_out, idle_cpu, objects_one_way,
+                                 python_floor)
 from unixipc.bench.transports import collect
 
 HERE = Path(__file__).resolve().parent
@@ -132,6 +133,10 @@ def main() -> int:
                 lambda q: len(q.get_many(max_messages_to_get=64, timeout=60)), size, count,
                 batch)
 
+    # Objects run unpinned, as pipelines do: a queue's put may hand over to
+    # a feeder thread, which pinning would put on the same CPU as the
+    # pickling thread (every implementation measured the same way).
+    twoproc.pin_off()
     small = {"id": 12345, "name": "job", "tags": ["a", "b"], "score": 0.5}
     objects: list[tuple[str, Any, int]] = [
         ("queue objects: small dict", small, trips * 5),
@@ -159,8 +164,11 @@ def main() -> int:
     step("fan-in/fan-out")
     results.append(fan_in_out("unixipc", lambda: ShmChannel(capacity=RING),
                               lambda ch, m: ch.send(m), lambda ch: ch.receive(), 64, per))
+    # a producer is a fork child that ends with os._exit: as with
+    # multiprocessing.Queue, it waits for its feeder's backlog first
     results.append(fan_in_out("unixipc.Queue", lambda: Queue(capacity=RING),
-                              lambda q, m: q.put(m), lambda q: q.get(), 64, per))
+                              lambda q, m: q.put(m), lambda q: q.get(), 64, per,
+                              flush=lambda q: (q.close(), q.join_thread())))
     results.append(fan_in_out("multiprocessing.Queue", multiprocessing.Queue,
                               lambda q, m: q.put(m), lambda q: q.get(), 64, per,
                               flush=twoproc.flush_mp_queue))
@@ -168,6 +176,9 @@ def main() -> int:
         results.append(fan_in_out("faster-fifo", lambda: ff.Queue(max_size_bytes=RING),
                                   lambda q, m: q.put(m, timeout=60),
                                   lambda q: q.get(timeout=60), 64, per))
+
+    step("the Python floor")
+    results.append(python_floor(trips * 20))
 
     step("idle receivers")
     results.append(idle_cpu("unixipc", lambda: ShmChannel(capacity=RING),
@@ -208,6 +219,9 @@ def _targets(results: list[harness.Result]) -> None:
     ow = "shmch one-way 64 B"
     line("one-way 64 B single calls: ShmChannel / C ring",
          ratio(value(ow, "unixipc"), value(ow, "C ring")), ">= 0.6")
+    line("  (the ceiling: a Python loop calling one C function / C ring)",
+         ratio(value("python loop calling one C function", "python"), value(ow, "C ring")),
+         "none (a bound)")
     line("one-way 64 B batches: ShmChannel / C ring",
          ratio(value(ow + " batched x64", "unixipc"), value(ow, "C ring")), ">= 0.9")
     sd = "queue objects: small dict"

@@ -54,6 +54,14 @@ def unpin() -> None:
         os.sched_setaffinity(0, _all_cpus)
 
 
+def pin_off() -> None:
+    """Undo :func:`pin`: this process and the children forked from now on
+    run on every CPU it had before."""
+    global _child_cpu
+    unpin()
+    _child_cpu = None
+
+
 def fork_child() -> int:
     """os.fork() for the workloads: the child is pinned as :func:`pin` said."""
     pid = os.fork()
