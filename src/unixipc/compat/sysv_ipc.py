@@ -270,7 +270,50 @@ def _utf8(data: Any) -> Any:
 # ---- message queues ----------------------------------------------------------------
 
 
-class MessageQueue:
+class _Owned:
+    """The owner and mode properties every sysv_ipc object has, from the
+    subclass's ``_stat()`` (its ``perm``) and ``_set_perm(**fields)``."""
+
+    def _stat(self) -> Any:
+        raise NotImplementedError
+
+    def _set_perm(self, **fields: int) -> None:
+        raise NotImplementedError
+
+    @property
+    def uid(self) -> int:
+        return int(self._stat().perm.uid)
+
+    @uid.setter
+    def uid(self, value: int) -> None:
+        self._set_perm(uid=value)
+
+    @property
+    def gid(self) -> int:
+        return int(self._stat().perm.gid)
+
+    @gid.setter
+    def gid(self, value: int) -> None:
+        self._set_perm(gid=value)
+
+    @property
+    def mode(self) -> int:
+        return int(self._stat().perm.mode)
+
+    @mode.setter
+    def mode(self, value: int) -> None:
+        self._set_perm(mode=value)
+
+    @_readonly
+    def cuid(self) -> int:
+        return int(self._stat().perm.cuid)
+
+    @_readonly
+    def cgid(self) -> int:
+        return int(self._stat().perm.cgid)
+
+
+class MessageQueue(_Owned):
     """A System V message queue, as sysv_ipc's ``MessageQueue``.
 
     ``MessageQueue(key, flags=0, mode=0o600, max_message_size=2048)``:
@@ -357,6 +400,8 @@ class MessageQueue:
     def _set(self, **fields: int) -> None:
         _call(lambda: self._queue.set(**fields))
 
+    _set_perm = _set
+
     @_readonly
     def key(self) -> int:
         """The key the queue was opened with."""
@@ -400,38 +445,6 @@ class MessageQueue:
     def current_messages(self) -> int:
         return self._stat().message_count
 
-    @property
-    def uid(self) -> int:
-        return self._stat().perm.uid
-
-    @uid.setter
-    def uid(self, value: int) -> None:
-        self._set(uid=value)
-
-    @property
-    def gid(self) -> int:
-        return self._stat().perm.gid
-
-    @gid.setter
-    def gid(self, value: int) -> None:
-        self._set(gid=value)
-
-    @property
-    def mode(self) -> int:
-        return self._stat().perm.mode
-
-    @mode.setter
-    def mode(self, value: int) -> None:
-        self._set(mode=value)
-
-    @_readonly
-    def cuid(self) -> int:
-        return self._stat().perm.cuid
-
-    @_readonly
-    def cgid(self) -> int:
-        return self._stat().perm.cgid
-
     def __repr__(self) -> str:
         return f"{__name__}.MessageQueue({self._queue.key})"
 
@@ -439,7 +452,7 @@ class MessageQueue:
 # ---- semaphores --------------------------------------------------------------------
 
 
-class Semaphore:
+class Semaphore(_Owned):
     """One System V semaphore (a set of one), as sysv_ipc's ``Semaphore``.
 
     ``Semaphore(key, flags=0, mode=0o600, initial_value=0)``:
@@ -588,38 +601,6 @@ class Semaphore:
             self._sem.value = value
         _call(setval)
 
-    @property
-    def uid(self) -> int:
-        return self._stat().perm.uid
-
-    @uid.setter
-    def uid(self, value: int) -> None:
-        self._set_perm(uid=value)
-
-    @property
-    def gid(self) -> int:
-        return self._stat().perm.gid
-
-    @gid.setter
-    def gid(self, value: int) -> None:
-        self._set_perm(gid=value)
-
-    @property
-    def mode(self) -> int:
-        return self._stat().perm.mode
-
-    @mode.setter
-    def mode(self, value: int) -> None:
-        self._set_perm(mode=value)
-
-    @_readonly
-    def cuid(self) -> int:
-        return self._stat().perm.cuid
-
-    @_readonly
-    def cgid(self) -> int:
-        return self._stat().perm.cgid
-
     @_readonly
     def last_pid(self) -> int:
         return _call(lambda: self._sem.last_pid)
@@ -643,7 +624,7 @@ class Semaphore:
 # ---- shared memory -----------------------------------------------------------------
 
 
-class SharedMemory:
+class SharedMemory(_Owned):
     """A System V shared memory segment, as sysv_ipc's ``SharedMemory``.
 
     ``SharedMemory(key, flags=0, mode=0o600, size=0, init_character=b' ')``:
@@ -833,38 +814,6 @@ class SharedMemory:
     @_readonly
     def number_attached(self) -> int:
         return self._stat().attach_count
-
-    @property
-    def uid(self) -> int:
-        return self._stat().perm.uid
-
-    @uid.setter
-    def uid(self, value: int) -> None:
-        self._set_perm(uid=value)
-
-    @property
-    def gid(self) -> int:
-        return self._stat().perm.gid
-
-    @gid.setter
-    def gid(self, value: int) -> None:
-        self._set_perm(gid=value)
-
-    @property
-    def mode(self) -> int:
-        return self._stat().perm.mode
-
-    @mode.setter
-    def mode(self, value: int) -> None:
-        self._set_perm(mode=value)
-
-    @_readonly
-    def cuid(self) -> int:
-        return self._stat().perm.cuid
-
-    @_readonly
-    def cgid(self) -> int:
-        return self._stat().perm.cgid
 
     def __repr__(self) -> str:
         return f"{__name__}.SharedMemory({self._segment.key})"
