@@ -87,9 +87,20 @@ def test_the_page_has_transcripts():
         assert needed in commands, needed
 
 
+def _runnable_by_nobody() -> bool:
+    """Whether this interpreter starts as uid 65534 (not when it lives under
+    a home directory that user cannot enter, as pyenv's in /root do)."""
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-c", "pass"], capture_output=True, timeout=60)
+    return done.returncode == 0
+
+
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("t", ALL, ids=[f"line{t.line}" for t in ALL])
 def test_transcript(t, tmp_path):
+    if any(c.startswith("setpriv ") for c, _ in t.steps) and not _runnable_by_nobody():
+        pytest.skip(f"{sys.executable} cannot be started by uid 65534 here (its directory "
+                    "is closed to that user); a system interpreter runs this block")
     outputs = run_transcript(t, tmp_path)
     assert len(outputs) == len(t.steps)
     for (command, expected), got in zip(t.steps, outputs):
