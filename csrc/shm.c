@@ -163,6 +163,42 @@ static PyType_Spec att_spec = {
 
 static PyObject *attachment_type = NULL;
 
+/* ---- BufferForwarder -----------------------------------------------------------
+ *
+ * A base class for Python classes that export another object's buffer:
+ * memoryview(obj) asks obj._buffer_source() for the exporting object and
+ * takes the buffer from it, so the view holds (and counts as an export of)
+ * that object, not obj. Python 3.12's PEP 688 lets a Python class say this
+ * with __buffer__; before 3.12 only a C type's slot can, hence this type
+ * (the sysv_ipc shim's SharedMemory is one subclass). */
+
+static int
+fwd_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    PyObject *source = PyObject_CallMethod(self, "_buffer_source", NULL);
+    if (source == NULL)
+        return -1;
+    int rc = PyObject_GetBuffer(source, view, flags);
+    Py_DECREF(source);
+    return rc;
+}
+
+static PyType_Slot fwd_slots[] = {
+    {Py_tp_doc, "A base class whose buffer is that of the object its _buffer_source() "
+                "method returns."},
+#if PY_VERSION_HEX >= 0x03090000
+    {Py_bf_getbuffer, fwd_getbuffer},
+#endif
+    {0, NULL},
+};
+
+static PyType_Spec fwd_spec = {
+    .name = "unixipc._core.BufferForwarder",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = fwd_slots,
+};
+
 /* shmat(shmid, readonly) -> Attachment. The size exported is what IPC_STAT
  * says once the segment is attached: an attached segment keeps its id until
  * the last detach, so the id cannot name another segment (of another size)
@@ -368,7 +404,8 @@ PyMethodDef unixipc_shm_methods[] = {
 int
 unixipc_shm_exec(PyObject *module)
 {
-    if (unixipc_add_type(module, &att_spec, "Attachment", &attachment_type) < 0)
+    if (unixipc_add_type(module, &att_spec, "Attachment", &attachment_type) < 0 ||
+        unixipc_add_type(module, &fwd_spec, "BufferForwarder", NULL) < 0)
         return -1;
     UNIXIPC_ADD_INT(module, SHM_RDONLY);
     UNIXIPC_ADD_INT(module, SHM_INFO);

@@ -132,15 +132,21 @@ def test_shared_memory_detach_refused_while_a_view_lives() -> None:
         with pytest.raises(ValueError):
             mem.write(b"x" * 101)
         assert mem.read(5) == b"hello" and mem.read(0, 95) == b"     "
-        if sys.version_info >= (3, 12):  # PEP 688
-            view = memoryview(mem)  # type: ignore[arg-type]
-            with pytest.raises(BufferError):
-                mem.detach()
-            assert mem.attached and mem.read(5) == b"hello"  # still usable after the refusal
-            view.release()
+        # The buffer protocol on every interpreter (before 3.12 through the
+        # C base _core.BufferForwarder): a view pins the attachment.
+        view = memoryview(mem)
+        assert (len(view), bytes(view[:5]), bytearray(mem)[:5]) == (100, b"hello", b"hello")
+        view[0:1] = b"J"
+        assert mem.read(5) == b"Jello"
+        with pytest.raises(BufferError):
+            mem.detach()
+        assert mem.attached and mem.read(5) == b"Jello"  # still usable after the refusal
+        view.release()
         mem.detach()
         with pytest.raises(shim.NotAttachedError):
             mem.read()
+        with pytest.raises(shim.NotAttachedError):
+            memoryview(mem)
     finally:
         mem.remove()
 

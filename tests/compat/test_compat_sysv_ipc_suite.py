@@ -9,7 +9,6 @@ timeouts must run and pass with ours.
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -36,18 +35,6 @@ LINUX_SKIPS = {
     "tests.test_message_queues.TestMessageQueueSendReceive."
     "test_message_type_receive_specific_order",
 }
-#: Tests the shim cannot pass on this interpreter, and why.
-BUFFER_TESTS = {
-    "tests.test_memory.BufferProtocolTest.test_bytearray",
-    "tests.test_memory.BufferProtocolTest.test_memoryview",
-}
-CANNOT_PASS: dict[str, str] = {
-    test: "a Python class exports the buffer protocol only from Python 3.12 on (PEP 688's "
-          "__buffer__); on 3.10/3.11 memoryview(SharedMemory) needs a C type, and the C "
-          "core has none this layer can subclass"
-    for test in BUFFER_TESTS} if sys.version_info < (3, 12) else {}
-
-
 @pytest.fixture(scope="module")
 def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return unpack(sdist(), tmp_path_factory.mktemp("sysv_ipc_sdist"))
@@ -90,7 +77,7 @@ def test_the_real_package_passes_all_but_its_skips(real: dict[str, list[str]]) -
 def test_every_test_the_real_package_passes_passes_with_the_shim(
         real: dict[str, list[str]], shim: dict[str, list[str]]) -> None:
     broken = {test: shim[test] for test in _with(real, "passed")
-              if shim[test][0] != "passed" and test not in CANNOT_PASS}
+              if shim[test][0] != "passed"}
     assert broken == {}, "\n\n".join(f"{t}: {o}\n{d}" for t, (o, d) in broken.items())
 
 
@@ -99,12 +86,9 @@ def test_the_timeout_tests_run_and_pass_with_the_shim(shim: dict[str, list[str]]
                                                                             "passed")
 
 
-def test_what_the_shim_cannot_pass_fails_only_for_the_stated_reason(
+def test_the_shim_fails_nothing_and_skips_only_the_suites_own_linux_skip(
         shim: dict[str, list[str]]) -> None:
-    """Exactly the listed tests fail (and pass on Python 3.12+), and the
-    only other skip is the suite's own Linux skip."""
-    failing = _with(shim, "failed") | _with(shim, "error")
-    assert failing == set(CANNOT_PASS)
-    for test in failing:
-        assert "TypeError" in shim[test][1] and "SharedMemory" in shim[test][1], shim[test][1]
+    """On every interpreter, the buffer-protocol tests included (before 3.12
+    they need the C base class _core.BufferForwarder)."""
+    assert _with(shim, "failed") | _with(shim, "error") == set()
     assert _with(shim, "skipped") == LINUX_SKIPS & set(shim)

@@ -624,14 +624,15 @@ class Semaphore(_Owned):
 # ---- shared memory -----------------------------------------------------------------
 
 
-class SharedMemory(_Owned):
+class SharedMemory(_Owned, _core.BufferForwarder):
     """A System V shared memory segment, as sysv_ipc's ``SharedMemory``.
 
     ``SharedMemory(key, flags=0, mode=0o600, size=0, init_character=b' ')``:
     a new segment (``IPC_CREX``) is ``PAGE_SIZE`` bytes unless ``size`` says
     otherwise and is filled with ``init_character``. The segment is attached
     on construction. The handle supports the buffer protocol
-    (``memoryview(mem)``, ``bytearray(mem)``) on Python 3.12+ (PEP 688).
+    (``memoryview(mem)``, ``bytearray(mem)``): the view is one of the
+    attached segment, so it keeps ``detach()`` from pulling the memory away.
     """
 
     _view: memoryview | None
@@ -754,13 +755,9 @@ class SharedMemory(_Owned):
         """Mark the segment for removal (IPC_RMID): it goes at its last detach."""
         _call(self._segment.remove)
 
-    # PEP 688 (Python 3.12+): memoryview(mem), bytearray(mem).
-    def __buffer__(self, flags: int) -> memoryview:
-        view = self._attached_view("Buffer")
-        return memoryview(view)
-
-    def __release_buffer__(self, view: memoryview) -> None:
-        view.release()
+    def _buffer_source(self) -> memoryview:
+        """What ``memoryview(mem)`` exports (see ``_core.BufferForwarder``)."""
+        return self._attached_view("Buffer")
 
     def _stat(self) -> _SegmentStat:
         return _call(self._segment.stat)
