@@ -186,6 +186,39 @@ def flush_mp_queue(queue: Any) -> None:
         wait_thread_gone(feeder)
 
 
+#: The SIGCHLD disposition each workload child's watch replaced, by pid.
+_watched: dict[int, Any] = {}
+
+
+def _watch(pid: int) -> None:
+    """While the workload runs, the child's death (other than a clean exit)
+    raises RuntimeError in the parent, even where it is blocked on the child
+    in a call with no timeout: SIGCHLD interrupts the call, whose EINTR runs
+    the handler. (Ctrl-C kills both processes, and a SIGINT that lands just
+    before the parent's call enters the kernel is seen only once the call is
+    interrupted: without this, by nothing, when the child is gone.) The
+    pending SIGINT's handler runs first, so Ctrl-C stays KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_child(signum: int, frame: Any) -> None:
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is not None and (info.si_code != os.CLD_EXITED or info.si_status != 0):
+            raise RuntimeError(f"benchmark child {pid} died (code {info.si_code}, "
+                               f"status {info.si_status})")
+
+    _watched[pid] = signal.signal(signal.SIGCHLD, on_child)
+    on_child(signal.SIGCHLD, None)  # it may have died before the handler was set
+
+
+def _unwatch(pid: int) -> None:
+    if pid in _watched:
+        signal.signal(signal.SIGCHLD, _watched.pop(pid))
+
+
 def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
     pid = fork_child()
     if pid == 0:
@@ -198,6 +231,7 @@ def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
             code = 0
         finally:
             os._exit(code)
+    _watch(pid)
     link.in_parent()
     return pid
 
@@ -206,6 +240,7 @@ def _finish(pid: int, link: Link, failing: bool = False) -> None:
     """Reap the child and close the link; a child that failed is an error
     unless the parent is already failing (Ctrl-C kills both: the parent's
     KeyboardInterrupt must not be replaced by the child's status)."""
+    _unwatch(pid)
     try:
         _, status = os.waitpid(pid, 0)
     finally:
