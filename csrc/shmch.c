@@ -1313,12 +1313,29 @@ ch_send(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
             return NULL;
         Py_RETURN_NONE;
     }
+    if (nargs == 1 && kwnames != NULL && PyTuple_GET_SIZE(kwnames) == 1 &&
+        PyBytes_CheckExact(args[0]) &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "timeout") == 0) {
+        /* The next most common, send(bytes, timeout=...) (the queues'). */
+        if (unixipc_deadline_from_timeout(args[1], &dl) < 0 ||
+            check_usable(self, SIDE_SEND) < 0 ||
+            PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(args[0]),
+                              PyBytes_GET_SIZE(args[0]), 1, PyBUF_SIMPLE) < 0 ||
+            send_one(self, &view, 1, 1, &dl, NULL) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
     if (unixipc_parse_args("send", args, nargs, kwnames, send_names, 1, 1, v) < 0)
         return NULL;
     if ((block = wait_args(v[1], v[2], &dl)) < 0)
         return NULL;
-    if (PyObject_GetBuffer(v[0], &view, PyBUF_C_CONTIGUOUS) < 0)
+    if (PyBytes_CheckExact(v[0])) { /* as above: a reference, not a request */
+        if (PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(v[0]), PyBytes_GET_SIZE(v[0]),
+                              1, PyBUF_SIMPLE) < 0)
+            return NULL;
+    } else if (PyObject_GetBuffer(v[0], &view, PyBUF_C_CONTIGUOUS) < 0) {
         return NULL;
+    }
     if (unixipc_cancel_arg(v[3], &cancel_view, &cancel) < 0) {
         PyBuffer_Release(&view);
         return NULL;
@@ -1326,7 +1343,7 @@ ch_send(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     rc = check_usable(self, SIDE_SEND);
     if (rc == 0)
         rc = send_one(self, &view, 1, block, &dl, cancel);
-    PyBuffer_Release(&view);
+    PyBuffer_Release(&view); /* nothing for a filled-in view (obj NULL) */
     if (cancel_view.obj)
         PyBuffer_Release(&cancel_view);
     if (rc < 0)
@@ -1824,11 +1841,20 @@ ch_receive_auto(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject
     PyObject *v[4], *copied = NULL;
     record rec;
     Py_ssize_t limit = 0;
-    if (unixipc_parse_args("_receive_auto", args, nargs, kwnames, auto_names, 3, 1, v) < 0 ||
-        !unixipc_conv_size_in(v[0], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "limit", &limit))
+    if (nargs == 1 && kwnames == NULL) {
+        /* The queues' common call, _receive_auto(limit): as receive()'s. */
+        unixipc_deadline dl;
+        dl.infinite = 1;
+        if (!unixipc_conv_size_in(args[0], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "limit", &limit) ||
+            check_usable(self, SIDE_RECV) < 0 ||
+            claim_one(self, &rec, -1, 1, &dl, "receive", NULL, &copied, limit) < 0)
+            return NULL;
+    } else if (unixipc_parse_args("_receive_auto", args, nargs, kwnames, auto_names, 3, 1,
+                                  v) < 0 ||
+               !unixipc_conv_size_in(v[0], PY_SSIZE_T_MIN, PY_SSIZE_T_MAX, "limit", &limit) ||
+               receive_start(self, v + 1, NULL, NULL, "receive", &rec, &copied, limit) < 0) {
         return NULL;
-    if (receive_start(self, v + 1, NULL, NULL, "receive", &rec, &copied, limit) < 0)
-        return NULL;
+    }
     if (copied != NULL || (Py_ssize_t)rec.len <= limit)
         return taken(self, &rec, copied);
     return new_record(self, &rec);

@@ -411,28 +411,31 @@ class Queue(Closable):
         """Put `obj` in the queue, waiting for a free place if ``maxsize``
         objects are in it (``queue.Full`` when `block` is false or after
         `timeout` seconds). Pickling errors raise here."""
+        if (self._sem is None and self._generation == _fork_generation and not self._closed
+                and not self._buffer and type(obj) is not bytes):
+            # The common case, in this one frame: an unbounded queue, a
+            # plain pickle that fits, sent as it is (else _send does the rest
+            # with it).
+            self._used = True
+            buffers: list[pickle.PickleBuffer] = []
+            try:
+                data = _dumps(obj, 5, buffer_callback=buffers.append)
+            except Exception:
+                data = None
+            if data is not None and not buffers and len(data) <= self._max_message:
+                try:
+                    self._channel.send(data, timeout=_ROOM_WAIT)
+                    return
+                except TimeoutError:
+                    pass
+            self._send(obj, data, buffers)
+            return
         if self._generation != _fork_generation:
             self._reset(self._used)
         if self._closed:
             raise self._closed_error()
         if self._sem is None:
             self._used = True
-            if type(obj) is not bytes and not self._buffer:
-                # the common case, in this one frame: a plain pickle that
-                # fits, sent as it is (else _send does the rest with it)
-                buffers: list[pickle.PickleBuffer] = []
-                try:
-                    data = _dumps(obj, 5, buffer_callback=buffers.append)
-                except Exception:
-                    data = None
-                if data is not None and not buffers and len(data) <= self._max_message:
-                    try:
-                        self._channel.send(data, timeout=_ROOM_WAIT)
-                        return
-                    except TimeoutError:
-                        pass
-                self._send(obj, data, buffers)
-                return
             self._send(obj)
             return
         if not self._sem.acquire(block, timeout):
@@ -533,6 +536,16 @@ class Queue(Closable):
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the next object, waiting for one (``queue.Empty``
         when `block` is false or after `timeout` seconds)."""
+        if (block and timeout is None and self._sem is None and not self._closed
+                and self._generation == _fork_generation):
+            # the common case, in this one frame: get() of an unbounded queue
+            self._used = True
+            message = self._channel._receive_auto(_SMALL)
+            if type(message) is bytes and message[:1] == _PROTO_TAG:
+                return _loads(message)
+            obj = _take(message)
+            if obj is not _LOST:
+                return obj
         if self._generation != _fork_generation:
             self._reset(self._used)
         if self._closed:

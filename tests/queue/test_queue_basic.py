@@ -214,6 +214,45 @@ def test_bytes_bytearray_and_out_of_band_buffers_round_trip():
     q.close()
 
 
+class _SlowReduce:
+    """Pickled through a Python __reduce__ that lets other threads run
+    (a thread switch in the middle of put's pickling)."""
+
+    def __init__(self, tag: int) -> None:
+        self.tag = tag
+
+    def __reduce__(self):
+        time.sleep(0)
+        return (_SlowReduce, (self.tag,))
+
+
+def test_threads_putting_out_of_band_buffers_never_mix_them():
+    """A thread switch in the middle of put's pickling never hands one
+    thread's out-of-band buffers to another thread's object."""
+    import threading
+    q = Queue(capacity=1 << 22)
+    per_thread, threads = 300, 4
+
+    def producer(t: int) -> None:
+        for i in range(per_thread):
+            arr = np.full(64, t * 1000 + i, dtype=np.int64)
+            q.put([arr, _SlowReduce(t), np.full(8, -t, dtype=np.int64)])
+
+    workers = [threading.Thread(target=producer, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    got = [q.get(timeout=30) for _ in range(per_thread * threads)]
+    for w in workers:
+        w.join(timeout=30)
+    seen = set()
+    for arr, slow, tail in got:
+        assert (arr == arr[0]).all() and arr[0] // 1000 == slow.tag
+        assert (tail == -slow.tag).all()
+        seen.add(int(arr[0]))
+    assert len(seen) == per_thread * threads
+    q.close()
+
+
 def test_buffers_are_copied_at_put_even_when_the_ring_is_full():
     q = Queue(capacity=4096)
     filler = [b"f" * 1500 for _ in range(10)]

@@ -55,7 +55,15 @@ def test_bad_arguments_before_anything(ch):
     with pytest.raises(ValueError):
         ch.send(b"x", timeout=-1)
     with pytest.raises(TypeError):
+        ch.send(b"x", timeout="soon")
+    with pytest.raises(ValueError, match="max_message_size"):
+        ch.send(b"x" * (ch.max_message_size + 1), timeout=1)
+    with pytest.raises(TypeError):
+        ch.send(b"x", tiemout=1)
+    with pytest.raises(TypeError):
         ch.receive(timeout="soon")
+    with pytest.raises(ValueError):
+        ch._receive_auto(1 << 70)
     with pytest.raises(ValueError):
         ch.receive_many(0)
     with pytest.raises(TypeError):
