@@ -66,6 +66,8 @@ t unixipc rm -q ""
 t unixipc rm -Q ""
 t unixipc tour --only ""
 t unixipc ls --time-format ""
+t unixipc mq ""
+t unixipc mq recv --fo
 '''
 
 
@@ -81,8 +83,10 @@ def test_bash_completion(ipc_tracker, cli):
                           timeout=60, env=env)
     assert done.stderr == ""
     lines = [line.split() for line in done.stdout.splitlines()]
-    assert lines[0] == list(COMMANDS)
-    assert lines[1] == ["mk", "msg", "man"]
+    commands = list(COMMANDS)
+    commands.insert(commands.index("msg") + 1, "mq")  # msg's other name
+    assert lines[0] == commands
+    assert lines[1] == ["mk", "msg", "mq", "man"]
     assert lines[2] == ["send", "recv"]
     assert lines[3] == ["--follow"]
     assert str(q) in lines[4] and not any(w.startswith("-") for w in lines[4])
@@ -90,6 +94,7 @@ def test_bash_completion(ipc_tracker, cli):
     assert key in lines[7]
     assert lines[8][:3] == ["pipe", "popen", "coproc"]
     assert lines[9] == ["short", "full", "iso"]
+    assert lines[10] == ["send", "recv"] and lines[11] == ["--follow"]
 
 
 def test_zsh_completion_script(cli):

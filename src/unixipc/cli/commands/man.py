@@ -41,6 +41,7 @@ def manual() -> str:
     from ..parsertree import tree, walk
 
     top = tree(build_parser(Env()))
+    other_names = {child.words[0]: child.aliases for child in top.children}
     date = datetime.date.today().isoformat()
     lines = [f'.TH UNIXIPC 1 "{date}" "unixipc {__version__}" "User Commands"',
              ".SH NAME", "unixipc \\- every Unix IPC mechanism from the shell",
@@ -50,8 +51,10 @@ def manual() -> str:
         if node.children:
             continue  # 'msg': its actions have the options
         words = " ".join(node.words)
-        lines += [".SS " + _roff(f"unixipc {words}"), _roff(node.help) + ".",
-                  ".PP", _roff(node.parser.description or "")]
+        lines += [".SS " + _roff(f"unixipc {words}"), _roff(node.help) + "."]
+        for alias in other_names.get(node.words[0], []):
+            lines += [".PP", _roff(f"Also spelled: unixipc {' '.join([alias, *node.words[1:]])}.")]
+        lines += [".PP", _roff(node.parser.description or "")]
         usage = node.parser.format_usage().removeprefix("usage: ").strip()
         lines += [".PP", ".nf", _roff(" ".join(usage.split())), ".fi"]
         for action in node.parser._actions:
