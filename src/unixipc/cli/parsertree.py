@@ -20,6 +20,8 @@ class Node:
     #: choices of options and positionals that have them (option -> values)
     choices: dict[str, list[str]] = field(default_factory=dict)
     children: list["Node"] = field(default_factory=list)
+    #: the values a positional argument may take ("bash", "zsh")
+    positional_choices: list[str] = field(default_factory=list)
     #: other names of this (sub)command ("mq" for "msg")
     aliases: list[str] = field(default_factory=list)
 
@@ -39,6 +41,8 @@ def tree(parser: argparse.ArgumentParser, words: list[str] | None = None,
                 node.children.append(child)
             continue
         if not action.option_strings:
+            if action.choices:
+                node.positional_choices += [str(c) for c in action.choices]
             continue
         takes = action.nargs != 0 and not isinstance(
             action, (argparse._StoreTrueAction, argparse._StoreFalseAction,
