@@ -201,3 +201,28 @@ def test_zsh_completes_in_zsh(ipc_tracker, cli, tmp_path):
     assert key in got[9]
     assert {"pipe", "popen", "coproc"} <= got[10]
     assert got[11] == {"bash", "zsh"}
+
+
+#: What setup.py installs (data_files, under the prefix's share/), and the
+#: command each is the output of.
+INSTALLED = {"share/man/man1/unixipc.1": ["man"],
+             "share/bash-completion/completions/unixipc": ["completion", "bash"],
+             "share/zsh/site-functions/_unixipc": ["completion", "zsh"]}
+
+
+def _undated(text: str) -> str:
+    """A page without its .TH line's date (the day it was generated)."""
+    return "\n".join(line if not line.startswith(".TH ") else line.split('"')[0] + '"' +
+                     line.split('"', 2)[2] for line in text.splitlines())
+
+
+@pytest.mark.parametrize("path", INSTALLED)
+def test_installed_files_are_current(cli, path):
+    """The man page and completions shipped in the wheel are what the
+    commands print now: regenerate them with scripts/cli-data after a
+    change of options."""
+    from pathlib import Path
+
+    shipped = (Path(__file__).resolve().parents[2] / path).read_text()
+    assert _undated(shipped) == _undated(cli(*INSTALLED[path]).out), (
+        f"{path} is stale: run scripts/cli-data")

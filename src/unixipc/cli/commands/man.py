@@ -33,6 +33,18 @@ def _roff(text: str) -> str:
     return "\n".join(out)
 
 
+def _date() -> str:
+    """The page's date: SOURCE_DATE_EPOCH's (reproducible builds) when set,
+    else today's."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        return when.date().isoformat()
+    return datetime.date.today().isoformat()
+
+
 def manual() -> str:
     from ... import __version__
     from ..app import EPILOG as TOP_EPILOG, build_parser
@@ -42,7 +54,7 @@ def manual() -> str:
 
     top = tree(build_parser(Env()))
     other_names = {child.words[0]: child.aliases for child in top.children}
-    date = datetime.date.today().isoformat()
+    date = _date()
     lines = [f'.TH UNIXIPC 1 "{date}" "unixipc {__version__}" "User Commands"',
              ".SH NAME", "unixipc \\- every Unix IPC mechanism from the shell",
              ".SH SYNOPSIS", ".B unixipc", "[\\-\\-traceback] COMMAND [options]",
