@@ -137,3 +137,20 @@ def test_system_v_queues_keep_working_under_both_names(cli, ipc_tracker):
     assert cli("mq", "send", str(q), "sysv", "--type", "4").status == 0
     r = cli("msg", "recv", str(q), "--json")
     assert json.loads(r.out) == {"type": 4, "size": 4, "encoding": "text", "data": "sysv"}
+
+
+def test_stat_and_rm_take_the_name_as_their_argument(cli, pmq):
+    """stat /NAME and rm /NAME are stat --posix NAME and rm --posix NAME."""
+    pmq.send(b"abc")
+    r = cli("stat", pmq.name, "--json")
+    assert r.status == 0, r.err
+    assert r.out == cli("stat", "--posix", pmq.name, "--json").out
+    assert json.loads(r.out)["messages"] == 1
+    assert cli("stat", "nonsense").status == ExitStatus.USAGE
+    assert cli("rm", pmq.name, "--dry-run").status == 0
+    assert pmq.attributes().current_messages == 1  # still there
+    r = cli("rm", pmq.name)
+    assert r.status == 0, r.err
+    with pytest.raises(FileNotFoundError):
+        posix.MessageQueue(pmq.name)
+    assert cli("rm", pmq.name).status == ExitStatus.ERROR
