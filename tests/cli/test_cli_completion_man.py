@@ -116,7 +116,8 @@ def test_zsh_completion_script_parses(cli):
     r = cli("completion", "zsh")
     assert r.status == 0 and r.out.startswith("#compdef unixipc\n")
     assert "bashcompinit" not in r.out  # a native zsh function
-    done = subprocess.run([zsh, "-n", "-c", r.out], capture_output=True, timeout=60)
+    done = subprocess.run([zsh, "-n", "-c", r.out], capture_output=True, timeout=60,
+                          env=_TOOLS_ENV)
     assert done.returncode == 0, done.stderr
 
 
@@ -183,7 +184,8 @@ def test_zsh_completes_in_zsh(ipc_tracker, cli, tmp_path):
              "unixipc ls --time-format ", "unixipc ls --ti", "unixipc msg recv ",
              "unixipc stat -s ", "unixipc rm -q ", "unixipc rm -Q ", "unixipc tour --only ",
              "unixipc completion "]
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    # zsh is a tool like groff: it runs without the asan leg's LD_PRELOAD
+    env = dict(_TOOLS_ENV, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     done = subprocess.run([zsh, "-f", str(tmp_path / "driver.zsh"), str(tmp_path), *lines],
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
