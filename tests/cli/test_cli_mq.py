@@ -35,13 +35,13 @@ def pmq():
         mq.close()
 
 
-@pytest.mark.parametrize("command", ["mq", "msg"])
-def test_send_by_name_from_another_process(pmq, command):
-    """A separate process sends (text, --hex, standard input) with
-    priorities; this one receives the bytes and priorities exactly."""
-    for argv, stdin in (([pmq.name, "hello", "--priority", "3"], b""),
-                        ([pmq.name, "--hex", "00ff10"], b""),
-                        ([pmq.name, "-", "--priority", "9"], b"\x00bin\xff")):
+def test_send_by_name_from_another_process(pmq):
+    """Separate processes send (text, --hex, standard input; as mq and as
+    msg) with priorities; this one receives the bytes and priorities
+    exactly."""
+    for command, argv, stdin in (("mq", [pmq.name, "hello", "--priority", "3"], b""),
+                                 ("msg", [pmq.name, "--hex", "00ff10"], b""),
+                                 ("mq", [pmq.name, "-", "--priority", "9"], b"\x00bin\xff")):
         done = subprocess.run(UNIXIPC + [command, "send", *argv], input=stdin,
                               capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr
@@ -64,10 +64,10 @@ def test_json_lines_highest_priority_first(any_cli, pmq):
 
 
 @pytest.mark.parametrize("flag,sep", [("-0", b"\0"), ("--lines", b"\n"), ("--raw", b"")])
-def test_separators_and_raw(any_cli, pmq, flag, sep):
+def test_separators_and_raw(cli, pmq, flag, sep):
     pmq.send(b"aaa")
     pmq.send(b"bbb")
-    r = any_cli("mq", "recv", pmq.name, "--count", "2", flag)
+    r = cli("mq", "recv", pmq.name, "--count", "2", flag)
     assert r.status == 0 and r.raw == b"aaa" + sep + b"bbb" + sep
 
 
