@@ -69,10 +69,31 @@ t unixipc ls --time-format ""
 t unixipc mq ""
 t unixipc mq recv --fo
 t unixipc completion ""
+t unixipc stat "$1"
+t unixipc rm --posix "$1"
 '''
 
 
-def test_bash_completion(ipc_tracker, cli):
+@pytest.fixture
+def posix_names():
+    """A POSIX semaphore and segment of this test: their names, and the
+    prefix they share, unlinked afterwards."""
+    from support import posix_name
+
+    from unixipc import posix
+
+    made = [posix.Semaphore(posix_name("compsem"), exclusive=True),
+            posix.SharedMemory(posix_name("compshm"), 8, exclusive=True)]
+    try:
+        names = [m.name for m in made]
+        yield names, os.path.commonprefix(names)
+    finally:
+        for m in made:
+            m.unlink()
+            m.close()
+
+
+def test_bash_completion(ipc_tracker, cli, posix_names):
     q = ipc_tracker.ipcmk("-Q")
     s = ipc_tracker.ipcmk("-S", "1")
     key = next(line.split()[0] for line in cli("ls", "-q").out.splitlines()
@@ -80,8 +101,9 @@ def test_bash_completion(ipc_tracker, cli):
     r = cli("completion", "bash")
     assert r.status == 0 and "complete -F _unixipc unixipc" in r.out
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    done = subprocess.run(["bash", "--norc", "-c", BASH_DRIVER], capture_output=True, text=True,
-                          timeout=60, env=env)
+    names, prefix = posix_names
+    done = subprocess.run(["bash", "--norc", "-c", BASH_DRIVER, "driver", prefix],
+                          capture_output=True, text=True, timeout=60, env=env)
     assert done.stderr == ""
     lines = [line.split() for line in done.stdout.splitlines()]
     commands = list(COMMANDS)
@@ -97,6 +119,7 @@ def test_bash_completion(ipc_tracker, cli):
     assert lines[9] == ["short", "full", "iso"]
     assert lines[10] == ["send", "recv"] and lines[11] == ["--follow"]
     assert lines[12] == ["bash", "zsh"]
+    assert set(names) <= set(lines[13]) and set(names) <= set(lines[14])  # POSIX /names
 
 
 def _need_zsh() -> str:
@@ -167,7 +190,7 @@ zpty -d z
 '''
 
 
-def test_zsh_completes_in_zsh(ipc_tracker, cli, tmp_path):
+def test_zsh_completes_in_zsh(ipc_tracker, cli, tmp_path, posix_names):
     """The generated function, loaded by compinit as zsh loads it from
     fpath, and driven through zpty by Tab presses in a real interactive
     zsh: commands (and msg's other name mq), actions, options, option
@@ -183,7 +206,7 @@ def test_zsh_completes_in_zsh(ipc_tracker, cli, tmp_path):
     lines = ["unixipc ", "unixipc m", "unixipc msg ", "unixipc mq recv --fo",
              "unixipc ls --time-format ", "unixipc ls --ti", "unixipc msg recv ",
              "unixipc stat -s ", "unixipc rm -q ", "unixipc rm -Q ", "unixipc tour --only ",
-             "unixipc completion "]
+             "unixipc completion ", f"unixipc stat {posix_names[1]}", "unixipc rm --posix "]
     # zsh is a tool like groff: it runs without the asan leg's LD_PRELOAD
     env = dict(_TOOLS_ENV, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     done = subprocess.run([zsh, "-f", str(tmp_path / "driver.zsh"), str(tmp_path), *lines],
@@ -203,6 +226,7 @@ def test_zsh_completes_in_zsh(ipc_tracker, cli, tmp_path):
     assert key in got[9]
     assert {"pipe", "popen", "coproc"} <= got[10]
     assert got[11] == {"bash", "zsh"}
+    assert set(posix_names[0]) <= got[12] and set(posix_names[0]) <= got[13]  # POSIX /names
 
 
 #: What setup.py installs (data_files, under the prefix's share/), and the

@@ -23,6 +23,8 @@ examples:
 #: (command words) -> which ids its positional takes
 _ID_KINDS = {"stat": "", "rm": "", "msg send": "q", "msg recv": "q", "sem get": "s",
              "sem set": "s", "sem op": "s", "shm dump": "m"}
+#: (command words) -> which POSIX /names its positional (or --posix) takes
+_NAME_KINDS = {"stat": "all", "rm": "all", "msg send": "mq", "msg recv": "mq"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +49,12 @@ def bash_script() -> str:
             f" return;;\n" for opt, vals in node.choices.items())
         kind = _ID_KINDS.get(words)
         ids = ""
-        if kind is not None:
+        names = _NAME_KINDS.get(words)
+        if names is not None:
+            choice_cases += f"            --posix) _unixipc_names {names}; return;;\n"
+            ids = (f'            if [[ "$cur" == /* ]]; then COMPREPLY=(); _unixipc_names {names}; '
+                   f'elif [[ "$cur" != -* ]]; then COMPREPLY=(); _unixipc_ids "{kind}"; fi\n')
+        elif kind is not None:
             ids = (f'            if [[ "$cur" != -* ]]; then COMPREPLY=(); _unixipc_ids "{kind}"; '
                    'fi\n')
         elif node.positional_choices:
@@ -93,6 +100,16 @@ _unixipc_ids() {
     [ -z "$kind" ] && kind="$(_unixipc_kind_flag)"
     [ -z "$kind" ] && return
     COMPREPLY+=($(compgen -W "$(unixipc ls -"$kind" -r --noheadings -o ID 2>/dev/null)" -- "$cur"))
+}
+_unixipc_names() {
+    # the /names of POSIX objects: queues (mq: /dev/mqueue) or every kind
+    # (all: also /dev/shm, a semaphore's sem.NAME as /NAME)
+    local f names=()
+    for f in /dev/mqueue/*; do [ -e "$f" ] && names+=("/${f##*/}"); done
+    if [ "$1" = all ]; then
+        for f in /dev/shm/*; do [ -e "$f" ] || continue; f="${f##*/}"; names+=("/${f#sem.}"); done
+    fi
+    COMPREPLY+=($(compgen -W "${names[*]}" -- "$cur"))
 }
 _unixipc_keys() {
     local kind="$2"
@@ -170,6 +187,8 @@ def zsh_script() -> str:
         if words != "mk":
             choice_cases += (f"        --key|-Q|-M|-S) _unixipc_key_kind $prev {_zq(kind or '')}"
                              "; return;;\n")
+        if words in _NAME_KINDS:
+            choice_cases += f"        --posix) _unixipc_names {_NAME_KINDS[words]}; return;;\n"
         valued = "|".join(node.options_with_value)
         if valued:
             choice_cases += f"        {valued}) _message value; return;;\n"
@@ -187,6 +206,10 @@ def zsh_script() -> str:
             body += [f"      opts=({_described(_option_helps(node.parser))})",
                      "      if [[ $PREFIX == -* ]]; then",
                      "        _describe -t options option opts"]
+            names = _NAME_KINDS.get(words)
+            if names is not None:
+                body += ["      elif [[ $PREFIX == /* ]]; then",
+                         f"        _unixipc_names {names}"]
             if kind is not None:
                 body += ["      else",
                          f"        kind={_zq(kind)}",
@@ -223,6 +246,16 @@ _unixipc_kind_flag() {  # q, s or m: the kind flag among the words typed so far
       -m|--shm|--shmem-id) print m; return;;
     esac
   done
+}
+
+_unixipc_names() {  # mq or all: the /names of POSIX queues, or of every kind
+  local f
+  local -a names
+  for f in /dev/mqueue/*(N:t); do names+=("/$f"); done
+  if [[ $1 == all ]]; then
+    for f in /dev/shm/*(N:t); do names+=("/${f#sem.}"); done  # a semaphore is sem.NAME
+  fi
+  (( $#names )) && compadd -a names
 }
 
 _unixipc_key_kind() {  # OPTION DEFAULT-KIND: keys for --key, -Q, -M, -S
