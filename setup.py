@@ -13,5 +13,13 @@ setup(
                                 "-Wno-missing-field-initializers"],
             libraries=["rt"],
         )
-    ]
+    ],
+    # The manual page and the shell completions, generated from the CLI's
+    # argparse definitions by scripts/cli-data (a test fails while they are
+    # stale), installed under the prefix's share/.
+    data_files=[
+        ("share/man/man1", ["share/man/man1/unixipc.1"]),
+        ("share/bash-completion/completions", ["share/bash-completion/completions/unixipc"]),
+        ("share/zsh/site-functions", ["share/zsh/site-functions/_unixipc"]),
+    ],
 )

@@ -334,3 +334,19 @@ def posix_maker(cls: Callable[..., Any], prefix: str) -> Iterator[Callable[..., 
         except FileNotFoundError:
             pass
         obj.close()
+
+
+def ipcs_u() -> dict[str, list[int]]:
+    """``ipcs -u`` parsed: each line's label (the text before its first
+    number, '=' stripped) -> the numbers on it ("pages resident": [0],
+    "Swap performance:": [0, 0])."""
+    import re
+
+    out = subprocess.run(["ipcs", "-u"], capture_output=True, text=True, check=True,
+                         timeout=10).stdout
+    found = {}
+    for line in out.splitlines():
+        m = re.match(r"([^\d=]*?)\s*=?\s*(\d.*)$", line)
+        if m and not line.startswith("-"):
+            found[m.group(1)] = [int(n) for n in re.findall(r"\d+", m.group(2))]
+    return found

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TAG = "cp%d%d" % sys.version_info[:2]
 SUBSET = ["tests/unit", "tests/msg/test_msg_crossproc.py", "tests/msg/test_msg_docs.py",
           "tests/test_docs.py::test_example_runs[msg.md#1]"]
+
+#: The data files setup.py installs: the man page and the completions.
+SHARED = ["share/man/man1/unixipc.1", "share/bash-completion/completions/unixipc",
+          "share/zsh/site-functions/_unixipc"]
 
 
 def run(*args: str | Path, timeout: float = 180, **kw: object) -> str:
@@ -70,7 +75,7 @@ def test_the_sdist_is_the_whole_checkout(built):
         assert tracked <= names, sorted(tracked - names)
     for path in ("tests/conftest.py", "tests/stubtest-allowlist.txt", "docs/design.md",
                  "examples/demo.py", "bench/README.md", "LICENSE", "CHANGELOG.md",
-                 "docs/pypi.md", ".ci/run", "csrc/module.c"):
+                 "docs/pypi.md", ".ci/run", "csrc/module.c", *SHARED):
         assert path in names, path
     assert not [name for name in names if name.endswith((".so", ".pyc"))]
 
@@ -92,7 +97,13 @@ def test_the_repaired_wheel_is_manylinux_and_runs_the_tour(built, tmp_path):
     name = built["repaired"].name
     assert name.startswith(f"unixipc-{unixipc.__version__}-{TAG}-{TAG}-manylinux"), name
     assert "linux_x86_64" not in name.replace("manylinux", ""), name
+    with zipfile.ZipFile(built["repaired"]) as wheel:
+        data = {n.split(".data/data/", 1)[1] for n in wheel.namelist()
+                if ".data/data/" in n and not n.endswith("/")}  # files, not directories
+    assert data == set(SHARED), data
     python = fresh_venv(tmp_path / "venv", built["repaired"])
+    for path in SHARED:  # installed under the prefix, as they are in the checkout
+        assert (tmp_path / "venv" / path).read_text() == (ROOT / path).read_text(), path
     out = run(python.parent / "unixipc", "tour", cwd=tmp_path, timeout=60)
     assert "nothing left behind" in out, out
     version = run(python, "-c", "import importlib.metadata as m, unixipc; "

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _WORKER = "unixipc-msg-wait"
 
 __all__ = ["Message", "MessageQueue", "MessageQueueStat", "message_queues", "msg_limits",
-           "MessageQueueLimits"]
+           "MessageQueueLimits", "MessageQueueUsage", "msg_usage"]
 
 
 
@@ -103,6 +103,32 @@ def msg_limits() -> MessageQueueLimits:
     _, info = _core.msgctl_info(_core.IPC_INFO)
     return MessageQueueLimits(max_message_size=info["msgmax"],
                               default_max_bytes=info["msgmnb"], max_queues=info["msgmni"])
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQueueUsage:
+    """What the queues of this IPC namespace hold now (``msgctl(MSG_INFO)``,
+    what ``ipcs -u`` shows).
+
+    Attributes:
+        queues: queues that exist (msgpool), held against
+            ``msg_limits().max_queues`` (msgmni).
+        messages: messages queued in all of them (msgmap: "used headers").
+        bytes: bytes of message text queued in all of them (msgtql: "used
+            space").
+    """
+
+    queues: int
+    messages: int
+    bytes: int
+
+
+def msg_usage() -> MessageQueueUsage:
+    """Queues, messages and bytes in use in this IPC namespace
+    (``msgctl(MSG_INFO)``)."""
+    _, info = _core.msgctl_info(_core.MSG_INFO)
+    return MessageQueueUsage(queues=info["msgpool"], messages=info["msgmap"],
+                             bytes=info["msgtql"])
 
 
 class MessageQueue(SysVObject[MessageQueueStat], _core.MessageQueueBase):

@@ -23,7 +23,8 @@ from ._sysv import Kernel, SysVObject, check_int
 from .keys import Permissions, each_slot
 
 __all__ = ["SemaphoreSet", "Semaphore", "SemaphoreSetStat", "SemaphoreLimits",
-           "semaphore_sets", "semaphore_limits", "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
+           "semaphore_sets", "semaphore_limits", "SemaphoreUsage", "semaphore_usage",
+           "SEM_UNDO", "IPC_NOWAIT", "SEMVMX"]
 
 #: The name of the worker threads of the async twins.
 _WORKER = "unixipc-sem-wait"
@@ -73,9 +74,32 @@ class SemaphoreLimits:
 
 
 def semaphore_limits() -> SemaphoreLimits:
+    """The system's limits (/proc/sys/kernel/sem: semmsl, semopm, semmni)."""
     info = _core.sem_info(_core.IPC_INFO)
     return SemaphoreLimits(max_per_set=info["semmsl"], max_ops_per_call=info["semopm"],
                            max_value=info["semvmx"], max_sets=info["semmni"])
+
+
+@dataclass(frozen=True, slots=True)
+class SemaphoreUsage:
+    """What the semaphore sets of this IPC namespace use now
+    (``semctl(SEM_INFO)``, what ``ipcs -u`` shows).
+
+    Attributes:
+        sets: semaphore sets that exist (semusz), held against
+            ``semaphore_limits().max_sets`` (semmni).
+        semaphores: semaphores in all of them (semaem), held against the
+            system-wide semmns (the second field of /proc/sys/kernel/sem).
+    """
+
+    sets: int
+    semaphores: int
+
+
+def semaphore_usage() -> SemaphoreUsage:
+    """Sets and semaphores in use in this IPC namespace (``semctl(SEM_INFO)``)."""
+    info = _core.sem_info(_core.SEM_INFO)
+    return SemaphoreUsage(sets=info["semusz"], semaphores=info["semaem"])
 
 
 def semaphore_sets() -> list[SemaphoreSetStat]:

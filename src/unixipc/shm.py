@@ -18,7 +18,7 @@ from ._sysv import Kernel, SysVObject, check_int, creates
 from .keys import Permissions, each_slot, normalize_key
 
 __all__ = ["SharedMemory", "SharedMemoryStat", "SharedMemoryLimits", "shared_memory_segments",
-           "shared_memory_limits"]
+           "shared_memory_limits", "SharedMemoryUsage", "shared_memory_usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +73,50 @@ class SharedMemoryLimits:
 
 
 def shared_memory_limits() -> SharedMemoryLimits:
+    """The system's limits (/proc/sys/kernel/shmmax, shmmni, shmall)."""
     info = _core.shm_info(_core.IPC_INFO)
     return SharedMemoryLimits(max_size=info["shmmax"], min_size=info["shmmin"],
                               max_segments=info["shmmni"], max_total_pages=info["shmall"])
+
+
+@dataclass(frozen=True, slots=True)
+class SharedMemoryUsage:
+    """What the segments of this IPC namespace use now
+    (``shmctl(SHM_INFO)``, what ``ipcs -u`` shows).
+
+    Attributes:
+        segments: segments that exist (used_ids), removed ones still
+            attached included.
+        pages: pages of all segments together (shm_tot: each segment's size
+            rounded up to whole pages), the figure the kernel holds against
+            ``shared_memory_limits().max_total_pages`` (shmall).
+        resident_pages: of these, pages in memory now (shm_rss; a page is
+            resident once something touched it).
+        swapped_pages: of these, pages on swap now (shm_swp).
+        swap_attempts, swap_successes: always 0 on Linux since 2.4 (the
+            kernel keeps the fields and fills nothing in).
+    """
+
+    segments: int
+    pages: int
+    resident_pages: int
+    swapped_pages: int
+    swap_attempts: int
+    swap_successes: int
+
+
+def shared_memory_usage() -> SharedMemoryUsage:
+    """Segments and pages in use in this IPC namespace (``shmctl(SHM_INFO)``).
+
+    Pages are of ``os.sysconf("SC_PAGESIZE")`` bytes. Compare ``pages`` with
+    ``shared_memory_limits().max_total_pages`` and ``segments`` with
+    ``max_segments`` to see how close a ``shmget`` is to ENOSPC.
+    """
+    info = _core.shm_info(_core.SHM_INFO)
+    return SharedMemoryUsage(segments=info["used_ids"], pages=info["shm_tot"],
+                             resident_pages=info["shm_rss"], swapped_pages=info["shm_swp"],
+                             swap_attempts=info["swap_attempts"],
+                             swap_successes=info["swap_successes"])
 
 
 def shared_memory_segments() -> list[SharedMemoryStat]:

@@ -256,6 +256,15 @@ def test_ls_summary_as_ipcs_u(cli, ipc_tracker):
     assert data["shm"]["pages"] == their("pages allocated")
     assert data["sem"]["sets"] == their("used arrays")
     assert data["sem"]["semaphores"] == their("allocated semaphores")
+    assert data["shm"]["resident_pages"] == their("pages resident")
+    assert data["shm"]["swapped_pages"] == their("pages swapped")
+    limits = json.loads(cli("ls", "-l", "--json").out)
+    assert data["msg"]["max_queues"] == limits["msg"]["max_queues"]
+    assert data["shm"]["max_total_pages"] == (limits["shm"]["max_total_bytes"]
+                                              // os.sysconf("SC_PAGESIZE"))
+    text = cli("ls", "-u", "-m").out
+    assert f"pages allocated     {their('pages allocated')} of " in text
+    assert "pages resident" in text and "Messages" not in text
 
 
 LSIPC_CASES = [
@@ -269,6 +278,8 @@ LSIPC_CASES = [
     ["-q", "-r", "-o", "id,send,recv,lspid,lrpid,usedbytes,msgs"],
     ["-s", "-r", "-o", "ID,NSEMS,OTIME,CTIME"],
     ["-m", "-r", "-o", "ID,SIZE,NATTCH,STATUS,CPID,LPID,COMMAND"],
+    ["-q", "-n"], ["-m", "--newline", "-o", "ID,SIZE"], ["-s", "-y", "-e"],
+    ["-m", "-r", "--notruncate"], ["-q", "-e", "--shell", "-b"],
 ]
 
 
@@ -287,6 +298,82 @@ def test_ls_lsipc_columns_and_modes_as_lsipc(cli, ipc_tracker, argv):
     r = cli("ls", *argv)
     assert r.status == 0, r.err
     assert r.out == theirs.stdout
+
+
+GLOBAL_CASES = [["-g"], ["-g", "-r"], ["-g", "-e"], ["-g", "-n"], ["-g", "-y"],
+                ["-g", "-b", "--noheadings"], ["-g", "--notruncate"], ["-g", "-y", "-e"],
+                ["-g", "-r", "-o", "RESOURCE,USED,USE%"], ["--global", "-n", "-b"]]
+
+
+@pytest.mark.parametrize("argv", GLOBAL_CASES, ids=[" ".join(a) for a in GLOBAL_CASES])
+def test_ls_global_as_lsipc_g(cli, ipc_tracker, argv):
+    """ls -g: lsipc -g's limits and what is used against them, byte for
+    byte, in each output mode. The segments are whole pages and the sets
+    of one size: lsipc 2.38 rounds each segment's pages down (the kernel
+    counts whole pages, as ls -g does) and adds the first set's count once
+    per set; on these objects the figures agree."""
+    page = os.sysconf("SC_PAGESIZE")
+    ipc_tracker.ipcmk("-Q")
+    ipc_tracker.ipcmk("-M", str(3 * page))
+    ipc_tracker.ipcmk("-M", str(page))
+    ipc_tracker.ipcmk("-S", "2")
+    ipc_tracker.ipcmk("-S", "2")
+    theirs = run("lsipc", *argv)
+    assert theirs.returncode == 0, theirs.stderr
+    r = cli("ls", *argv)
+    assert r.status == 0, r.err
+    assert r.out == theirs.stdout
+    if argv == ["-g"]:
+        assert " 4 " in r.out.splitlines()[5] and " 2 " in r.out.splitlines()[8]  # pages, sets
+
+
+def test_ls_global_kinds_and_json(cli, ipc_tracker):
+    """-q/-s/-m choose the rows (lsipc 2.38 -g -m prints the segment table's
+    header beside them: the rows are compared); --json has numbers."""
+    page = os.sysconf("SC_PAGESIZE")
+    ipc_tracker.ipcmk("-M", str(2 * page))
+    theirs = [l for l in run("lsipc", "-g").stdout.splitlines() if l.startswith("SHM")]
+    r = cli("ls", "-g", "-m")
+    assert r.status == 0 and r.out.splitlines()[1:] == theirs
+    data = json.loads(cli("ls", "-g", "--json", "-s", "-q").out)
+    assert [d["resource"] for d in data][:2] == ["MSGMNI", "MSGMAX"]
+    assert {d["kind"] for d in data} == {"msg", "sem"}
+    shmall = json.loads(cli("ls", "-g", "--json").out)[4]
+    assert shmall["resource"] == "SHMALL" and shmall["used"] == unixipc.shared_memory_usage().pages
+    assert cli("ls", "-g", "-t").status == ExitStatus.USAGE
+    assert cli("ls", "-g", "-o", "KEY").status == ExitStatus.USAGE
+
+
+@pytest.mark.parametrize("argv", [["-m"], ["-q"], ["-s"], ["-m", "-b", "-P"],
+                                  ["-q", "--time-format", "iso"], ["-m", "-o", "ID,SIZE,CTIME"],
+                                  ["-s", "-e"], ["-q", "-n"], ["-m", "-r"]],
+                         ids=lambda a: " ".join(a))
+def test_ls_id_as_lsipc_i(cli, ipc_tracker, argv):
+    """ls -i ID: lsipc --id's long form (every column by its long name,
+    times in full, a set's elements), or with -e/-n/-r the object's row."""
+    kind = {"-m": "shm", "-q": "msg", "-s": "sem"}[argv[0]]
+    made = {"shm": lambda: ipc_tracker.ipcmk("-M", "5000"),
+            "msg": lambda: ipc_tracker.ipcmk("-Q"),
+            "sem": lambda: ipc_tracker.ipcmk("-S", "3")}[kind]
+    made()
+    ident = made()
+    if kind == "msg":
+        assert cli("msg", "send", str(ident), "abc").status == 0
+    if kind == "sem":
+        assert cli("sem", "op", str(ident), "1:+2").status == 0
+    full = [argv[0], "-i", str(ident), *argv[1:]]
+    theirs = run("lsipc", *full)
+    assert theirs.returncode == 0 and theirs.stdout, theirs.stderr
+    r = cli("ls", *full)
+    assert r.status == 0, r.err
+    assert r.out == theirs.stdout
+
+
+def test_ls_id_not_found(cli):
+    r = cli("ls", "-q", "-i", "999999")
+    assert r.status == ExitStatus.ERROR and "queue 999999 not found" in r.err
+    assert "id 999999 not found" in run("lsipc", "-q", "-i", "999999").stderr
+    assert cli("ls", "-i", "0").status == ExitStatus.USAGE  # which kind?
 
 
 def test_ls_lsipc_table_cells_and_numeric_perms(cli, ipc_tracker):

@@ -615,3 +615,22 @@ def test_limits_match_proc():
                         ("msgmni", lim.max_queues)):
         with open(f"/proc/sys/kernel/{name}") as f:
             assert int(f.read()) == value
+
+
+def test_usage_matches_ipcs_u(new_queue):
+    """msg_usage() is MSG_INFO: queues, messages and bytes, as ipcs -u."""
+    from support import ipcs_u
+
+    before = unixipc.msg_usage()
+    a, b = new_queue(create=True), new_queue(create=True)
+    a.send(b"hello")
+    a.send(b"x" * 100, type=2)
+    b.send(b"")
+    used = unixipc.msg_usage()
+    theirs = ipcs_u()
+    assert (used.queues, used.messages, used.bytes) == (
+        theirs["allocated queues"][0], theirs["used headers"][0], theirs["used space"][0])
+    assert (used.queues, used.messages, used.bytes) == (
+        before.queues + 2, before.messages + 3, before.bytes + 105)
+    a.receive()
+    assert unixipc.msg_usage().bytes == before.bytes + 100

@@ -471,3 +471,17 @@ def test_signal_handler_exception_ends_the_wait(make_set):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     assert sems[0].value == 0 and sems[0].ncount == 0
+
+
+def test_usage_matches_ipcs_u(make_set):
+    """semaphore_usage() is SEM_INFO: sets and semaphores, as ipcs -u."""
+    from support import ipcs_u
+
+    before = unixipc.semaphore_usage()
+    make_set(count=3)
+    make_set(count=2)
+    used = unixipc.semaphore_usage()
+    theirs = ipcs_u()
+    assert (used.sets, used.semaphores) == (theirs["used arrays"][0],
+                                            theirs["allocated semaphores"][0])
+    assert (used.sets, used.semaphores) == (before.sets + 2, before.semaphores + 5)

@@ -337,3 +337,25 @@ def test_other_user_denied(make_segment):
     assert Child(as_nobody, uid=NOBODY).result(timeout=10) == {"attach": errno.EACCES}
     shm.set(mode=0o640)
     assert shm.stat().perm.mode == 0o640
+
+
+def test_usage_matches_ipcs_u_and_counts_pages(make_segment):
+    """shared_memory_usage() is SHM_INFO, as ipcs -u prints it: whole pages
+    per segment, resident ones once touched."""
+    from support import ipcs_u
+
+    page = os.sysconf("SC_PAGESIZE")
+    before = unixipc.shared_memory_usage()
+    make_segment(size=page + 1)                 # 2 pages, none touched
+    touched = make_segment(size=3 * page)
+    touched.write(b"x" * (3 * page))            # 3 pages, all resident
+    used = unixipc.shared_memory_usage()
+    theirs = ipcs_u()
+    assert (used.segments, used.pages, used.resident_pages, used.swapped_pages) == (
+        theirs["segments allocated"][0], theirs["pages allocated"][0],
+        theirs["pages resident"][0], theirs["pages swapped"][0])
+    assert [used.swap_attempts, used.swap_successes] == theirs["Swap performance:"]
+    assert used.segments == before.segments + 2
+    assert used.pages == before.pages + 5
+    assert used.resident_pages >= before.resident_pages + 3
+    assert used.pages <= unixipc.shared_memory_limits().max_total_pages

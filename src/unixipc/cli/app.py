@@ -143,7 +143,8 @@ def build_parser(env: Environment) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f".commands.{name}", __package__)
-        cmd = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
+        cmd = sub.add_parser(name, aliases=getattr(module, "ALIASES", []), help=module.HELP,
+                             description=module.DESCRIPTION,
                              epilog=getattr(module, "EPILOG", None),
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(cmd)

@@ -5,6 +5,7 @@ numeric, empty for never), and lsipc's output modes (table, --raw,
 
 from __future__ import annotations
 
+import re
 import stat as _stat
 import time
 from typing import Any, Callable
@@ -152,17 +153,84 @@ def cells(stat: Any, kind: str, names: list[str], style: Style) -> list[str]:
     return [known[n](stat, style) for n in names]
 
 
-def render(names: list[str], rows: list[list[str]], *, mode: str, headings: bool) -> list[str]:
-    """Lines for ``mode``: 'table' (padded columns), 'raw' (one space
-    between cells, empty cells kept) or 'export' (NAME="value" pairs)."""
-    if mode == "export":
-        return [" ".join(f'{n}="{_quote(v)}"' for n, v in zip(names, row)) for row in rows]
-    out = [names] if headings else []
+def render(names: list[str], rows: list[list[str]], *, mode: str, headings: bool,
+           shell: bool = False, right: frozenset[str] = frozenset(), sep: str = "  ") -> list[str]:
+    """Lines for ``mode``: 'table' (padded columns, ``sep`` between them,
+    the columns in ``right`` right-aligned), 'raw' (one space between
+    cells, empty cells kept), 'export' (NAME="value" pairs) or 'newline'
+    (lsipc -n: the export pairs one per line). ``shell``: column names as
+    shell variable names (lsipc -y: USE% is USE_PCT)."""
+    heads = [shell_name(n) for n in names] if shell else names
+    if mode in ("export", "newline"):
+        between = "\n" if mode == "newline" else " "
+        return [between.join(f'{n}="{_quote(v)}"' for n, v in zip(heads, row)) for row in rows]
+    out = [heads] if headings else []
     out += rows
     if mode == "raw":
         return [" ".join(_raw(v) for v in row) for row in out]
-    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
-    return ["  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip() for row in out]
+    # lsipc -y sizes the columns by the names it would have shown.
+    widths = [max(len(c) for c in col) for col in zip(names, *rows)]
+    return [sep.join(v.rjust(widths[i]) if names[i] in right else v.ljust(widths[i])
+                     for i, v in enumerate(row)).rstrip() for row in out]
+
+
+def shell_name(name: str) -> str:
+    """A column name usable as a shell variable (lsipc -y): '%' becomes
+    '_PCT', any other character but letters, digits and '_' becomes '_'."""
+    text = re.sub(r"[^A-Za-z0-9_]", "_", name.replace("%", "_PCT"))
+    return "_" + text if text[:1].isdigit() else text
+
+
+#: The long names lsipc --id shows its columns by.
+PRETTY = {"KEY": "Key", "ID": "ID", "OWNER": "Owner", "PERMS": "Permissions",
+          "CUID": "Creator UID", "CUSER": "Creator user", "CGID": "Creator GID",
+          "CGROUP": "Creator group", "UID": "UID", "USER": "User name", "GID": "GID",
+          "GROUP": "Group name", "CTIME": "Last change", "SIZE": "Segment size",
+          "NATTCH": "Attached processes", "STATUS": "Status", "ATTACH": "Attach time",
+          "DETACH": "Detach time", "COMMAND": "Creator command", "CPID": "Creator PID",
+          "LPID": "Last user PID", "USEDBYTES": "Bytes used", "MSGS": "Messages",
+          "SEND": "Msg sent", "RECV": "Msg received", "LSPID": "Msg sender",
+          "LRPID": "Msg receiver", "NSEMS": "Semaphores", "OTIME": "Last operation"}
+
+#: Columns whose empty cell means "never" or "not known": lsipc --id leaves
+#: them out rather than print an empty line.
+_OMITTED_WHEN_EMPTY = {"CTIME", "ATTACH", "DETACH", "COMMAND", "SEND", "RECV", "OTIME"}
+
+#: Every column of each kind, in lsipc's order: what --id shows by default.
+ALL = {kind: list(GENERIC) + list(BY_KIND[kind]) for kind in BY_KIND}
+
+
+def pretty(names: list[str], row: list[str]) -> list[str]:
+    """One object as lsipc --id prints it: 'Long name:' padded to 36
+    columns, the value padded to 36 (lsipc's printf("%s:%*c%-36s"))."""
+    out = []
+    for name, value in zip(names, row):
+        if name in _OMITTED_WHEN_EMPTY and not value:
+            continue
+        title = PRETTY[name]
+        out.append(f"{title}:{' ' * max(1, 35 - len(title))}{value:<36}")
+    return out
+
+
+def semaphore_elements(ident: int) -> list[str] | None:
+    """lsipc --id's 'Elements:' table of a semaphore set (value, waiters,
+    last pid and its command), or None without read permission."""
+    from .. import SemaphoreSet
+
+    try:
+        sems = SemaphoreSet.from_id(ident)
+        rows = [[str(i), str(s.value), str(s.ncount), str(s.zcount), str(s.last_pid),
+                 command_of(s.last_pid) if s.last_pid else ""]
+                for i, s in ((i, sems[i]) for i in range(len(sems)))]
+    except OSError:
+        return None
+    names = ["SEMNUM", "VALUE", "NCOUNT", "ZCOUNT", "PID", "COMMAND"]
+    widths = [max(len(c) for c in col) for col in zip(names, *rows)]
+    lines = ["Elements:", ""]
+    for row in [names] + rows:  # all right-aligned; an empty last cell is not padded
+        lines.append(" ".join(v.rjust(widths[i]) if v or i < len(row) - 1 else v
+                              for i, v in enumerate(row)))
+    return lines
 
 
 def _quote(value: str) -> str:

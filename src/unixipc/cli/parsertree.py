@@ -20,6 +20,10 @@ class Node:
     #: choices of options and positionals that have them (option -> values)
     choices: dict[str, list[str]] = field(default_factory=dict)
     children: list["Node"] = field(default_factory=list)
+    #: the values a positional argument may take ("bash", "zsh")
+    positional_choices: list[str] = field(default_factory=list)
+    #: other names of this (sub)command ("mq" for "msg")
+    aliases: list[str] = field(default_factory=list)
 
 
 def tree(parser: argparse.ArgumentParser, words: list[str] | None = None,
@@ -28,10 +32,17 @@ def tree(parser: argparse.ArgumentParser, words: list[str] | None = None,
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help or "" for a in action._choices_actions}
+            seen: dict[int, Node] = {}
             for name, sub in action.choices.items():
-                node.children.append(tree(sub, node.words + [name], helps.get(name, "")))
+                if id(sub) in seen:  # an alias: the same parser under another name
+                    seen[id(sub)].aliases.append(name)
+                    continue
+                seen[id(sub)] = child = tree(sub, node.words + [name], helps.get(name, ""))
+                node.children.append(child)
             continue
         if not action.option_strings:
+            if action.choices:
+                node.positional_choices += [str(c) for c in action.choices]
             continue
         takes = action.nargs != 0 and not isinstance(
             action, (argparse._StoreTrueAction, argparse._StoreFalseAction,

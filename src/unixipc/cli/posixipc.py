@@ -31,6 +31,19 @@ def check_name(name: str) -> str:
     return check(name, "object", 255)
 
 
+def id_or_name(text: str) -> int | str:
+    """A positional target: a System V id (an integer) or a POSIX /name
+    (argparse type: anything else is a usage error)."""
+    import argparse
+
+    if text.startswith("/"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an id or a /name: {text!r}") from None
+
+
 def _record(kind: str, name: str, uid: int | None, gid: int | None, mode: int | None,
             **extra: Any) -> dict[str, Any]:
     out: dict[str, Any] = {

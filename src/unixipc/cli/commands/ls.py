@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 from typing import Any, Callable
 
@@ -17,7 +18,8 @@ and the useful columns of each kind (queues: messages, bytes, max bytes,
 last send/receive pids and times; semaphore sets: count and values;
 segments: size, attached processes, creator pid). -t shows the times, -p
 the pids, -c the creators and owners (as ipcs -t, -p, -c); -l the
-system's limits (ipcs -l), -u a summary of what is in use (ipcs -u). A
+system's limits (ipcs -l), -u what is in use against them (ipcs -u), -g
+the same as lsipc -g's table; -i ID one object as lsipc --id shows it. A
 table on a terminal; --json for scripts (each object's JSON record, the
 same as 'stat --json' gives). -q, -s and -m combine, as in ipcs.
 --posix lists the POSIX objects instead: message queues (name, owner,
@@ -60,6 +62,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="cells separated by one space, nothing aligned")
     lsipc.add_argument("-e", "--export", action="store_true",
                        help='NAME="value" pairs, one object per line')
+    lsipc.add_argument("-n", "--newline", action="store_true",
+                       help='NAME="value" pairs, each on a line of its own')
+    lsipc.add_argument("-y", "--shell", action="store_true",
+                       help="column names usable as shell variables (USE%% is USE_PCT)")
+    lsipc.add_argument("--notruncate", action="store_true",
+                       help="never cut a cell short (unixipc never does: accepted for "
+                            "lsipc's command lines)")
+    lsipc.add_argument("-i", "--id", type=int, metavar="ID",
+                       help="the one object ID (of the kind given), each column on a line "
+                            "of its own with lsipc's long names (with -e, -r or -n: its row)")
+    lsipc.add_argument("-g", "--global", dest="global_view", action="store_true",
+                       help="lsipc's RESOURCE/DESCRIPTION/LIMIT/USED/USE%% table: each "
+                            "limit, and what is in use against it (-q, -s, -m choose)")
     lsipc.add_argument("-b", "--bytes", action="store_true",
                        help="sizes in bytes (lsipc's default is human-readable: 4.9K)")
     lsipc.add_argument("-P", "--numeric-perms", action="store_true",
@@ -171,8 +186,11 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
     if args.posix:
         return _posix(args, env)
+    if args.global_view:
+        return _global(args, env)
     if args.output or args.noheadings or args.raw or args.export or args.time_format \
-            or args.bytes or args.numeric_perms:
+            or args.bytes or args.numeric_perms or args.newline or args.shell \
+            or args.notruncate or args.id is not None:
         return _lsipc(args, env)
     if args.watch is not None:
         if args.view in ("limits", "summary") or args.json:
@@ -293,30 +311,43 @@ def _limits(args: argparse.Namespace, env: Environment) -> int:
 
 
 def summary(selected: list[str] | None = None) -> dict[str, dict[str, int]]:
-    """What ipcs -u shows, from the listings: objects, messages and bytes
-    queued, segment pages, semaphores."""
-    from ... import message_queues, semaphore_sets, shared_memory_segments
+    """What ipcs -u shows, from the library's usage functions (msgctl
+    MSG_INFO, shmctl SHM_INFO, semctl SEM_INFO), with the limits each count
+    is held against: objects, messages and bytes queued, segment pages
+    (allocated, resident, swapped), semaphores."""
+    from ... import msg_usage, semaphore_usage, shared_memory_segments, shared_memory_usage
 
+    lim = limits()
     page = os.sysconf("SC_PAGESIZE")
     out: dict[str, dict[str, int]] = {}
     if not selected or "msg" in selected:
-        qs = message_queues()
-        out["msg"] = {"queues": len(qs), "messages": sum(q.message_count for q in qs),
-                      "bytes": sum(q.current_bytes for q in qs)}
+        m = msg_usage()
+        out["msg"] = {"queues": m.queues, "max_queues": lim["msg"]["max_queues"],
+                      "messages": m.messages, "bytes": m.bytes}
     if not selected or "shm" in selected:
-        ms = shared_memory_segments()
-        out["shm"] = {"segments": len(ms), "bytes": sum(m.size for m in ms),
-                      "pages": sum(-(-m.size // page) for m in ms)}
+        h = shared_memory_usage()
+        out["shm"] = {"segments": h.segments, "max_segments": lim["shm"]["max_segments"],
+                      "bytes": sum(s.size for s in shared_memory_segments()),
+                      "pages": h.pages, "max_total_pages": lim["shm"]["max_total_bytes"] // page,
+                      "resident_pages": h.resident_pages, "swapped_pages": h.swapped_pages}
     if not selected or "sem" in selected:
-        ss = semaphore_sets()
-        out["sem"] = {"sets": len(ss), "semaphores": sum(s.count for s in ss)}
+        s = semaphore_usage()
+        out["sem"] = {"sets": s.sets, "max_sets": lim["sem"]["max_sets"],
+                      "semaphores": s.semaphores}
+        if "max_system_wide" in lim["sem"]:
+            out["sem"]["max_semaphores"] = lim["sem"]["max_system_wide"]
     return out
 
 
 _SUMMARY_LABELS = {"queues": "allocated queues", "messages": "messages queued (used headers)",
                    "bytes": "bytes in use", "segments": "segments allocated",
-                   "pages": "pages allocated", "sets": "used arrays",
+                   "pages": "pages allocated", "resident_pages": "pages resident",
+                   "swapped_pages": "pages swapped", "sets": "used arrays",
                    "semaphores": "allocated semaphores"}
+#: The limit each count is shown against ("1 of 4096 (0.02%)").
+_SUMMARY_LIMITS = {"queues": "max_queues", "segments": "max_segments",
+                   "pages": "max_total_pages", "sets": "max_sets",
+                   "semaphores": "max_semaphores"}
 
 
 def _summary(args: argparse.Namespace, env: Environment) -> int:
@@ -325,35 +356,144 @@ def _summary(args: argparse.Namespace, env: Environment) -> int:
     data = summary(args.kinds)
     if args.json:
         print_json(env, data)
-    else:
-        _print_sections(env, data, "-u", _SUMMARY_LABELS)
+        return ExitStatus.SUCCESS
+    for number, (name, values) in enumerate(data.items()):
+        if number:
+            env.out()
+        env.out(env.bold(_TITLES[name + "-u"]))
+        shown = [k for k in values if k in _SUMMARY_LABELS]
+        width = max(len(_SUMMARY_LABELS[k]) for k in shown)
+        for k in shown:
+            text = f"{_SUMMARY_LABELS[k]:<{width}}  {values[k]}"
+            limit = values.get(_SUMMARY_LIMITS.get(k, ""))
+            if limit:
+                text += f" of {limit} ({values[k] / limit * 100:.2f}%)"
+            env.out(text)
     return ExitStatus.SUCCESS
 
 
 def _lsipc(args: argparse.Namespace, env: Environment) -> int:
     from ..app import UsageError
-    from ..columns import DEFAULTS, Style, cells, parse_columns, render
-    from ..sysv import kinds
+    from ..columns import ALL, DEFAULTS, Style, cells, parse_columns, pretty, render
+    from ..columns import semaphore_elements
+    from ..sysv import NotFoundError, kinds
 
     if args.view is not None or args.json:
-        raise UsageError("-o, --raw, --export, --noheadings, --bytes, -P and --time-format "
-                         "go with the default view, not -t/-p/-c/-l/-u or --json")
+        raise UsageError("-o, --raw, --export, --newline, --noheadings, --bytes, -P, -y, -i "
+                         "and --time-format go with the default view, not -t/-p/-c/-l/-u "
+                         "or --json")
     if not args.kinds or len(set(args.kinds)) != 1:
         raise UsageError("lsipc's columns are for one kind: add -q, -s or -m")
     (kind,) = kinds(args.kinds)
+    mode = ("newline" if args.newline else "export" if args.export else "raw" if args.raw
+            else "table")
+    one = args.id is not None and mode == "table"  # lsipc --id's long form
     try:
-        names = parse_columns(args.output or DEFAULTS[kind.name], kind.name)
+        names = parse_columns(args.output or (",".join(ALL[kind.name]) if one
+                                              else DEFAULTS[kind.name]), kind.name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    # lsipc --id writes times in full unless told otherwise.
     style = Style(in_bytes=args.bytes, numeric_perms=args.numeric_perms,
-                  time_format=args.time_format or "short")
+                  time_format=args.time_format or ("full" if one else "short"))
     uid = os.getuid()
     stats = sorted(kind.listing(), key=lambda s: s.id)
     if args.mine:
         stats = [s for s in stats if s.perm.uid == uid]
+    if args.id is not None:
+        stats = [s for s in stats if s.id == args.id]
+        if not stats:
+            raise NotFoundError(errno.EINVAL, f"{kind.noun} {args.id} not found")
     rows = [cells(s, kind.name, names, style) for s in stats]
-    mode = "export" if args.export else "raw" if args.raw else "table"
-    for line in render(names, rows, mode=mode, headings=not args.noheadings):
+    if one:
+        lines = pretty(names, rows[0])
+        if kind.name == "sem":
+            lines += semaphore_elements(stats[0].id) or []
+    else:
+        lines = render(names, rows, mode=mode, headings=not args.noheadings, shell=args.shell)
+    for line in lines:
+        env.out(line)
+    return ExitStatus.SUCCESS
+
+
+#: lsipc -g's rows: (RESOURCE, DESCRIPTION, kind, limit key, usage key or
+#: None, whether the limit is a size in bytes).
+_GLOBAL_ROWS = [
+    ("MSGMNI", "Number of message queues", "msg", "max_queues", "queues", False),
+    ("MSGMAX", "Max size of message (bytes)", "msg", "max_message_size", None, True),
+    ("MSGMNB", "Default max size of queue (bytes)", "msg", "default_max_bytes", None, True),
+    ("SHMMNI", "Shared memory segments", "shm", "max_segments", "segments", False),
+    ("SHMALL", "Shared memory pages", "shm", "max_total_pages", "pages", False),
+    ("SHMMAX", "Max size of shared memory segment (bytes)", "shm", "max_size", None, True),
+    ("SHMMIN", "Min size of shared memory segment (bytes)", "shm", "min_size", None, True),
+    ("SEMMNI", "Number of semaphore identifiers", "sem", "max_sets", "sets", False),
+    ("SEMMNS", "Total number of semaphores", "sem", "max_system_wide", "semaphores", False),
+    ("SEMMSL", "Max semaphores per semaphore set.", "sem", "max_per_set", None, False),
+    ("SEMOPM", "Max number of operations per semop(2)", "sem", "max_ops_per_call", None,
+     False),
+    ("SEMVMX", "Semaphore max value", "sem", "max_value", None, False),
+]
+_GLOBAL_COLUMNS = ["RESOURCE", "DESCRIPTION", "LIMIT", "USED", "USE%"]
+
+
+def global_usage(selected: list[str] | None = None) -> list[dict[str, Any]]:
+    """lsipc -g's rows as records: each limit and, where the kernel counts
+    it, what is in use (the library's limits and *_usage functions)."""
+    lim, used = limits(), summary(selected)
+    lim["shm"]["max_total_pages"] = lim["shm"]["max_total_bytes"] // os.sysconf("SC_PAGESIZE")
+    out = []
+    for resource, description, kind, limit_key, used_key, is_size in _GLOBAL_ROWS:
+        if selected and kind not in selected or limit_key not in lim[kind]:
+            continue
+        limit = lim[kind][limit_key]
+        count = None if used_key is None else used[kind][used_key]
+        out.append({"resource": resource, "description": description, "kind": kind,
+                    "limit": limit, "used": count, "size": is_size,
+                    "use_percent": None if count is None or not limit
+                    else count / limit * 100})
+    return out
+
+
+def _global(args: argparse.Namespace, env: Environment) -> int:
+    """ls -g: lsipc -g's table (with -r, -e, -n, -y, -b, --noheadings, -o)."""
+    from ..app import UsageError
+    from ..columns import Style, render
+    from ..output import print_json
+
+    if args.view is not None or args.id is not None or args.time_format or args.numeric_perms:
+        raise UsageError("-g goes with -q/-s/-m, -o, -r, -e, -n, -y, -b, --noheadings and "
+                         "--json, not -t/-p/-c/-l/-u, -i, -P or --time-format")
+    records = global_usage(args.kinds)
+    if args.json:
+        print_json(env, [{k: v for k, v in r.items() if k != "size"} for r in records])
+        return ExitStatus.SUCCESS
+    names = _GLOBAL_COLUMNS
+    if args.output:
+        extra = args.output.startswith("+")
+        names = [n.strip().upper() for n in args.output.lstrip("+").split(",") if n.strip()]
+        names = (_GLOBAL_COLUMNS + names) if extra else names
+        unknown = [n for n in names if n not in _GLOBAL_COLUMNS]
+        if unknown:
+            raise UsageError(f"unknown column for -g: {unknown[0]!r} "
+                             f"(known: {', '.join(_GLOBAL_COLUMNS)})")
+    style = Style(in_bytes=args.bytes)
+
+    def cell(r: dict[str, Any], name: str) -> str:
+        if name == "RESOURCE":
+            return str(r["resource"])
+        if name == "DESCRIPTION":
+            return str(r["description"])
+        if name == "LIMIT":
+            return style.size(r["limit"]) if r["size"] else str(r["limit"])
+        if name == "USED":
+            return "-" if r["used"] is None else str(r["used"])
+        return "-" if r["use_percent"] is None else f"{r['use_percent']:.2f}%"
+
+    rows = [[cell(r, n) for n in names] for r in records]
+    mode = ("newline" if args.newline else "export" if args.export else "raw" if args.raw
+            else "table")
+    for line in render(names, rows, mode=mode, headings=not args.noheadings, shell=args.shell,
+                       right=frozenset({"LIMIT", "USED", "USE%"}), sep=" "):
         env.out(line)
     return ExitStatus.SUCCESS
 

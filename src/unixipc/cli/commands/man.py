@@ -33,6 +33,18 @@ def _roff(text: str) -> str:
     return "\n".join(out)
 
 
+def _date() -> str:
+    """The page's date: SOURCE_DATE_EPOCH's (reproducible builds) when set,
+    else today's."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        return when.date().isoformat()
+    return datetime.date.today().isoformat()
+
+
 def manual() -> str:
     from ... import __version__
     from ..app import EPILOG as TOP_EPILOG, build_parser
@@ -41,7 +53,8 @@ def manual() -> str:
     from ..parsertree import tree, walk
 
     top = tree(build_parser(Env()))
-    date = datetime.date.today().isoformat()
+    other_names = {child.words[0]: child.aliases for child in top.children}
+    date = _date()
     lines = [f'.TH UNIXIPC 1 "{date}" "unixipc {__version__}" "User Commands"',
              ".SH NAME", "unixipc \\- every Unix IPC mechanism from the shell",
              ".SH SYNOPSIS", ".B unixipc", "[\\-\\-traceback] COMMAND [options]",
@@ -50,8 +63,10 @@ def manual() -> str:
         if node.children:
             continue  # 'msg': its actions have the options
         words = " ".join(node.words)
-        lines += [".SS " + _roff(f"unixipc {words}"), _roff(node.help) + ".",
-                  ".PP", _roff(node.parser.description or "")]
+        lines += [".SS " + _roff(f"unixipc {words}"), _roff(node.help) + "."]
+        for alias in other_names.get(node.words[0], []):
+            lines += [".PP", _roff(f"Also spelled: unixipc {' '.join([alias, *node.words[1:]])}.")]
+        lines += [".PP", _roff(node.parser.description or "")]
         usage = node.parser.format_usage().removeprefix("usage: ").strip()
         lines += [".PP", ".nf", _roff(" ".join(usage.split())), ".fi"]
         for action in node.parser._actions:

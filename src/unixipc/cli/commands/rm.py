@@ -69,8 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(kshort, klong, action=_KindKey, dest=f"key_{name}", type=parse_key,
                             default=argparse.SUPPRESS,
                             metavar="KEY", help=f"remove the {what} with this key (repeatable)")
-    parser.add_argument("ids", nargs="*", type=int, metavar="ID",
-                        help="object ids, of the one kind flag given")
+    from ..posixipc import id_or_name
+
+    parser.add_argument("ids", nargs="*", type=id_or_name, metavar="ID|/NAME",
+                        help="object ids, of the one kind flag given, or POSIX /names "
+                             "(as --posix NAME)")
     parser.add_argument("--key", type=parse_key, action="append", default=[],
                         help="remove the object of the one kind given with this key "
                              "(repeatable)")
@@ -100,6 +103,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     from ..sysv import kind_named, kinds, open_by_id, open_by_key
     from ...keys import format_key
 
+    args.posix += [i for i in args.ids if isinstance(i, str)]  # /names: as --posix NAME
+    args.ids = [i for i in args.ids if not isinstance(i, str)]
     flag_kinds = [k for k in dict.fromkeys(args.kinds)]
     loose = bool(args.ids or args.key)
     if args.kind and not args.posix:

@@ -26,7 +26,8 @@ examples:
   unixipc stat -s --key 0x41000c02
   unixipc stat -m 5 --json
   unixipc stat -q 32768 --watch 1     the queue's depth, live
-  unixipc stat --posix /jobs          a POSIX queue, semaphore or segment"""
+  unixipc stat --posix /jobs          a POSIX queue, semaphore or segment
+  unixipc stat /jobs                  the same"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..sysv import parse_key
 
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("id", type=int, nargs="?", help="the object's id")
+    from ..posixipc import id_or_name
+
+    target.add_argument("id", type=id_or_name, nargs="?", metavar="ID|/NAME",
+                        help="the object's id, or a POSIX object's /name (as --posix NAME)")
     target.add_argument("--key", type=parse_key, help="the object's key (0x... or decimal)")
     target.add_argument("--posix", metavar="NAME",
                         help="a POSIX message queue, named semaphore or shared memory "
@@ -58,6 +62,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
     from ..app import UsageError
 
+    if isinstance(args.id, str):  # a /name: as --posix NAME
+        args.posix, args.id = args.id, None
     if args.posix is not None:
         return _posix(args, env)
     if args.kind:
