@@ -1,8 +1,9 @@
-"""The sysv_ipc sdist, fetched at test time (never committed: its code is
-not ours to copy), and running its unittest suite with ``sysv_ipc``
+"""The sdists of the packages our compatibility layers stand in for
+(sysv_ipc, posix_ipc), fetched at test time (never committed: their code is
+not ours to copy), and running a package's unittest suite with its module
 resolved to the real package or to our shim.
 
-The sdist is downloaded once with ``pip download --no-binary :all:
+Each sdist is downloaded once with ``pip download --no-binary :all:
 --no-deps`` into build/compat-sdists/ (ignored by git) and checked against
 its published sha256. A download that fails is a test failure that says
 why, never a skip.
@@ -17,22 +18,47 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "build" / "compat-sdists"
-SYSV_IPC = "sysv_ipc==1.2.0"
-SYSV_IPC_SDIST = "sysv_ipc-1.2.0.tar.gz"
-SYSV_IPC_SHA256 = "ef96ab33bb62e4d14142f0be0524dcc0c3c70c96442df2fc773c67b7c7514199"
 
-#: What the test suite's `import sysv_ipc` finds when the shim stands in:
-#: our module, plus the dunder names the suite checks (not in `import *`).
-SHIM_SOURCE = textwrap.dedent("""\
-    from unixipc.compat.sysv_ipc import *
-    from unixipc.compat.sysv_ipc import __version__, __author__, __license__, __copyright__
-    """)
+
+@dataclass(frozen=True)
+class Package:
+    """A package a compatibility layer stands in for, and its sdist."""
+
+    module: str  #: its import name, and our shim's: unixipc.compat.<module>
+    version: str
+    sha256: str  #: the published sha256 of its sdist
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.module}=={self.version}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.module}-{self.version}.tar.gz"
+
+    @property
+    def shim_source(self) -> str:
+        """What the test suite's `import <module>` finds when the shim
+        stands in: our module, plus the dunder names the suites check
+        (not in `import *`)."""
+        return textwrap.dedent(f"""\
+            from unixipc.compat.{self.module} import *
+            from unixipc.compat.{self.module} import (__version__, __author__, __license__,
+                                                      __copyright__)
+            """)
+
+
+SYSV_IPC = Package("sysv_ipc", "1.2.0",
+                   "ef96ab33bb62e4d14142f0be0524dcc0c3c70c96442df2fc773c67b7c7514199")
+POSIX_IPC = Package("posix_ipc", "1.3.2",
+                    "6923232111329954a8349f7d99f212b6e96b5206e77fbd39aaf1b3cb4a5e9260")
 
 #: Runs a unittest discovery and writes {test id: [outcome, detail]} as JSON.
 RUNNER_SOURCE = textwrap.dedent("""\
@@ -54,11 +80,11 @@ RUNNER_SOURCE = textwrap.dedent("""\
             super().addExpectedFailure(test, err); outcomes[test.id()] = ["xfail", ""]
         def addUnexpectedSuccess(self, test):
             super().addUnexpectedSuccess(test); outcomes[test.id()] = ["xpass", ""]
-    import sysv_ipc
+    module = __import__(sys.argv[3])
     suite = unittest.defaultTestLoader.discover("tests", top_level_dir=root)
     suite.run(Result())
     with open(out, "w") as f:
-        json.dump({"module": sysv_ipc.__file__, "outcomes": outcomes}, f)
+        json.dump({"module": module.__file__, "outcomes": outcomes}, f)
     """)
 
 
@@ -72,9 +98,9 @@ def plain_env() -> dict[str, str]:
     return env
 
 
-def sdist(name: str = SYSV_IPC, filename: str = SYSV_IPC_SDIST,
-          sha256: str = SYSV_IPC_SHA256) -> Path:
+def sdist(package: Package = SYSV_IPC) -> Path:
     """The sdist's path, downloaded on first use; pytest.fail if impossible."""
+    name, filename, sha256 = package.requirement, package.filename, package.sha256
     path = CACHE / filename
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -109,19 +135,19 @@ def unpack(archive: Path, into: Path) -> Path:
     return top
 
 
-def shim_dir(into: Path) -> Path:
-    """A directory holding a ``sysv_ipc.py`` that is our shim."""
+def shim_dir(into: Path, package: Package = SYSV_IPC) -> Path:
+    """A directory holding a ``<module>.py`` that is our shim."""
     into.mkdir(parents=True, exist_ok=True)
-    (into / "sysv_ipc.py").write_text(SHIM_SOURCE)
+    (into / f"{package.module}.py").write_text(package.shim_source)
     return into
 
 
-def run_suite(top: Path, work: Path, *, shim: Path | None,
+def run_suite(top: Path, work: Path, *, shim: Path | None, package: Package = SYSV_IPC,
               timeout: float = 240) -> tuple[str, dict[str, list[str]]]:
-    """Run the sdist's tests/ in a subprocess; ``(sysv_ipc's file, outcomes)``.
+    """Run the sdist's tests/ in a subprocess; ``(the module's file, outcomes)``.
 
     With ``shim``, that directory comes first on the path, so ``import
-    sysv_ipc`` finds our module; without it, the installed package.
+    <module>`` finds our module; without it, the installed package.
     """
     work.mkdir(parents=True, exist_ok=True)
     runner = work / "run_suite.py"
@@ -130,7 +156,8 @@ def run_suite(top: Path, work: Path, *, shim: Path | None,
     env = plain_env()
     if shim is not None:
         env = dict(os.environ, PYTHONPATH=str(shim))
-    done = subprocess.run([sys.executable, str(runner), str(top), str(out)], cwd=top, env=env,
+    done = subprocess.run([sys.executable, str(runner), str(top), str(out), package.module],
+                          cwd=top, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"the suite's runner failed:\n{done.stdout}\n{done.stderr}"
     result = json.loads(out.read_text())
