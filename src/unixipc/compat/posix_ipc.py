@@ -587,18 +587,29 @@ class MessageQueue:
         """
         if self._queue.closed:
             raise self._gone()
+        queue = self._queue
         if notification is None:
-            _call(lambda: self._queue.notify(None))
+            register: Callable[[], None] | None = None
         elif isinstance(notification, int):
             signum = int(notification)
-            _call(lambda: self._queue.notify(signal=signum))
+
+            def register() -> None:
+                queue.notify(signal=signum)
         elif isinstance(notification, tuple) and len(notification) == 2 and \
                 callable(notification[0]):
             function, param = notification
-            _call(lambda: self._queue.notify(lambda: function(param)))
+
+            def register() -> None:
+                queue.notify(lambda: function(param))
         else:
             raise ValueError("The notification must be None, an integer, or a tuple of "
                              "(function, parameter)")
+        # As posix_ipc: this process's request is cancelled first (so a
+        # handle may ask again, or change how it is told); another
+        # process's stays, and registering then is EBUSY.
+        _call(lambda: queue.notify(None))
+        if register is not None:
+            _call(register)
 
     def close(self) -> None:
         """Close this handle (and its notification request); the queue and
