@@ -18,8 +18,10 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Mapping
 
 import pytest
 
@@ -162,3 +164,62 @@ def run_suite(top: Path, work: Path, *, shim: Path | None, package: Package = SY
     assert done.returncode == 0, f"the suite's runner failed:\n{done.stdout}\n{done.stderr}"
     result = json.loads(out.read_text())
     return result["module"], result["outcomes"]
+
+
+# ---- the demos: programs that talk to each other -----------------------------------
+
+
+def start_demo(program: str, cwd: Path, shim: Path | None, *,
+               env: Mapping[str, str] | None = None, stdin: int | None = None,
+               args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start a demo program of ``cwd``, its output going to
+    ``cwd/<program>.log`` (the programs print at every turn of a busy
+    loop: a pipe would fill and stop them). A ``.py`` runs with this
+    interpreter, finding our shim when ``shim`` is given and the real
+    package otherwise; anything else is a C program, run without anything
+    of ours loaded. ``env`` adds variables."""
+    python = program.endswith(".py")
+    if python and shim is not None:
+        environ = dict(os.environ, PYTHONPATH=str(shim))
+    else:  # the real package, or a C program: nothing of ours is loaded
+        environ = plain_env()
+    environ.update(env or {})
+    argv = [sys.executable, program, *args] if python else [str(cwd / program), *args]
+    with open(cwd / f"{program}.log", "wb") as log:
+        return subprocess.Popen(argv, cwd=cwd, env=environ, stdin=stdin, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+
+def demo_log(cwd: Path, program: str) -> str:
+    return (cwd / f"{program}.log").read_text(errors="replace")
+
+
+def converse(here: Path, shim: Path | None, premise: str, conclusion: str,
+             ready: Callable[[], bool], cleanup: Callable[[], None], *, check: bool = True,
+             timeout: float = 120) -> tuple[int | None, int | None, str, str]:
+    """Run Mrs. Premise, then (once ``ready()`` says her objects exist)
+    Mrs. Conclusion; with ``check``, both must exit 0 within the bound;
+    without, Mrs. Premise is killed once Mrs. Conclusion exited.
+    ``cleanup()`` removes what a failed run left. Exit codes and outputs."""
+    first = start_demo(premise, here, shim)
+    second = None
+    try:
+        deadline = time.monotonic() + 20
+        while not ready() and first.poll() is None:
+            assert time.monotonic() < deadline, "Mrs. Premise's objects never appeared"
+            time.sleep(0.02)
+        second = start_demo(conclusion, here, shim)
+        second.wait(timeout=timeout)
+        if check:
+            first.wait(timeout=timeout)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        cleanup()
+    out1, out2 = demo_log(here, premise), demo_log(here, conclusion)
+    if check:
+        assert first.returncode == 0, out1[-3000:]
+        assert second.returncode == 0, out2[-3000:]
+    return first.returncode, second.returncode, out1, out2
