@@ -468,3 +468,33 @@ def test_the_native_object_behind_a_handle(made: Callable[..., Any]) -> None:
     assert isinstance(q.native, posix.MessageQueue) and q.native.fileno() == q.mqd
     s.close()
     q.close()
+
+
+def test_the_hot_paths_keep_the_meaning(made: Callable[..., Any]) -> None:
+    """send, receive and acquire are closures over the C calls while the
+    handle is open and blocking: every other case still answers as the
+    class's methods do."""
+    mq = made(shim.MessageQueue, posix_name("mq"), shim.O_CREX, max_messages=2,
+              max_message_size=4)
+    assert "send" in vars(mq) and "receive" in vars(mq)
+    mq.send(b"ab")
+    mq.send("é", None, 3)
+    assert mq.receive() == ("é".encode(), 3) and mq.receive(None) == (b"ab", 0)
+    with pytest.raises(ValueError):
+        mq.send(b"12345")
+    mq.block = False
+    assert "send" not in vars(mq)
+    with pytest.raises(shim.BusyError):
+        mq.receive()
+    mq.block = True
+    mq.native.close()  # behind the shim's back: still posix_ipc's error
+    with pytest.raises(shim.ExistentialError):
+        mq.send(b"x")
+    with pytest.raises(shim.ExistentialError):
+        mq.receive()
+    sem = made(shim.Semaphore, posix_name(), shim.O_CREX, initial_value=1)
+    sem.acquire()
+    sem.release()
+    sem.native.close()
+    with pytest.raises(shim.ExistentialError):
+        sem.acquire()

@@ -259,10 +259,27 @@ class Semaphore:
         self._name: str = self._sem.name or ""
         self._mode = mode
         self._acquire = self._sem.acquire
-        # The hot path: release is the C handle's own method while the
-        # handle is open (close() removes it, and the class's method says
-        # ExistentialError after that).
-        self.__dict__["release"] = self._sem.release
+        self._bind_hot_calls()
+
+    def _bind_hot_calls(self) -> None:
+        """While the handle is open, ``release`` is the C handle's own
+        method and ``acquire`` a closure over the C call (no method
+        binding, no attribute lookups): the figures of
+        bench/compat_posix_ipc.py. Anything but a plain ``acquire()``,
+        and any error, goes to the class's method; close() removes both."""
+        c_acquire, slow, translate = self._sem.acquire, self._acquire_slow, _translated
+
+        def acquire(timeout: float | None = None) -> None:
+            if timeout is None:
+                try:
+                    return c_acquire()
+                except OSError as exc:
+                    raise translate(exc) from None
+                except ValueError:
+                    pass  # closed: the class's method says so, as posix_ipc
+            return slow(timeout)
+        acquire.__doc__ = Semaphore.acquire.__doc__
+        self.__dict__.update(acquire=acquire, release=self._sem.release)
 
     @property
     def native(self) -> _NativeSemaphore:
@@ -283,6 +300,9 @@ class Semaphore:
             ExistentialError: the handle was closed.
             TypeError: ``timeout`` is negative or not a number.
         """
+        self._acquire_slow(timeout)
+
+    def _acquire_slow(self, timeout: float | None) -> None:
         try:
             if timeout is None:
                 self._acquire()
@@ -309,7 +329,8 @@ class Semaphore:
         """
         if self._sem.closed:
             raise _closed("semaphore", self._name)
-        self.__dict__.pop("release", None)
+        for hot in ("acquire", "release"):
+            self.__dict__.pop(hot, None)
         self._sem.close()
 
     def unlink(self) -> None:
@@ -513,6 +534,44 @@ class MessageQueue:
         self._max_message_size = attributes.max_message_size
         self._send = self._queue.send
         self._receive = self._queue.receive
+        if self._block:
+            self._bind_hot_calls()
+
+    def _bind_hot_calls(self) -> None:
+        """While the handle is open and ``block`` is True, ``send`` and
+        ``receive`` are closures over the C calls (no method binding, no
+        attribute lookups): the figures of bench/compat_posix_ipc.py.
+        Anything but a plain call of bytes at priority 0 or a plain
+        receive, and a ValueError (closed, too long), goes to the class's
+        method; close() and ``block = False`` remove them."""
+        c_send, c_receive, translate = self._send, self._receive, _translated
+        slow_send, slow_receive = self._send_slow, self._receive_slow
+
+        def send(message: Any, timeout: float | None = None, priority: int = 0) -> None:
+            if timeout is None and priority == 0 and message.__class__ is not str:
+                try:
+                    return c_send(message)
+                except OSError as exc:
+                    raise translate(exc) from None
+                except ValueError:
+                    pass  # refused before any call: the class's method says why
+            return slow_send(message, timeout, priority)
+
+        def receive(timeout: float | None = None) -> tuple[bytes, int]:
+            if timeout is None:
+                try:
+                    return c_receive()
+                except OSError as exc:
+                    raise translate(exc) from None
+                except ValueError:
+                    pass
+            return slow_receive(timeout)
+        send.__doc__, receive.__doc__ = MessageQueue.send.__doc__, MessageQueue.receive.__doc__
+        self.__dict__.update(send=send, receive=receive)
+
+    def _unbind_hot_calls(self) -> None:
+        for hot in ("send", "receive"):
+            self.__dict__.pop(hot, None)
 
     @property
     def native(self) -> _NativeQueue:
@@ -534,6 +593,9 @@ class MessageQueue:
             PermissionsError: the handle was opened with ``write=False``.
             ExistentialError: the handle was closed.
         """
+        self._send_slow(message, timeout, priority)
+
+    def _send_slow(self, message: Any, timeout: float | None, priority: int) -> None:
         if message.__class__ is str:
             message = message.encode()
         try:
@@ -562,6 +624,9 @@ class MessageQueue:
             PermissionsError: the handle was opened with ``read=False``.
             ExistentialError: the handle was closed.
         """
+        return self._receive_slow(timeout)
+
+    def _receive_slow(self, timeout: float | None) -> tuple[bytes, int]:
         try:
             if timeout is None and self._block:
                 return self._receive()
@@ -620,6 +685,7 @@ class MessageQueue:
         """
         if self._queue.closed:
             raise self._gone()
+        self._unbind_hot_calls()
         self._queue.close()
 
     def unlink(self) -> None:
@@ -662,6 +728,10 @@ class MessageQueue:
         if self._queue.closed:
             raise self._gone()
         self._block = bool(value)
+        if self._block:
+            self._bind_hot_calls()
+        else:
+            self._unbind_hot_calls()
 
     @_readonly
     def max_messages(self) -> int:
