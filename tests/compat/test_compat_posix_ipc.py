@@ -161,9 +161,23 @@ def test_semaphore_with_acquires_and_releases_and_never_unlinks(
     assert isinstance(closed.value, ValueError)
     with pytest.raises(shim.ExistentialError):
         sem.acquire()
-    sem.unlink()  # after close, as posix_ipc allows
+    sem.unlink()  # after close, as posix_ipc's documentation says (the package refuses)
     with pytest.raises(shim.ExistentialError):
         shim.unlink_semaphore(sem.name)
+    theirs = made(real.Semaphore, sem.name, real.O_CREX)
+    theirs.close()
+    with pytest.raises(real.ExistentialError, match="closed"):
+        theirs.unlink()
+
+
+def test_handles_cannot_be_pickled_as_posix_ipcs(made: Callable[..., Any]) -> None:
+    import pickle
+    for obj in (made(shim.Semaphore, posix_name(), shim.O_CREX),
+                made(shim.MessageQueue, posix_name("mq"), shim.O_CREX),
+                made(shim.SharedMemory, posix_name("shm"), shim.O_CREX)):
+        with pytest.raises(TypeError, match="cannot pickle"):
+            pickle.dumps(obj)
+        getattr(obj, "close_fd", getattr(obj, "close", None))()
 
 
 def test_a_handle_collected_unclosed_warns_nothing(made: Callable[..., Any]) -> None:

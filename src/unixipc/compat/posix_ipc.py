@@ -174,7 +174,7 @@ def _readonly(fget: Callable[[Any], _T]) -> ReadOnly[_T]:
 
 def _check_flags(name: object, flags: object) -> tuple[bool, bool]:
     """posix_ipc's checks of ``flags``; ``(create, exclusive)``."""
-    if isinstance(flags, bool) or not isinstance(flags, int):
+    if not isinstance(flags, int):
         raise TypeError(f"flags must be an int, not {type(flags).__name__}")
     if flags & O_EXCL and not flags & O_CREAT:
         raise ValueError("O_EXCL must be combined with O_CREAT")
@@ -236,10 +236,20 @@ def _quiet(native: Any) -> None:
     native._owner_pid = 0
 
 
+class _Handle:
+    """What every handle here shares: as posix_ipc's, it cannot be pickled
+    (a descriptor or a semaphore pointer means nothing in another
+    process; open the object by name there)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' "
+                        f"object (open it by its name in the other process)")
+
+
 # ---- semaphores --------------------------------------------------------------------
 
 
-class Semaphore:
+class Semaphore(_Handle):
     """A named POSIX semaphore, as posix_ipc's ``Semaphore``.
 
     ``Semaphore(name, flags=0, mode=0o600, initial_value=0)``: ``flags`` 0
@@ -407,7 +417,7 @@ def _open_segment(name: str, flags: int, mode: int, size: int, read_only: bool) 
     return fd
 
 
-class SharedMemory:
+class SharedMemory(_Handle):
     """A named POSIX shared memory segment, as posix_ipc's ``SharedMemory``.
 
     ``SharedMemory(name, flags=0, mode=0o600, size=0, read_only=False)``:
@@ -500,7 +510,7 @@ class SharedMemory:
 # ---- message queues ----------------------------------------------------------------
 
 
-class MessageQueue:
+class MessageQueue(_Handle):
     """A POSIX message queue, as posix_ipc's ``MessageQueue``.
 
     ``MessageQueue(name, flags=0, mode=0o600,
