@@ -229,10 +229,10 @@ def _wait(timeout: object) -> dict[str, Any]:
 
 
 def _quiet(native: Any) -> None:
-    """posix_ipc never closes a handle it collects, and asks for no
-    ``close()`` to be warned about: the native object behind a shim
-    handle neither warns (ResourceWarning) nor is closed by its own
-    finaliser; its C handle closes when its last reference goes."""
+    """posix_ipc's users are told to close, never warned: the native
+    object behind a shim handle emits no ResourceWarning when collected
+    unclosed (its finaliser does nothing); its C handle closes itself
+    when its last reference goes, so nothing leaks either."""
     native._owner_pid = 0
 
 
