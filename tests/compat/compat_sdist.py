@@ -100,6 +100,14 @@ def plain_env() -> dict[str, str]:
     return env
 
 
+def shim_env(shim: Path) -> dict[str, str]:
+    """The environment for a child in which ``import <module>`` finds our
+    shim: its directory first on the path, then any the caller had (so a
+    run from an uninstalled tree, PYTHONPATH=src, still finds unixipc)."""
+    path = os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path)
+
+
 def sdist(package: Package = SYSV_IPC) -> Path:
     """The sdist's path, downloaded on first use; pytest.fail if impossible."""
     name, filename, sha256 = package.requirement, package.filename, package.sha256
@@ -157,7 +165,7 @@ def run_suite(top: Path, work: Path, *, shim: Path | None, package: Package = SY
     out = work / "outcomes.json"
     env = plain_env()
     if shim is not None:
-        env = dict(os.environ, PYTHONPATH=str(shim))
+        env = shim_env(shim)
     done = subprocess.run([sys.executable, str(runner), str(top), str(out), package.module],
                           cwd=top, env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -180,7 +188,7 @@ def start_demo(program: str, cwd: Path, shim: Path | None, *,
     of ours loaded. ``env`` adds variables."""
     python = program.endswith(".py")
     if python and shim is not None:
-        environ = dict(os.environ, PYTHONPATH=str(shim))
+        environ = shim_env(shim)
     else:  # the real package, or a C program: nothing of ours is loaded
         environ = plain_env()
     environ.update(env or {})
