@@ -13,12 +13,12 @@ classes. Best of ``--rounds`` runs; every object is removed at the end.
 from __future__ import annotations
 
 import argparse
-import time
 from types import ModuleType
 from typing import Callable
 
 import unixipc
 import unixipc.compat.sysv_ipc as shim
+from unixipc.bench.harness import interleaved_best, print_ratios
 
 
 Loop = Callable[[int], None]
@@ -85,25 +85,12 @@ def main() -> int:
             loops["sysv_ipc 1.2.0 (real)"] = _sysv_style(sysv_ipc, cleanup)
         loops["unixipc.compat.sysv_ipc"] = _sysv_style(shim, cleanup)
         loops["unixipc native"] = _native(cleanup)
-        # Rounds interleave the implementations, so a noisy moment of a
-        # shared machine does not fall on one of them only; each keeps its best.
-        best = {name: [float("inf"), float("inf")] for name in loops}
-        for _ in range(args.rounds):
-            for name, pair_loops in loops.items():
-                for i, loop in enumerate(pair_loops):
-                    start = time.perf_counter_ns()
-                    loop(n)
-                    best[name][i] = min(best[name][i], (time.perf_counter_ns() - start) / n)
+        best = interleaved_best(loops, n, args.rounds)
     finally:
         for remove in cleanup:
             remove()
-    rows = {name: (v[0], v[1]) for name, v in best.items()}
-    base = rows.get("sysv_ipc 1.2.0 (real)")
-    print(f"{'':26} {'send+receive 64 B':>20} {'acquire+release':>18}   (ns per pair, best of "
-          f"{args.rounds} x {n})")
-    for name, (mq_ns, sem_ns) in rows.items():
-        ratio = f"   x{mq_ns / base[0]:.2f} / x{sem_ns / base[1]:.2f} of real" if base else ""
-        print(f"{name:26} {mq_ns:20.0f} {sem_ns:18.0f}{ratio}")
+    print_ratios(best, ["send+receive 64 B", "acquire+release"], "sysv_ipc 1.2.0 (real)",
+                 f"ns per pair, best of {args.rounds} x {n}")
     return 0
 
 

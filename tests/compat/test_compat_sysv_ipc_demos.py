@@ -15,14 +15,12 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from compat_sdist import plain_env, sdist, shim_dir, unpack
+from compat_sdist import converse, plain_env, sdist, shim_dir, unpack
 import unixipc
 
 pytestmark = pytest.mark.timeout(300)
@@ -50,48 +48,11 @@ def _copy(source: Path, into: Path, key: int) -> Path:
     return into
 
 
-def _start(program: str, cwd: Path, shim: Path | None) -> subprocess.Popen[bytes]:
-    """Start a demo program, its output going to a file (the programs
-    print at every turn of a busy loop: a pipe would fill and stop them)."""
-    python = program.endswith(".py")
-    if python and shim is not None:
-        env = dict(os.environ, PYTHONPATH=str(shim))
-    else:  # the real package, or a C program: nothing of ours is loaded
-        env = plain_env()
-    argv = [sys.executable, program] if python else [str(cwd / program)]
-    with open(cwd / f"{program}.log", "wb") as log:
-        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
 def _converse(here: Path, shim: Path | None, premise: str, conclusion: str,
               ready: Callable[[], bool], key: int, *,
               check: bool = True) -> tuple[int | None, int | None, str, str]:
-    """Run Mrs. Premise, then (once her objects exist) Mrs. Conclusion;
-    with ``check``, both must exit 0 within the bound; without, Mrs.
-    Premise is killed once Mrs. Conclusion exited. Exit codes and outputs."""
-    first = _start(premise, here, shim)
-    second = None
-    try:
-        deadline = time.monotonic() + 20
-        while not ready() and first.poll() is None:
-            assert time.monotonic() < deadline, "Mrs. Premise's objects never appeared"
-            time.sleep(0.02)
-        second = _start(conclusion, here, shim)
-        second.wait(timeout=120)
-        if check:
-            first.wait(timeout=120)
-    finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        _remove_key(key)
-    out1 = (here / f"{premise}.log").read_text(errors="replace")
-    out2 = (here / f"{conclusion}.log").read_text(errors="replace")
-    if check:
-        assert first.returncode == 0, out1[-3000:]
-        assert second.returncode == 0, out2[-3000:]
-    return first.returncode, second.returncode, out1, out2
+    return converse(here, shim, premise, conclusion, ready, lambda: _remove_key(key),
+                    check=check)
 
 
 def _remove_key(key: int) -> None:

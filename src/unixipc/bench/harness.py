@@ -17,10 +17,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Callable, Iterable, Mapping, Sequence, TextIO
 
-__all__ = ["Result", "time_per_op", "latency_stats", "print_table", "build_c", "run_c",
-           "to_json"]
+__all__ = ["Result", "time_per_op", "interleaved_best", "print_ratios", "latency_stats",
+           "print_table", "build_c", "run_c", "to_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,38 @@ def time_per_op(fn: Callable[[int], None], count: int, repeat: int = 5) -> float
         fn(count)
         best = min(best, (time.perf_counter() - t0) / count)
     return best
+
+
+def interleaved_best(loops: Mapping[str, Sequence[Callable[[int], None]]], count: int,
+                     rounds: int = 5) -> dict[str, list[float]]:
+    """Nanoseconds per call of each loop ``fn(count)`` of each
+    implementation, the best of ``rounds``. The rounds interleave the
+    implementations, so a noisy moment of a shared machine does not fall
+    on one of them only."""
+    best = {name: [float("inf")] * len(fns) for name, fns in loops.items()}
+    for _ in range(rounds):
+        for name, fns in loops.items():
+            for i, fn in enumerate(fns):
+                start = time.perf_counter_ns()
+                fn(count)
+                best[name][i] = min(best[name][i], (time.perf_counter_ns() - start) / count)
+    return best
+
+
+def print_ratios(best: Mapping[str, Sequence[float]], columns: Sequence[str], reference: str,
+                 note: str, file: TextIO | None = None) -> None:
+    """One row per implementation of :func:`interleaved_best`'s figures,
+    each with its ratios to ``reference``'s row (below 1: faster)."""
+    out = file or sys.stdout
+    wide = max([26] + [len(name) for name in best])
+    print(f"{'':{wide}}" + "".join(f" {c:>20}" for c in columns) + f"   ({note})", file=out)
+    base = best.get(reference)
+    for name, figures in best.items():
+        ratio = ""
+        if base:
+            ratio = "   " + " / ".join(f"x{v / b:.2f}" for v, b in zip(figures, base)) + \
+                f" of {reference}"
+        print(f"{name:{wide}}" + "".join(f" {v:20.0f}" for v in figures) + ratio, file=out)
 
 
 def latency_stats(samples: Sequence[float]) -> dict[str, float]:

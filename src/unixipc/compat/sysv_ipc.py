@@ -35,7 +35,7 @@ import mmap as _mmap
 import random as _random
 import warnings as _warnings
 from types import TracebackType
-from typing import Any, Callable, Generic, TypeVar, overload
+from typing import Any, Callable, TypeVar
 
 from .. import _core
 from ..errors import ObjectRemovedError
@@ -43,6 +43,7 @@ from ..keys import ftok as _native_ftok
 from ..msg import MessageQueue as _NativeQueue, MessageQueueStat as _QueueStat
 from ..sem import SEMVMX as _SEMVMX, SemaphoreSet as _NativeSemaphoreSet, SemaphoreSetStat
 from ..shm import SharedMemory as _NativeSharedMemory, SharedMemoryStat as _SegmentStat
+from ._layer import ReadOnly, both, translated
 
 __all__ = [
     "Error", "InternalError", "PermissionsError", "ExistentialError", "BusyError",
@@ -126,9 +127,7 @@ class NotAttachedError(Error):
 def _both(name: str, *bases: type[OSError]) -> type[OSError]:
     """A class that is a sysv_ipc error and unixipc's OSError subclass at
     once, shown under the sysv_ipc name."""
-    cls = type(name, bases, {"__module__": __name__, "__doc__": bases[0].__doc__})
-    cls.__qualname__ = name
-    return cls
+    return both(name, __name__, *bases)
 
 
 _NotFound = _both("ExistentialError", ExistentialError, FileNotFoundError)
@@ -153,17 +152,7 @@ def _translated(exc: OSError) -> OSError:
     """``exc`` (from unixipc) as the sysv_ipc class it stands for, errno,
     message and object name kept; errors without a sysv_ipc class (ENOSPC,
     E2BIG) are returned as they are, as sysv_ipc raises a plain OSError."""
-    if isinstance(exc, Error):
-        return exc
-    for native, ours in _TRANSLATION:
-        if isinstance(exc, native):
-            if exc.errno is None:
-                new = ours(*exc.args)
-            else:
-                new = ours(exc.errno, exc.strerror, exc.filename)
-            new.__traceback__ = exc.__traceback__
-            return new
-    return exc
+    return translated(exc, Error, _TRANSLATION)
 
 
 def _call(fn: Callable[[], _T]) -> _T:
@@ -177,51 +166,13 @@ def _call(fn: Callable[[], _T]) -> _T:
 # ---- read-only attributes ----------------------------------------------------------
 
 
-class _ReadOnly(Generic[_T]):
-    """A read-only attribute that refuses assignment with the words CPython
-    uses for a C extension's attribute, as sysv_ipc's are."""
-
-    def __init__(self, fget: Callable[[Any], _T], message: str | None = None) -> None:
-        self._fget = fget
-        self._message = message
-        self._name = fget.__name__
-        self.__doc__ = fget.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> _ReadOnly[_T]: ...
-
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
-
-    def __get__(self, obj: object, owner: type | None = None) -> _T | _ReadOnly[_T]:
-        if obj is None:
-            return self
-        return self._fget(obj)
-
-    def _refuse(self, obj: object) -> AttributeError:
-        if self._message is not None:
-            return AttributeError(self._message)
-        cls = type(obj)
-        return AttributeError(f"attribute '{self._name}' of '{cls.__module__}."
-                              f"{cls.__qualname__}' objects is not writable")
-
-    def __set__(self, obj: object, value: object) -> None:
-        raise self._refuse(obj)
-
-    def __delete__(self, obj: object) -> None:
-        raise self._refuse(obj)
+def _readonly(fget: Callable[[Any], _T]) -> ReadOnly[_T]:
+    return ReadOnly(fget)
 
 
-def _readonly(fget: Callable[[Any], _T]) -> _ReadOnly[_T]:
-    return _ReadOnly(fget)
-
-
-def _readonly_id(fget: Callable[[Any], _T]) -> _ReadOnly[_T]:
+def _readonly_id(fget: Callable[[Any], _T]) -> ReadOnly[_T]:
     """``id``: a plain C member in sysv_ipc, whose message differs."""
-    return _ReadOnly(fget, "readonly attribute")
+    return ReadOnly(fget, "readonly attribute")
 
 
 # ---- opening -----------------------------------------------------------------------
