@@ -51,3 +51,30 @@ def test_a_dead_child_ends_the_parents_blocked_send():
             proc.communicate()
     assert proc.returncode == 3, (out, err)
     assert f"benchmark child {child} died" in out
+
+
+def test_a_child_dying_during_the_parents_clean_up_keeps_its_exception():
+    """Ctrl-C reaches both processes: the parent, cleaning up after its
+    KeyboardInterrupt, gets the SIGCHLD of the child the same Ctrl-C killed.
+    The watch must not replace the KeyboardInterrupt (the bench then exited 1
+    instead of 130 and, leaving its clean-up half done, left its queue)."""
+    from unixipc.bench import twoproc
+
+    pid = os.fork()
+    if pid == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped
+    try:
+        with pytest.raises(RuntimeError, match=f"benchmark child {pid} died"):
+            twoproc._watch(pid)  # a child dead already: said at once
+        with pytest.raises(KeyboardInterrupt):
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                signal.raise_signal(signal.SIGCHLD)  # its handler runs here
+                raise
+        with pytest.raises(RuntimeError, match=f"benchmark child {pid} died"):
+            signal.raise_signal(signal.SIGCHLD)  # outside the clean-up it does raise
+    finally:
+        twoproc._unwatch(pid)
+        os.waitpid(pid, 0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -196,12 +197,18 @@ def _watch(pid: int) -> None:
     in a call with no timeout: SIGCHLD interrupts the call, whose EINTR runs
     the handler. (Ctrl-C kills both processes, and a SIGINT that lands just
     before the parent's call enters the kernel is seen only once the call is
-    interrupted: without this, by nothing, when the child is gone.) The
-    pending SIGINT's handler runs first, so Ctrl-C stays KeyboardInterrupt."""
+    interrupted: without this, by nothing, when the child is gone.) Ctrl-C
+    stays KeyboardInterrupt: a pending SIGINT's handler runs before this one,
+    and this one raises nothing while an exception is being handled (the
+    parent's clean-up after a KeyboardInterrupt, when the child dies of the
+    same Ctrl-C). Called first thing in the workload's ``try``: it raises at
+    once if the child is already dead."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def on_child(signum: int, frame: Any) -> None:
+        if sys.exc_info()[0] is not None:
+            return  # already failing: the clean-up reaps the child
         try:
             info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
@@ -231,7 +238,6 @@ def _fork(link: Link, body: Callable[[Endpoint], None]) -> int:
             code = 0
         finally:
             os._exit(code)
-    _watch(pid)
     link.in_parent()
     return pid
 
@@ -249,11 +255,14 @@ def _finish(pid: int, link: Link, failing: bool = False) -> None:
         raise RuntimeError(f"benchmark child failed with status {status}")
 
 
-def _kill(pid: int) -> None:
+def _abort(pid: int, link: Link) -> None:
+    """The workload failed in the parent: kill and reap the child, close the link."""
+    _unwatch(pid)
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    _finish(pid, link, failing=True)
 
 
 def round_trip(transport: Transport, size: int, count: int) -> Result:
@@ -268,6 +277,7 @@ def round_trip(transport: Transport, size: int, count: int) -> Result:
 
     pid = _fork(link, echo)
     try:
+        _watch(pid)
         send, take = link.parent.send, taker(link.parent, size)
         for _ in range(count // 10):  # warm-up
             send(payload)
@@ -280,8 +290,7 @@ def round_trip(transport: Transport, size: int, count: int) -> Result:
             take()
             samples.append(clock() - t0)
     except BaseException:
-        _kill(pid)
-        _finish(pid, link, failing=True)
+        _abort(pid, link)
         raise
     _finish(pid, link)
     stats = latency_stats(samples)
@@ -303,6 +312,7 @@ def one_way(transport: Transport, size: int, count: int) -> list[Result]:
 
     pid = _fork(link, sink)
     try:
+        _watch(pid)
         send = link.parent.send
         t0 = time.perf_counter()
         for _ in range(count):
@@ -310,8 +320,7 @@ def one_way(transport: Transport, size: int, count: int) -> list[Result]:
         link.parent.recv(size)
         elapsed = time.perf_counter() - t0
     except BaseException:
-        _kill(pid)
-        _finish(pid, link, failing=True)
+        _abort(pid, link)
         raise
     _finish(pid, link)
     rate = count / elapsed
