@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 import textwrap
 import time
 from dataclasses import dataclass
@@ -114,17 +115,23 @@ def sdist(package: Package = SYSV_IPC) -> Path:
     path = CACHE / filename
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-                 "--disable-pip-version-check", name, "-d", str(CACHE)],
-                capture_output=True, text=True, timeout=300, env=plain_env())
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"pip download {name} took over 300 s: the package index is not "
-                        "reachable, and the compatibility proof needs the sdist")
-        if done.returncode != 0 or not path.exists():
-            pytest.fail(f"pip download {name} failed (exit {done.returncode}); the "
-                        f"compatibility proof needs the sdist:\n{done.stdout}\n{done.stderr}")
+        # into a directory of this process's own, then renamed into place:
+        # test runs side by side (.ci/run's lanes) never see half a file
+        with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "pip", "download", "--no-binary", ":all:",
+                     "--no-deps", "--disable-pip-version-check", name, "-d", scratch],
+                    capture_output=True, text=True, timeout=300, env=plain_env())
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"pip download {name} took over 300 s: the package index is not "
+                            "reachable, and the compatibility proof needs the sdist")
+            got = Path(scratch) / filename
+            if done.returncode != 0 or not got.exists():
+                pytest.fail(f"pip download {name} failed (exit {done.returncode}); the "
+                            f"compatibility proof needs the sdist:\n{done.stdout}\n"
+                            f"{done.stderr}")
+            os.replace(got, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != sha256:
         path.unlink()
