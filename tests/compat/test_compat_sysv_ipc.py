@@ -112,6 +112,59 @@ def test_release_in_a_child_is_not_undone_when_it_exits(sem: shim.Semaphore) -> 
     assert sem.value == 2
 
 
+def test_undo_and_block_settings_reach_the_hot_calls(sem: shim.Semaphore) -> None:
+    """acquire() and release() take a fast path bound to the handle's
+    settings: changing ``undo`` or ``block`` rebinds it."""
+    code = ("import sys, unixipc.compat.sysv_ipc as s\n"
+            "h = s.Semaphore(int(sys.argv[1])); h.undo = True; h.release(); h.V()\n")
+    subprocess.run([sys.executable, "-c", code, str(sem.key)], check=True, timeout=30)
+    assert sem.value == 1  # both undone when the child exited
+    sem.acquire()
+    sem.block = False
+    with pytest.raises(shim.BusyError):
+        sem.acquire()
+    with pytest.raises(shim.BusyError):
+        sem.P()
+    sem.block = True
+    sem.release()
+    with sem:
+        assert sem.value == 0
+    assert sem.value == 1
+
+
+def test_handles_do_not_pickle_as_the_packages_do_not(mq: shim.MessageQueue,
+                                                      sem: shim.Semaphore) -> None:
+    import pickle
+    mem = shim.SharedMemory(None, shim.IPC_CREX, size=64)
+    try:
+        for handle in (mq, sem, mem):
+            with pytest.raises(TypeError, match="cannot pickle .*open it by its key"):
+                pickle.dumps(handle)
+    finally:
+        mem.detach()
+        mem.remove()
+
+
+def test_the_hot_calls_translate_errors() -> None:
+    s = shim.Semaphore(None, shim.IPC_CREX, initial_value=1)
+    s.remove()
+    for call in (s.acquire, s.release, s.P, s.V):
+        with pytest.raises(shim.ExistentialError):
+            call()
+    mq = shim.MessageQueue(None, shim.IPC_CREX)
+    with pytest.raises(ValueError):
+        mq.send(b"x" * 2049)  # past max_message_size (2048)
+    mq.send(b"ok", type=3)
+    assert mq.receive() == (b"ok", 3)
+    mq.remove()
+    with pytest.raises(shim.ExistentialError):
+        mq.send(b"gone")
+    with pytest.raises(shim.ExistentialError):
+        mq.receive()
+    with pytest.raises(shim.ExistentialError):
+        mq.receive(block=False)
+
+
 def test_flags_and_attributes(mq: shim.MessageQueue) -> None:
     with pytest.raises(ValueError):
         shim.MessageQueue(None, shim.IPC_CREAT)

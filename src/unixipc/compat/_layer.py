@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar, overload
 
-__all__ = ["both", "translated", "ReadOnly"]
+__all__ = ["both", "translated", "ReadOnly", "Unpicklable"]
 
 _T = TypeVar("_T")
 
@@ -84,3 +84,15 @@ class ReadOnly(Generic[_T]):
 
     def __delete__(self, obj: object) -> None:
         raise self._refuse(obj)
+
+
+class Unpicklable:
+    """A handle that, as the packages' own, cannot be pickled: what it
+    holds (a descriptor, an attachment) means nothing in another process.
+    ``_reopen`` says what to do there instead."""
+
+    _reopen = "open the object again in the other process"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' "
+                        f"object ({self._reopen})")

@@ -43,7 +43,7 @@ from .. import _core
 from .. import posix as _posix
 from ..errors import naming as _naming
 from ..posix import MessageQueue as _NativeQueue, Semaphore as _NativeSemaphore
-from ._layer import ReadOnly, both, translated
+from ._layer import ReadOnly, Unpicklable, both, translated
 
 __all__ = [
     "Error", "SignalError", "PermissionsError", "ExistentialError", "BusyError",
@@ -236,14 +236,12 @@ def _quiet(native: Any) -> None:
     native._owner_pid = 0
 
 
-class _Handle:
+class _Handle(Unpicklable):
     """What every handle here shares: as posix_ipc's, it cannot be pickled
     (a descriptor or a semaphore pointer means nothing in another
     process; open the object by name there)."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' "
-                        f"object (open it by its name in the other process)")
+    _reopen = "open it by its name in the other process"
 
 
 # ---- semaphores --------------------------------------------------------------------

@@ -43,7 +43,7 @@ from ..keys import ftok as _native_ftok
 from ..msg import MessageQueue as _NativeQueue, MessageQueueStat as _QueueStat
 from ..sem import SEMVMX as _SEMVMX, SemaphoreSet as _NativeSemaphoreSet, SemaphoreSetStat
 from ..shm import SharedMemory as _NativeSharedMemory, SharedMemoryStat as _SegmentStat
-from ._layer import ReadOnly, both, translated
+from ._layer import ReadOnly, Unpicklable, both, translated
 
 __all__ = [
     "Error", "InternalError", "PermissionsError", "ExistentialError", "BusyError",
@@ -221,9 +221,12 @@ def _utf8(data: Any) -> Any:
 # ---- message queues ----------------------------------------------------------------
 
 
-class _Owned:
+class _Owned(Unpicklable):
     """The owner and mode properties every sysv_ipc object has, from the
-    subclass's ``_stat()`` (its ``perm``) and ``_set_perm(**fields)``."""
+    subclass's ``_stat()`` (its ``perm``) and ``_set_perm(**fields)``.
+    As sysv_ipc's objects, they cannot be pickled."""
+
+    _reopen = "open it by its key in the other process"
 
     def _stat(self) -> Any:
         raise NotImplementedError
@@ -286,6 +289,7 @@ class MessageQueue(_Owned):
         self._max_message_size = max_message_size
         self._send = self._queue.send
         self._receive = self._queue.receive
+        self._bind_hot_calls()
 
     @classmethod
     def _from_native(cls, queue: _NativeQueue) -> MessageQueue:
@@ -293,7 +297,35 @@ class MessageQueue(_Owned):
         self._queue = queue
         self._max_message_size = _DEFAULT_MAX_MESSAGE_SIZE
         self._send, self._receive = queue.send, queue.receive
+        self._bind_hot_calls()
         return self
+
+    def _bind_hot_calls(self) -> None:
+        """``send`` of bytes and a blocking ``receive`` are closures over the
+        C calls (no method binding, no attribute lookups: as fast as the
+        package, bench/compat_sysv_ipc.py); anything else goes to the
+        class's methods, which also translate every error."""
+        c_send, c_receive, limit = self._send, self._receive, self._max_message_size
+        slow_send, slow_receive, translate = self._send_slow, self._receive_slow, _translated
+
+        def send(message: Any, block: bool = True, type: int = 1) -> None:
+            if block is True and message.__class__ is bytes and len(message) <= limit:
+                try:  # a type < 1 is the native ValueError
+                    return c_send(message, type)
+                except OSError as exc:
+                    raise translate(exc) from None
+            slow_send(message, block, type)
+
+        def receive(block: bool = True, type: int = 0) -> tuple[bytes, int]:
+            if block is True:
+                try:
+                    kind, data = c_receive(type, max_size=limit)
+                except OSError as exc:
+                    raise translate(exc) from None
+                return (data, kind)
+            return slow_receive(block, type)
+        send.__doc__, receive.__doc__ = MessageQueue.send.__doc__, MessageQueue.receive.__doc__
+        self.__dict__.update(send=send, receive=receive)
 
     @property
     def native(self) -> _NativeQueue:
@@ -311,6 +343,9 @@ class MessageQueue(_Owned):
             BusyError: ``block`` is false and the queue is full.
             ExistentialError: the queue was removed (also while waiting).
         """
+        self._send_slow(message, block, type)
+
+    def _send_slow(self, message: Any, block: bool, type: int) -> None:
         if message.__class__ is not bytes:
             message = _utf8(message)
             size = memoryview(message).nbytes
@@ -333,6 +368,9 @@ class MessageQueue(_Owned):
         < 0 the first of the lowest type <= ``abs(type)``. Waits unless
         ``block`` is false (then BusyError).
         """
+        return self._receive_slow(block, type)
+
+    def _receive_slow(self, block: bool, type: int) -> tuple[bytes, int]:
         try:
             kind, data = self._receive(type, block=True if block else False,
                                        max_size=self._max_message_size)
@@ -437,6 +475,35 @@ class Semaphore(_Owned):
         self._give_flags = undo
         self._take_one = (0, -1, self._take_flags)
         self._give_one = (0, 1, self._give_flags)
+        self._bind_hot_calls()
+
+    def _bind_hot_calls(self) -> None:
+        """A plain ``acquire()`` (when ``block``) and ``release()`` are
+        closures over the native semaphore's C calls (no method binding, no
+        attribute lookups, the C calls' own fast paths: as fast as the
+        package, bench/compat_sysv_ipc.py); anything else goes to the
+        class's methods. Rebound when ``block`` or ``undo`` change."""
+        c_acquire, c_release, undo = self._sem.acquire, self._sem.release, self._undo
+        slow_acquire, slow_release, translate = self._acquire_slow, self._release_slow, _translated
+        block = self._block
+
+        def acquire(timeout: float | None = None, delta: int = 1) -> None:
+            if timeout is None and delta == 1 and block:
+                try:
+                    return c_acquire(undo=undo)
+                except OSError as exc:
+                    raise translate(exc) from None
+            slow_acquire(timeout, delta)
+
+        def release(delta: int = 1) -> None:
+            if delta == 1:
+                try:
+                    return c_release(undo=undo)
+                except OSError as exc:
+                    raise translate(exc) from None
+            slow_release(delta)
+        acquire.__doc__, release.__doc__ = Semaphore.acquire.__doc__, Semaphore.release.__doc__
+        self.__dict__.update(acquire=acquire, release=release, P=acquire, V=release)
 
     @property
     def block(self) -> bool:
@@ -471,6 +538,9 @@ class Semaphore(_Owned):
             BusyError: it would wait (``block`` false, or ``timeout`` ran out).
             ExistentialError: the semaphore was removed (also while waiting).
         """
+        self._acquire_slow(timeout, delta)
+
+    def _acquire_slow(self, timeout: float | None, delta: int) -> None:
         try:
             if delta == 1 and timeout is None:
                 self._op(self._take_one)
@@ -487,6 +557,9 @@ class Semaphore(_Owned):
 
     def release(self, delta: int = 1) -> None:
         """Add ``abs(delta)`` to the value (never waits)."""
+        self._release_slow(delta)
+
+    def _release_slow(self, delta: int) -> None:
         try:
             if delta == 1:
                 self._op(self._give_one)
