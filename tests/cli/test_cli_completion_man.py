@@ -5,6 +5,7 @@ choices and the ids and keys of live objects)."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -207,8 +208,17 @@ def test_zsh_completes_in_zsh(ipc_tracker, cli, tmp_path, posix_names):
              "unixipc ls --time-format ", "unixipc ls --ti", "unixipc msg recv ",
              "unixipc stat -s ", "unixipc rm -q ", "unixipc rm -Q ", "unixipc tour --only ",
              "unixipc completion ", f"unixipc stat {posix_names[1]}", "unixipc rm --posix "]
-    # zsh is a tool like groff: it runs without the asan leg's LD_PRELOAD
-    env = dict(_TOOLS_ENV, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    # zsh is a tool like groff: it runs without the asan leg's LD_PRELOAD,
+    # and the unixipc it calls for live ids gets the preload back (the
+    # sanitized extension loads only with the sanitizer's runtime first)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    real = os.path.join(os.path.dirname(sys.executable), "unixipc")
+    preload = os.environ.get("LD_PRELOAD")
+    prefix = f"LD_PRELOAD={shlex.quote(preload)} " if preload else ""
+    (bindir / "unixipc").write_text(f'#!/bin/sh\n{prefix}exec {shlex.quote(real)} "$@"\n')
+    (bindir / "unixipc").chmod(0o755)
+    env = dict(_TOOLS_ENV, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
     done = subprocess.run([zsh, "-f", str(tmp_path / "driver.zsh"), str(tmp_path), *lines],
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
