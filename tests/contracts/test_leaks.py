@@ -362,6 +362,21 @@ def _attachment(w: World) -> None:
     att.detach()
 
 
+class _Forwarding(_core.BufferForwarder):
+    def __init__(self, source: object) -> None:
+        self.source = source
+
+    def _buffer_source(self) -> object:
+        return self.source
+
+
+def _forwarder(w: World) -> None:
+    data = bytearray(b"abc")
+    with memoryview(_Forwarding(data)) as view:
+        view[0] = 65
+    _raises(TypeError, memoryview, _Forwarding(42))()
+
+
 def _pipe_end(w: World) -> None:
     r, wr = os.pipe()
     end = _core.PipeEnd(r)
@@ -588,6 +603,7 @@ CASES: dict[str, CaseFactory] = {
     "shmat Attachment.detach Attachment.__buffer__ Attachment.__release_buffer__ "
     "Attachment.attached Attachment.size Attachment.readonly Attachment.exports "
     "Attachment.address": lambda w: lambda: _attachment(w),
+    "(BufferForwarder) BufferForwarder.__buffer__": lambda w: lambda: _forwarder(w),
     "shmctl_stat shmctl_set": lambda w: lambda: (
         _core.shmctl_stat(w.shm.id), _core.shmctl_set(w.shm.id, os.getuid(), os.getgid(), 0o600)),
     "shmctl_lock": lambda w: lambda: (_core.shmctl_lock(w.shm.id, True),
