@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import unixipc.compat.posix_ipc as shim
 from unixipc import posix
-from unixipc.bench.harness import interleaved_best, print_ratios
+from unixipc.bench.harness import interleaved_best, pair_loop, print_ratios
 
 Loop = Callable[[int], None]
 REAL = "posix_ipc 1.3.2 (real)"
@@ -30,13 +30,9 @@ COLUMNS = ["send+receive 8K q", "send+receive 1K q", "acquire+release"]
 DATA = b"x" * 64
 
 
-def _pair(mq: Any) -> Loop:
-    def pair(k: int) -> None:
-        send, receive = mq.send, mq.receive
-        for _ in range(k):
-            send(DATA)
-            receive()
-    return pair
+def _loops(default: Any, small: Any, sem: Any) -> tuple[Loop, ...]:
+    return (pair_loop(default.send, default.receive, DATA),
+            pair_loop(small.send, small.receive, DATA), pair_loop(sem.acquire, sem.release))
 
 
 def _posix_style(mod: ModuleType, cleanup: list[Callable[[], None]]) -> tuple[Loop, ...]:
@@ -46,13 +42,7 @@ def _posix_style(mod: ModuleType, cleanup: list[Callable[[], None]]) -> tuple[Lo
     sem = mod.Semaphore(None, mod.O_CREX, initial_value=1)
     for obj in (default, small, sem):
         cleanup += [obj.unlink, obj.close]
-
-    def acquire_release(k: int) -> None:
-        acquire, release = sem.acquire, sem.release
-        for _ in range(k):
-            acquire()
-            release()
-    return _pair(default), _pair(small), acquire_release
+    return _loops(default, small, sem)
 
 
 def _native(cleanup: list[Callable[[], None]]) -> tuple[Loop, ...]:
@@ -62,13 +52,7 @@ def _native(cleanup: list[Callable[[], None]]) -> tuple[Loop, ...]:
     sem = posix.Semaphore(tag + "-sem", exclusive=True, initial=1)
     for obj in (default, small, sem):
         cleanup += [obj.unlink, obj.close]
-
-    def acquire_release(k: int) -> None:
-        acquire, release = sem.acquire, sem.release
-        for _ in range(k):
-            acquire()
-            release()
-    return _pair(default), _pair(small), acquire_release
+    return _loops(default, small, sem)
 
 
 def main() -> int:

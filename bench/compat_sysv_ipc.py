@@ -18,10 +18,11 @@ from typing import Callable
 
 import unixipc
 import unixipc.compat.sysv_ipc as shim
-from unixipc.bench.harness import interleaved_best, print_ratios
+from unixipc.bench.harness import interleaved_best, pair_loop, print_ratios
 
 
 Loop = Callable[[int], None]
+DATA = b"x" * 64
 
 
 def _sysv_style(mod: ModuleType, cleanup: list[Callable[[], None]]) -> tuple[Loop, Loop]:
@@ -30,20 +31,7 @@ def _sysv_style(mod: ModuleType, cleanup: list[Callable[[], None]]) -> tuple[Loo
     cleanup.append(mq.remove)
     sem = mod.Semaphore(None, mod.IPC_CREX, initial_value=1)
     cleanup.append(sem.remove)
-    data = b"x" * 64
-
-    def pair(k: int) -> None:
-        send, receive = mq.send, mq.receive
-        for _ in range(k):
-            send(data)
-            receive()
-
-    def acquire_release(k: int) -> None:
-        acquire, release = sem.acquire, sem.release
-        for _ in range(k):
-            acquire()
-            release()
-    return pair, acquire_release
+    return pair_loop(mq.send, mq.receive, DATA), pair_loop(sem.acquire, sem.release)
 
 
 def _native(cleanup: list[Callable[[], None]]) -> tuple[Loop, Loop]:
@@ -51,21 +39,14 @@ def _native(cleanup: list[Callable[[], None]]) -> tuple[Loop, Loop]:
     cleanup.append(mq.remove)
     sems = unixipc.SemaphoreSet(None, 1, create=True, initial=1)
     cleanup.append(sems.remove)
-    data = b"x" * 64
     sem = sems[0]
 
-    def pair(k: int) -> None:
-        send, receive = mq.send, mq.receive
-        for _ in range(k):
-            send(data)
-            receive()
-
-    def acquire_release(k: int) -> None:
+    def acquire_release(k: int) -> None:  # undo=False, as the package's default
         acquire, release = sem.acquire, sem.release
         for _ in range(k):
             acquire(undo=False)
             release(undo=False)
-    return pair, acquire_release
+    return pair_loop(mq.send, mq.receive, DATA), acquire_release
 
 
 def main() -> int:

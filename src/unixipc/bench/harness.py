@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 __all__ = ["Result", "time_per_op", "interleaved_best", "print_ratios", "latency_stats",
            "print_table", "build_c", "run_c", "to_json"]
@@ -46,6 +46,31 @@ def time_per_op(fn: Callable[[int], None], count: int, repeat: int = 5) -> float
         fn(count)
         best = min(best, (time.perf_counter() - t0) / count)
     return best
+
+
+_NO_ARG = object()
+
+
+def pair_loop(first: Callable[..., Any], second: Callable[[], Any],
+              arg: Any = _NO_ARG) -> Callable[[int], None]:
+    """A loop for :func:`interleaved_best`: ``k`` times ``first(arg)`` (or
+    ``first()``) then ``second()``: a send and a receive, an acquire and a
+    release. Both are plain calls of local names, as a user's hot loop
+    makes them (a ``first(*args)`` call would cost a Python-level callable
+    more than a C one)."""
+    if arg is _NO_ARG:
+        def loop(k: int) -> None:
+            a, b = first, second
+            for _ in range(k):
+                a()
+                b()
+    else:
+        def loop(k: int) -> None:
+            a, b, x = first, second, arg
+            for _ in range(k):
+                a(x)
+                b()
+    return loop
 
 
 def interleaved_best(loops: Mapping[str, Sequence[Callable[[int], None]]], count: int,
