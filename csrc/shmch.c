@@ -2347,6 +2347,279 @@ static PyType_Spec ch_spec = {
     .slots = ch_slots,
 };
 
+/* ---- unixipc.Queue's put and get ----------------------------------------------------
+ * QueueBase is the C base of unixipc.Queue. Its put() and get() do the
+ * common case here, in one C call: an unbounded queue, used in the process
+ * that set it up (no fork since), open, with no backlog, and an object whose
+ * plain protocol-5 pickle has no out-of-band buffers and fits in the ring.
+ * Anything else goes to the Python class (_put, _get, _send, _taken), which
+ * does the same and the rest. The fields are the Python class's own
+ * attributes (_channel, _sem, _buffer, _closed, _used); _core_reset() marks
+ * the process that set them. */
+
+#define QUEUE_ROOM_WAIT 0.001 /* put waits this long for room before the feeder takes over */
+#define QUEUE_SMALL 4096      /* messages up to this long are received as bytes */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *channel, *sem, *buffer;
+    char closed, used;
+    unsigned long epoch; /* fork_epoch at _core_reset(); 0: never */
+} QueueBase;
+
+static PyTypeObject *ch_type;
+static PyObject *q_dumps, *q_loads, *q_dumps_kwnames, *q_protocol, *q_room_wait;
+static PyObject *q_put_name, *q_get_name, *q_send_name, *q_taken_name;
+/* The buffer_callback of the last put (a list's append) when no put is
+ * using it: reused while only this cache holds it. */
+static PyObject *q_sink_list, *q_sink_append;
+
+/* The channel when this call may take the common path, else NULL. */
+static Channel *
+q_fast_channel(QueueBase *q)
+{
+    if (q->closed || q->epoch != fork_epoch || (q->sem != NULL && q->sem != Py_None) ||
+        q->channel == NULL || !PyObject_TypeCheck(q->channel, ch_type))
+        return NULL;
+    return (Channel *)q->channel;
+}
+
+/* self.<name>(*args, **kwnames): the Python class's part. */
+static PyObject *
+q_call(QueueBase *self, PyObject *name, PyObject *const *args, Py_ssize_t nargs,
+       PyObject *kwnames)
+{
+    PyObject *method = PyObject_GetAttr((PyObject *)self, name);
+    if (method == NULL)
+        return NULL;
+    PyObject *out = PyObject_Vectorcall(method, args, nargs, kwnames);
+    Py_DECREF(method);
+    return out;
+}
+
+/* Sends the pickle `data` (bytes) as put's common path does: 1 sent, 0 no
+ * room within QUEUE_ROOM_WAIT (the caller hands over to _send), -1 error. */
+static int
+q_send_pickle(Channel *c, PyObject *data)
+{
+    Py_buffer view;
+    unixipc_deadline dl;
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (check_usable(c, SIDE_SEND) < 0 ||
+        PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(data), len, 1, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (len < BIG_COPY) {
+        int rc = try_send(c, &view, 1, (uint32_t)len);
+        if (rc == RES_OK)
+            return 1;
+        if (rc == RES_BROKEN) {
+            broken_error("send");
+            return -1;
+        }
+    }
+    /* the deadline is made only now: most puts find room at once */
+    if (unixipc_deadline_from_timeout(q_room_wait, &dl) < 0)
+        return -1;
+    if (send_one(c, &view, 1, 1, &dl, NULL) == 0)
+        return 1;
+    if (!PyErr_ExceptionMatches(PyExc_TimeoutError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
+static PyObject *
+q_put(QueueBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    Channel *c;
+    if (nargs != 1 || kwnames != NULL || PyBytes_CheckExact(args[0]) ||
+        (c = q_fast_channel(self)) == NULL || self->buffer == NULL)
+        return q_call(self, q_put_name, args, nargs, kwnames);
+    Py_ssize_t backlog = PyObject_Size(self->buffer);
+    if (backlog != 0) {
+        if (backlog < 0)
+            PyErr_Clear();
+        return q_call(self, q_put_name, args, nargs, kwnames);
+    }
+    self->used = 1;
+    PyObject *list, *append, *data, *out = NULL;
+    if (q_sink_append != NULL && Py_REFCNT(q_sink_append) == 1) {
+        list = q_sink_list; /* the cache's references, lent to this call */
+        append = q_sink_append;
+        q_sink_list = q_sink_append = NULL;
+    } else {
+        if ((list = PyList_New(0)) == NULL)
+            return NULL;
+        if ((append = PyObject_GetAttrString(list, "append")) == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+    }
+    PyObject *pargs[3] = {args[0], q_protocol, append};
+    data = PyObject_Vectorcall(q_dumps, pargs, 2, q_dumps_kwnames);
+    if (data == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            goto done;
+        PyErr_Clear(); /* _send tries multiprocessing's reducers */
+        data = Py_NewRef(Py_None);
+    } else if (PyBytes_CheckExact(data) && PyList_GET_SIZE(list) == 0 &&
+               PyBytes_GET_SIZE(data) <= (Py_ssize_t)c->max_message) {
+        int rc = q_send_pickle(c, data);
+        if (rc < 0)
+            goto done;
+        if (rc > 0) {
+            out = Py_NewRef(Py_None);
+            if (q_sink_append == NULL) { /* back into the cache, empty */
+                q_sink_list = list;
+                q_sink_append = append;
+                list = append = NULL;
+            }
+            goto done;
+        }
+    }
+    {
+        PyObject *sargs[3] = {args[0], data, list};
+        out = q_call(self, q_send_name, sargs, 3, NULL);
+    }
+done:
+    Py_XDECREF(data);
+    Py_XDECREF(append);
+    Py_XDECREF(list);
+    return out;
+}
+
+static PyObject *
+q_get(QueueBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    Channel *c;
+    PyObject *copied = NULL, *message;
+    record rec;
+    unixipc_deadline dl;
+    if (nargs != 0 || kwnames != NULL || (c = q_fast_channel(self)) == NULL)
+        return q_call(self, q_get_name, args, nargs, kwnames);
+    self->used = 1;
+    dl.infinite = 1;
+    if (check_usable(c, SIDE_RECV) < 0 ||
+        claim_one(c, &rec, -1, 1, &dl, "receive", NULL, &copied, QUEUE_SMALL) < 0)
+        return NULL;
+    if (copied != NULL || rec.len <= QUEUE_SMALL)
+        message = taken(c, &rec, copied);
+    else
+        message = new_record(c, &rec);
+    if (message == NULL)
+        return NULL;
+    PyObject *out;
+    if (PyBytes_CheckExact(message) && PyBytes_GET_SIZE(message) > 0 &&
+        (unsigned char)PyBytes_AS_STRING(message)[0] == 0x80) /* a plain pickle */
+        out = PyObject_Vectorcall(q_loads, &message, 1, NULL);
+    else
+        out = q_call(self, q_taken_name, &message, 1, NULL);
+    Py_DECREF(message);
+    return out;
+}
+
+static PyObject *
+q_core_reset(QueueBase *self, PyObject *unused)
+{
+    self->epoch = fork_epoch;
+    Py_RETURN_NONE;
+}
+
+static int
+q_traverse(QueueBase *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->channel);
+    Py_VISIT(self->sem);
+    Py_VISIT(self->buffer);
+    return 0;
+}
+
+static int
+q_clear(QueueBase *self)
+{
+    Py_CLEAR(self->channel);
+    Py_CLEAR(self->sem);
+    Py_CLEAR(self->buffer);
+    return 0;
+}
+
+static void
+q_dealloc(QueueBase *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    q_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef q_methods[] = {
+    {"put", UNIXIPC_FASTCALL(q_put), METH_FASTCALL | METH_KEYWORDS,
+     "put($self, /, obj, block=True, timeout=None)\n--\n\n"
+     "Put `obj` in the queue, waiting for a free place if ``maxsize`` objects\n"
+     "are in it (``queue.Full`` when `block` is false or after `timeout`\n"
+     "seconds). Pickling errors raise here, in the calling thread."},
+    {"get", UNIXIPC_FASTCALL(q_get), METH_FASTCALL | METH_KEYWORDS,
+     "get($self, /, block=True, timeout=None)\n--\n\n"
+     "Remove and return the next object, waiting for one (``queue.Empty``\n"
+     "when `block` is false or after `timeout` seconds)."},
+    {"_core_reset", (PyCFunction)q_core_reset, METH_NOARGS,
+     "Mark this process as the one whose state the fields hold."},
+    {NULL},
+};
+
+static PyMemberDef q_members[] = {
+    {"_channel", T_OBJECT, offsetof(QueueBase, channel), 0, NULL},
+    {"_sem", T_OBJECT, offsetof(QueueBase, sem), 0, NULL},
+    {"_buffer", T_OBJECT, offsetof(QueueBase, buffer), 0, NULL},
+    {"_closed", T_BOOL, offsetof(QueueBase, closed), 0, NULL},
+    {"_used", T_BOOL, offsetof(QueueBase, used), 0, NULL},
+    {NULL},
+};
+
+static PyType_Slot q_slots[] = {
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, q_dealloc},
+    {Py_tp_traverse, q_traverse},
+    {Py_tp_clear, q_clear},
+    {Py_tp_methods, q_methods},
+    {Py_tp_members, q_members},
+    {Py_tp_doc, "The C core of unixipc.Queue's put and get: use that class."},
+    {0, NULL},
+};
+
+static PyType_Spec q_spec = {
+    .name = "unixipc._core.QueueBase",
+    .basicsize = sizeof(QueueBase),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = q_slots,
+};
+
+static int
+queue_exec(PyObject *module)
+{
+    PyObject *pickle = PyImport_ImportModule("pickle");
+    if (pickle == NULL)
+        return -1;
+    q_dumps = PyObject_GetAttrString(pickle, "dumps");
+    q_loads = PyObject_GetAttrString(pickle, "loads");
+    Py_DECREF(pickle);
+    if (q_dumps == NULL || q_loads == NULL ||
+        (q_dumps_kwnames = Py_BuildValue("(s)", "buffer_callback")) == NULL ||
+        (q_protocol = PyLong_FromLong(5)) == NULL ||
+        (q_room_wait = PyFloat_FromDouble(QUEUE_ROOM_WAIT)) == NULL ||
+        (q_put_name = PyUnicode_InternFromString("_put")) == NULL ||
+        (q_get_name = PyUnicode_InternFromString("_get")) == NULL ||
+        (q_send_name = PyUnicode_InternFromString("_send")) == NULL ||
+        (q_taken_name = PyUnicode_InternFromString("_taken")) == NULL)
+        return -1;
+    if (PyModule_AddObject(module, "QUEUE_ROOM_WAIT", Py_NewRef(q_room_wait)) < 0 ||
+        PyModule_AddIntConstant(module, "QUEUE_SMALL", QUEUE_SMALL) < 0)
+        return -1;
+    return unixipc_add_type(module, &q_spec, "QueueBase", NULL);
+}
+
 /* ---- formatting a new channel file -------------------------------------------------- */
 
 /* shmch_format(fd, capacity, max_slots) -> the ring's size in bytes.
@@ -2412,7 +2685,8 @@ unixipc_shmch_exec(PyObject *module)
         }
         atfork_done = 1;
     }
-    if (unixipc_add_type(module, &ch_spec, "ShmChannelBase", NULL) < 0)
+    if (unixipc_add_type(module, &ch_spec, "ShmChannelBase", (PyObject **)&ch_type) < 0 ||
+        queue_exec(module) < 0)
         return -1;
     if (unixipc_add_type(module, &view_spec, "ShmRecord", (PyObject **)&view_type) < 0)
         return -1;

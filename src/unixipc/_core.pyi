@@ -313,6 +313,22 @@ class ShmChannelBase:
     def _async_waiting(self, side: int, delta: int, /) -> int: ...
     def _wait_change(self, side: int, seen: int, timeout: float, /) -> int: ...
 
+QUEUE_ROOM_WAIT: float
+QUEUE_SMALL: int
+
+@_disjoint_base
+class QueueBase:
+    """The C core of unixipc.Queue's put and get."""
+
+    _channel: Any
+    _sem: Any
+    _buffer: Any
+    _closed: bool
+    _used: bool
+    def put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None: ...
+    def get(self, block: bool = True, timeout: float | None = None) -> Any: ...
+    def _core_reset(self) -> None: ...
+
 # ---- psem.c: named POSIX semaphores ----
 SEM_VALUE_MAX: int
 

@@ -52,6 +52,7 @@ from multiprocessing import reduction as _reduction
 from multiprocessing import util as _mputil
 from typing import Any
 
+from . import _core
 from ._timeouts import Deadline
 from ._closable import Closable
 from .shmch import ShmChannel
@@ -192,10 +193,10 @@ def _decode(view: Any, zero_copy: bool) -> Any:
     return pickle.loads(view[start:], buffers=buffers)
 
 
-_ROOM_WAIT = 0.001
+_ROOM_WAIT = _core.QUEUE_ROOM_WAIT
 """How long put waits for room in the ring before it hands over to the feeder."""
 
-_SMALL = 4096
+_SMALL = _core.QUEUE_SMALL
 """Messages up to this size are received as bytes (one copy, no record)."""
 
 
@@ -335,7 +336,7 @@ def _join_at_exit() -> None:
 
 # -- the queues -----------------------------------------------------------------
 
-class Queue(Closable):
+class Queue(_core.QueueBase, Closable):
     """A process-shared FIFO queue with ``multiprocessing.Queue``'s API.
 
     Args:
@@ -399,6 +400,7 @@ class Queue(Closable):
         self._joincancelled = False
         self._stopping = False  # exiting: the feeder ends once it has flushed
         self._max_message = self._channel.max_message_size
+        self._core_reset()  # the C put and get may take their common path here
         weakref.finalize(self, ShmChannel.close, self._channel).atexit = False
 
     def _check_fork(self) -> None:
@@ -407,29 +409,10 @@ class Queue(Closable):
 
     # -- putting -----------------------------------------------------------------
 
-    def put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None:
-        """Put `obj` in the queue, waiting for a free place if ``maxsize``
-        objects are in it (``queue.Full`` when `block` is false or after
-        `timeout` seconds). Pickling errors raise here."""
-        if (self._sem is None and self._generation == _fork_generation and not self._closed
-                and not self._buffer and type(obj) is not bytes):
-            # The common case, in this one frame: an unbounded queue, a
-            # plain pickle that fits, sent as it is (else _send does the rest
-            # with it).
-            self._used = True
-            buffers: list[pickle.PickleBuffer] = []
-            try:
-                data = _dumps(obj, 5, buffer_callback=buffers.append)
-            except Exception:
-                data = None
-            if data is not None and not buffers and len(data) <= self._max_message:
-                try:
-                    self._channel.send(data, timeout=_ROOM_WAIT)
-                    return
-                except TimeoutError:
-                    pass
-            self._send(obj, data, buffers)
-            return
+    # put() and get() are QueueBase's: the common case in C, the rest here.
+
+    def _put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None:
+        """put() when its C part cannot take the common path."""
         if self._generation != _fork_generation:
             self._reset(self._used)
         if self._closed:
@@ -533,19 +516,16 @@ class Queue(Closable):
 
     # -- getting -----------------------------------------------------------------
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        """Remove and return the next object, waiting for one (``queue.Empty``
-        when `block` is false or after `timeout` seconds)."""
-        if (block and timeout is None and self._sem is None and not self._closed
-                and self._generation == _fork_generation):
-            # the common case, in this one frame: get() of an unbounded queue
-            self._used = True
-            message = self._channel._receive_auto(_SMALL)
-            if type(message) is bytes and message[:1] == _PROTO_TAG:
-                return _loads(message)
-            obj = _take(message)
-            if obj is not _LOST:
-                return obj
+    def _taken(self, message: Any) -> Any:
+        """get()'s object from a message that is not a plain pickle in bytes
+        (its C part received it)."""
+        obj = _take(message)
+        if obj is not _LOST:
+            return obj
+        return self._get()
+
+    def _get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """get() when its C part cannot take the common path."""
         if self._generation != _fork_generation:
             self._reset(self._used)
         if self._closed:

@@ -29,6 +29,8 @@ from __future__ import annotations
 import ctypes
 import gc
 import os
+import pickle
+import queue
 import signal
 import socket
 import sys
@@ -171,9 +173,12 @@ class World:
         self.gone_mq = _core.msgget(_core.IPC_PRIVATE, _core.IPC_CREAT | 0o600)
         _core.msgctl_rmid(self.gone_mq)
         self.shmch = ShmChannel(capacity=1 << 14)
+        self.queues: list[unixipc.Queue] = []
 
     def close(self) -> None:
         self.shmch.close()
+        for q in self.queues:
+            q.close()
         self.pipe.reader.close()
         self.pipe.writer.close()
         for a, b in (self.stream, self.packet):
@@ -350,6 +355,44 @@ def _psem_unnamed() -> Callable[[], None]:
         _raises(ValueError, _core.psem_init, m, 0, -1)()
         _raises(TypeError, _core.psem_at, "text", 0)()
         _raises(ValueError, _core.psem_at, memoryview(bytearray(64))[::2], 0)()
+    return call
+
+
+def _queue(w: World) -> Callable[[], None]:
+    """QueueBase's put and get, on their common path and on each way to
+    the Python class's part (bytes, out-of-band buffers, a pickling error,
+    arguments, an empty queue), and a bare QueueBase (no Python part)."""
+    q = unixipc.Queue(capacity=1 << 14)
+    w.queues.append(q)
+    small = {"id": 1, "tags": ["a"]}
+
+    def call() -> None:
+        q.put(small)
+        q.get()
+        q.put(b"raw")
+        q.get()
+        q.put(pickle.PickleBuffer(bytearray(b"oob")))
+        q.get()
+        try:
+            q.put(lambda: None)
+        except (pickle.PicklingError, AttributeError):
+            pass
+        q.put(small, timeout=1)
+        q.get(timeout=1)
+        try:
+            q.get(False)
+        except queue.Empty:
+            pass
+        q._core_reset()
+        bare = _core.QueueBase()
+        try:
+            bare.put(small)
+        except AttributeError:
+            pass
+        try:
+            bare.get()
+        except AttributeError:
+            pass
     return call
 
 
@@ -667,6 +710,7 @@ CASES: dict[str, CaseFactory] = {
     "ShmChannelBase.closed ShmChannelBase._sides ShmChannelBase._state ShmChannelBase._pending "
     "ShmChannelBase._after_fork ShmChannelBase._async_waiting "
     "ShmChannelBase._wait_change": _shmch,
+    "QueueBase() QueueBase.put QueueBase.get QueueBase._core_reset": _queue,
     "ShmChannelBase() ShmChannelBase.close_sending ShmChannelBase.close_receiving "
     "ShmChannelBase._close shmch_format": lambda w: lambda: _shmch_lifecycle(w),
     # psem
