@@ -96,6 +96,18 @@ def main() -> int:
             rows += twoproc.one_way(t, size, count)
         return rows
 
+    batches = ((64, trips * 40, 64), (4096, trips * 8, 64),
+               (65536, trips, 16))  # a batch: at most a quarter of the ring
+
+    def channel_batches() -> list[harness.Result]:
+        rows: list[harness.Result] = []
+        for size, count, batch in batches:
+            rows += batched_one_way(
+                "shmch", "unixipc", lambda: ShmChannel(capacity=RING),
+                lambda ch, msgs: ch.send_many(msgs), lambda ch: len(ch.receive_many(64)),
+                size, count, batch)
+        return rows
+
     all_cpus = os.sched_getaffinity(0)
     ring_runs: list[list[harness.Result]] = []
     channel_runs: list[list[harness.Result]] = []
@@ -107,7 +119,7 @@ def main() -> int:
         if len(all_cpus) >= 2:
             cpus = sorted(all_cpus)
             twoproc.pin(cpus[0], cpus[1])  # parent and child on CPUs of their own
-        channel_runs.append(shmch_and_queue(channel))
+        channel_runs.append(shmch_and_queue(channel) + channel_batches())
     results += _best(ring_runs) + _best(channel_runs)
     if importlib.util.find_spec("iceoryx2") is None:
         print("  (iceoryx2 is not installed: left out; pip install iceoryx2)", file=sys.stderr)
@@ -119,14 +131,9 @@ def main() -> int:
             results += shmch_and_queue(t)
 
     ff = _faster_fifo()
-    for size, count, batch in ((64, trips * 40, 64), (4096, trips * 8, 64),
-                               (65536, trips, 16)):  # a batch: at most a quarter of the ring
-        step(f"batches of {size} B")
-        results += batched_one_way(
-            "shmch", "unixipc", lambda: ShmChannel(capacity=RING),
-            lambda ch, msgs: ch.send_many(msgs), lambda ch: len(ch.receive_many(64)),
-            size, count, batch)
+    for size, count, batch in batches:
         if ff is not None:
+            step(f"faster-fifo batches of {size} B")
             results += batched_one_way(
                 "shmch", "faster-fifo", lambda: ff.Queue(max_size_bytes=RING),
                 lambda q, msgs: q.put_many(msgs, timeout=60),

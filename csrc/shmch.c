@@ -1287,6 +1287,27 @@ taken(Channel *c, const record *rec, PyObject *copied)
     return copied;
 }
 
+/* One attempt, with the GIL held, to send the bytes object `data` when it is
+ * short (the usual case, first): RES_OK; RES_FULL when there is no room or
+ * the message is not short (the caller goes the general way, send_one); -1
+ * with BrokenPipeError. */
+static int
+send_short_now(Channel *c, PyObject *data)
+{
+    Py_buffer part; /* try_send reads only a part's buf and len */
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (len >= BIG_COPY || len > (Py_ssize_t)c->max_message)
+        return RES_FULL;
+    part.buf = PyBytes_AS_STRING(data);
+    part.len = len;
+    int rc = try_send(c, &part, 1, (uint32_t)len);
+    if (rc == RES_BROKEN) {
+        broken_error("send");
+        return -1;
+    }
+    return rc;
+}
+
 /* ---- methods ------------------------------------------------------------------ */
 
 static const char *const send_names[] = {"data", "block", "timeout", "_cancel", NULL};
@@ -1304,6 +1325,8 @@ ch_send(Channel *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
          * bytes object never changes and the caller holds it). */
         if (check_usable(self, SIDE_SEND) < 0)
             return NULL;
+        if ((rc = send_short_now(self, args[0])) != RES_FULL)
+            return rc < 0 ? NULL : Py_NewRef(Py_None);
         if (PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(args[0]),
                               PyBytes_GET_SIZE(args[0]), 1, PyBUF_SIMPLE) < 0)
             return NULL;
@@ -2404,21 +2427,15 @@ q_send_pickle(Channel *c, PyObject *data)
 {
     Py_buffer view;
     unixipc_deadline dl;
-    Py_ssize_t len = PyBytes_GET_SIZE(data);
-    if (check_usable(c, SIDE_SEND) < 0 ||
-        PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(data), len, 1, PyBUF_SIMPLE) < 0)
+    int rc;
+    if (check_usable(c, SIDE_SEND) < 0 || (rc = send_short_now(c, data)) < 0)
         return -1;
-    if (len < BIG_COPY) {
-        int rc = try_send(c, &view, 1, (uint32_t)len);
-        if (rc == RES_OK)
-            return 1;
-        if (rc == RES_BROKEN) {
-            broken_error("send");
-            return -1;
-        }
-    }
+    if (rc == RES_OK)
+        return 1;
     /* the deadline is made only now: most puts find room at once */
-    if (unixipc_deadline_from_timeout(q_room_wait, &dl) < 0)
+    if (unixipc_deadline_from_timeout(q_room_wait, &dl) < 0 ||
+        PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), 1,
+                          PyBUF_SIMPLE) < 0)
         return -1;
     if (send_one(c, &view, 1, 1, &dl, NULL) == 0)
         return 1;
