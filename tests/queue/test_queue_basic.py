@@ -228,7 +228,9 @@ class _SlowReduce:
 
 def test_threads_putting_out_of_band_buffers_never_mix_them():
     """A thread switch in the middle of put's pickling never hands one
-    thread's out-of-band buffers to another thread's object."""
+    thread's out-of-band buffers to another thread's object, nor to an
+    object of no buffers (put's C part reuses its buffer callback between
+    calls that find none)."""
     import threading
     q = Queue(capacity=1 << 22)
     per_thread, threads = 300, 4
@@ -237,15 +239,19 @@ def test_threads_putting_out_of_band_buffers_never_mix_them():
         for i in range(per_thread):
             arr = np.full(64, t * 1000 + i, dtype=np.int64)
             q.put([arr, _SlowReduce(t), np.full(8, -t, dtype=np.int64)])
+            q.put(("plain", t, _SlowReduce(t)))
 
     workers = [threading.Thread(target=producer, args=(t,)) for t in range(threads)]
     for w in workers:
         w.start()
-    got = [q.get(timeout=30) for _ in range(per_thread * threads)]
+    got = [q.get(timeout=30) for _ in range(2 * per_thread * threads)]
     for w in workers:
         w.join(timeout=30)
     seen = set()
-    for arr, slow, tail in got:
+    plain = [item for item in got if isinstance(item, tuple)]
+    assert len(plain) == per_thread * threads
+    assert all(item[0] == "plain" and item[1] == item[2].tag for item in plain)
+    for arr, slow, tail in (item for item in got if not isinstance(item, tuple)):
         assert (arr == arr[0]).all() and arr[0] // 1000 == slow.tag
         assert (tail == -slow.tag).all()
         seen.add(int(arr[0]))
