@@ -1232,13 +1232,13 @@ send_one(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, int block,
     return 0;
 }
 
-/* Claims one record, waiting as asked. With `copied`, the message may come
- * taken already (see try_claim): then *copied is set. */
+/* claim_one's part after an attempt that did not claim (rc): the wait,
+ * and the errors. */
 static int
-claim_one(Channel *c, record *rec, Py_ssize_t max_len, int block, const unixipc_deadline *dl,
-          const char *what, const char *cancel, PyObject **copied, Py_ssize_t copy_max)
+claim_rest(Channel *c, int rc, record *rec, Py_ssize_t max_len, int block,
+           const unixipc_deadline *dl, const char *what, const char *cancel, PyObject **copied,
+           Py_ssize_t copy_max)
 {
-    int rc = try_claim(c, rec, max_len, copied, copy_max);
     if (rc == RES_EMPTY || rc == RES_NOT_READY) {
         waiter w;
         memset(&w, 0, sizeof w);
@@ -1264,6 +1264,19 @@ claim_one(Channel *c, record *rec, Py_ssize_t max_len, int block, const unixipc_
         return -1;
     }
     return 0;
+}
+
+/* Claims one record, waiting as asked. With `copied`, the message may come
+ * taken already (see try_claim): then *copied is set. Inline: a message
+ * there already, the usual case, costs one attempt and no call frame more. */
+static inline int
+claim_one(Channel *c, record *rec, Py_ssize_t max_len, int block, const unixipc_deadline *dl,
+          const char *what, const char *cancel, PyObject **copied, Py_ssize_t copy_max)
+{
+    int rc = try_claim(c, rec, max_len, copied, copy_max);
+    if (rc == RES_OK)
+        return 0;
+    return claim_rest(c, rc, rec, max_len, block, dl, what, cancel, copied, copy_max);
 }
 
 static PyObject *
