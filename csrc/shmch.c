@@ -1101,10 +1101,10 @@ broken_error(const char *what)
 
 static int reacquire(Channel *c);
 
-/* Open, usable in this process (a fork child takes its own slot first), and
- * the side asked for still open here. */
+/* check_usable's part when the channel is closed, the process a fork child
+ * that has not taken its own slot yet, or the side closed. */
 static int
-check_usable(Channel *c, unsigned side)
+check_usable_rest(Channel *c, unsigned side)
 {
     if (c->base == NULL) {
         unixipc_closed_error((PyObject *)c);
@@ -1119,6 +1119,16 @@ check_usable(Channel *c, unsigned side)
         return -1;
     }
     return 0;
+}
+
+/* Open, usable in this process (a fork child takes its own slot first), and
+ * the side asked for still open here. */
+static inline int
+check_usable(Channel *c, unsigned side)
+{
+    if (c->base != NULL && c->epoch == fork_epoch && (!side || (c->sides & side)))
+        return 0;
+    return check_usable_rest(c, side);
 }
 
 /* block/timeout arguments: *deadline set; returns 0/1 for block, -1 error. */
