@@ -298,6 +298,48 @@ done:
  * nothing can tell. */
 #define SPARE_MAX 8192
 
+/* The bytes of a message are reused too, when they are of the size wanted
+ * and the spare Message holds the only reference to them: refilled with the
+ * n bytes at `buf`, and their cached hash forgotten (ob_shash: deprecated in
+ * 3.11 as an API, still the field hash() caches in). NULL (no exception)
+ * when the spare or its bytes cannot be reused. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static inline void
+forget_bytes_hash(PyObject *bytes)
+{
+    ((PyBytesObject *)bytes)->ob_shash = -1;
+}
+#pragma GCC diagnostic pop
+
+static PyObject *
+message_refilled(PMq *self, const char *buf, Py_ssize_t n, unsigned int prio)
+{
+#ifndef Py_GIL_DISABLED
+    PyObject *spare = self->spare;
+    if (spare == NULL || Py_REFCNT(spare) != 1 || Py_TYPE(spare) != (PyTypeObject *)message_type)
+        return NULL;
+    PyObject *data = PyTuple_GET_ITEM(spare, 0);
+    if (!PyBytes_CheckExact(data) || Py_REFCNT(data) != 1 || PyBytes_GET_SIZE(data) != n)
+        return NULL;
+    PyObject *number = PyLong_FromUnsignedLong(prio);
+    if (number == NULL) {
+        PyErr_Clear(); /* the caller's ordinary path reports it */
+        return NULL;
+    }
+    memcpy(PyBytes_AS_STRING(data), buf, (size_t)n);
+    forget_bytes_hash(data);
+    PyObject *old_prio = PyTuple_GET_ITEM(spare, 1);
+    PyTuple_SET_ITEM(spare, 1, number);
+    unixipc_tuple_forget_hash(spare);
+    Py_DECREF(old_prio);
+    return Py_NewRef(spare);
+#else
+    (void)self, (void)buf, (void)n, (void)prio;
+    return NULL;
+#endif
+}
+
 static PyObject *
 message_for(PMq *self, PyObject *data, unsigned int prio)
 {
@@ -423,6 +465,9 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         }
     }
     if (bytes == NULL) {
+        PyObject *msg = message_refilled(self, stack, (Py_ssize_t)n, c.prio);
+        if (msg != NULL)
+            return msg;
         bytes = PyBytes_FromStringAndSize(stack, (Py_ssize_t)n);
         if (bytes == NULL)
             return NULL;

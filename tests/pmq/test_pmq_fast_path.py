@@ -188,3 +188,25 @@ def test_a_held_message_is_never_changed_by_the_next_receive(make_pmq):
         assert type(msg) is posix.Message and msg.data == b"again" and msg.priority == 7
         assert repr(msg) == "Message(data=b'again', priority=7)"
         del msg
+
+
+def test_reused_message_bytes_hash_and_views_are_right(make_pmq):
+    """Once the caller has let go of a Message and of its data, the next
+    receive of the same size may refill both: hashes are computed afresh, and
+    data still seen through a view (or a name) is never written over."""
+    mq = make_pmq(max_messages=4, max_message_size=64)
+    for content in (b"aaaa", b"bbbb", b"cccc", b"dddd"):
+        mq.send(content, 1)
+        msg = mq.receive()
+        assert hash(msg.data) == hash(bytes(bytearray(content)))  # caches it
+        assert hash(msg) == hash((bytes(bytearray(content)), 1))
+        del msg
+    mq.send(b"view")
+    msg = mq.receive()
+    view = memoryview(msg.data)
+    del msg
+    mq.send(b"over")
+    kept = mq.receive().data
+    mq.send(b"more")
+    assert mq.receive() == (b"more", 0)
+    assert bytes(view) == b"view" and kept == b"over"
