@@ -13,7 +13,7 @@
  * plain mq_send / mq_receive through unixipc_blocking_call with
  * UNIXIPC_WAIT_TIMER: the per-thread CLOCK_MONOTONIC timer interrupts it at
  * the deadline, EINTR is retried after the Python signal handlers with the
- * time left, and the GIL is released around every attempt.
+ * time left, and the GIL is released around every attempt that may wait.
  *
  * A call makes its first attempt with the GIL held when that attempt cannot
  * wait: one mq_timedsend / mq_timedreceive with the passed deadline, which
@@ -187,6 +187,23 @@ eager_attempt(int ready, unsigned int *skips)
     return ready || (++*skips % EAGER_RETRY) == 0;
 }
 
+/* After a first attempt that would have waited: 1 (TimeoutError naming the
+ * queue raised) when the call's time is already up, as with timeout=0, so
+ * that call stays one attempt. */
+static int
+time_is_up(PMq *self, const unixipc_deadline *deadline, const char *call)
+{
+    struct timespec left;
+    if (deadline->infinite)
+        return 0;
+    unixipc_deadline_remaining(deadline, &left);
+    if (left.tv_sec != 0 || left.tv_nsec != 0)
+        return 0;
+    unixipc_raise_timeout(call);
+    name_error(self);
+    return 1;
+}
+
 static PyObject *
 pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -257,6 +274,8 @@ pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
             goto done;
         }
         self->send_ready = 0; /* full: wait below */
+        if (time_is_up(self, &deadline, "mq_send"))
+            goto done;
     } else if (!block) {
         /* A long message: the attempt with the GIL released. */
         int rc, err;
@@ -435,6 +454,10 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
             return NULL;
         } else {
             self->receive_ready = 0; /* empty: wait below */
+            if (time_is_up(self, &deadline, "mq_receive")) {
+                Py_XDECREF(bytes);
+                return NULL;
+            }
         }
     } else if (!block) {
         /* A large buffer: the attempt with the GIL released. */
@@ -563,6 +586,7 @@ pmq_fileno(PMq *self, PyObject *unused)
 static PyObject *
 pmq_close(PMq *self, PyObject *unused)
 {
+    Py_CLEAR(self->spare); /* a closed handle holds no message */
     if (self->mqd == (mqd_t)-1 || self->closing)
         Py_RETURN_NONE;
     if (self->busy > 0) {
