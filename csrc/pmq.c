@@ -265,7 +265,7 @@ pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
             err = errno;
             if (err != EINTR)
                 break;
-            if (PyErr_CheckSignals() < 0)
+            if (PyErr_CheckSignals() < 0 || !pmq_usable(self)) /* a handler may close it */
                 goto done;
         }
         if (err != ETIMEDOUT || !block) {
@@ -440,7 +440,7 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
             err = errno;
             if (err != EINTR)
                 break;
-            if (PyErr_CheckSignals() < 0) {
+            if (PyErr_CheckSignals() < 0 || !pmq_usable(self)) { /* a handler may close it */
                 Py_XDECREF(bytes);
                 return NULL;
             }
