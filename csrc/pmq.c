@@ -13,7 +13,19 @@
  * plain mq_send / mq_receive through unixipc_blocking_call with
  * UNIXIPC_WAIT_TIMER: the per-thread CLOCK_MONOTONIC timer interrupts it at
  * the deadline, EINTR is retried after the Python signal handlers with the
- * time left, and the GIL is released around every attempt.
+ * time left, and the GIL is released around every attempt that may wait.
+ *
+ * A call makes its first attempt with the GIL held when that attempt cannot
+ * wait: one mq_timedsend / mq_timedreceive with the passed deadline, which
+ * returns at once (ETIMEDOUT) when the queue is full or empty. Only when it
+ * would block is the GIL released, around the real wait of the blocking
+ * helper; a message found at once costs no GIL hand-over (and no timer for
+ * a timed call). Each handle remembers whether its last first attempt found
+ * the queue ready: when it did not, only every EAGER_RETRY-th call tries
+ * again first, so a receive that usually waits (a round trip's reply) pays
+ * no extra system call. Messages longer than EAGER_MAX (possible only when
+ * msgsize_max is raised) always go through the GIL-released path, so the
+ * GIL is never held over a long copy.
  *
  * close() while another thread waits on the same handle must not close the
  * descriptor under it (its number could name another file by then): waits
@@ -44,7 +56,15 @@ typedef struct {
     long msgsize;         /* the queue's mq_msgsize (fixed at creation) */
     PyObject *name;       /* the queue's name: the filename of its OSErrors */
     int readable, writable; /* the access it was opened with */
+    int send_ready, receive_ready; /* the last first attempt found room / a message */
+    unsigned int send_skips, receive_skips; /* calls that skipped it since */
+    PyObject *spare;      /* the last Message receive() returned (see message_for) */
 } PMq;
+
+/* A first attempt with the GIL held: always while the queue has been found
+ * ready, else every EAGER_RETRY-th call; only for messages up to EAGER_MAX. */
+#define EAGER_RETRY 16
+#define EAGER_MAX 65536
 
 /* The class receive() returns (unixipc.posix.Message), registered by Python;
  * NULL: plain tuples. */
@@ -158,6 +178,32 @@ receive_fn(void *p, const struct timespec *remaining)
     return (long)n;
 }
 
+/* Whether this call makes its first attempt with the GIL held (see the top
+ * of the file): `*ready` is the handle's memory of the last one, `*skips`
+ * counts the calls that went without since. */
+static inline int
+eager_attempt(int ready, unsigned int *skips)
+{
+    return ready || (++*skips % EAGER_RETRY) == 0;
+}
+
+/* After a first attempt that would have waited: 1 (TimeoutError naming the
+ * queue raised) when the call's time is already up, as with timeout=0, so
+ * that call stays one attempt. */
+static int
+time_is_up(PMq *self, const unixipc_deadline *deadline, const char *call)
+{
+    struct timespec left;
+    if (deadline->infinite)
+        return 0;
+    unixipc_deadline_remaining(deadline, &left);
+    if (left.tv_sec != 0 || left.tv_nsec != 0)
+        return 0;
+    unixipc_raise_timeout(call);
+    name_error(self);
+    return 1;
+}
+
 static PyObject *
 pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -176,54 +222,176 @@ pmq_send(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
             return NULL;
     }
     Py_buffer data;
-    if (PyObject_GetBuffer(v[0], &data, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (!pmq_usable(self)) {
-        PyBuffer_Release(&data);
-        return NULL;
+    data.obj = NULL;
+    const char *buf;
+    Py_ssize_t len;
+    if (PyBytes_CheckExact(v[0])) { /* no buffer export for the common case */
+        buf = PyBytes_AS_STRING(v[0]);
+        len = PyBytes_GET_SIZE(v[0]);
+    } else {
+        if (PyObject_GetBuffer(v[0], &data, PyBUF_SIMPLE) < 0)
+            return NULL;
+        buf = data.buf;
+        len = data.len;
     }
+    PyObject *result = NULL;
+    Py_buffer token_view;
+    token_view.obj = NULL;
+    if (!pmq_usable(self))
+        goto done;
     if (!self->writable) {
-        PyBuffer_Release(&data);
-        return no_access(self, "mq_send", "write");
+        no_access(self, "mq_send", "write");
+        goto done;
     }
-    if (data.len > self->msgsize) {
+    if (len > self->msgsize) {
         PyErr_Format(PyExc_ValueError,
                      "a message of %zd bytes is longer than the queue's "
-                     "max_message_size (%ld)", data.len, self->msgsize);
-        PyBuffer_Release(&data);
-        return NULL;
+                     "max_message_size (%ld)", len, self->msgsize);
+        goto done;
     }
-    io_ctx c = {self->mqd, data.buf, (size_t)data.len, (unsigned int)prio, NULL, NULL};
-    if (!block) {
+    io_ctx c = {self->mqd, buf, (size_t)len, (unsigned int)prio, NULL, NULL};
+    if (block && unixipc_cancel_arg(v[4], &token_view, &c.cancel) < 0)
+        goto done;
+    int small = len <= EAGER_MAX && c.cancel == NULL;
+    if (small && (!block || eager_attempt(self->send_ready, &self->send_skips))) {
+        /* One attempt that cannot wait, GIL held. */
+        int err = 0;
+        for (;;) {
+            if (mq_timedsend(self->mqd, c.data, c.len, c.prio, &passed) == 0) {
+                self->send_ready = 1;
+                result = Py_None;
+                goto done;
+            }
+            err = errno;
+            if (err != EINTR)
+                break;
+            if (PyErr_CheckSignals() < 0 || !pmq_usable(self)) /* a handler may close it */
+                goto done;
+        }
+        if (err != ETIMEDOUT || !block) {
+            unixipc_raise_errno("mq_send", err == ETIMEDOUT ? EAGAIN : err);
+            name_error(self);
+            goto done;
+        }
+        self->send_ready = 0; /* full: wait below */
+        if (time_is_up(self, &deadline, "mq_send"))
+            goto done;
+    } else if (!block) {
+        /* A long message: the attempt with the GIL released. */
         int rc, err;
         Py_BEGIN_ALLOW_THREADS
         rc = mq_timedsend(self->mqd, c.data, c.len, c.prio, &passed);
         err = errno;
         Py_END_ALLOW_THREADS
-        PyBuffer_Release(&data);
         if (rc < 0) {
             unixipc_raise_errno("mq_send", err == ETIMEDOUT ? EAGAIN : err);
             name_error(self);
-            return NULL;
+        } else {
+            result = Py_None;
         }
-        Py_RETURN_NONE;
-    }
-    Py_buffer token_view;
-    if (unixipc_cancel_arg(v[4], &token_view, &c.cancel) < 0) {
-        PyBuffer_Release(&data);
-        return NULL;
+        goto done;
     }
     self->busy++;
     long rc = unixipc_blocking_call("mq_send", send_fn, &c, &deadline, UNIXIPC_WAIT_TIMER);
     pmq_done_waiting(self);
+    if (rc < 0)
+        name_error(self);
+    else
+        result = Py_None;
+done:
     if (token_view.obj != NULL)
         PyBuffer_Release(&token_view);
-    PyBuffer_Release(&data);
-    if (rc < 0) {
-        name_error(self);
+    if (data.obj != NULL)
+        PyBuffer_Release(&data);
+    return Py_XNewRef(result);
+}
+
+/* receive()'s result, a Message of `data` and `prio` (references stolen).
+ * Allocating a Message (a tuple subclass made in Python: a GC allocation
+ * and subtype_dealloc) is much of a receive's cost, so the handle keeps the
+ * last one it returned, and when the caller has let go of it (the handle
+ * holds the only reference: nothing can see the object) refills it in place,
+ * as CPython's zip() reuses its result tuple. Only messages of up to
+ * SPARE_MAX bytes are kept this way, so what the handle holds stays small.
+ * A NamedTuple has no weak references and compares and hashes by value:
+ * nothing can tell. */
+#define SPARE_MAX 8192
+
+/* The bytes of a message are reused too, when they are of the size wanted
+ * and the spare Message holds the only reference to them: refilled with the
+ * n bytes at `buf`, and their cached hash forgotten (ob_shash: deprecated in
+ * 3.11 as an API, still the field hash() caches in). NULL (no exception)
+ * when the spare or its bytes cannot be reused. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static inline void
+forget_bytes_hash(PyObject *bytes)
+{
+    ((PyBytesObject *)bytes)->ob_shash = -1;
+}
+#pragma GCC diagnostic pop
+
+static PyObject *
+message_refilled(PMq *self, const char *buf, Py_ssize_t n, unsigned int prio)
+{
+#ifndef Py_GIL_DISABLED
+    PyObject *spare = self->spare;
+    if (spare == NULL || Py_REFCNT(spare) != 1 || Py_TYPE(spare) != (PyTypeObject *)message_type)
+        return NULL;
+    PyObject *data = PyTuple_GET_ITEM(spare, 0);
+    if (!PyBytes_CheckExact(data) || Py_REFCNT(data) != 1 || PyBytes_GET_SIZE(data) != n)
+        return NULL;
+    PyObject *number = PyLong_FromUnsignedLong(prio);
+    if (number == NULL) {
+        PyErr_Clear(); /* the caller's ordinary path reports it */
         return NULL;
     }
-    Py_RETURN_NONE;
+    memcpy(PyBytes_AS_STRING(data), buf, (size_t)n);
+    forget_bytes_hash(data);
+    PyObject *old_prio = PyTuple_GET_ITEM(spare, 1);
+    PyTuple_SET_ITEM(spare, 1, number);
+    unixipc_tuple_forget_hash(spare);
+    Py_DECREF(old_prio);
+    return Py_NewRef(spare);
+#else
+    (void)self, (void)buf, (void)n, (void)prio;
+    return NULL;
+#endif
+}
+
+static PyObject *
+message_for(PMq *self, PyObject *data, unsigned int prio)
+{
+    PyObject *number = PyLong_FromUnsignedLong(prio);
+    if (number == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+#ifndef Py_GIL_DISABLED
+    PyObject *spare = self->spare;
+    if (spare != NULL && Py_REFCNT(spare) == 1 && Py_TYPE(spare) == (PyTypeObject *)message_type) {
+        PyObject *old_data = PyTuple_GET_ITEM(spare, 0);
+        PyObject *old_prio = PyTuple_GET_ITEM(spare, 1);
+        PyTuple_SET_ITEM(spare, 0, data);
+        PyTuple_SET_ITEM(spare, 1, number);
+        unixipc_tuple_forget_hash(spare);
+        if (PyBytes_GET_SIZE(data) > SPARE_MAX)
+            self->spare = NULL; /* handed over: the handle keeps no large message */
+        else
+            Py_INCREF(spare);
+        Py_DECREF(old_data); /* a bytes and an int: no code runs */
+        Py_DECREF(old_prio);
+        return spare;
+    }
+    PyObject *msg = unixipc_new_pair(message_type, data, number);
+    if (msg != NULL && message_type != NULL && PyBytes_GET_SIZE(data) <= SPARE_MAX) {
+        Py_INCREF(msg);
+        Py_XSETREF(self->spare, msg);
+    }
+    return msg;
+#else
+    return unixipc_new_pair(message_type, data, number);
+#endif
 }
 
 static PyObject *
@@ -254,8 +422,45 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         buf = PyBytes_AS_STRING(bytes);
     }
     io_ctx c = {self->mqd, NULL, (size_t)self->msgsize, 0, buf, NULL};
+    Py_buffer token_view;
+    token_view.obj = NULL;
+    if (block && unixipc_cancel_arg(v[2], &token_view, &c.cancel) < 0) {
+        Py_XDECREF(bytes);
+        return NULL;
+    }
     long n;
-    if (!block) {
+    int small = self->msgsize <= EAGER_MAX && c.cancel == NULL;
+    if (small && (!block || eager_attempt(self->receive_ready, &self->receive_skips))) {
+        /* One attempt that cannot wait, GIL held. */
+        int err = 0;
+        for (;;) {
+            n = (long)mq_timedreceive(self->mqd, c.buf, c.len, &c.prio, &passed);
+            if (n >= 0)
+                break;
+            err = errno;
+            if (err != EINTR)
+                break;
+            if (PyErr_CheckSignals() < 0 || !pmq_usable(self)) { /* a handler may close it */
+                Py_XDECREF(bytes);
+                return NULL;
+            }
+        }
+        if (n >= 0) {
+            self->receive_ready = 1;
+        } else if (err != ETIMEDOUT || !block) {
+            Py_XDECREF(bytes);
+            unixipc_raise_errno("mq_receive", err == ETIMEDOUT ? EAGAIN : err);
+            name_error(self);
+            return NULL;
+        } else {
+            self->receive_ready = 0; /* empty: wait below */
+            if (time_is_up(self, &deadline, "mq_receive")) {
+                Py_XDECREF(bytes);
+                return NULL;
+            }
+        }
+    } else if (!block) {
+        /* A large buffer: the attempt with the GIL released. */
         int err;
         Py_BEGIN_ALLOW_THREADS
         n = (long)mq_timedreceive(self->mqd, c.buf, c.len, &c.prio, &passed);
@@ -268,11 +473,9 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
             return NULL;
         }
     } else {
-        Py_buffer token_view;
-        if (unixipc_cancel_arg(v[2], &token_view, &c.cancel) < 0) {
-            Py_XDECREF(bytes);
-            return NULL;
-        }
+        n = -1;
+    }
+    if (n < 0) {
         self->busy++;
         n = unixipc_blocking_call("mq_receive", receive_fn, &c, &deadline, UNIXIPC_WAIT_TIMER);
         pmq_done_waiting(self);
@@ -285,18 +488,16 @@ pmq_receive(PMq *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         }
     }
     if (bytes == NULL) {
+        PyObject *msg = message_refilled(self, stack, (Py_ssize_t)n, c.prio);
+        if (msg != NULL)
+            return msg;
         bytes = PyBytes_FromStringAndSize(stack, (Py_ssize_t)n);
         if (bytes == NULL)
             return NULL;
     } else if (_PyBytes_Resize(&bytes, (Py_ssize_t)n) < 0) {
         return NULL;
     }
-    PyObject *prio = PyLong_FromUnsignedLong(c.prio);
-    if (prio == NULL) {
-        Py_DECREF(bytes);
-        return NULL;
-    }
-    return unixipc_new_pair(message_type, bytes, prio);
+    return message_for(self, bytes, c.prio);
 }
 
 static PyObject *
@@ -385,6 +586,7 @@ pmq_fileno(PMq *self, PyObject *unused)
 static PyObject *
 pmq_close(PMq *self, PyObject *unused)
 {
+    Py_CLEAR(self->spare); /* a closed handle holds no message */
     if (self->mqd == (mqd_t)-1 || self->closing)
         Py_RETURN_NONE;
     if (self->busy > 0) {
@@ -411,6 +613,7 @@ pmq_dealloc(PMq *self)
     if (self->mqd != (mqd_t)-1)
         mq_close(self->mqd);
     Py_CLEAR(self->name);
+    Py_CLEAR(self->spare);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -491,6 +694,9 @@ core_pmq_open(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     self->busy = 0;
     self->msgsize = 0;
     self->name = Py_NewRef(v[0]);
+    self->send_ready = self->receive_ready = 1;
+    self->send_skips = self->receive_skips = 0;
+    self->spare = NULL;
     self->readable = (oflag & O_ACCMODE) != O_WRONLY;
     self->writable = (oflag & O_ACCMODE) != O_RDONLY;
     struct mq_attr attr, *attrp = NULL;
