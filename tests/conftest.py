@@ -16,6 +16,7 @@ import gc
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,6 +27,19 @@ from support import (posix_queues_left, posix_segments_left, posix_semaphores_le
 from unixipc import _core
 
 CPEERS = Path(__file__).parent / "cpeers"
+
+# The children's bytecode. Where PYTHONDONTWRITEBYTECODE is set, every child
+# interpreter (`python -m unixipc` in the CLI tests and docs/cli.md's
+# transcripts, the docs' examples, the compatibility suites' runs: hundreds)
+# compiled the editable install's sources anew, about 0.1 s of CPU each. The
+# children write and reuse bytecode in a cache of the session's own outside
+# the tree instead (PYTHONPYCACHEPREFIX): the tree stays as clean as the
+# setting meant. This process keeps the flag it started with.
+_PYCACHE: str | None = None
+if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
+    _PYCACHE = tempfile.mkdtemp(prefix="unixipc-tests-pycache-")
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = _PYCACHE
 PRIVATE_NS = private_ipc_namespace()
 _session_start_objects: set[tuple[str, int]] = set()
 _session_tracked: set[tuple[str, int]] = set()
@@ -142,6 +156,11 @@ def posix_leak_check() -> Iterator[None]:
         pytest.fail(f"test left named POSIX semaphores or segments in /dev/shm: {left}")
     if queues:
         pytest.fail(f"test left POSIX message queues: {queues}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PYCACHE is not None:
+        shutil.rmtree(_PYCACHE, ignore_errors=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
