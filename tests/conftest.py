@@ -13,7 +13,9 @@ other programs' objects are never touched.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
+import py_compile
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,9 +25,48 @@ import pytest
 
 from support import (posix_queues_left, posix_segments_left, posix_semaphores_left,
                      private_ipc_namespace, remove_object, sysv_objects)
+import unixipc
 from unixipc import _core
 
 CPEERS = Path(__file__).parent / "cpeers"
+
+# The children's bytecode. Where PYTHONDONTWRITEBYTECODE is set, every child
+# interpreter (`python -m unixipc` in the CLI tests and docs/cli.md's
+# transcripts, the docs' examples, the compatibility suites' runs: hundreds)
+# compiled an editable install's sources anew, about 0.1 s of CPU each (the
+# standard library and installed packages come with their bytecode). The
+# session compiles those sources once, into their __pycache__, and removes
+# what it wrote at the end (the tree is left as the setting keeps it); the
+# files of other interpreters' tags (other legs of .ci/run) are not touched.
+_BYTECODE_WRITTEN: list[str] = []
+
+
+def _compile_editable_sources() -> None:
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return  # the children write and reuse their own
+    package = Path(unixipc.__file__).parent
+    if "site-packages" in package.parts:
+        return  # an installed copy: pip compiled it
+    for source in sorted(package.rglob("*.py")):
+        cached = importlib.util.cache_from_source(str(source))
+        if not os.path.exists(cached):
+            try:
+                py_compile.compile(str(source), cfile=cached, doraise=True)
+            except (OSError, py_compile.PyCompileError):
+                continue  # a read-only tree: the children compile it themselves
+            _BYTECODE_WRITTEN.append(cached)
+
+
+def _remove_bytecode_written() -> None:
+    for cached in _BYTECODE_WRITTEN:
+        try:
+            os.unlink(cached)
+            os.rmdir(os.path.dirname(cached))  # when no other tag's files are left
+        except OSError:
+            pass
+
+
+_compile_editable_sources()
 PRIVATE_NS = private_ipc_namespace()
 _session_start_objects: set[tuple[str, int]] = set()
 _session_tracked: set[tuple[str, int]] = set()
@@ -142,6 +183,10 @@ def posix_leak_check() -> Iterator[None]:
         pytest.fail(f"test left named POSIX semaphores or segments in /dev/shm: {left}")
     if queues:
         pytest.fail(f"test left POSIX message queues: {queues}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _remove_bytecode_written()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

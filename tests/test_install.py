@@ -31,8 +31,10 @@ with unixipc.MessageQueue(create=True) as mq:
 
 def test_plain_pip_install_builds_and_runs(tmp_path):
     src = tmp_path / "src"
+    # .venv-*: .ci/run's other legs' venvs (.venv-asan, .venv-3.X), ~1 GB
+    # together by the time the main leg gets here, none of it the project's
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "*.so", "__pycache__",
+        ".git", ".venv", ".venv-*", "build", "dist", "*.egg-info", "*.so", "__pycache__",
         ".pytest_cache", ".mypy_cache", "bench", "tests", "docs"))
     target = tmp_path / "site"
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",

@@ -9,7 +9,9 @@ timeouts must run and pass with ours.
 from __future__ import annotations
 
 import importlib.util
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,19 +43,48 @@ def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def real(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+def runs(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Both runs of the suite, side by side, each one's (module, outcomes)
+    or the exception it raised. The suite mostly sleeps (1.1 s before each
+    check that a time stamp of one-second granularity moved, and the timeout
+    tests' waits), and every key it uses is a random one (its make_key), so
+    two runs at once do not meet and take about the time of one. Both have
+    ended before any test starts: no object of theirs outlives a test."""
+    shim = shim_dir(tmp_path_factory.mktemp("shim"))
+    work = {"real": (tmp_path_factory.mktemp("real"), None),
+            "shim": (tmp_path_factory.mktemp("shim_run"), shim)}
+    done: dict[str, Any] = {"shim_dir": shim}
+    with ThreadPoolExecutor(len(work)) as pool:
+        futures = {name: pool.submit(run_suite, unpacked, path, shim=where)
+                   for name, (path, where) in work.items()}
+        for name, future in futures.items():
+            try:
+                done[name] = future.result()
+            except BaseException as exc:  # noqa: BLE001 - raised by the fixture that needs it
+                done[name] = exc
+    return done
+
+
+def _run_of(runs: dict[str, Any], name: str) -> tuple[str, dict[str, list[str]]]:
+    if isinstance(runs[name], BaseException):
+        raise runs[name]
+    module, outcomes = runs[name]
+    return module, outcomes
+
+
+@pytest.fixture(scope="module")
+def real(runs: dict[str, Any]) -> dict[str, list[str]]:
     if importlib.util.find_spec("sysv_ipc") is None:  # the test extra installs it
         pytest.fail("the real sysv_ipc is not installed: `pip install -e '.[test]'`")
-    module, outcomes = run_suite(unpacked, tmp_path_factory.mktemp("real"), shim=None)
+    module, outcomes = _run_of(runs, "real")
     assert "site-packages" in module, module
     return outcomes
 
 
 @pytest.fixture(scope="module")
-def shim(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    shim = shim_dir(tmp_path_factory.mktemp("shim"))
-    module, outcomes = run_suite(unpacked, tmp_path_factory.mktemp("shim_run"), shim=shim)
-    assert module == str(shim / "sysv_ipc.py"), module
+def shim(runs: dict[str, Any]) -> dict[str, list[str]]:
+    module, outcomes = _run_of(runs, "shim")
+    assert module == str(runs["shim_dir"] / "sysv_ipc.py"), module
     return outcomes
 
 

@@ -25,9 +25,12 @@ from unixipc import fifo, posix, sockets
 from unixipc.pipe import Pipe, popen
 from unixipc.queue import JoinableQueue, Queue, SimpleQueue
 
-from support import Child, posix_name
+from support import Child, frozen_heap, posix_name
 
 Use = Callable[[Any], Any]
+
+#: Their full collections scan only what each test made (support.frozen_heap).
+_frozen_heap = pytest.fixture(autouse=True)(frozen_heap)
 
 
 def _run(coro_fn: Callable[[Any], Any]) -> Use:

@@ -47,9 +47,12 @@ from unixipc.fifo import Fifo
 from unixipc.pipe import Pipe
 from unixipc.shmch import ShmChannel
 
-from support import SANITIZED, posix_name
+from support import SANITIZED, frozen_heap, posix_name
 
 pytestmark = pytest.mark.timeout(240)
+
+#: Their full collections scan only what each test made (support.frozen_heap).
+_frozen_heap = pytest.fixture(autouse=True)(frozen_heap)
 
 CALLS = 40 if SANITIZED else 600
 RETRIES = 4

@@ -25,6 +25,26 @@ KINDS = {
 }
 
 
+METHODS = ["fork", "spawn", "forkserver"]
+
+
+@pytest.fixture(scope="module")
+def pools() -> Any:
+    """A pool of one worker per start method, for the whole module. What
+    these tests check crosses into the child by pickling, with each task (a
+    worker's start carries none of it): a worker that takes many tasks
+    proves the same as one per test, and a worker started by spawn or
+    forkserver is a fresh interpreter importing this module, pytest and
+    unixipc before its first task, up to 1.4 s each under the sanitizers.
+    The fork worker starts first and before any test's objects exist, so
+    it holds none of their descriptors (everything it gets is passed)."""
+    made = {method: multiprocessing.get_context(method).Pool(1) for method in METHODS}
+    yield made
+    for pool in made.values():
+        pool.terminate()
+        pool.join()
+
+
 def _use_in_child(obj: object) -> tuple[int, bool]:
     with obj:  # type: ignore[attr-defined]
         pass
@@ -51,11 +71,10 @@ def test_pickled_copy_is_a_reference(created):
     created.stat()  # still there: the copy's with block removed nothing
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-def test_child_with_block_keeps_parents_object(created, method):
-    ctx = multiprocessing.get_context(method)
-    with ctx.Pool(1) as pool:
-        child_id, child_created = pool.apply_async(_use_in_child, (created,)).get(timeout=30)
+@pytest.mark.parametrize("method", METHODS)
+def test_child_with_block_keeps_parents_object(created, method, pools):
+    child_id, child_created = pools[method].apply_async(_use_in_child,
+                                                        (created,)).get(timeout=30)
     assert child_id == created.id and child_created is False
     created.stat()
 
@@ -139,20 +158,18 @@ FD_KINDS = {
 }
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("kind", sorted(FD_KINDS))
-def test_descriptor_objects_reach_a_child(kind, method):
+def test_descriptor_objects_reach_a_child(kind, method, pools):
     sent, kept = FD_KINDS[kind]()
-    ctx = multiprocessing.get_context(method)
     try:
-        with ctx.Pool(1) as pool:
-            if isinstance(kept, unixipc.PipeWriter):
-                kept.write(b"from parent")
-            elif isinstance(kept, posix.SharedMemory):
-                kept.write(b"from parent")
-            elif isinstance(kept, unixipc.sockets.MessageChannel):
-                kept.send(b"from parent")
-            child_got = pool.apply_async(_child_talks, (sent,)).get(timeout=30)
+        if isinstance(kept, unixipc.PipeWriter):
+            kept.write(b"from parent")
+        elif isinstance(kept, posix.SharedMemory):
+            kept.write(b"from parent")
+        elif isinstance(kept, unixipc.sockets.MessageChannel):
+            kept.send(b"from parent")
+        child_got = pools[method].apply_async(_child_talks, (sent,)).get(timeout=30)
         if isinstance(kept, unixipc.PipeWriter):
             assert child_got == b"from parent"
         elif isinstance(kept, unixipc.PipeReader):
@@ -248,12 +265,11 @@ def test_named_pickled_copy_is_a_reference(named):
     assert exists()
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-def test_named_child_with_block_keeps_parents_object(named, method):
+@pytest.mark.parametrize("method", METHODS)
+def test_named_child_with_block_keeps_parents_object(named, method, pools):
     obj, exists = named
-    ctx = multiprocessing.get_context(method)
-    with ctx.Pool(1) as pool:
-        name, child_created = pool.apply_async(_use_named_in_child, (obj,)).get(timeout=30)
+    name, child_created = pools[method].apply_async(_use_named_in_child,
+                                                    (obj,)).get(timeout=30)
     assert name == obj.name and child_created is False
     assert exists()
 
