@@ -15,10 +15,11 @@ Every queue and semaphore is removed at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from unixipc.bench import harness
+from unixipc.bench import harness, twoproc
 from unixipc.bench.posix import (QueueImpl, SemImpl, mq_one_way, mq_pair, mq_round_trip,
                                  posix_ipc_queue, posix_ipc_sem, python_pair_floor, sem_pair,
                                  sem_pingpong, sysv_queue_results, sysv_sem, unixipc_queue,
@@ -69,11 +70,18 @@ def main() -> int:
     exe = harness.build_c(HERE / "c" / "posix_bench.c")
     if exe is None:
         print("no C compiler: the C baseline is skipped", file=sys.stderr)
+    all_cpus = sorted(os.sched_getaffinity(0))
     for _ in range(args.rounds):
+        # The C baseline pins its own two processes; the Python parent and
+        # its children run on CPUs of their own the same way (a wake-up
+        # across CPUs each time, not whatever the scheduler chose).
+        twoproc.pin_off()
         if exe is not None:
             for row in harness.run_c(exe, str(trips), str(msgs), str(pairs)):
                 keep(harness.Result(str(row["workload"]), "C", float(row["value"]),
                                     str(row["unit"])))
+        if len(all_cpus) >= 2:
+            twoproc.pin(all_cpus[0], all_cpus[1])
         for q in queues:
             keep(mq_round_trip(q, 64, trips))
             keep(mq_one_way(q, 64, msgs))

@@ -6,13 +6,17 @@
  *   mq pair:        mq_send + mq_receive of 64 bytes in one process
  *   psem pair:      sem_wait + sem_post in one process (value 1)
  *   psem ping-pong: two processes hand a token over two named semaphores
+ * With two or more CPUs allowed, the parent runs on the first and every
+ * child on the second (bench/posix.py pins its Python processes the same).
  * Queues have the defaults of the namespace (msg_default, msgsize_default),
  * as the Python side's; every receive buffer is mq_msgsize long.
  *
  *   posix_bench TRIPS MSGS PAIRS
  */
+#define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <mqueue.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -23,6 +27,18 @@
 #include <unistd.h>
 
 static char name_a[64], name_b[64];
+static int cpus[2] = {-1, -1}; /* parent's, child's: see main */
+
+static void
+pin(int cpu)
+{
+    cpu_set_t set;
+    if (cpu < 0)
+        return;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
 static char *inbuf;
 static long msgsize;
 
@@ -77,6 +93,7 @@ mq_round_trip(size_t size, int count)
     memset(out, 'x', size);
     pid_t pid = fork();
     if (pid == 0) {
+        pin(cpus[1]);
         for (int i = 0; i < total; i++) {
             ssize_t n = mq_receive(a, inbuf, (size_t)msgsize, NULL);
             check(n, "mq_receive");
@@ -114,6 +131,7 @@ mq_one_way(size_t size, int count)
     memset(out, 'y', size);
     pid_t pid = fork();
     if (pid == 0) {
+        pin(cpus[1]);
         for (int i = 0; i < count; i++)
             check(mq_receive(a, inbuf, (size_t)msgsize, NULL), "mq_receive");
         check(mq_send(b, "k", 1, 0), "mq_send");
@@ -186,6 +204,7 @@ psem_pingpong(int count)
     int total = warm + 5 * block;
     pid_t pid = fork();
     if (pid == 0) {
+        pin(cpus[1]);
         for (int i = 0; i < total; i++) {
             check(sem_wait(ping), "sem_wait");
             check(sem_post(pong), "sem_post");
@@ -219,6 +238,13 @@ main(int argc, char **argv)
     int trips = argc > 1 ? atoi(argv[1]) : 20000;
     int msgs = argc > 2 ? atoi(argv[2]) : 200000;
     int pairs = argc > 3 ? atoi(argv[3]) : 200000;
+    cpu_set_t allowed; /* parent and child on CPUs of their own, as bench/posix.py pins them */
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) >= 2) {
+        for (int c = 0, n = 0; c < CPU_SETSIZE && n < 2; c++)
+            if (CPU_ISSET(c, &allowed))
+                cpus[n++] = c;
+        pin(cpus[0]);
+    }
     snprintf(name_a, sizeof name_a, "/unixipc-cbench-a-%d", (int)getpid());
     snprintf(name_b, sizeof name_b, "/unixipc-cbench-b-%d", (int)getpid());
     printf("{\"workload\": \"mq round trip 64 B\", \"value\": %.4f, \"unit\": \"us\"}\n",

@@ -27,9 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .._fork import fork_call
 from .harness import Result
-from .twoproc import Link, Transport
+from .twoproc import Link, Transport, fork_call
 
 __all__ = ["Impl", "unixipc_impl", "sysv_ipc_impl", "round_trip", "one_way", "pair",
            "batched_one_way", "msgqueue_transport", "sysv_ipc_transport"]

@@ -18,7 +18,9 @@ Queues have the namespace's default attributes (msg_default, msgsize_default:
 10 messages of 8 KiB unless changed), as a user who gives none gets, and
 every implementation's receive takes a buffer of the queue's message size.
 Each implementation's calls are bound to local names first, so no one pays
-the harness's lookups.
+the harness's lookups. The children are forked with
+:func:`unixipc.bench.twoproc.fork_call`: on the CPU :func:`~unixipc.bench.twoproc.pin`
+gave them, as the C baseline pins its own.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .._fork import fork_call
 from .harness import Result
+from .twoproc import fork_call
 
 __all__ = ["QueueImpl", "SemImpl", "unixipc_queue", "posix_ipc_queue", "unixipc_sem",
            "posix_ipc_sem", "sysv_sem", "mq_round_trip", "mq_one_way", "mq_pair",

@@ -27,11 +27,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from .._fork import fork_call as _plain_fork_call
 from .._timeouts import Deadline
 from .harness import Result, latency_stats
 
 __all__ = ["Endpoint", "FdEnd", "Link", "Transport", "round_trip", "one_way", "read_rest",
-           "wait_thread_gone", "flush_mp_queue", "pin", "unpin", "fork_child"]
+           "wait_thread_gone", "flush_mp_queue", "pin", "unpin", "fork_child", "fork_call"]
 
 _child_cpu: int | None = None
 _all_cpus: set[int] | None = None
@@ -63,12 +64,26 @@ def pin_off() -> None:
     _child_cpu = None
 
 
+def _pin_child() -> None:
+    if _child_cpu is not None:
+        os.sched_setaffinity(0, {_child_cpu})
+
+
 def fork_child() -> int:
     """os.fork() for the workloads: the child is pinned as :func:`pin` said."""
     pid = os.fork()
-    if pid == 0 and _child_cpu is not None:
-        os.sched_setaffinity(0, {_child_cpu})
+    if pid == 0:
+        _pin_child()
     return pid
+
+
+def fork_call(body: Callable[[], Any]) -> int:
+    """:func:`unixipc._fork.fork_call` for the workloads: the child is pinned
+    as :func:`pin` said, then runs ``body``."""
+    def pinned() -> None:
+        _pin_child()
+        body()
+    return _plain_fork_call(pinned)
 
 
 class Endpoint(Protocol):
