@@ -186,20 +186,23 @@ def run_suite(top: Path, work: Path, *, shim: Path | None, package: Package = SY
 
 def start_demo(program: str, cwd: Path, shim: Path | None, *,
                env: Mapping[str, str] | None = None, stdin: int | None = None,
-               args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
-    """Start a demo program of ``cwd``, its output going to
+               args: tuple[str, ...] = (), built: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a demo program in ``cwd``, its output going to
     ``cwd/<program>.log`` (the programs print at every turn of a busy
-    loop: a pipe would fill and stop them). A ``.py`` runs with this
-    interpreter, finding our shim when ``shim`` is given and the real
-    package otherwise; anything else is a C program, run without anything
-    of ours loaded. ``env`` adds variables."""
+    loop: a pipe would fill and stop them). A ``.py`` of ``cwd`` runs with
+    this interpreter, finding our shim when ``shim`` is given and the real
+    package otherwise; anything else is a C program of ``built`` (built
+    once, never copied: an executable this process is writing cannot be
+    run while a child forked meanwhile by another thread still holds its
+    descriptor, ETXTBSY), run without anything of ours loaded. ``env``
+    adds variables."""
     python = program.endswith(".py")
     if python and shim is not None:
         environ = shim_env(shim)
     else:  # the real package, or a C program: nothing of ours is loaded
         environ = plain_env()
     environ.update(env or {})
-    argv = [sys.executable, program, *args] if python else [str(cwd / program), *args]
+    argv = [sys.executable, program, *args] if python else [str((built or cwd) / program), *args]
     with open(cwd / f"{program}.log", "wb") as log:
         return subprocess.Popen(argv, cwd=cwd, env=environ, stdin=stdin, stdout=log,
                                 stderr=subprocess.STDOUT)
@@ -211,19 +214,21 @@ def demo_log(cwd: Path, program: str) -> str:
 
 def converse(here: Path, shim: Path | None, premise: str, conclusion: str,
              ready: Callable[[], bool], cleanup: Callable[[], None], *, check: bool = True,
-             timeout: float = 120) -> tuple[int | None, int | None, str, str]:
+             timeout: float = 120,
+             built: Path | None = None) -> tuple[int | None, int | None, str, str]:
     """Run Mrs. Premise, then (once ``ready()`` says her objects exist)
     Mrs. Conclusion; with ``check``, both must exit 0 within the bound;
     without, Mrs. Premise is killed once Mrs. Conclusion exited.
-    ``cleanup()`` removes what a failed run left. Exit codes and outputs."""
-    first = start_demo(premise, here, shim)
+    ``cleanup()`` removes what a failed run left. C programs are those of
+    ``built`` (start_demo). Exit codes and outputs."""
+    first = start_demo(premise, here, shim, built=built)
     second = None
     try:
         deadline = time.monotonic() + 20
         while not ready() and first.poll() is None:
             assert time.monotonic() < deadline, "Mrs. Premise's objects never appeared"
             time.sleep(0.02)
-        second = start_demo(conclusion, here, shim)
+        second = start_demo(conclusion, here, shim, built=built)
         second.wait(timeout=timeout)
         if check:
             first.wait(timeout=timeout)

@@ -104,12 +104,10 @@ def test_demo1_semaphore_and_shared_memory_in_every_pairing(
         here = _copy(demos / "demo1", tmp_path / f"{premise}-{conclusion}",
                      SEMAPHORE_NAME=sem, SHARED_MEMORY_NAME=mem,
                      ITERATIONS=str(DEMO1_ITERATIONS))
-        for program in ("premise", "conclusion"):
-            shutil.copy(built / program, here / program)
         _, _, out1, out2 = converse(
             here, shim, premise, conclusion, lambda: os.path.exists(f"/dev/shm/sem.{sem[1:]}"),
             _unlinked((shim_module.unlink_semaphore, sem),
-                      (shim_module.unlink_shared_memory, mem)))
+                      (shim_module.unlink_shared_memory, mem)), built=built)
         return sem, mem, out1, out2
 
     with ThreadPoolExecutor(len(pairings)) as pool:
@@ -201,17 +199,26 @@ def test_demo3_notifications(demos: Path, shim: Path, tmp_path: Path, program: s
     assert not _queue_exists(DEMO3_QUEUE)
 
 
-def _run_demo4(demos: Path, shim: Path, tmp: Path) -> tuple[int, str]:
-    """parent.py starts ``python child.py NAME``: ``python`` is this
-    interpreter here, and the child finds the shim as the parent does.
-    Its exit status and output."""
-    here = tmp / "demo4"
-    shutil.copytree(demos / "demo4", here)
+def _demo4_bin(tmp: Path) -> Path:
+    """A directory whose ``python`` is this interpreter (a script, not a
+    symlink: the venv is found from the path run). Written before any
+    thread of the module's starts children: an executable being written
+    while another thread forks cannot be run (ETXTBSY) until that child
+    closes its copy of the descriptor."""
     bindir = tmp / "bin"
     bindir.mkdir()
-    wrapper = bindir / "python"  # not a symlink: the venv is found from the path run
+    wrapper = bindir / "python"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     wrapper.chmod(0o755)
+    return bindir
+
+
+def _run_demo4(demos: Path, shim: Path, tmp: Path, bindir: Path) -> tuple[int, str]:
+    """parent.py starts ``python child.py NAME``: ``python`` is this
+    interpreter here (``bindir``), and the child finds the shim as the
+    parent does. Its exit status and output."""
+    here = tmp / "demo4"
+    shutil.copytree(demos / "demo4", here)
     path = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
     parent = start_demo("parent.py", here, shim, env={"PATH": path, "PYTHONUNBUFFERED": "1"})
     try:
@@ -230,8 +237,10 @@ def demo4_run(demos: Path, shim: Path,
     too, so the two overlap): it mostly sleeps (the child holds the
     semaphore 3 s, the parent pauses 1 s twice). Its semaphore has a name
     of posix_ipc's making, no other demo's; test_demo4 checks the run."""
+    tmp = tmp_path_factory.mktemp("demo4")
+    bindir = _demo4_bin(tmp)
     with ThreadPoolExecutor(1) as pool:
-        yield pool.submit(_run_demo4, demos, shim, tmp_path_factory.mktemp("demo4"))
+        yield pool.submit(_run_demo4, demos, shim, tmp, bindir)
 
 
 def test_demo4_semaphore_as_a_context_manager(demo4_run: Future[tuple[int, str]]) -> None:

@@ -50,10 +50,10 @@ def _copy(source: Path, into: Path, key: int) -> Path:
 
 
 def _converse(here: Path, shim: Path | None, premise: str, conclusion: str,
-              ready: Callable[[], bool], key: int, *,
-              check: bool = True) -> tuple[int | None, int | None, str, str]:
+              ready: Callable[[], bool], key: int, *, check: bool = True,
+              built: Path | None = None) -> tuple[int | None, int | None, str, str]:
     return converse(here, shim, premise, conclusion, ready, lambda: _remove_key(key),
-                    check=check)
+                    check=check, built=built)
 
 
 def _remove_key(key: int) -> None:
@@ -140,11 +140,9 @@ def sem_and_shm_runs(demos: Path, shim: Path, built: Path,
     def run(premise: str, conclusion: str) -> tuple[str, str]:
         key = _pairing_key(premise, conclusion)
         here = _copy(demos / "sem_and_shm", tmp_path_factory.mktemp("demo") / "demo", key)
-        for program in ("premise", "conclusion"):
-            shutil.copy(built / program, here / program)
         _, _, out1, out2 = _converse(here, shim, premise, conclusion,
                                      lambda: _key_in(unixipc.shared_memory_segments(), key),
-                                     key)
+                                     key, built=built)
         return out1, out2
 
     outcomes: dict[tuple[str, str], Any] = {}
