@@ -2415,7 +2415,7 @@ typedef struct {
 
 static PyTypeObject *ch_type;
 static PyObject *q_dumps, *q_loads, *q_dumps_kwnames, *q_protocol, *q_room_wait;
-static PyObject *q_put_name, *q_get_name, *q_send_name, *q_taken_name;
+static PyObject *q_put_name, *q_get_name, *q_send_name, *q_taken_name, *q_to_feeder_name;
 /* The buffer_callback of the last put (a list's append) when no put is
  * using it: reused while only this cache holds it. */
 static PyObject *q_sink_list, *q_sink_append;
@@ -2514,8 +2514,10 @@ q_put(QueueBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
                 q_sink_append = append;
                 list = append = NULL;
             }
-            goto done;
+        } else { /* no room within QUEUE_ROOM_WAIT: the feeder's, without a second wait */
+            out = q_call(self, q_to_feeder_name, &data, 1, NULL);
         }
+        goto done;
     }
     {
         PyObject *sargs[3] = {args[0], data, list};
@@ -2565,6 +2567,37 @@ q_core_reset(QueueBase *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+q_inherited(QueueBase *self, void *unused)
+{
+    return PyBool_FromLong(self->epoch != fork_epoch);
+}
+
+/* _send_pickle(data): the common path's send, for the Python part's own
+ * plain pickles (a bounded queue's, or one put behind a backlog that has
+ * since gone). */
+static PyObject *
+q_send_pickle_method(QueueBase *self, PyObject *data)
+{
+    if (self->channel == NULL || !PyObject_TypeCheck(self->channel, ch_type)) {
+        PyErr_SetString(PyExc_TypeError, "_send_pickle: the queue has no channel");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(data)) {
+        PyErr_Format(PyExc_TypeError, "_send_pickle: bytes expected, not %.100s",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (PyBytes_GET_SIZE(data) > (Py_ssize_t)((Channel *)self->channel)->max_message) {
+        PyErr_SetString(PyExc_ValueError, "_send_pickle: longer than the ring's largest message");
+        return NULL;
+    }
+    int rc = q_send_pickle((Channel *)self->channel, data);
+    if (rc < 0)
+        return NULL;
+    return PyBool_FromLong(rc);
+}
+
 static int
 q_traverse(QueueBase *self, visitproc visit, void *arg)
 {
@@ -2606,6 +2639,17 @@ static PyMethodDef q_methods[] = {
      "when `block` is false or after `timeout` seconds)."},
     {"_core_reset", (PyCFunction)q_core_reset, METH_NOARGS,
      "Mark this process as the one whose state the fields hold."},
+    {"_send_pickle", (PyCFunction)q_send_pickle_method, METH_O,
+     "_send_pickle($self, data, /)\n--\n\n"
+     "Send the plain pickle `data` (bytes that fit in one message) as put's\n"
+     "common path does, waiting for room up to QUEUE_ROOM_WAIT: True when\n"
+     "sent, False when there was none (the feeder's turn)."},
+    {NULL},
+};
+
+static PyGetSetDef q_getset[] = {
+    {"_inherited", (getter)q_inherited, NULL,
+     "True when the fields are another process's: a fork since _core_reset()."},
     {NULL},
 };
 
@@ -2625,6 +2669,7 @@ static PyType_Slot q_slots[] = {
     {Py_tp_clear, q_clear},
     {Py_tp_methods, q_methods},
     {Py_tp_members, q_members},
+    {Py_tp_getset, q_getset},
     {Py_tp_doc, "The C core of unixipc.Queue's put and get: use that class."},
     {0, NULL},
 };
@@ -2652,7 +2697,8 @@ queue_exec(PyObject *module)
         (q_put_name = PyUnicode_InternFromString("_put")) == NULL ||
         (q_get_name = PyUnicode_InternFromString("_get")) == NULL ||
         (q_send_name = PyUnicode_InternFromString("_send")) == NULL ||
-        (q_taken_name = PyUnicode_InternFromString("_taken")) == NULL)
+        (q_taken_name = PyUnicode_InternFromString("_taken")) == NULL ||
+        (q_to_feeder_name = PyUnicode_InternFromString("_to_feeder")) == NULL)
         return -1;
     if (PyModule_AddObject(module, "QUEUE_ROOM_WAIT", Py_NewRef(q_room_wait)) < 0 ||
         PyModule_AddIntConstant(module, "QUEUE_SMALL", QUEUE_SMALL) < 0)

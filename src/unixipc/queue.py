@@ -295,12 +295,10 @@ class _Files:
 
 _files = _Files()
 _files_lock = threading.Lock()
-_fork_generation = 0
 
 
 def _after_fork_in_child() -> None:
-    global _fork_generation, _files_lock
-    _fork_generation += 1
+    global _files_lock
     _files_lock = threading.Lock()
     _files.forget_inherited()
 
@@ -390,7 +388,6 @@ class Queue(_core.QueueBase, Closable):
     def _reset(self, used: bool = False) -> None:
         """This process's own state (a fork child starts afresh)."""
         self._opid = os.getpid()
-        self._generation = _fork_generation
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._buffer: collections.deque[bytes] = collections.deque()
@@ -404,7 +401,7 @@ class Queue(_core.QueueBase, Closable):
         weakref.finalize(self, ShmChannel.close, self._channel).atexit = False
 
     def _check_fork(self) -> None:
-        if self._generation != _fork_generation:  # inherited by a fork child
+        if self._inherited:  # a fork child's copy: its state starts afresh
             self._reset(self._used)
 
     # -- putting -----------------------------------------------------------------
@@ -413,8 +410,7 @@ class Queue(_core.QueueBase, Closable):
 
     def _put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None:
         """put() when its C part cannot take the common path."""
-        if self._generation != _fork_generation:
-            self._reset(self._used)
+        self._check_fork()
         if self._closed:
             raise self._closed_error()
         if self._sem is None:
@@ -450,11 +446,10 @@ class Queue(_core.QueueBase, Closable):
             parts, total = _layout(data, buffers)
         else:
             if len(data) <= self._max_message and not self._buffer:
-                try:  # the common case, inlined: a plain pickle sent as it is
-                    self._channel.send(data, timeout=_ROOM_WAIT)
-                    return
-                except TimeoutError:
-                    pass
+                # a plain pickle, sent as put's common path sends it
+                if not self._send_pickle(data):
+                    self._to_feeder(data)
+                return
             parts, total = [data], len(data)
         if total > self._max_message:
             with _files_lock:
@@ -474,10 +469,15 @@ class Queue(_core.QueueBase, Closable):
                 return
             except TimeoutError:
                 pass
+        # the ring is full: a copy now (the caller may change its buffers)
+        self._to_feeder(b"".join(parts))
+
+    def _to_feeder(self, message: bytes) -> None:
+        """Leaves `message` to this process's feeder thread, which sends it
+        after what it already has: put found no room within _ROOM_WAIT (or
+        a backlog to queue behind)."""
         with self._lock:
-            # the ring is full: a copy now (the caller may change its
-            # buffers), sent in order by this process's feeder thread
-            self._buffer.append(b"".join(parts))
+            self._buffer.append(message)
             if self._thread is None:
                 self._start_thread()
             self._wake.notify()
@@ -526,8 +526,7 @@ class Queue(_core.QueueBase, Closable):
 
     def _get(self, block: bool = True, timeout: float | None = None) -> Any:
         """get() when its C part cannot take the common path."""
-        if self._generation != _fork_generation:
-            self._reset(self._used)
+        self._check_fork()
         if self._closed:
             raise self._closed_error()
         self._used = True

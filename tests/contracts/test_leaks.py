@@ -364,7 +364,8 @@ def _psem_unnamed() -> Callable[[], None]:
 def _queue(w: World) -> Callable[[], None]:
     """QueueBase's put and get, on their common path and on each way to
     the Python class's part (bytes, out-of-band buffers, a pickling error,
-    arguments, an empty queue), and a bare QueueBase (no Python part)."""
+    arguments, an empty queue), _send_pickle (the Python part's call) and a
+    bare QueueBase (no Python part)."""
     q = unixipc.Queue(capacity=1 << 14)
     w.queues.append(q)
     small = {"id": 1, "tags": ["a"]}
@@ -387,7 +388,19 @@ def _queue(w: World) -> Callable[[], None]:
         except queue.Empty:
             pass
         q._core_reset()
+        assert not q._inherited
+        assert q._send_pickle(pickle.dumps(small, 5))
+        q.get()
+        for bad, error in ((bytearray(b"x"), TypeError), (b"x" * (1 << 15), ValueError)):
+            try:
+                q._send_pickle(bad)
+            except error:
+                pass
         bare = _core.QueueBase()
+        try:
+            bare._send_pickle(b"x")
+        except TypeError:
+            pass
         try:
             bare.put(small)
         except AttributeError:
@@ -713,7 +726,8 @@ CASES: dict[str, CaseFactory] = {
     "ShmChannelBase.closed ShmChannelBase._sides ShmChannelBase._state ShmChannelBase._pending "
     "ShmChannelBase._after_fork ShmChannelBase._async_waiting "
     "ShmChannelBase._wait_change": _shmch,
-    "QueueBase() QueueBase.put QueueBase.get QueueBase._core_reset": _queue,
+    "QueueBase() QueueBase.put QueueBase.get QueueBase._core_reset QueueBase._inherited "
+    "QueueBase._send_pickle": _queue,
     "ShmChannelBase() ShmChannelBase.close_sending ShmChannelBase.close_receiving "
     "ShmChannelBase._close shmch_format": lambda w: lambda: _shmch_lifecycle(w),
     # psem

@@ -570,6 +570,61 @@ def test_put_waits_briefly_for_room_then_leaves_it_to_the_feeder():
     q.join_thread()
 
 
+class _CountingQueue(Queue):
+    """A Queue that records which of its Python parts put went through."""
+
+    def __init__(self, *args, **kwargs):
+        self.calls = []
+        super().__init__(*args, **kwargs)
+
+    def _send(self, *args):
+        self.calls.append("_send")
+        return super()._send(*args)
+
+    def _send_pickle(self, data):
+        self.calls.append("_send_pickle")
+        return super()._send_pickle(data)
+
+    def _to_feeder(self, message):
+        self.calls.append("_to_feeder")
+        return super()._to_feeder(message)
+
+
+@pytest.mark.parametrize("maxsize", [0, 100])
+def test_a_put_that_found_no_room_waits_for_it_once(maxsize):
+    """The put whose wait for room ran out hands its pickle to the feeder
+    as it is: no second wait of the Python part (an unbounded queue's C
+    put sent every earlier one itself; a bounded one's Python part sends
+    through the same C call)."""
+    q = _CountingQueue(maxsize, capacity=4096)
+    q.cancel_join_thread()  # a failing assertion leaves no feeder for the exit to wait for
+    obj = {"a": "x" * 1000}
+    puts = 0
+    while "_to_feeder" not in q.calls:
+        q.put(obj)
+        puts += 1
+        assert puts < 50, q.calls
+    per_put = [] if maxsize == 0 else ["_send", "_send_pickle"]
+    assert q.calls == per_put * puts + ["_to_feeder"]
+    assert [q.get(timeout=10) for _ in range(puts)] == [obj] * puts
+    q.close()
+    q.join_thread()
+
+
+def test_a_fork_child_sees_the_queue_as_inherited_until_it_uses_it():
+    q = Queue()
+    assert not q._inherited
+
+    def child():
+        before = q._inherited
+        q.put("from the child")
+        return before, q._inherited
+
+    assert Child(child).result(timeout=30) == (True, False)
+    assert not q._inherited and q.get(timeout=10) == "from the child"
+    q.close()
+
+
 def test_an_unbounded_queue_counts_the_ring_and_the_backlog():
     """An unbounded queue has no semaphore: qsize() counts the messages in
     the ring, whoever put them, and this process's own backlog."""
