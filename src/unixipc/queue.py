@@ -81,10 +81,17 @@ _ENTRY = struct.Struct("<QQ")
 _COPIED = 1 << 63
 _REF = struct.Struct("<iiQ16s")  # sender's pid, its descriptor, size, token
 _FILE_MAGIC = b"unixipcQ"
-_FILE_STATE = 24                 # offset of the "taken" word in the file
+_FILE_STATE = 24                 # offset of the file's state word
 _FILE_DATA = 64
 _ALIGN = 16  # numpy's largest alignment; records and _FILE_DATA are multiples of it
+# The state word: 0 written (no receiver yet), then _TAKEN (a receiver mapped
+# it: the object there is the receiver's), then _RELEASED (the receiver's
+# object, and so its mapping, is gone: the sender may write the file again).
+_WRITTEN = b"\x00\x00\x00\x00"
 _TAKEN = b"\x01\x00\x00\x00"
+_RELEASED = b"\x02\x00\x00\x00"
+_REUSE_FILES = 2          # files a process keeps for reuse, at most...
+_REUSE_LARGEST = 1 << 27  # ...each of at most 128 MiB (a fresh page costs more than a copy)
 _WRITE_CHUNK = 1 << 30
 _LOST = object()
 
@@ -227,18 +234,43 @@ def _write_all(fd: int, parts: list[Any], offset: int) -> None:
 
 def _make_file(parts: list[Any], total: int) -> tuple[int, bytes]:
     """A memory file holding the message `parts` (`total` bytes): (its
-    descriptor, the reference message for the ring)."""
+    descriptor, the reference message for the ring). A file of this
+    process's that a receiver has released is written again when it is
+    large enough (its pages are there already: writing into them is several
+    times faster than into new ones); else a new one. Called under
+    _files_lock."""
     token = secrets.token_bytes(16)
-    fd = os.memfd_create("unixipc-queue-object", os.MFD_CLOEXEC)
+    fd = _files.reusable(_FILE_DATA + total)
+    if fd < 0:
+        fd = os.memfd_create("unixipc-queue-object", os.MFD_CLOEXEC)
     try:
-        os.ftruncate(fd, _FILE_DATA + total)
-        _write_all(fd, [_FILE_MAGIC, token], 0)
+        if os.fstat(fd).st_size < _FILE_DATA + total:
+            os.ftruncate(fd, _FILE_DATA + total)
+        # the token after the data: a receiver of the file's last object
+        # that looked again would find it changed
+        _write_all(fd, [_FILE_MAGIC, bytes(16), _WRITTEN], 0)
         _write_all(fd, parts, _FILE_DATA)
+        _write_all(fd, [token], 8)
     except BaseException:
         os.close(fd)
         raise
     ref = _HEAD.pack(_FILE, 0) + _REF.pack(os.getpid(), fd, total, token)
     return fd, ref
+
+
+def _mark_released(fd: int, pid: int, forks: int) -> None:
+    """A received object's mapping is gone: its file may be written again
+    by its sender (which finds _RELEASED there); only if this process
+    (`pid`) has not forked since it took the file (`forks`): a child may
+    still map the same pages, and a fork child's copy of the object is not
+    the one that was taken."""
+    try:
+        if os.getpid() == pid and _forks_made == forks:
+            os.pwrite(fd, _RELEASED, _FILE_STATE)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _take_file(pid: int, fd: int, size: int, token: bytes) -> Any:
@@ -251,50 +283,88 @@ def _take_file(pid: int, fd: int, size: int, token: bytes) -> Any:
     mapping = None
     if mine >= 0:
         try:
-            if os.fstat(mine).st_size == _FILE_DATA + size:
+            if os.fstat(mine).st_size >= _FILE_DATA + size:  # a reused file may be larger
                 mapping = mmap.mmap(mine, _FILE_DATA + size)
-        finally:
+        except BaseException:
             os.close(mine)
+            raise
     if mapping is None or mapping[:8] != _FILE_MAGIC or mapping[8:24] != token:
+        if mine >= 0:
+            os.close(mine)
         warnings.warn(f"an object put by process {pid} was lost: the process exited "
                       "before any process took it", RuntimeWarning, stacklevel=4)
         return _LOST
     mapping[_FILE_STATE:_FILE_STATE + 4] = _TAKEN
+    # once the object (every view of the mapping) is gone, the sender may
+    # write the file again: told through a descriptor of this file (the
+    # mapping is unmapped by then)
+    weakref.finalize(mapping, _mark_released, mine, os.getpid(), _forks_made).atexit = False
     with memoryview(mapping) as whole:
         return _decode(whole[_FILE_DATA:], zero_copy=True)
 
 
 class _Files:
     """The memory files this process has put and no receiver has taken
-    yet, per queue; their descriptors stay open until then."""
+    yet, per queue; their descriptors stay open until then. Of those taken,
+    the last few (_REUSE_FILES, each of at most _REUSE_LARGEST bytes) stay
+    open too, to be written again once their receiver has released them.
+    Used under _files_lock."""
 
     def __init__(self) -> None:
         self.waiting: dict[int, tuple[int, Any]] = {}  # fd -> (queue id, queue weakref)
+        self.taken: collections.deque[int] = collections.deque()  # oldest first
 
     def add(self, fd: int, q: Any) -> None:
         self.waiting[fd] = (id(q), weakref.ref(q))
 
     def reap(self) -> None:
         for fd in list(self.waiting):
-            if os.pread(fd, 4, _FILE_STATE) == _TAKEN:
+            if os.pread(fd, 4, _FILE_STATE) != _WRITTEN:
                 del self.waiting[fd]
-                os.close(fd)
+                self.keep(fd)
+
+    def keep(self, fd: int) -> None:
+        """A file a receiver has taken: kept for reuse, or closed."""
+        if os.fstat(fd).st_size > _REUSE_LARGEST:
+            os.close(fd)
+            return
+        self.taken.append(fd)
+        while len(self.taken) > _REUSE_FILES:
+            os.close(self.taken.popleft())
+
+    def reusable(self, size: int) -> int:
+        """A kept file of at least `size` bytes (and not over twice as
+        large) whose receiver has released it, taken out; -1 if none."""
+        self.reap()
+        for fd in self.taken:
+            if (os.pread(fd, 4, _FILE_STATE) == _RELEASED and
+                    size <= os.fstat(fd).st_size <= 2 * size):
+                self.taken.remove(fd)
+                return fd
+        return -1
 
     def pending(self, q: Any) -> bool:
         self.reap()
         return any(qid == id(q) for qid, _ in self.waiting.values())
 
     def forget_inherited(self) -> None:
-        for fd in self.waiting:
+        for fd in [*self.waiting, *self.taken]:
             try:
                 os.close(fd)
             except OSError:
                 pass
         self.waiting.clear()
+        self.taken.clear()
 
 
 _files = _Files()
 _files_lock = threading.Lock()
+_forks_made = 0  # by this process: see _mark_released
+
+
+def _after_fork_in_parent() -> None:
+    global _forks_made
+    _forks_made += 1
 
 
 def _after_fork_in_child() -> None:
@@ -303,7 +373,7 @@ def _after_fork_in_child() -> None:
     _files.forget_inherited()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(after_in_child=_after_fork_in_child, after_in_parent=_after_fork_in_parent)
 
 
 # -- exit: wait for what this process still has to deliver -------------------------
@@ -453,7 +523,6 @@ class Queue(_core.QueueBase, Closable):
             parts, total = [data], len(data)
         if total > self._max_message:
             with _files_lock:
-                _files.reap()
                 fd, ref = _make_file(parts, total)
                 _files.add(fd, self)
             _watch_at_exit(self)
@@ -735,15 +804,19 @@ class SimpleQueue(Closable):
         if total <= self._channel.max_message_size:
             self._channel._send_parts(parts)
             return
-        fd, ref = _make_file(parts, total)
+        with _files_lock:
+            fd, ref = _make_file(parts, total)
         try:
             self._channel.send(ref)
             pause = 0.001
-            while os.pread(fd, 4, _FILE_STATE) != _TAKEN:
+            while os.pread(fd, 4, _FILE_STATE) == _WRITTEN:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.05)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        with _files_lock:
+            _files.keep(fd)
 
     def get(self) -> Any:
         """Remove and return the next object, waiting for one."""

@@ -361,18 +361,122 @@ def test_a_big_object_whose_sender_was_killed_is_skipped_with_a_warning():
     assert _fds() == fds
 
 
-def test_memory_files_are_closed_once_taken():
+def _memory_files() -> set[str]:
+    """This process's descriptors of queue memory files (a mapping's own
+    descriptor included)."""
+    found = set()
+    for fd in _fds():
+        try:
+            if "unixipc-queue-object" in os.readlink(f"/proc/self/fd/{fd}"):
+                found.add(fd)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture
+def no_kept_files():
+    """This process keeps no memory file of earlier tests for reuse."""
+    from unixipc import queue as uqueue
+
+    def drop() -> None:
+        with uqueue._files_lock:
+            uqueue._files.reap()
+            while uqueue._files.taken:
+                os.close(uqueue._files.taken.popleft())
+    drop()
+    yield
+    drop()
+
+
+def test_memory_files_once_taken_are_kept_for_reuse_two_at_most(no_kept_files):
     q = Queue(capacity=1 << 16)
     fds = _fds()
-    for _ in range(5):
-        q.put(np.ones(1 << 17))
-        assert q.get(timeout=5).sum() == 1 << 17
-    q.put(b"x")  # a put reaps the taken files
+    kept = []
+    for i in range(5):  # every object kept: no file can be written again
+        q.put(np.full(1 << 17, i))
+        kept.append(q.get(timeout=5))
+    q.put(b"x")
     q.get(timeout=5)
     from unixipc import queue as uqueue
-    uqueue._files.reap()
-    assert _fds() == fds
+    with uqueue._files_lock:
+        uqueue._files.reap()
+    assert len(uqueue._files.taken) == uqueue._REUSE_FILES
+    assert all(np.array_equal(a, np.full(1 << 17, i)) for i, a in enumerate(kept))
+    del kept
+    gc.collect()  # the objects' mappings and descriptors are gone
+    assert _fds() - fds == {str(fd) for fd in uqueue._files.taken}
     q.close()
+
+
+def test_a_released_memory_file_is_written_again_a_held_one_never(no_kept_files):
+    """A file whose object is gone is written again (its pages are there
+    already); while the receiver holds the object, the file is never
+    written: every object kept reads as it was put."""
+    q = Queue(capacity=1 << 16)
+    for i in range(20):
+        q.put(np.full(1 << 17, i))
+        assert np.array_equal(q.get(timeout=5), np.full(1 << 17, i))
+    assert len(_memory_files()) <= 1  # the same file each time
+    kept = []
+    for i in range(8):
+        q.put(np.full(1 << 17, 100 + i))
+        kept.append(q.get(timeout=5))
+        for j, a in enumerate(kept):
+            assert np.array_equal(a, np.full(1 << 17, 100 + j)), (i, j)
+    q.close()
+
+
+def test_a_received_object_from_before_a_fork_keeps_its_file(no_kept_files):
+    """A fork child maps the same pages: once a process has forked, the
+    objects it took before never let their files be written again, even
+    when the parent's copy is gone."""
+    q = Queue(capacity=1 << 16)
+    q.put(np.full(1 << 17, 7))
+    held = q.get(timeout=5)
+    r, w = os.pipe()
+
+    def child() -> bool:
+        os.close(w)
+        os.read(r, 1)  # the parent has dropped its copy and put more
+        return bool(np.array_equal(held, np.full(1 << 17, 7)))
+
+    c = Child(child)
+    os.close(r)
+    del held
+    gc.collect()
+    for i in range(5):
+        q.put(np.full(1 << 17, i))
+        assert np.array_equal(q.get(timeout=5), np.full(1 << 17, i))
+    os.write(w, b"g")
+    os.close(w)
+    assert c.result(timeout=30)
+    q.close()
+
+
+def test_a_receiver_in_another_process_releases_files_for_reuse(no_kept_files):
+    q = Queue(capacity=1 << 16)
+    back = Queue()
+
+    def child() -> None:
+        for _ in range(10):
+            a = q.get(timeout=30)
+            value = int(a[0]) if np.all(a == a[0]) else -1
+            del a  # released: before the answer
+            back.put(value)
+
+    c = Child(child)
+    for i in range(10):
+        q.put(np.full(1 << 17, i))
+        assert back.get(timeout=30) == i
+    c.result(timeout=30)
+    from unixipc import queue as uqueue
+    with uqueue._files_lock:
+        uqueue._files.reap()
+    # the child released each file before it answered: one file did for all
+    assert len(_memory_files()) == 1
+    q.close()
+    back.close()
 
 
 # -- no lock on the path ---------------------------------------------------------------
