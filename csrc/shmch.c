@@ -2468,12 +2468,61 @@ q_send_pickle(Channel *c, PyObject *data)
     return 0;
 }
 
+/* A bytes object put as a whole is sent as the message QUEUE_BYTES_TAG and
+ * its bytes (queue.py's _BYTES), on the common path as a pickle is: 1 sent,
+ * 0 handed over to the feeder (no room within QUEUE_ROOM_WAIT), -1 error. */
+#define QUEUE_BYTES_TAG 1
+
+static int
+q_send_bytes(QueueBase *self, Channel *c, PyObject *data)
+{
+    static const char tag = QUEUE_BYTES_TAG;
+    Py_buffer parts[2];
+    unixipc_deadline dl;
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    int rc;
+    parts[0].buf = (void *)&tag; /* try_send and send_one read only buf and len */
+    parts[0].len = 1;
+    parts[1].buf = PyBytes_AS_STRING(data);
+    parts[1].len = len;
+    if (check_usable(c, SIDE_SEND) < 0)
+        return -1;
+    if (len + 1 < BIG_COPY) {
+        rc = try_send(c, parts, 2, (uint32_t)(len + 1));
+        if (rc == RES_BROKEN) {
+            broken_error("send");
+            return -1;
+        }
+        if (rc == RES_OK)
+            return 1;
+    }
+    if (unixipc_deadline_from_timeout(q_room_wait, &dl) < 0)
+        return -1;
+    if (send_one(c, parts, 2, 1, &dl, NULL) == 0)
+        return 1;
+    if (!PyErr_ExceptionMatches(PyExc_TimeoutError))
+        return -1;
+    PyErr_Clear();
+    PyObject *message = PyBytes_FromStringAndSize(NULL, len + 1);
+    if (message == NULL)
+        return -1;
+    PyBytes_AS_STRING(message)[0] = tag;
+    memcpy(PyBytes_AS_STRING(message) + 1, PyBytes_AS_STRING(data), len);
+    PyObject *out = q_call(self, q_to_feeder_name, &message, 1, NULL);
+    Py_DECREF(message);
+    if (out == NULL)
+        return -1;
+    Py_DECREF(out);
+    return 0;
+}
+
 static PyObject *
 q_put(QueueBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     Channel *c;
-    if (nargs != 1 || kwnames != NULL || PyBytes_CheckExact(args[0]) ||
-        (c = q_fast_channel(self)) == NULL || self->buffer == NULL)
+    if (nargs != 1 || kwnames != NULL || (c = q_fast_channel(self)) == NULL ||
+        self->buffer == NULL ||
+        (PyBytes_CheckExact(args[0]) && PyBytes_GET_SIZE(args[0]) >= (Py_ssize_t)c->max_message))
         return q_call(self, q_put_name, args, nargs, kwnames);
     Py_ssize_t backlog = PyObject_Size(self->buffer);
     if (backlog != 0) {
@@ -2482,6 +2531,8 @@ q_put(QueueBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
         return q_call(self, q_put_name, args, nargs, kwnames);
     }
     self->used = 1;
+    if (PyBytes_CheckExact(args[0]))
+        return q_send_bytes(self, c, args[0]) < 0 ? NULL : Py_NewRef(Py_None);
     PyObject *list, *append, *data, *out = NULL;
     if (q_sink_append != NULL && Py_REFCNT(q_sink_append) == 1) {
         list = q_sink_list; /* the cache's references, lent to this call */
@@ -2554,6 +2605,10 @@ q_get(QueueBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     if (PyBytes_CheckExact(message) && PyBytes_GET_SIZE(message) > 0 &&
         (unsigned char)PyBytes_AS_STRING(message)[0] == 0x80) /* a plain pickle */
         out = PyObject_Vectorcall(q_loads, &message, 1, NULL);
+    else if (PyBytes_CheckExact(message) && PyBytes_GET_SIZE(message) > 0 &&
+             PyBytes_AS_STRING(message)[0] == QUEUE_BYTES_TAG) /* bytes put as such */
+        out = PyBytes_FromStringAndSize(PyBytes_AS_STRING(message) + 1,
+                                        PyBytes_GET_SIZE(message) - 1);
     else
         out = q_call(self, q_taken_name, &message, 1, NULL);
     Py_DECREF(message);
@@ -2701,7 +2756,8 @@ queue_exec(PyObject *module)
         (q_to_feeder_name = PyUnicode_InternFromString("_to_feeder")) == NULL)
         return -1;
     if (PyModule_AddObject(module, "QUEUE_ROOM_WAIT", Py_NewRef(q_room_wait)) < 0 ||
-        PyModule_AddIntConstant(module, "QUEUE_SMALL", QUEUE_SMALL) < 0)
+        PyModule_AddIntConstant(module, "QUEUE_SMALL", QUEUE_SMALL) < 0 ||
+        PyModule_AddIntConstant(module, "QUEUE_BYTES", QUEUE_BYTES_TAG) < 0)
         return -1;
     return unixipc_add_type(module, &q_spec, "QueueBase", NULL);
 }

@@ -315,6 +315,7 @@ class ShmChannelBase:
 
 QUEUE_ROOM_WAIT: float
 QUEUE_SMALL: int
+QUEUE_BYTES: int
 
 @_disjoint_base
 class QueueBase:

@@ -72,7 +72,7 @@ DEFAULT_CAPACITY = 1 << 22
 # - _HEAD (_FILE, 0) and a _REF to a memory file whose content from
 #   _FILE_DATA on is one of the above.
 _PROTO = 0x80
-_BYTES, _BUFFERS, _FILE = 1, 2, 3
+_BYTES, _BUFFERS, _FILE = _core.QUEUE_BYTES, 2, 3  # _BYTES: the C put's and get's too
 _BYTES_TAG = bytes([_BYTES])
 _PROTO_TAG = bytes([_PROTO])
 _dumps, _loads = pickle.dumps, pickle.loads  # the hot paths' own names

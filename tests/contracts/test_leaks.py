@@ -375,6 +375,8 @@ def _queue(w: World) -> Callable[[], None]:
         q.get()
         q.put(b"raw")
         q.get()
+        q.put(b"")
+        q.get()
         q.put(pickle.PickleBuffer(bytearray(b"oob")))
         q.get()
         try:

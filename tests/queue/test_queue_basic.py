@@ -647,6 +647,11 @@ def test_objects_only_multiprocessing_can_pickle_go_through_its_reducers():
     # the queue falls back to them when the plain pickler refuses
     def child() -> bytes:
         import socket
+        from multiprocessing import resource_sharer
+        # a plain fork child: what multiprocessing's own fork children do
+        # first, or a descriptor server an earlier test started in the
+        # parent would answer for this child (EOFError)
+        resource_sharer._resource_sharer._afterfork()
         a, b = socket.socketpair()
         q = Queue()
         q.put(a)
@@ -675,44 +680,63 @@ def test_put_waits_briefly_for_room_then_leaves_it_to_the_feeder():
 
 
 class _CountingQueue(Queue):
-    """A Queue that records which of its Python parts put went through."""
+    """A Queue that records which of its Python parts put and get went
+    through (the C part calls them by name)."""
 
     def __init__(self, *args, **kwargs):
         self.calls = []
         super().__init__(*args, **kwargs)
 
-    def _send(self, *args):
-        self.calls.append("_send")
-        return super()._send(*args)
 
-    def _send_pickle(self, data):
-        self.calls.append("_send_pickle")
-        return super()._send_pickle(data)
-
-    def _to_feeder(self, message):
-        self.calls.append("_to_feeder")
-        return super()._to_feeder(message)
+def _recorded(name):
+    def method(self, *args, **kwargs):
+        self.calls.append(name)
+        return getattr(super(_CountingQueue, self), name)(*args, **kwargs)
+    return method
 
 
+for _name in ("_put", "_send", "_send_pickle", "_to_feeder", "_taken"):
+    setattr(_CountingQueue, _name, _recorded(_name))
+
+
+@pytest.mark.parametrize("obj", [{"a": "x" * 1000}, b"x" * 1000], ids=["pickle", "bytes"])
 @pytest.mark.parametrize("maxsize", [0, 100])
-def test_a_put_that_found_no_room_waits_for_it_once(maxsize):
-    """The put whose wait for room ran out hands its pickle to the feeder
+def test_a_put_that_found_no_room_waits_for_it_once(maxsize, obj):
+    """The put whose wait for room ran out hands its message to the feeder
     as it is: no second wait of the Python part (an unbounded queue's C
-    put sent every earlier one itself; a bounded one's Python part sends
-    through the same C call)."""
+    put sent every earlier one itself, pickle or bytes; a bounded one's
+    Python part sends a pickle through the same C call)."""
     q = _CountingQueue(maxsize, capacity=4096)
     q.cancel_join_thread()  # a failing assertion leaves no feeder for the exit to wait for
-    obj = {"a": "x" * 1000}
     puts = 0
     while "_to_feeder" not in q.calls:
         q.put(obj)
         puts += 1
         assert puts < 50, q.calls
-    per_put = [] if maxsize == 0 else ["_send", "_send_pickle"]
+    per_put = [] if maxsize == 0 else ["_put", "_send"] + ["_send_pickle"] * (type(obj) is dict)
     assert q.calls == per_put * puts + ["_to_feeder"]
     assert [q.get(timeout=10) for _ in range(puts)] == [obj] * puts
     q.close()
     q.join_thread()
+
+
+def test_bytes_take_the_c_path_both_ways_and_meet_the_python_one():
+    q = _CountingQueue(capacity=1 << 16)
+    for data in (b"", b"b", b"x" * 4000, b"\x80not a pickle", b"\x01\x02"):
+        q.put(data)
+        got = q.get()
+        assert type(got) is bytes and got == data
+    assert q.calls == []
+    # what the C part put, the Python part takes, and the reverse
+    q.put(b"from C")
+    assert q.get(timeout=5) == b"from C"  # timeout=: the Python get
+    q.put(b"from Python", timeout=5)
+    assert q.get() == b"from Python"
+    big = bytes(range(256)) * 400  # past the ring's max_message_size: a memory file
+    q.put(big)
+    assert q.get() == big
+    assert q.calls == ["_put", "_send", "_put", "_send", "_taken"]
+    q.close()
 
 
 def test_a_fork_child_sees_the_queue_as_inherited_until_it_uses_it():
