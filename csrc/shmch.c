@@ -2595,10 +2595,18 @@ q_get(QueueBase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     if (check_usable(c, SIDE_RECV) < 0 ||
         claim_one(c, &rec, -1, 1, &dl, "receive", NULL, &copied, QUEUE_SMALL) < 0)
         return NULL;
-    if (copied != NULL || rec.len <= QUEUE_SMALL)
+    if (copied != NULL || rec.len <= QUEUE_SMALL) {
         message = taken(c, &rec, copied);
-    else
+    } else if (rec.len < BIG_COPY && rec.payload[0] == QUEUE_BYTES_TAG) {
+        /* bytes put as such, longer: copied out past the tag, as take_bytes does */
+        PyObject *out = PyBytes_FromStringAndSize(NULL, rec.len - 1);
+        if (out != NULL)
+            copy(PyBytes_AS_STRING(out), rec.payload + 1, rec.len - 1);
+        release_record(c, &rec);
+        return out;
+    } else {
         message = new_record(c, &rec);
+    }
     if (message == NULL)
         return NULL;
     PyObject *out;

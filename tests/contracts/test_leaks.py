@@ -377,6 +377,8 @@ def _queue(w: World) -> Callable[[], None]:
         q.get()
         q.put(b"")
         q.get()
+        q.put(b"z" * 5000)  # past QUEUE_SMALL: a record, copied out past its tag
+        q.get()
         q.put(pickle.PickleBuffer(bytearray(b"oob")))
         q.get()
         try:

@@ -722,7 +722,7 @@ def test_a_put_that_found_no_room_waits_for_it_once(maxsize, obj):
 
 def test_bytes_take_the_c_path_both_ways_and_meet_the_python_one():
     q = _CountingQueue(capacity=1 << 16)
-    for data in (b"", b"b", b"x" * 4000, b"\x80not a pickle", b"\x01\x02"):
+    for data in (b"", b"b", b"x" * 4000, b"y" * 20000, b"\x80not a pickle", b"\x01\x02"):
         q.put(data)
         got = q.get()
         assert type(got) is bytes and got == data
