@@ -232,15 +232,15 @@ def _write_all(fd: int, parts: list[Any], offset: int) -> None:
         offset += len(view)
 
 
-def _make_file(parts: list[Any], total: int) -> tuple[int, bytes]:
+def _make_file(parts: list[Any], total: int, q: Any) -> tuple[int, bytes]:
     """A memory file holding the message `parts` (`total` bytes): (its
     descriptor, the reference message for the ring). A file of this
     process's that a receiver has released is written again when it is
     large enough (its pages are there already: writing into them is several
-    times faster than into new ones); else a new one. Called under
-    _files_lock."""
+    times faster than into new ones); else a new one. `q` is the queue
+    putting it. Called under _files_lock."""
     token = secrets.token_bytes(16)
-    fd = _files.reusable(_FILE_DATA + total)
+    fd = _files.reusable(_FILE_DATA + total, q)
     if fd < 0:
         fd = os.memfd_create("unixipc-queue-object", os.MFD_CLOEXEC)
     try:
@@ -307,48 +307,60 @@ class _Files:
     """The memory files this process has put and no receiver has taken
     yet, per queue; their descriptors stay open until then. Of those taken,
     the last few (_REUSE_FILES, each of at most _REUSE_LARGEST bytes) stay
-    open too, to be written again once their receiver has released them.
-    Used under _files_lock."""
+    open too, to be written again by the same queue once their receiver has
+    released them, until that queue is closed or collected. Used under
+    _files_lock."""
 
     def __init__(self) -> None:
         self.waiting: dict[int, tuple[int, Any]] = {}  # fd -> (queue id, queue weakref)
-        self.taken: collections.deque[int] = collections.deque()  # oldest first
+        self.taken: collections.deque[tuple[int, int, Any]] = collections.deque()  # oldest first
 
     def add(self, fd: int, q: Any) -> None:
         self.waiting[fd] = (id(q), weakref.ref(q))
 
     def reap(self) -> None:
-        for fd in list(self.waiting):
+        for fd, (qid, ref) in list(self.waiting.items()):
             if os.pread(fd, 4, _FILE_STATE) != _WRITTEN:
                 del self.waiting[fd]
-                self.keep(fd)
+                self.keep(fd, qid, ref)
+        for entry in [e for e in self.taken if e[2]() is None]:  # their queue is gone
+            self.taken.remove(entry)
+            os.close(entry[0])
 
-    def keep(self, fd: int) -> None:
-        """A file a receiver has taken: kept for reuse, or closed."""
-        if os.fstat(fd).st_size > _REUSE_LARGEST:
+    def keep(self, fd: int, qid: int, ref: Any) -> None:
+        """A file a receiver has taken: kept for its queue's reuse, or closed."""
+        if os.fstat(fd).st_size > _REUSE_LARGEST or ref() is None:
             os.close(fd)
             return
-        self.taken.append(fd)
+        self.taken.append((fd, qid, ref))
         while len(self.taken) > _REUSE_FILES:
-            os.close(self.taken.popleft())
+            os.close(self.taken.popleft()[0])
 
-    def reusable(self, size: int) -> int:
-        """A kept file of at least `size` bytes (and not over twice as
-        large) whose receiver has released it, taken out; -1 if none."""
+    def reusable(self, size: int, q: Any) -> int:
+        """A file kept for `q` of at least `size` bytes (and not over twice
+        as large) whose receiver has released it, taken out; -1 if none."""
         self.reap()
-        for fd in self.taken:
-            if (os.pread(fd, 4, _FILE_STATE) == _RELEASED and
+        for entry in self.taken:
+            fd, qid, ref = entry
+            if (qid == id(q) and ref() is q and
+                    os.pread(fd, 4, _FILE_STATE) == _RELEASED and
                     size <= os.fstat(fd).st_size <= 2 * size):
-                self.taken.remove(fd)
+                self.taken.remove(entry)
                 return fd
         return -1
+
+    def drop(self, q: Any) -> None:
+        """`q` is closed: the files kept for it are closed."""
+        for entry in [e for e in self.taken if e[1] == id(q)]:
+            self.taken.remove(entry)
+            os.close(entry[0])
 
     def pending(self, q: Any) -> bool:
         self.reap()
         return any(qid == id(q) for qid, _ in self.waiting.values())
 
     def forget_inherited(self) -> None:
-        for fd in [*self.waiting, *self.taken]:
+        for fd in [*self.waiting, *(entry[0] for entry in self.taken)]:
             try:
                 os.close(fd)
             except OSError:
@@ -523,7 +535,7 @@ class Queue(_core.QueueBase, Closable):
             parts, total = [data], len(data)
         if total > self._max_message:
             with _files_lock:
-                fd, ref = _make_file(parts, total)
+                fd, ref = _make_file(parts, total, self)
                 _files.add(fd, self)
             _watch_at_exit(self)
             parts = [ref]
@@ -678,6 +690,8 @@ class Queue(_core.QueueBase, Closable):
                 self._wake.notify()  # the feeder flushes, then closes the channel
             elif self._used:
                 self._channel.close()
+        with _files_lock:
+            _files.drop(self)
 
     def join_thread(self) -> None:
         """After :meth:`close`: wait until everything this process put has
@@ -805,7 +819,7 @@ class SimpleQueue(Closable):
             self._channel._send_parts(parts)
             return
         with _files_lock:
-            fd, ref = _make_file(parts, total)
+            fd, ref = _make_file(parts, total, self)
         try:
             self._channel.send(ref)
             pause = 0.001
@@ -816,7 +830,7 @@ class SimpleQueue(Closable):
             os.close(fd)
             raise
         with _files_lock:
-            _files.keep(fd)
+            _files.keep(fd, id(self), weakref.ref(self))
 
     def get(self) -> Any:
         """Remove and return the next object, waiting for one."""
@@ -835,6 +849,8 @@ class SimpleQueue(Closable):
     def close(self) -> None:
         """Close the queue in this process (idempotent)."""
         self._channel.close()
+        with _files_lock:
+            _files.drop(self)
 
     def __repr__(self) -> str:
         return f"<SimpleQueue at {id(self):#x}>"

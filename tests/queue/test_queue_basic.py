@@ -383,7 +383,7 @@ def no_kept_files():
         with uqueue._files_lock:
             uqueue._files.reap()
             while uqueue._files.taken:
-                os.close(uqueue._files.taken.popleft())
+                os.close(uqueue._files.taken.popleft()[0])
     drop()
     yield
     drop()
@@ -405,8 +405,42 @@ def test_memory_files_once_taken_are_kept_for_reuse_two_at_most(no_kept_files):
     assert all(np.array_equal(a, np.full(1 << 17, i)) for i, a in enumerate(kept))
     del kept
     gc.collect()  # the objects' mappings and descriptors are gone
-    assert _fds() - fds == {str(fd) for fd in uqueue._files.taken}
-    q.close()
+    assert _fds() - fds == {str(entry[0]) for entry in uqueue._files.taken}
+    q.close()  # the queue's kept files are closed with it
+    assert not _memory_files() and not uqueue._files.taken
+
+
+def test_kept_memory_files_are_the_queues_own_and_go_with_it(no_kept_files):
+    """A file kept by one queue is never written by another, and a queue
+    collected unclosed lets its kept files go at the next put of a big
+    object."""
+    from unixipc import queue as uqueue
+    first, second = Queue(capacity=1 << 16), Queue(capacity=1 << 16)
+    first.put(np.full(1 << 17, 1))
+    assert first.get(timeout=5)[0] == 1  # taken and released at once
+    with uqueue._files_lock:
+        uqueue._files.reap()
+    (kept, _, _), = uqueue._files.taken
+    second.put(np.full(1 << 17, 2))
+    assert second.get(timeout=5)[0] == 2
+    with uqueue._files_lock:
+        uqueue._files.reap()
+    assert len(uqueue._files.taken) == 2 and uqueue._files.taken[0][0] == kept
+    first.put(np.full(1 << 17, 3))  # into its own file again
+    assert first.get(timeout=5)[0] == 3
+    with uqueue._files_lock:
+        uqueue._files.reap()
+    assert kept in [entry[0] for entry in uqueue._files.taken]
+    del first
+    gc.collect()
+    second.put(np.full(1 << 17, 4))
+    assert second.get(timeout=5)[0] == 4
+    with uqueue._files_lock:
+        uqueue._files.reap()
+    assert kept not in [entry[0] for entry in uqueue._files.taken]
+    assert [entry[1] for entry in uqueue._files.taken] == [id(second)]
+    second.close()
+    assert not uqueue._files.taken
 
 
 def test_a_released_memory_file_is_written_again_a_held_one_never(no_kept_files):
