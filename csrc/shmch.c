@@ -2443,52 +2443,18 @@ q_call(QueueBase *self, PyObject *name, PyObject *const *args, Py_ssize_t nargs,
     return out;
 }
 
-/* Sends the pickle `data` (bytes) as put's common path does: 1 sent, 0 no
- * room within QUEUE_ROOM_WAIT (the caller hands over to _send), -1 error. */
+/* Sends the message made of `parts` (only their buf and len are read; `len`
+ * bytes in all, at most max_message) as put's common path does: 1 sent, 0
+ * no room within QUEUE_ROOM_WAIT (the caller hands it to the feeder), -1
+ * error. */
 static int
-q_send_pickle(Channel *c, PyObject *data)
+q_send_parts(Channel *c, const Py_buffer *parts, Py_ssize_t nparts, Py_ssize_t len)
 {
-    Py_buffer view;
     unixipc_deadline dl;
-    int rc;
-    if (check_usable(c, SIDE_SEND) < 0 || (rc = send_short_now(c, data)) < 0)
-        return -1;
-    if (rc == RES_OK)
-        return 1;
-    /* the deadline is made only now: most puts find room at once */
-    if (unixipc_deadline_from_timeout(q_room_wait, &dl) < 0 ||
-        PyBuffer_FillInfo(&view, NULL, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), 1,
-                          PyBUF_SIMPLE) < 0)
-        return -1;
-    if (send_one(c, &view, 1, 1, &dl, NULL) == 0)
-        return 1;
-    if (!PyErr_ExceptionMatches(PyExc_TimeoutError))
-        return -1;
-    PyErr_Clear();
-    return 0;
-}
-
-/* A bytes object put as a whole is sent as the message QUEUE_BYTES_TAG and
- * its bytes (queue.py's _BYTES), on the common path as a pickle is: 1 sent,
- * 0 handed over to the feeder (no room within QUEUE_ROOM_WAIT), -1 error. */
-#define QUEUE_BYTES_TAG 1
-
-static int
-q_send_bytes(QueueBase *self, Channel *c, PyObject *data)
-{
-    static const char tag = QUEUE_BYTES_TAG;
-    Py_buffer parts[2];
-    unixipc_deadline dl;
-    Py_ssize_t len = PyBytes_GET_SIZE(data);
-    int rc;
-    parts[0].buf = (void *)&tag; /* try_send and send_one read only buf and len */
-    parts[0].len = 1;
-    parts[1].buf = PyBytes_AS_STRING(data);
-    parts[1].len = len;
     if (check_usable(c, SIDE_SEND) < 0)
         return -1;
-    if (len + 1 < BIG_COPY) {
-        rc = try_send(c, parts, 2, (uint32_t)(len + 1));
+    if (len < BIG_COPY) {
+        int rc = try_send(c, parts, nparts, (uint32_t)len);
         if (rc == RES_BROKEN) {
             broken_error("send");
             return -1;
@@ -2496,13 +2462,45 @@ q_send_bytes(QueueBase *self, Channel *c, PyObject *data)
         if (rc == RES_OK)
             return 1;
     }
+    /* the deadline is made only now: most puts find room at once */
     if (unixipc_deadline_from_timeout(q_room_wait, &dl) < 0)
         return -1;
-    if (send_one(c, parts, 2, 1, &dl, NULL) == 0)
+    if (send_one(c, parts, nparts, 1, &dl, NULL) == 0)
         return 1;
     if (!PyErr_ExceptionMatches(PyExc_TimeoutError))
         return -1;
     PyErr_Clear();
+    return 0;
+}
+
+/* The pickle `data` (bytes that fit), sent as it is: as q_send_parts. */
+static int
+q_send_pickle(Channel *c, PyObject *data)
+{
+    Py_buffer part;
+    part.buf = PyBytes_AS_STRING(data);
+    part.len = PyBytes_GET_SIZE(data);
+    return q_send_parts(c, &part, 1, part.len);
+}
+
+/* A bytes object put as a whole is sent as the message QUEUE_BYTES_TAG and
+ * its bytes (queue.py's _BYTES): 0 sent or handed to the feeder (without a
+ * second wait), -1 error. */
+#define QUEUE_BYTES_TAG 1
+
+static int
+q_send_bytes(QueueBase *self, Channel *c, PyObject *data)
+{
+    static const char tag = QUEUE_BYTES_TAG;
+    Py_buffer parts[2];
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    parts[0].buf = (void *)&tag;
+    parts[0].len = 1;
+    parts[1].buf = PyBytes_AS_STRING(data);
+    parts[1].len = len;
+    int rc = q_send_parts(c, parts, 2, len + 1);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     PyObject *message = PyBytes_FromStringAndSize(NULL, len + 1);
     if (message == NULL)
         return -1;

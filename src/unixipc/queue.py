@@ -234,11 +234,11 @@ def _write_all(fd: int, parts: list[Any], offset: int) -> None:
 
 def _make_file(parts: list[Any], total: int, q: Any) -> tuple[int, bytes]:
     """A memory file holding the message `parts` (`total` bytes): (its
-    descriptor, the reference message for the ring). A file of this
-    process's that a receiver has released is written again when it is
-    large enough (its pages are there already: writing into them is several
-    times faster than into new ones); else a new one. `q` is the queue
-    putting it. Called under _files_lock."""
+    descriptor, the reference message for the ring). A file that the
+    queue putting it (`q`) kept, and that its receiver has released, is
+    written again when it is large enough (its pages are there already:
+    writing into them is several times faster than into new ones); else a
+    new one. Called under _files_lock."""
     token = secrets.token_bytes(16)
     fd = _files.reusable(_FILE_DATA + total, q)
     if fd < 0:
