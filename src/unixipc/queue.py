@@ -240,11 +240,12 @@ def _make_file(parts: list[Any], total: int, q: Any) -> tuple[int, bytes]:
     writing into them is several times faster than into new ones); else a
     new one. Called under _files_lock."""
     token = secrets.token_bytes(16)
-    fd = _files.reusable(_FILE_DATA + total, q)
-    if fd < 0:
+    fd = _files.reusable(_FILE_DATA + total, q)  # large enough when found
+    new = fd < 0
+    if new:
         fd = os.memfd_create("unixipc-queue-object", os.MFD_CLOEXEC)
     try:
-        if os.fstat(fd).st_size < _FILE_DATA + total:
+        if new:
             os.ftruncate(fd, _FILE_DATA + total)
         # the token after the data: a receiver of the file's last object
         # that looked again would find it changed

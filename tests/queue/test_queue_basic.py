@@ -477,13 +477,15 @@ def test_a_received_object_from_before_a_fork_keeps_its_file(no_kept_files):
 
     c = Child(child)
     os.close(r)
-    del held
-    gc.collect()
-    for i in range(5):
-        q.put(np.full(1 << 17, i))
-        assert np.array_equal(q.get(timeout=5), np.full(1 << 17, i))
-    os.write(w, b"g")
-    os.close(w)
+    try:
+        del held
+        gc.collect()
+        for i in range(5):
+            q.put(np.full(1 << 17, i))
+            assert np.array_equal(q.get(timeout=5), np.full(1 << 17, i))
+        os.write(w, b"g")
+    finally:
+        os.close(w)  # a failure above ends the child's wait too
     assert c.result(timeout=30)
     q.close()
 
